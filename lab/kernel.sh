@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# kernel.sh KERNEL FLAVOUR: build bzImage of KERNEL (ours|stock) in FLAVOUR
+# (test|bench|...) incrementally, in build/obj/KERNEL-FLAVOUR.
+source "$(dirname "$0")/common.sh"
+
+kernel=${1:?usage: kernel.sh ours|stock FLAVOUR}
+flavour=${2:?usage: kernel.sh ours|stock FLAVOUR}
+case $kernel in
+ours) "$LAB/tree.sh"; src=$OURS_SRC ;;
+stock) src=$VANILLA ;;
+*) die "KERNEL must be ours or stock, not '$kernel'" ;;
+esac
+frags="$LAB/config/base.config"
+case $flavour in
+test | bench) frags="$frags $LAB/config/$flavour.config" ;;
+kasan) frags="$frags $LAB/config/test.config $LAB/config/kasan.config" ;;
+*) die "FLAVOUR must be test, bench or kasan, not '$flavour'" ;;
+esac
+[ -n "${LAB_EXTRA_CONFIG:-}" ] && frags="$frags $LAB_EXTRA_CONFIG"
+for f in $frags; do [ -f "$f" ] || die "config fragment $f missing"; done
+
+obj=$BUILD/obj/$kernel-$flavour${LAB_OBJ_SUFFIX:-}
+logs=$BUILD/logs
+mkdir -p "$obj" "$logs"
+command -v ccache >/dev/null || die "ccache missing: run 'make setup'"
+export CCACHE_BASEDIR=$SRC KBUILD_BUILD_TIMESTAMP="Thu Jan  1 00:00:00 UTC 2026"
+export KBUILD_BUILD_USER=lab KBUILD_BUILD_HOST=lab
+mk=(make -C "$src" O="$obj" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" -j"$JOBS")
+
+# Configure only when the fragments (or the base) changed.
+cfgstamp=$(cat "$VANILLA/.lab-tarball" $frags | sha1sum | cut -c1-16)
+if [ "$(cat "$obj/.lab-config" 2>/dev/null)" != "$cfgstamp" ]; then
+	step "$logs/config-$kernel-$flavour.log" "configuring $kernel-$flavour (tinyconfig + $(echo $frags | xargs -n1 basename | tr '\n' ' '))" \
+		sh -c '"$@" tinyconfig &&
+		       "$0/scripts/kconfig/merge_config.sh" -m -O "'"$obj"'" "'"$obj"'/.config" '"$frags"' &&
+		       "$@" olddefconfig' "$src" "${mk[@]}"
+	# Every option a fragment asks for must have survived Kconfig.
+	bad=$(cat $frags | sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=\(.*\)$/\1=\2/p' | while read -r l; do
+		o=${l%%=*} v=${l#*=}
+		if [ "$v" = n ]; then
+			grep -q "^$o=" "$obj/.config" && echo "$o (wanted n)"
+		else
+			grep -qx "$l" "$obj/.config" || echo "$o (wanted $v)"
+		fi
+	done)
+	[ -z "$bad" ] || die "Kconfig dropped options of the fragments: $bad"
+	echo "$cfgstamp" >"$obj/.lab-config"
+fi
+
+step "$logs/build-$kernel-$flavour.log" "building $kernel-$flavour kernel (Linux $(base_version), log $logs/build-$kernel-$flavour.log)" \
+	"${mk[@]}" ${LAB_MAKE_ARGS:-} bzImage
+grep -E '(warning|error):' "$logs/build-$kernel-$flavour.log" | grep -v '^ld: warning: .*has a LOAD segment' |
+	sed 's/^/    /' | head -n 20 || true
+say "kernel: $obj/arch/x86/boot/bzImage"
