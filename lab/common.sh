@@ -11,7 +11,6 @@ SRC=$BUILD/src
 VANILLA=$SRC/vanilla
 OURS_SRC=$SRC/ours
 REPORTS=$BUILD/reports
-TARBALL=${LAB_TARBALL:-$(ls /usr/src/linux-source-6.1.tar.* 2>/dev/null | head -n 1 || true)}
 JOBS=${JOBS:-$(nproc)}
 
 # The project's own kernel files: laid over the base tree for `ours`.

@@ -1,0 +1,45 @@
+# SPDX-License-Identifier: GPL-2.0
+# The KSM lab.  `make run` builds and boots the project's kernel and shows
+# KSM merging live; `make check` runs every test.  See README.md.
+
+KERNEL  ?= ours
+FLAVOUR ?= test
+LAB     := lab
+
+.PHONY: all run check shell patch setup kernel initramfs clean distclean help
+
+all: help
+
+help:
+	@echo "make run     build and boot KERNEL=$(KERNEL) and show KSM merging live"
+	@echo "make check   build, boot and run every test (KERNEL=ours|stock, FLAVOUR=test|bench)"
+	@echo "make shell   an interactive shell in the guest"
+	@echo "make patch   write the project as a patch series against vanilla 6.1.y in build/patch"
+	@echo "make setup   install packages (Debian 12, as root) and extract the base tree"
+
+setup:
+	@$(LAB)/setup.sh
+
+kernel: setup
+	@$(LAB)/kernel.sh $(KERNEL) $(FLAVOUR)
+
+initramfs: setup
+	@$(LAB)/initramfs.sh
+
+check:
+	@$(LAB)/check.sh $(KERNEL) $(FLAVOUR)
+
+run:
+	@$(LAB)/run.sh $(KERNEL) $(FLAVOUR)
+
+shell: kernel initramfs
+	@$(LAB)/boot.sh $(KERNEL) $(FLAVOUR) shell shell
+
+patch: setup
+	@$(LAB)/patch.sh
+
+clean:
+	rm -rf build/obj build/guest build/reports build/stage*
+
+distclean:
+	rm -rf build

@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# boot.sh KERNEL FLAVOUR SUITES REPORT: boot the built kernel with the
+# initramfs under QEMU, run SUITES (comma-separated, or "shell") and keep the
+# console in build/reports/REPORT.log and the TAP results in REPORT.tap.
+# A watchdog ends a guest that stops making progress.
+source "$(dirname "$0")/common.sh"
+
+kernel=$1 flavour=$2 suites=$3 report=$4
+img=$BUILD/obj/$kernel-$flavour${LAB_OBJ_SUFFIX:-}/arch/x86/boot/bzImage
+initrd=$BUILD/guest/initramfs.cpio.gz
+[ -f "$img" ] || die "no kernel at $img: build it first"
+[ -f "$initrd" ] || die "no initramfs at $initrd: build it first"
+command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: apt-get install qemu-system-x86"
+
+MEM=${LAB_MEM:-2G}
+SMP=${LAB_SMP:-2}
+IDLE=${LAB_IDLE:-300}      # seconds without any output before the guest counts as hung
+LIMIT=${LAB_LIMIT:-5400}   # seconds for the whole boot
+# One socket per CPU: SeaBIOS's MP table (this kernel has no ACPI) lists sockets.
+accel="-accel tcg,thread=multi"
+if [ -n "${LAB_KVM:-}" ]; then
+	[ -w /dev/kvm ] || die "LAB_KVM set but /dev/kvm is not usable"
+	accel="-accel kvm"
+fi
+mkdir -p "$REPORTS"
+log=$REPORTS/$report.log tap=$REPORTS/$report.tap
+: >"$log"
+: >"$tap"
+cmdline="console=ttyS0 numa=fake=2 panic=-1 lab.suites=$suites ${LAB_CMDLINE:-}"
+qemu=(qemu-system-x86_64 $accel -cpu max -smp "$SMP,sockets=$SMP" -m "$MEM" -nodefaults -no-reboot
+      -display none -kernel "$img" -initrd "$initrd" -append "$cmdline")
+
+if [ "$suites" = shell ]; then
+	say "booting $kernel-$flavour with a shell; 'exit' or Ctrl-A X leaves"
+	exec "${qemu[@]}" -serial mon:stdio -serial null
+fi
+
+say "booting $kernel-$flavour under QEMU ($accel, $SMP CPUs, $MEM, 2 NUMA nodes) for suites: $suites"
+"${qemu[@]}" -serial "file:$log" -serial "file:$tap" </dev/null >"$REPORTS/$report.qemu" 2>&1 &
+qpid=$!
+t0=$(date +%s) last=0 seen=0 why=
+while kill -0 $qpid 2>/dev/null; do
+	sleep 2
+	# Show each result as it arrives.
+	n=$(wc -l <"$tap")
+	if [ "$n" -gt "$seen" ]; then
+		sed -n "$((seen + 1)),${n}p" "$tap" | grep -E "${LAB_SHOW:-^(ok|not ok|# running|# \.\.\.)}" |
+			sed "s/^/[lab $(($(date +%s) - LAB_T0))s]   /" || true
+		seen=$n
+	fi
+	size=$(($(stat -c %s "$log") + $(stat -c %s "$tap")))
+	now=$(date +%s)
+	if [ "$size" != "$last" ]; then
+		last=$size idle_since=$now
+	fi
+	if [ $((now - ${idle_since:-$now})) -ge "$IDLE" ]; then
+		why="watchdog: no output from the guest for ${IDLE}s (hung?)"
+	elif [ $((now - t0)) -ge "$LIMIT" ]; then
+		why="watchdog: guest still running after ${LIMIT}s"
+	elif grep -q 'Kernel panic - not syncing' "$log"; then
+		sleep 5
+		why="kernel panic: $(grep -m1 'Kernel panic' "$log" | tr -d '\r')"
+	fi
+	if [ -n "$why" ]; then
+		kill $qpid 2>/dev/null
+		sleep 1
+		kill -9 $qpid 2>/dev/null
+		break
+	fi
+done
+wait $qpid 2>/dev/null || true
+if ! grep -q '^lab: done' "$tap"; then
+	[ -n "$why" ] || why="guest stopped before finishing; qemu said: $(tail -n 3 "$REPORTS/$report.qemu" | tr '\n' ' ')"
+	grep -q 'Out of memory' "$log" && why="$why; the guest ran out of memory (LAB_MEM=$MEM)"
+	echo "lab: guest failed: $why" >>"$tap"
+	say "guest failed: $why"
+	say "last console lines ($log):"
+	tail -n 15 "$log" | tr -d '\r' | sed 's/^/    /'
+fi
+say "guest finished in $(($(date +%s) - t0))s"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# check.sh KERNEL FLAVOUR [SUITES]: everything `make check` does for one
+# kernel: build what is stale, write and check the patch series, boot, run
+# the suites, and give the verdict.
+source "$(dirname "$0")/common.sh"
+
+kernel=${1:-ours} flavour=${2:-test} suites=${3:-selftests,conformance}
+report=check-$kernel-$flavour
+impl=$(ksm_impl "$kernel")
+say "make check: $kernel kernel ($impl KSM code), $flavour flavour, Linux $(base_version)"
+"$LAB/setup.sh"
+"$LAB/kernel.sh" "$kernel" "$flavour"
+"$LAB/initramfs.sh"
+rm -f "$REPORTS/host-checks.tap"
+[ "$kernel" = ours ] && "$LAB/patch.sh" --checkpatch
+"$LAB/boot.sh" "$kernel" "$flavour" "$suites" "$report"
+say "verdict (build/reports/$report.summary):"
+"$LAB/verdict.sh" "$report" "$impl" $([ -f "$REPORTS/host-checks.tap" ] && echo "$REPORTS/host-checks.tap")

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# Build the guest's initramfs: static busybox, the init, the project's
+# selftests, upstream 6.1's ksm_tests (the conformance suite) and the demo.
+source "$(dirname "$0")/common.sh"
+
+[ -f "$VANILLA/.lab-tarball" ] || die "base tree missing: run 'make setup' first"
+BUSYBOX=$(command -v busybox || true)
+[ -n "$BUSYBOX" ] && file -L "$BUSYBOX" 2>/dev/null | grep -q dynamic && BUSYBOX=
+[ -x /bin/busybox ] && BUSYBOX=/bin/busybox
+[ -n "$BUSYBOX" ] || die "busybox (static) missing: apt-get install busybox-static"
+
+U_REPEAT=${U_REPEAT:-20}
+root=$BUILD/guest/root
+bin=$BUILD/guest/bin
+logs=$BUILD/logs
+rm -rf "$root"
+mkdir -p "$root"/{bin,dev,proc,sys,tmp,lab,tests} "$bin" "$logs"
+cp "$BUSYBOX" "$root/bin/busybox"
+cp "$LAB/guest/init" "$root/init"
+cp "$LAB/guest/run-suites" "$root/lab/"
+
+CFLAGS="-static -O2 -g0 -Wall -Wextra -Wno-unused-parameter"
+compile() { # compile OUT SRC [extra args]
+	local out=$1 src=$2
+	shift 2
+	gcc $CFLAGS -I"$VANILLA/tools/testing/selftests" -I"$VANILLA" "$@" \
+		-o "$out" "$src" -lnuma -lpthread -lm >>"$logs/tests-build.log" 2>&1 ||
+		{ tail -n 20 "$logs/tests-build.log" >&2; die "could not build $src (log $logs/tests-build.log)"; }
+}
+: >"$logs/tests-build.log"
+
+# Conformance: upstream 6.1's ksm_tests, built from the base tarball, with the
+# cases of 6.1's run_vmtests.sh plus -P and -H.
+vm=$VANILLA/tools/testing/selftests/vm
+compile "$root/tests/ksm_tests" "$vm/ksm_tests.c" -I"$vm" -Wno-sign-compare -Wno-missing-field-initializers
+{
+	echo "# upstream 6.1 tools/testing/selftests/vm/ksm_tests.c"
+	echo "ksm_tests -M -p 10|300|ksm_tests -M -p 10"
+	i=1
+	while [ $i -le "$U_REPEAT" ]; do
+		echo "ksm_tests -U (run $i of $U_REPEAT)|300|ksm_tests -U"
+		i=$((i + 1))
+	done
+	echo "ksm_tests -Z -p 10 -z 0|300|ksm_tests -Z -p 10 -z 0"
+	echo "ksm_tests -Z -p 10 -z 1|300|ksm_tests -Z -p 10 -z 1"
+	echo "ksm_tests -N -m 1|300|ksm_tests -N -m 1"
+	echo "ksm_tests -N -m 0|300|ksm_tests -N -m 0"
+	echo "ksm_tests -P -s 32 -p 16384|300|ksm_tests -P -s 32 -p 16384"
+	echo "ksm_tests -H -s 32 -p 16384|300|ksm_tests -H -s 32 -p 16384"
+} >"$root/lab/conformance.cases"
+
+# The project's own selftests: every tools/testing/selftests/vm/*.c here is
+# one program; an optional "limit: N" comment sets its time limit.
+own=$ROOT/tools/testing/selftests/vm
+echo "# the project's tools/testing/selftests/vm" >"$root/lab/selftests.cases"
+for src in "$own"/*.c; do
+	[ -e "$src" ] || continue
+	name=$(basename "$src" .c)
+	compile "$root/tests/$name" "$src" -I"$own"
+	limit=$(sed -n 's/.*[^a-z]limit: *\([0-9][0-9]*\)s.*/\1/p' "$src" | head -n 1)
+	echo "$name|${limit:-600}|$name" >>"$root/lab/selftests.cases"
+done
+
+# The demo of `make run`.
+compile "$root/tests/ksm_demo" "$LAB/guest/ksm_demo.c"
+echo "ksm_demo|900|ksm_demo" >"$root/lab/demo.cases"
+
+(cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$BUILD/guest/initramfs.cpio.gz"
+say "initramfs: $BUILD/guest/initramfs.cpio.gz ($(du -h "$BUILD/guest/initramfs.cpio.gz" | cut -f1), $(ls "$root/tests" | wc -l) programs)"
