@@ -8,8 +8,8 @@ source "$(dirname "$0")/common.sh"
 kernel=${1:-ours} flavour=${2:-test} suites=${3:-selftests,conformance}
 report=check-$kernel-$flavour
 impl=$(ksm_impl "$kernel")
-say "make check: $kernel kernel ($impl KSM code), $flavour flavour, Linux $(base_version)"
 "$LAB/setup.sh"
+say "make check: $kernel kernel ($impl KSM code), $flavour flavour, Linux $(base_version)"
 "$LAB/kernel.sh" "$kernel" "$flavour"
 "$LAB/initramfs.sh"
 rm -f "$REPORTS/host-checks.tap"
