@@ -30,7 +30,16 @@ step() {
 	mkdir -p "$(dirname "$log")"
 	t0=$(date +%s)
 	say "$what ..."
-	"$@" >"$log" 2>&1 || rc=$?
+	"$@" >"$log" 2>&1 &
+	local pid=$! i=0
+	# A heartbeat with the log's last line while a long step runs.
+	while kill -0 $pid 2>/dev/null; do
+		sleep 1
+		i=$((i + 1))
+		[ $((i % 30)) -eq 0 ] &&
+			say "  ... $(($(date +%s) - t0))s: $(tail -n 1 "$log" | cut -c1-70)"
+	done
+	wait $pid || rc=$?
 	if [ $rc -ne 0 ]; then
 		printf '[lab] error: %s failed (exit %d) after %ss; log: %s\n' \
 			"$what" $rc "$(($(date +%s) - t0))" "$log" >&2
