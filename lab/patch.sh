@@ -88,6 +88,7 @@ if [ "${1:-}" = --checkpatch ]; then
 			errs=0 warns=0 checks=0
 			: >"$REPORTS/checkpatch.log"
 			for p in "$out"/*.patch; do
+				echo "== $(basename "$p")" >>"$REPORTS/checkpatch.log"
 				"$VANILLA/scripts/checkpatch.pl" --strict --no-signoff -q "$p" >>"$REPORTS/checkpatch.log" 2>&1 || true
 			done
 			errs=$(grep -c '^ERROR:' "$REPORTS/checkpatch.log" || true)
