@@ -12,8 +12,11 @@ impl=$(ksm_impl "$kernel")
 say "make check: $kernel kernel ($impl KSM code), $flavour flavour, Linux $(base_version)"
 "$LAB/kernel.sh" "$kernel" "$flavour"
 "$LAB/initramfs.sh"
-rm -f "$REPORTS/host-checks.tap"
-[ "$kernel" = ours ] && "$LAB/patch.sh" --checkpatch
+rm -f "$REPORTS"/host-*.tap
+if [ "$kernel" = ours ]; then
+	"$LAB/patch.sh" --checkpatch
+	"$LAB/lint.sh"
+fi
 "$LAB/boot.sh" "$kernel" "$flavour" "$suites" "$report"
 say "verdict (build/reports/$report.summary):"
-"$LAB/verdict.sh" "$report" "$impl" $([ -f "$REPORTS/host-checks.tap" ] && echo "$REPORTS/host-checks.tap")
+"$LAB/verdict.sh" "$report" "$impl" "$REPORTS"/host-*.tap

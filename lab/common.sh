@@ -23,7 +23,8 @@ say() { printf '[lab %4ss] %s\n' "$(($(date +%s) - LAB_T0))" "$*"; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
 
 # step LOG DESCRIPTION CMD...: run CMD with its output in LOG; on failure show
-# where the log is and its last lines.
+# where the log is and its last lines, and return 1 (which ends a caller
+# running under set -e).
 step() {
 	local log=$1 what=$2 t0 rc=0
 	shift 2
@@ -45,7 +46,7 @@ step() {
 			"$what" $rc "$(($(date +%s) - t0))" "$log" >&2
 		printf '[lab] last lines of the log:\n' >&2
 		tail -n 25 "$log" | sed 's/^/    /' >&2
-		exit 1
+		return 1
 	fi
 	say "$what: done in $(($(date +%s) - t0))s"
 }

@@ -20,7 +20,8 @@ esac
 [ -n "${LAB_EXTRA_CONFIG:-}" ] && frags="$frags $LAB_EXTRA_CONFIG"
 for f in $frags; do [ -f "$f" ] || die "config fragment $f missing"; done
 
-obj=$BUILD/obj/$kernel-$flavour${LAB_OBJ_SUFFIX:-}
+name=$kernel-$flavour${LAB_OBJ_SUFFIX:-}
+obj=$BUILD/obj/$name
 logs=$BUILD/logs
 mkdir -p "$obj" "$logs"
 command -v ccache >/dev/null || die "ccache missing: run 'make setup'"
@@ -31,12 +32,14 @@ mk=(make -C "$src" O="$obj" ARCH=x86_64 CC="ccache gcc" HOSTCC="ccache gcc" -j"$
 # Configure only when the fragments (or the base) changed.
 cfgstamp=$(cat "$VANILLA/.lab-tarball" $frags | sha1sum | cut -c1-16)
 if [ "$(cat "$obj/.lab-config" 2>/dev/null)" != "$cfgstamp" ]; then
-	step "$logs/config-$kernel-$flavour.log" "configuring $kernel-$flavour (tinyconfig + $(echo $frags | xargs -n1 basename | tr '\n' ' '))" \
+	step "$logs/config-$name.log" "configuring $name (tinyconfig + $(echo $frags | xargs -n1 basename | tr '\n' ' '))" \
 		sh -c '"$@" tinyconfig &&
 		       "$0/scripts/kconfig/merge_config.sh" -m -O "'"$obj"'" "'"$obj"'/.config" '"$frags"' &&
 		       "$@" olddefconfig' "$src" "${mk[@]}"
 	# Every option a fragment asks for must have survived Kconfig.
-	bad=$(cat $frags | sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=\(.*\)$/\1=\2/p' | while read -r l; do
+	# (the last fragment to name an option decides, as in merge_config.sh).
+	bad=$(cat $frags | sed -n 's/^\(CONFIG_[A-Z0-9_]*\)=\(.*\)$/\1=\2/p' |
+	      tac | awk -F= '!seen[$1]++' | while read -r l; do
 		o=${l%%=*} v=${l#*=}
 		if [ "$v" = n ]; then
 			grep -q "^$o=" "$obj/.config" && echo "$o (wanted n)"
@@ -48,8 +51,8 @@ if [ "$(cat "$obj/.lab-config" 2>/dev/null)" != "$cfgstamp" ]; then
 	echo "$cfgstamp" >"$obj/.lab-config"
 fi
 
-step "$logs/build-$kernel-$flavour.log" "building $kernel-$flavour kernel (Linux $(base_version), log $logs/build-$kernel-$flavour.log)" \
+step "$logs/build-$name.log" "building $name kernel (Linux $(base_version), log $logs/build-$name.log)" \
 	"${mk[@]}" ${LAB_MAKE_ARGS:-} bzImage
-grep -E '(warning|error):' "$logs/build-$kernel-$flavour.log" | grep -v '^ld: warning: .*has a LOAD segment' |
+grep -E '(warning|error):' "$logs/build-$name.log" | grep -v '^ld: warning: .*has a LOAD segment' |
 	sed 's/^/    /' | head -n 20 || true
 say "kernel: $obj/arch/x86/boot/bzImage"

@@ -78,7 +78,7 @@ g diff --quiet series verify || die "the series applied with git am differs from
 say "patch series: $n patches against Linux $version in $out (applies with git am)"
 
 if [ "${1:-}" = --checkpatch ]; then
-	host=$REPORTS/host-checks.tap
+	host=$REPORTS/host-patch.tap
 	mkdir -p "$REPORTS"
 	{
 		echo "ok 1 host: make patch: $n patches apply with git am to vanilla Linux $version"

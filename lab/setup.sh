@@ -4,7 +4,7 @@
 source "$(dirname "$0")/common.sh"
 
 PKGS="linux-source-6.1 gcc make flex bison bc libelf-dev libssl-dev cpio xz-utils
-      busybox-static qemu-system-x86 libnuma-dev ccache perl python3 rsync git kmod"
+      busybox-static qemu-system-x86 libnuma-dev ccache sparse perl python3 git kmod"
 
 missing=()
 for p in $PKGS; do

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# lint.sh: the build checks of the project's KSM sources, as TAP lines in
+# build/reports/host-lint.tap: mm/ksm/ with W=1 (and sparse where it is
+# installed), the whole kernel with CONFIG_KSM=n, and the clean-room check.
+source "$(dirname "$0")/common.sh"
+
+out=$REPORTS/host-lint.tap
+logs=$BUILD/logs
+mkdir -p "$REPORTS" "$logs"
+: >"$out"
+n=10
+res() { n=$((n + 1)); echo "$1 $n host: $2" | tee -a "$out"; }
+
+if [ "$(ksm_impl ours)" != ours ]; then
+	res ok "lint # SKIP the project has no KSM sources yet"
+	exit 0
+fi
+ksmdirs=$(cd "$ROOT" && ls -d mm/ksm mm/ksm.c 2>/dev/null | sed 's/\.c$/.o/; s|$|/|; s|\.o/$|.o|')
+
+# W=1 and sparse: a configured object folder of its own, so the normal
+# build's objects keep their flags.
+obj=$BUILD/obj/ours-lint
+sparse=
+command -v sparse >/dev/null && sparse="C=2"
+LAB_OBJ_SUFFIX= "$LAB/tree.sh" >/dev/null
+mkdir -p "$obj"
+cp "$BUILD/obj/ours-test/.config" "$obj/.config"
+mk=(make -C "$OURS_SRC" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$JOBS")
+if step "$logs/lint.log" "building $ksmdirs with W=1 ${sparse:+and sparse}" \
+	sh -c '"$@" olddefconfig && "$@" prepare && "$@" W=1 '"$sparse"' '"$ksmdirs" sh "${mk[@]}" 2>/dev/null; then
+	warns=$(grep -E '(warning|error):' "$logs/lint.log" | grep -E "mm/ksm|include/linux/ksm" || true)
+	if [ -z "$warns" ]; then
+		res ok "W=1 ${sparse:+and sparse }build of $ksmdirs: no warnings"
+	else
+		res "not ok" "W=1 ${sparse:+and sparse }build of $ksmdirs: $(wc -l <<<"$warns") warnings ($logs/lint.log)"
+		head -n 10 <<<"$warns" | sed 's/^/    /'
+	fi
+else
+	res "not ok" "W=1 build of $ksmdirs failed ($logs/lint.log)"
+fi
+
+# CONFIG_KSM=n: every caller's stub must build.
+noksm=$BUILD/noksm.config
+echo "CONFIG_KSM=n" >"$noksm"
+if (LAB_EXTRA_CONFIG=$noksm LAB_OBJ_SUFFIX=-noksm "$LAB/kernel.sh" ours test); then
+	res ok "the kernel builds with CONFIG_KSM=n"
+else
+	res "not ok" "the kernel does not build with CONFIG_KSM=n ($logs/build-ours-test-noksm.log)"
+fi
+
+# Clean room: our KSM sources against upstream's.
+cr=${CLEANROOM_CHECK:-$ROOT/../shared/tools/cleanroom-check}
+if [ -x "$cr" ]; then
+	if "$cr" "$ROOT" >"$logs/cleanroom.log" 2>&1; then
+		res ok "cleanroom-check: $(tail -n 1 "$logs/cleanroom.log")"
+	else
+		res "not ok" "cleanroom-check: $(tail -n 1 "$logs/cleanroom.log") ($logs/cleanroom.log)"
+	fi
+else
+	res ok "cleanroom-check # SKIP $cr is not on this machine"
+fi
