@@ -42,7 +42,7 @@ if [ "$(cat "$obj/.lab-config" 2>/dev/null)" != "$cfgstamp" ]; then
 	      tac | awk -F= '!seen[$1]++' | while read -r l; do
 		o=${l%%=*} v=${l#*=}
 		if [ "$v" = n ]; then
-			grep -q "^$o=" "$obj/.config" && echo "$o (wanted n)"
+			! grep -q "^$o=" "$obj/.config" || echo "$o (wanted n)"
 		else
 			grep -qx "$l" "$obj/.config" || echo "$o (wanted $v)"
 		fi

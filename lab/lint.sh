@@ -16,7 +16,9 @@ if [ "$(ksm_impl ours)" != ours ]; then
 	res ok "lint # SKIP the project has no KSM sources yet"
 	exit 0
 fi
-ksmdirs=$(cd "$ROOT" && ls -d mm/ksm mm/ksm.c 2>/dev/null | sed 's/\.c$/.o/; s|$|/|; s|\.o/$|.o|')
+ksmdirs=
+[ -d "$ROOT/mm/ksm" ] && ksmdirs="mm/ksm/"
+[ -f "$ROOT/mm/ksm.c" ] && ksmdirs="$ksmdirs mm/ksm.o"
 
 # W=1 and sparse: a configured object folder of its own, so the normal
 # build's objects keep their flags.
