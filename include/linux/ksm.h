@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel Samepage Merging: the interface seen by the rest of mm.
+ *
+ * An anonymous area marked MADV_MERGEABLE is scanned by ksmd; pages found
+ * to hold the same content are replaced by one write-protected "KSM page",
+ * which is copied again on the first write through any of its mappings.
+ */
+#ifndef __LINUX_KSM_H
+#define __LINUX_KSM_H
+
+#include <linux/mm.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/sched.h>
+#include <linux/sched/coredump.h>
+
+#ifdef CONFIG_KSM
+
+int ksm_madvise(struct vm_area_struct *vma,
+		unsigned long start, unsigned long end,
+		int advice, unsigned long *vm_flags);
+int __ksm_enter(struct mm_struct *mm_to_scan);
+void __ksm_exit(struct mm_struct *dying_mm);
+
+/* Called by dup_mmap(): a child of a KSM user is registered as well. */
+static inline int ksm_fork(struct mm_struct *child, struct mm_struct *parent)
+{
+	return test_bit(MMF_VM_MERGEABLE, &parent->flags) ?
+		__ksm_enter(child) : 0;
+}
+
+/* Called by __mmput() before the address space is torn down. */
+static inline void ksm_exit(struct mm_struct *dying_mm)
+{
+	if (test_bit(MMF_VM_MERGEABLE, &dying_mm->flags))
+		__ksm_exit(dying_mm);
+}
+
+/*
+ * A page found in the swap cache may not be usable as it is by @vma at
+ * @address (a KSM page while unmerging, or an anon page whose index and
+ * anon_vma do not fit); returns the page itself, a new locked copy, or NULL
+ * when no copy could be allocated.
+ */
+struct page *ksm_might_need_to_copy(struct page *swapped_in,
+				    struct vm_area_struct *vma,
+				    unsigned long address);
+
+void rmap_walk_ksm(struct folio *kfolio, struct rmap_walk_control *rwc);
+void folio_migrate_ksm(struct folio *dst, struct folio *src);
+
+#else  /* !CONFIG_KSM */
+
+static inline int ksm_madvise(struct vm_area_struct *vma,
+			      unsigned long start, unsigned long end,
+			      int advice, unsigned long *vm_flags)
+{
+	return 0;
+}
+
+static inline int ksm_fork(struct mm_struct *child, struct mm_struct *parent)
+{
+	return 0;
+}
+
+static inline void ksm_exit(struct mm_struct *dying_mm)
+{
+}
+
+static inline struct page *ksm_might_need_to_copy(struct page *swapped_in,
+						  struct vm_area_struct *vma,
+						  unsigned long address)
+{
+	return swapped_in;
+}
+
+static inline void rmap_walk_ksm(struct folio *kfolio,
+				 struct rmap_walk_control *rwc)
+{
+}
+
+static inline void folio_migrate_ksm(struct folio *dst, struct folio *src)
+{
+}
+
+#endif /* CONFIG_KSM */
+#endif /* __LINUX_KSM_H */

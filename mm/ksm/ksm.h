@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Kernel Samepage Merging: definitions shared by the files of mm/ksm/.
+ *
+ * Locking rules (the only place they are written down)
+ * ====================================================
+ *
+ * Locks, outermost first.  A lock may be taken while holding the ones
+ * listed above it, never the other way round:
+ *
+ *   1. ksm_ctl_mutex      serialises writers of the sysfs knobs; held over
+ *                         the "run = 2" unmerge of every registered mm.
+ *   2. mm->mmap_lock      of the mm being scanned, or being unmerged by
+ *                         madvise/mremap/run=2 (read or write).
+ *   3. ksm_mutex          protects the stable trees, the unstable table,
+ *                         every rmap item and stable node, the scan cursor
+ *                         (ksm_scan) and the counters.  ksmd holds it, and
+ *                         the mmap_lock of the mm it scans, while it
+ *                         processes a short run of pages, then drops both.
+ *                         While holding ksm_mutex, the mmap_lock of any
+ *                         other mm is only ever taken with
+ *                         mmap_read_trylock(): that is what lets madvise
+ *                         and exit take ksm_mutex from inside mmap_lock.
+ *   4. page lock          of a KSM page (blocking lock_page()), then the
+ *                         page lock of a page merged into it, which is
+ *                         only ever taken with trylock_page().
+ *   5. anon_vma lock, page table lock (spinlocks): taken by the rmap and
+ *                         page table helpers as usual.
+ *   6. ksm_slots_lock    (spinlock, innermost) protects the list and hash
+ *                         of mm slots.  A slot is only freed with both
+ *                         ksm_mutex and ksm_slots_lock held, so a holder
+ *                         of either may look at any registered slot.
+ *
+ * The rmap items linked on a stable node (its "rmap list") are changed only
+ * with ksm_mutex held *and* the KSM page locked; rmap_walk_ksm() readers
+ * hold only the page lock (rmap_walk() callers lock KSM folios).  When the
+ * KSM page is gone (node stale) there are no such readers left and
+ * ksm_mutex is enough.  stable_node->kpfn is written with the old and new
+ * pages locked (migration) and read locklessly, see ksm_get_page().
+ *
+ * rmap_walk_ksm(), folio_migrate_ksm() and ksm_might_need_to_copy() take
+ * no KSM lock at all; nothing that holds a page lock ever waits for
+ * ksm_mutex.  Nothing sleeps under ksm_slots_lock; ksmd calls
+ * cond_resched() only with no spinlock held, and holds neither ksm_mutex
+ * nor any mmap_lock while it sleeps between batches.
+ *
+ * __ksm_exit() takes ksm_mutex: since ksmd only touches an mm with that
+ * mutex held (and rechecks the cursor after any unlock), a slot removed
+ * under it can never be in use by ksmd.
+ */
+#ifndef _MM_KSM_KSM_H
+#define _MM_KSM_KSM_H
+
+#include <linux/hashtable.h>
+#include <linux/ksm.h>
+#include <linux/list.h>
+#include <linux/mm.h>
+#include <linux/mutex.h>
+#include <linux/rbtree.h>
+#include <linux/spinlock.h>
+#include <linux/wait.h>
+
+/* Values of ksm_run, as written to /sys/kernel/mm/ksm/run. */
+#define KSM_RUN_STOP	0
+#define KSM_RUN_MERGE	1
+#define KSM_RUN_UNMERGE	2
+
+/*
+ * Low bits of ksm_rmap_item.address (the page address is page aligned):
+ * the scan pass an unstable entry was inserted in, and the item state.
+ */
+#define KSM_ITEM_SEQ_MASK	0x0ffUL
+#define KSM_ITEM_UNSTABLE	0x100UL	/* on the unstable table */
+#define KSM_ITEM_STABLE		0x200UL	/* on a stable node's rmap list */
+#define KSM_ITEM_FLAGS		(KSM_ITEM_SEQ_MASK | KSM_ITEM_UNSTABLE | \
+				 KSM_ITEM_STABLE)
+
+/*
+ * One scanned page of a registered mm: 48 bytes on 64-bit.  Items of an mm
+ * form a singly linked list sorted by address, hanging off its mm slot.
+ */
+struct ksm_rmap_item {
+	struct ksm_rmap_item *next;	/* in the mm slot's list */
+	struct mm_struct *mm;
+	unsigned long address;		/* page address | KSM_ITEM_* */
+	union {
+		struct {			/* not KSM_ITEM_STABLE */
+			struct hlist_node hash;	/* unstable table */
+			u32 checksum;		/* content at last visit */
+		};
+		struct {			/* KSM_ITEM_STABLE */
+			struct ksm_stable_node *head;
+			struct ksm_rmap_item *snext;	/* node's rmap list */
+			struct anon_vma *anon_vma;	/* held reference */
+		};
+	};
+};
+
+enum ksm_node_kind {
+	KSM_NODE_PLAIN,		/* one KSM page, linked in a stable tree */
+	KSM_NODE_CHAIN,		/* in a stable tree, holds a list of dups */
+	KSM_NODE_DUP,		/* one KSM page, on a chain's dup list */
+};
+
+/*
+ * A stable node describes one KSM page (plain or dup), or, as a chain, a
+ * set of KSM pages with the same content once max_page_sharing mappings of
+ * one were not enough.  The KSM page points back at its node through
+ * page->mapping (node | PAGE_MAPPING_KSM).
+ */
+struct ksm_stable_node {
+	union {
+		struct rb_node rb;		/* PLAIN, CHAIN */
+		struct {			/* DUP */
+			struct hlist_node dup_link;
+			struct ksm_stable_node *chain;
+		};
+	};
+	union {
+		struct ksm_rmap_item *rmap_list;	/* PLAIN, DUP */
+		struct hlist_head dups;			/* CHAIN */
+	};
+	union {
+		unsigned long kpfn;		/* PLAIN, DUP: the KSM page */
+		unsigned long pruned;		/* CHAIN: jiffies of last prune */
+	};
+	unsigned int nr_items;			/* rmap list length */
+	unsigned short kind;
+	short nid;				/* its tree, or the chain's */
+};
+
+struct ksm_mm_slot {
+	struct hlist_node hash;		/* in ksm_slot_hash */
+	struct list_head scan_list;	/* in ksm_mm_head.scan_list */
+	struct mm_struct *mm;
+	struct ksm_rmap_item *rmap_list;
+};
+
+/* Where ksmd is: the scan of one mm goes up in address. */
+struct ksm_scan {
+	struct ksm_mm_slot *slot;
+	unsigned long address;
+	struct ksm_rmap_item **rmap_link;	/* where the next item goes */
+	unsigned long seqnr;			/* full passes started */
+};
+
+/* Knobs (sysfs.c). */
+extern unsigned int ksm_run;
+extern unsigned int ksm_pages_to_scan;
+extern unsigned int ksm_sleep_ms;
+extern bool ksm_merge_across_nodes;
+extern bool ksm_use_zero_pages;
+extern int ksm_max_page_sharing;
+extern unsigned int ksm_prune_ms;
+
+/* Counters, written under ksm_mutex. */
+extern unsigned long ksm_pages_shared;
+extern unsigned long ksm_pages_sharing;
+extern unsigned long ksm_pages_unshared;
+extern unsigned long ksm_rmap_items;
+extern unsigned long ksm_full_scans;
+extern unsigned long ksm_stable_node_chains;
+extern unsigned long ksm_stable_node_dups;
+
+extern struct mutex ksm_mutex;
+extern struct mutex ksm_ctl_mutex;
+extern spinlock_t ksm_slots_lock;
+extern struct ksm_mm_slot ksm_mm_head;
+extern struct ksm_scan ksm_scan;
+extern wait_queue_head_t ksm_thread_wait;
+extern u32 ksm_zero_checksum;
+
+static inline unsigned long ksm_item_addr(const struct ksm_rmap_item *item)
+{
+	return item->address & PAGE_MASK;
+}
+
+static inline struct ksm_stable_node *ksm_folio_node(struct folio *folio)
+{
+	return folio_test_ksm(folio) ?
+		(void *)((unsigned long)folio->mapping & ~PAGE_MAPPING_FLAGS) :
+		NULL;
+}
+
+static inline void ksm_folio_set_node(struct folio *folio,
+				      struct ksm_stable_node *node)
+{
+	WRITE_ONCE(folio->mapping,
+		   (void *)((unsigned long)node | PAGE_MAPPING_KSM));
+}
+
+/* An mm whose last user is gone: do not bother with it any more. */
+static inline bool ksm_test_exit(struct mm_struct *mm)
+{
+	return atomic_read(&mm->mm_users) == 0;
+}
+
+static inline int ksm_tree_nid(struct page *page)
+{
+	return ksm_merge_across_nodes ? 0 : page_to_nid(page);
+}
+
+/* register.c */
+struct ksm_mm_slot *ksm_find_slot(struct mm_struct *mm);
+void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
+		    unsigned long end);
+bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags);
+struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
+				      unsigned long addr);
+void ksm_cursor_trim(void);
+
+/* scan.c */
+u32 ksm_calc_checksum(struct page *page);
+int ksm_scan_init(void);
+void ksm_wake(void);
+
+/* stable.c */
+enum ksm_get_mode { KSM_GET_NOLOCK, KSM_GET_LOCK };
+struct page *ksm_get_page(struct ksm_stable_node *node, enum ksm_get_mode mode,
+			  bool *stale);
+struct page *ksm_stable_search(struct page *page,
+			       struct ksm_stable_node **nodep);
+void ksm_stable_insert(struct ksm_stable_node *node, struct page *kpage);
+struct ksm_stable_node *ksm_alloc_node(void);
+void ksm_free_node(struct ksm_stable_node *node);
+void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
+		     struct anon_vma *anon_vma);
+void ksm_stable_unlink(struct ksm_rmap_item *item);
+void ksm_purge_stale(void);
+bool ksm_stable_empty(void);
+int ksm_stable_init(void);
+
+/* unstable.c */
+struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
+						 struct page *page,
+						 struct page **tree_pagep);
+void ksm_unstable_remove(struct ksm_rmap_item *item);
+int ksm_unstable_init(void);
+struct page *ksm_item_page(struct ksm_rmap_item *item,
+			   struct mm_struct *locked_mm);
+
+/* merge.c */
+int ksm_merge_into(struct vm_area_struct *vma, unsigned long addr,
+		   struct page *page, struct page *kpage);
+int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
+		   struct page *page);
+int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
+		   struct page *page, struct ksm_rmap_item *tree_item,
+		   struct page *tree_page);
+struct vm_area_struct *ksm_item_vma(struct ksm_rmap_item *item);
+
+/* unmerge.c */
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end);
+int ksm_unmerge_all(void);
+
+/* sysfs.c */
+int ksm_sysfs_init(void);
+
+#endif /* _MM_KSM_KSM_H */

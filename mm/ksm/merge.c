@@ -1,0 +1,267 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: merging a page into a KSM page (or the zero page), and turning a
+ * pair of identical pages into a new KSM page.  A page is write-protected
+ * first, refused if it may be pinned by GUP, compared while protected,
+ * and only then is its pte pointed at the KSM page.
+ */
+#include <linux/mm.h>
+#include <linux/mm_inline.h>
+#include <linux/mmu_notifier.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/swap.h>
+
+#include "../internal.h"
+#include "ksm.h"
+
+/* Tell secondary MMUs that the pte at @addr is about to change. */
+static void ksm_notify_start(struct mmu_notifier_range *r,
+			     struct vm_area_struct *vma, unsigned long addr)
+{
+	mmu_notifier_range_init(r, MMU_NOTIFY_CLEAR, 0, vma, vma->vm_mm,
+				addr, addr + PAGE_SIZE);
+	mmu_notifier_invalidate_range_start(r);
+}
+
+/*
+ * Make the pte mapping @page (locked, referenced by the caller) at @addr
+ * read-only and clean; *@orig gets the resulting pte for ksm_replace().
+ */
+static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
+			 struct page *page, pte_t *orig)
+{
+	DEFINE_PAGE_VMA_WALK(pvmw, page, vma, addr, 0);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range nr;
+	bool exclusive, swapcache;
+	pte_t cur, wp;
+	int err = -EAGAIN;
+
+	ksm_notify_start(&nr, vma, addr);
+	if (!page_vma_mapped_walk(&pvmw))
+		goto out;
+	if (WARN_ON_ONCE(!pvmw.pte))
+		goto done;
+
+	cur = *pvmw.pte;
+	exclusive = PageAnonExclusive(page);
+	if (!exclusive && !pte_write(cur) && !pte_dirty(cur) &&
+	    !mm_tlb_flush_pending(mm)) {
+		*orig = cur;
+		err = 0;
+		goto done;
+	}
+
+	swapcache = PageSwapCache(page);
+	flush_cache_page(vma, addr, page_to_pfn(page));
+	/* Clearing the pte first stops GUP-fast from taking new pins. */
+	cur = ptep_clear_flush(vma, addr, pvmw.pte);
+	if (page_count(page) != page_mapcount(page) + 1 + swapcache ||
+	    (exclusive && page_try_share_anon_rmap(page))) {
+		/* Possibly pinned for DMA: leave it alone. */
+		set_pte_at(mm, addr, pvmw.pte, cur);
+		goto done;
+	}
+	if (pte_dirty(cur))
+		set_page_dirty(page);
+	if (pte_protnone(cur))
+		wp = pte_mkclean(pte_clear_savedwrite(cur));
+	else
+		wp = pte_mkclean(pte_wrprotect(cur));
+	set_pte_at_notify(mm, addr, pvmw.pte, wp);
+	*orig = wp;
+	err = 0;
+done:
+	page_vma_mapped_walk_done(&pvmw);
+out:
+	mmu_notifier_invalidate_range_end(&nr);
+	return err;
+}
+
+/*
+ * Point the pte at @addr, still @orig, at @kpage (or at the zero page if
+ * @kpage is NULL) instead of @page, which is locked.
+ */
+static int ksm_replace(struct vm_area_struct *vma, unsigned long addr,
+		       struct page *page, struct page *kpage, pte_t orig)
+{
+	struct folio *old = page_folio(page);
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range nr;
+	pte_t *ptep, fresh;
+	spinlock_t *ptl;	/* page table lock */
+	pmd_t *pmd, pmdv;
+	int err = -EAGAIN;
+
+	pmd = mm_find_pmd(mm, addr);
+	if (!pmd)
+		return -EFAULT;
+	pmdv = READ_ONCE(*pmd);
+	if (!pmd_present(pmdv) || pmd_trans_huge(pmdv))
+		return -EFAULT;
+
+	ksm_notify_start(&nr, vma, addr);
+	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte_same(*ptep, orig))
+		goto unlock;
+
+	VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(page), page);
+	if (kpage) {
+		VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(kpage), kpage);
+		get_page(kpage);
+		page_add_anon_rmap(kpage, vma, addr, RMAP_NONE);
+		fresh = mk_pte(kpage, vma->vm_page_prot);
+	} else {
+		fresh = pte_mkspecial(pfn_pte(my_zero_pfn(addr),
+					      vma->vm_page_prot));
+		dec_mm_counter(mm, MM_ANONPAGES);
+	}
+	flush_cache_page(vma, addr, page_to_pfn(page));
+	ptep_clear_flush(vma, addr, ptep);
+	set_pte_at_notify(mm, addr, ptep, fresh);
+
+	/* The old page loses this mapping and its reference. */
+	page_remove_rmap(page, vma, false);
+	if (!folio_mapped(old))
+		folio_free_swap(old);
+	folio_put(old);
+	err = 0;
+unlock:
+	pte_unmap_unlock(ptep, ptl);
+	mmu_notifier_invalidate_range_end(&nr);
+	return err;
+}
+
+/* Lock @page and split it if it is part of a THP; false if that fails. */
+static bool ksm_lock_small(struct page *page)
+{
+	if (!trylock_page(page))
+		return false;
+	if (PageTransCompound(page) && split_huge_page(page)) {
+		unlock_page(page);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * Merge @page, mapped at @addr of @vma (its mmap_lock held), into @kpage,
+ * which the caller holds locked; a NULL @kpage stands for the zero page.
+ */
+static int ksm_merge_one(struct vm_area_struct *vma, unsigned long addr,
+			 struct page *page, struct page *kpage)
+{
+	pte_t orig;
+	int err;
+
+	if (page == kpage)
+		return 0;
+	if (!PageAnon(page))
+		return -EFAULT;
+	if (!ksm_lock_small(page))
+		return -EBUSY;
+	err = ksm_wrprotect(vma, addr, page, &orig);
+	if (!err) {
+		if (pages_identical(page, kpage ? kpage : ZERO_PAGE(addr)))
+			err = ksm_replace(vma, addr, page, kpage, orig);
+		else
+			err = -EAGAIN;
+	}
+	unlock_page(page);
+	return err;
+}
+
+int ksm_merge_into(struct vm_area_struct *vma, unsigned long addr,
+		   struct page *page, struct page *kpage)
+{
+	return ksm_merge_one(vma, addr, page, kpage);
+}
+
+int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
+		   struct page *page)
+{
+	return ksm_merge_one(vma, addr, page, NULL);
+}
+
+/*
+ * @page (mapped by @item at its address in @vma, the mm being scanned) and
+ * @tree_page (mapped by @tree_item) look identical: make @page a KSM page
+ * mapped in both places, with a new stable node.  Both pages are
+ * referenced by the caller.
+ */
+int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
+		   struct page *page, struct ksm_rmap_item *tree_item,
+		   struct page *tree_page)
+{
+	struct mm_struct *tmm = tree_item->mm;
+	struct address_space *anon_mapping;
+	struct ksm_stable_node *node;
+	struct vm_area_struct *tvma;
+	bool tlocked = false;
+	int err = -EAGAIN;
+	pte_t orig;
+
+	node = ksm_alloc_node();
+	if (!node)
+		return -ENOMEM;
+
+	if (tmm != item->mm) {
+		if (!mmap_read_trylock(tmm))
+			goto free;
+		tlocked = true;
+	}
+	if (ksm_test_exit(tmm))
+		goto out;
+	tvma = ksm_item_vma(tree_item);
+	if (!tvma)
+		goto out;
+
+	if (!PageAnon(page) || PageKsm(page) || !ksm_lock_small(page))
+		goto out;
+	if (ksm_wrprotect(vma, ksm_item_addr(item), page, &orig))
+		goto unlock;
+
+	/*
+	 * @page is now read-only where it is mapped: make it a KSM page.  Its
+	 * items are linked before the node is published in page->mapping.
+	 */
+	anon_mapping = page->mapping;
+	node->kind = KSM_NODE_PLAIN;
+	node->kpfn = page_to_pfn(page);
+	node->nid = ksm_tree_nid(page);
+	ksm_stable_link(item, node, vma->anon_vma);
+	/* Pairs with the lockless reads of page->mapping by rmap walkers. */
+	smp_wmb();
+	ksm_folio_set_node(page_folio(page), node);
+
+	err = ksm_merge_one(tvma, ksm_item_addr(tree_item), tree_page, page);
+	if (err) {
+		/* Back to the plain anon page it was. */
+		WRITE_ONCE(page->mapping, anon_mapping);
+		node->rmap_list = NULL;
+		node->nr_items = 0;
+		ksm_pages_shared--;
+		item->mm->ksm_merging_pages--;
+		put_anon_vma(item->anon_vma);
+		item->head = NULL;
+		item->snext = NULL;
+		item->anon_vma = NULL;
+		item->address = ksm_item_addr(item);
+		goto unlock;
+	}
+
+	ksm_unstable_remove(tree_item);
+	ksm_stable_link(tree_item, node, tvma->anon_vma);
+	ksm_stable_insert(node, page);
+	node = NULL;
+unlock:
+	unlock_page(page);
+out:
+	if (tlocked)
+		mmap_read_unlock(tmm);
+free:
+	if (node)
+		ksm_free_node(node);
+	return err;
+}

@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: registration of mms and areas (madvise, fork, exit), the per-mm
+ * lists of rmap items, and initialisation.
+ */
+#include <linux/hashtable.h>
+#include <linux/mman.h>
+#include <linux/sched/mm.h>
+#include <linux/slab.h>
+
+#include "ksm.h"
+
+#define KSM_SLOT_HASH_BITS	10
+
+static DEFINE_HASHTABLE(ksm_slot_hash, KSM_SLOT_HASH_BITS);
+static struct kmem_cache *ksm_slot_cache;
+static struct kmem_cache *ksm_item_cache;
+
+DEFINE_SPINLOCK(ksm_slots_lock);
+struct ksm_mm_slot ksm_mm_head = {
+	.scan_list = LIST_HEAD_INIT(ksm_mm_head.scan_list),
+};
+
+struct ksm_scan ksm_scan = {
+	.slot = &ksm_mm_head,
+};
+
+struct ksm_mm_slot *ksm_find_slot(struct mm_struct *mm)
+{
+	struct ksm_mm_slot *slot, *found = NULL;
+
+	spin_lock(&ksm_slots_lock);
+	hash_for_each_possible(ksm_slot_hash, slot, hash, (unsigned long)mm) {
+		if (slot->mm == mm) {
+			found = slot;
+			break;
+		}
+	}
+	spin_unlock(&ksm_slots_lock);
+	return found;
+}
+
+/* Take the item at *@link off its mm's list and free it; ksm_mutex held. */
+static void ksm_free_item_at(struct ksm_rmap_item **link)
+{
+	struct ksm_rmap_item *item = *link;
+
+	if (item->address & KSM_ITEM_STABLE)
+		ksm_stable_unlink(item);
+	else if (item->address & KSM_ITEM_UNSTABLE)
+		ksm_unstable_remove(item);
+
+	*link = item->next;
+	if (ksm_scan.rmap_link == &item->next)
+		ksm_scan.rmap_link = link;
+	item->mm->ksm_rmap_items--;
+	ksm_rmap_items--;
+	kmem_cache_free(ksm_item_cache, item);
+}
+
+/*
+ * Free the rmap items of @slot in [@start, @end): the pages there are no
+ * longer (or no longer to be) merged.  Called with ksm_mutex held.
+ */
+void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
+		    unsigned long end)
+{
+	struct ksm_rmap_item **link = &slot->rmap_list;
+	unsigned long addr;
+
+	lockdep_assert_held(&ksm_mutex);
+	while (*link) {
+		addr = ksm_item_addr(*link);
+		if (addr >= end)
+			break;
+		if (addr < start) {
+			link = &(*link)->next;
+			continue;
+		}
+		ksm_free_item_at(link);
+		cond_resched();
+	}
+}
+
+/*
+ * Find the item for @addr at the scan cursor, creating it if needed and
+ * freeing the items of addresses the scan has passed (their pages went).
+ */
+struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
+				      unsigned long addr)
+{
+	struct ksm_rmap_item **link = ksm_scan.rmap_link;
+	struct ksm_rmap_item *item;
+
+	while ((item = *link)) {
+		if (ksm_item_addr(item) > addr)
+			break;
+		if (ksm_item_addr(item) == addr) {
+			ksm_scan.rmap_link = &item->next;
+			return item;
+		}
+		ksm_free_item_at(link);
+	}
+
+	item = kmem_cache_zalloc(ksm_item_cache, GFP_KERNEL | __GFP_NOWARN);
+	if (!item)
+		return NULL;
+	item->mm = slot->mm;
+	item->address = addr;
+	item->next = *link;
+	*link = item;
+	ksm_scan.rmap_link = &item->next;
+	slot->mm->ksm_rmap_items++;
+	ksm_rmap_items++;
+	return item;
+}
+
+/* Free what the scan of the current mm did not reach: the tail of its list. */
+void ksm_cursor_trim(void)
+{
+	while (*ksm_scan.rmap_link)
+		ksm_free_item_at(ksm_scan.rmap_link);
+}
+
+bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags)
+{
+	unsigned long bad = VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO |
+			    VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP;
+
+#ifdef VM_SAO
+	bad |= VM_SAO;
+#endif
+#ifdef VM_SPARC_ADI
+	bad |= VM_SPARC_ADI;
+#endif
+	return !(vm_flags & bad) && !vma_is_dax(vma);
+}
+
+int __ksm_enter(struct mm_struct *mm_to_scan)
+{
+	struct ksm_mm_slot *slot;
+	bool was_empty;
+
+	slot = kmem_cache_zalloc(ksm_slot_cache, GFP_KERNEL);
+	if (!slot)
+		return -ENOMEM;
+	slot->mm = mm_to_scan;
+
+	/*
+	 * Joining at the tail means the new mm is scanned late in the current
+	 * pass, after a fork has had time to exec or settle.
+	 */
+	spin_lock(&ksm_slots_lock);
+	was_empty = list_empty(&ksm_mm_head.scan_list);
+	hash_add(ksm_slot_hash, &slot->hash, (unsigned long)mm_to_scan);
+	list_add_tail(&slot->scan_list, &ksm_mm_head.scan_list);
+	spin_unlock(&ksm_slots_lock);
+
+	mmgrab(mm_to_scan);
+	set_bit(MMF_VM_MERGEABLE, &mm_to_scan->flags);
+	if (was_empty)
+		ksm_wake();
+	return 0;
+}
+
+void __ksm_exit(struct mm_struct *dying_mm)
+{
+	struct ksm_mm_slot *slot, *next;
+
+	mutex_lock(&ksm_mutex);
+	slot = ksm_find_slot(dying_mm);
+	if (slot) {
+		ksm_drop_items(slot, 0, ULONG_MAX);
+		spin_lock(&ksm_slots_lock);
+		if (ksm_scan.slot == slot) {
+			next = list_next_entry(slot, scan_list);
+			ksm_scan.slot = next;
+			ksm_scan.address = 0;
+			ksm_scan.rmap_link = &next->rmap_list;
+		}
+		hash_del(&slot->hash);
+		list_del(&slot->scan_list);
+		spin_unlock(&ksm_slots_lock);
+	}
+	mutex_unlock(&ksm_mutex);
+
+	if (!slot)
+		return;
+	kmem_cache_free(ksm_slot_cache, slot);
+	clear_bit(MMF_VM_MERGEABLE, &dying_mm->flags);
+	mmdrop(dying_mm);
+}
+
+int ksm_madvise(struct vm_area_struct *vma,
+		unsigned long start, unsigned long end,
+		int advice, unsigned long *vm_flags)
+{
+	int err;
+
+	switch (advice) {
+	case MADV_MERGEABLE:
+		if ((*vm_flags & VM_MERGEABLE) || !ksm_vma_ok(vma, *vm_flags))
+			return 0;
+		if (!test_bit(MMF_VM_MERGEABLE, &vma->vm_mm->flags)) {
+			err = __ksm_enter(vma->vm_mm);
+			if (err)
+				return err;
+		}
+		*vm_flags |= VM_MERGEABLE;
+		return 0;
+
+	case MADV_UNMERGEABLE:
+		/* Without an anon_vma, no page here was ever merged. */
+		err = 0;
+		if ((*vm_flags & VM_MERGEABLE) && vma->anon_vma)
+			err = ksm_unmerge_range(vma, start, end);
+		if (!err)
+			*vm_flags &= ~VM_MERGEABLE;
+		return err;
+	}
+	return 0;
+}
+
+static int __init ksm_init(void)
+{
+	int err = -ENOMEM;
+
+	BUILD_BUG_ON(IS_ENABLED(CONFIG_64BIT) &&
+		     sizeof(struct ksm_rmap_item) > 48);
+
+	ksm_slot_cache = KMEM_CACHE(ksm_mm_slot, 0);
+	ksm_item_cache = KMEM_CACHE(ksm_rmap_item, 0);
+	if (!ksm_slot_cache || !ksm_item_cache)
+		goto fail;
+	err = ksm_stable_init();
+	if (err)
+		goto fail;
+	err = ksm_unstable_init();
+	if (err)
+		goto fail;
+	err = ksm_scan_init();
+	if (err)
+		goto fail;
+	err = ksm_sysfs_init();
+	if (err)
+		pr_err("ksm: sysfs registration failed\n");
+	return 0;
+
+fail:
+	kmem_cache_destroy(ksm_item_cache);
+	kmem_cache_destroy(ksm_slot_cache);
+	return err;
+}
+subsys_initcall(ksm_init);

@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: reverse mapping of KSM pages, migration and swapin.  None of this
+ * takes a KSM lock: the KSM page is locked by the caller (see ksm.h).
+ */
+#include <linux/highmem.h>
+#include <linux/memcontrol.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/swap.h>
+#include <linux/vmstat.h>
+
+#include "../internal.h"
+#include "ksm.h"
+
+/*
+ * Visit every mapping of KSM folio @folio.  Each rmap item names the
+ * anon_vma and address of one mapping; mms forked from its mm may map the
+ * page at the same address through that anon_vma without an item of their
+ * own, so a second round visits those.
+ */
+void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
+{
+	struct ksm_stable_node *node;
+	struct ksm_rmap_item *item;
+	struct anon_vma_chain *avc;
+	struct vm_area_struct *vma;
+	struct anon_vma *anon_vma;
+	unsigned long addr;
+	int round;
+	bool own;
+
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_ksm(folio), folio);
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+
+	node = ksm_folio_node(folio);
+	if (!node)
+		return;
+
+	for (round = 0; round < 2; round++) {
+		for (item = node->rmap_list; item; item = item->snext) {
+			anon_vma = item->anon_vma;
+			addr = ksm_item_addr(item);
+
+			cond_resched();
+			if (!anon_vma_trylock_read(anon_vma)) {
+				if (rwc->try_lock) {
+					rwc->contended = true;
+					return;
+				}
+				anon_vma_lock_read(anon_vma);
+			}
+			anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root,
+						       0, ULONG_MAX) {
+				vma = avc->vma;
+				cond_resched();
+				if (addr < vma->vm_start || addr >= vma->vm_end)
+					continue;
+				/* Round 0: the item's own mm; 1: its forks. */
+				own = vma->vm_mm == item->mm;
+				if (own != !round)
+					continue;
+				if (rwc->invalid_vma &&
+				    rwc->invalid_vma(vma, rwc->arg))
+					continue;
+				if (!rwc->rmap_one(folio, vma, addr, rwc->arg) ||
+				    (rwc->done && rwc->done(folio))) {
+					anon_vma_unlock_read(anon_vma);
+					return;
+				}
+			}
+			anon_vma_unlock_read(anon_vma);
+		}
+	}
+}
+
+/*
+ * Migration moved the content of KSM folio @folio to @newfolio, which has
+ * inherited its mapping; both are locked.  Point the node at the new page.
+ */
+void folio_migrate_ksm(struct folio *newfolio, struct folio *folio)
+{
+	struct ksm_stable_node *node = ksm_folio_node(folio);
+
+	if (!node)
+		return;
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(newfolio), newfolio);
+	VM_WARN_ON_ONCE_FOLIO(ksm_folio_node(newfolio) != node, newfolio);
+	VM_WARN_ON_ONCE_FOLIO(node->kpfn != folio_pfn(folio), folio);
+	WRITE_ONCE(node->kpfn, folio_pfn(newfolio));
+	/*
+	 * Order the new kpfn before anything that changes the old page:
+	 * ksm_get_page() rechecks kpfn after seeing it changed (smp_rmb).
+	 */
+	smp_wmb();
+}
+
+/*
+ * Swapin of @page (locked, in swap cache) at @address of @vma: can it be
+ * mapped there as it is?  Not if it is a KSM page and KSM is unmerging;
+ * not if it is an anon page of another anon_vma tree or index, as when it
+ * was a KSM page before swapout.  Then map a private copy instead.
+ */
+struct page *ksm_might_need_to_copy(struct page *page,
+				    struct vm_area_struct *vma,
+				    unsigned long address)
+{
+	struct folio *folio = page_folio(page);
+	struct anon_vma *anon_vma;
+	struct page *copy;
+
+	if (folio_test_ksm(folio)) {
+		if (ksm_folio_node(folio) &&
+		    READ_ONCE(ksm_run) != KSM_RUN_UNMERGE)
+			return page;
+	} else {
+		anon_vma = folio_anon_vma(folio);
+		if (!anon_vma)
+			return page;
+		if (anon_vma->root == vma->anon_vma->root &&
+		    page->index == linear_page_index(vma, address))
+			return page;
+	}
+	/* An I/O error: leave it to the caller to report. */
+	if (!PageUptodate(page))
+		return page;
+
+	copy = alloc_page_vma(GFP_HIGHUSER_MOVABLE, vma, address);
+	if (!copy)
+		return NULL;
+	if (mem_cgroup_charge(page_folio(copy), vma->vm_mm, GFP_KERNEL)) {
+		put_page(copy);
+		return NULL;
+	}
+	copy_user_highpage(copy, page, address, vma);
+	folio_set_dirty(page_folio(copy));
+	__folio_mark_uptodate(page_folio(copy));
+	__folio_set_locked(page_folio(copy));
+#ifdef CONFIG_SWAP
+	count_vm_event(KSM_SWPIN_COPY);
+#endif
+	return copy;
+}

@@ -1,0 +1,369 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: the ksmd thread.  It walks the registered mms round robin, a few
+ * pages at a time, and offers each anonymous page of a mergeable area to
+ * the stable tree, then (if its content has stayed the same since its last
+ * visit) to the unstable table.
+ */
+#include <linux/freezer.h>
+#include <linux/highmem.h>
+#include <linux/kthread.h>
+#include <linux/pagewalk.h>
+#include <linux/sched/mm.h>
+#include <linux/swap.h>
+#include <linux/xxhash.h>
+
+#include "ksm.h"
+
+/* Pages collected by one page table walk, processed before the next. */
+#define KSM_BATCH	16
+
+struct ksm_batch {
+	unsigned int nr;
+	unsigned int max;
+	unsigned long addr[KSM_BATCH];
+	struct page *page[KSM_BATCH];
+	struct vm_area_struct *vma[KSM_BATCH];
+};
+
+DEFINE_MUTEX(ksm_mutex);		/* see the locking rules in ksm.h */
+DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
+static struct task_struct *ksm_thread;
+
+unsigned long ksm_pages_shared;
+unsigned long ksm_pages_sharing;
+unsigned long ksm_pages_unshared;
+unsigned long ksm_rmap_items;
+unsigned long ksm_full_scans;
+unsigned long ksm_stable_node_chains;
+unsigned long ksm_stable_node_dups;
+u32 ksm_zero_checksum;
+
+u32 ksm_calc_checksum(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	u32 sum = (u32)xxhash(addr, PAGE_SIZE, 0);
+
+	kunmap_local(addr);
+	return sum;
+}
+
+static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
+			  unsigned long addr, struct page *page)
+{
+	get_page(page);
+	b->addr[b->nr] = addr;
+	b->page[b->nr] = page;
+	b->vma[b->nr] = walk->vma;
+	b->nr++;
+}
+
+/* Collect the anonymous pages mapped in [addr, end) of one page table. */
+static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+			struct mm_walk *walk)
+{
+	struct ksm_batch *b = walk->private;
+	struct vm_area_struct *vma = walk->vma;
+	pte_t *start, *pte;
+	struct page *page;
+	spinlock_t *ptl;	/* page table lock */
+	pmd_t pmdv;
+
+	walk->action = ACTION_CONTINUE;
+	ptl = pmd_trans_huge_lock(pmd, vma);
+	if (ptl) {
+		pmdv = *pmd;
+		if (pmd_present(pmdv) && pmd_trans_huge(pmdv)) {
+			page = pmd_page(pmdv);
+			if (PageAnon(page)) {
+				page += (addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT;
+				for (; addr < end && b->nr < b->max;
+				     addr += PAGE_SIZE, page++)
+					ksm_batch_add(b, walk, addr, page);
+			}
+		}
+		spin_unlock(ptl);
+		return b->nr == b->max;
+	}
+	if (pmd_trans_unstable(pmd))
+		return 0;
+
+	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	for (pte = start; addr < end && b->nr < b->max;
+	     pte++, addr += PAGE_SIZE) {
+		if (!pte_present(*pte))
+			continue;
+		page = vm_normal_page(vma, addr, *pte);
+		if (!page || is_zone_device_page(page) || !PageAnon(page))
+			continue;
+		ksm_batch_add(b, walk, addr, page);
+	}
+	pte_unmap_unlock(start, ptl);
+	return b->nr == b->max;
+}
+
+static int ksm_scan_test(unsigned long start, unsigned long end,
+			 struct mm_walk *walk)
+{
+	struct vm_area_struct *vma = walk->vma;
+
+	return !(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma;
+}
+
+static const struct mm_walk_ops ksm_scan_ops = {
+	.pmd_entry = ksm_scan_pmd,
+	.test_walk = ksm_scan_test,
+};
+
+/* Link @item to the KSM page @page already mapped at its address. */
+static void ksm_link_existing(struct vm_area_struct *vma, struct page *page,
+			      struct ksm_rmap_item *item)
+{
+	struct folio *folio = page_folio(page);
+	struct ksm_stable_node *node;
+
+	folio_lock(folio);
+	node = ksm_folio_node(folio);
+	if (node && node->kind != KSM_NODE_CHAIN &&
+	    READ_ONCE(node->kpfn) == folio_pfn(folio))
+		ksm_stable_link(item, node, vma->anon_vma);
+	folio_unlock(folio);
+}
+
+/* Offer @page, mapped by @item at @addr of @vma, for merging. */
+static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
+			      struct page *page, struct ksm_rmap_item *item)
+{
+	struct ksm_rmap_item *titem;
+	struct ksm_stable_node *node;
+	struct page *kpage, *tpage;
+	u32 checksum;
+	int err;
+
+	if (item->address & KSM_ITEM_STABLE) {
+		if (PageKsm(page) && ksm_folio_node(page_folio(page)) ==
+		    item->head)
+			return;		/* still merged: nothing to do */
+		ksm_stable_unlink(item);
+	} else if (item->address & KSM_ITEM_UNSTABLE) {
+		ksm_unstable_remove(item);
+	}
+
+	/* A KSM page mapped here by fork, or by a merge we did not see. */
+	if (PageKsm(page)) {
+		ksm_link_existing(vma, page, item);
+		return;
+	}
+
+	kpage = ksm_stable_search(page, &node);
+	if (kpage) {
+		err = -EBUSY;
+		if (node) {
+			lock_page(kpage);
+			if (READ_ONCE(node->kpfn) == page_to_pfn(kpage))
+				err = ksm_merge_into(vma, addr, page, kpage);
+			if (!err)
+				ksm_stable_link(item, node, vma->anon_vma);
+			unlock_page(kpage);
+		}
+		put_page(kpage);
+		if (!err)
+			return;
+	}
+
+	checksum = ksm_calc_checksum(page);
+	if (item->checksum != checksum) {
+		item->checksum = checksum;	/* volatile: try next time */
+		return;
+	}
+
+	if (READ_ONCE(ksm_use_zero_pages) && checksum == ksm_zero_checksum &&
+	    !ksm_merge_zero(vma, addr, page))
+		return;
+
+	titem = ksm_unstable_search_insert(item, page, &tpage);
+	if (titem) {
+		ksm_merge_pair(item, vma, page, titem, tpage);
+		put_page(tpage);
+	}
+}
+
+/* At the end of an mm's scan: trim its list, move on to the next mm. */
+static void ksm_next_mm(void)
+{
+	struct ksm_mm_slot *next;
+
+	ksm_cursor_trim();
+	spin_lock(&ksm_slots_lock);
+	next = list_next_entry(ksm_scan.slot, scan_list);
+	ksm_scan.slot = next;
+	spin_unlock(&ksm_slots_lock);
+	ksm_scan.address = 0;
+	ksm_scan.rmap_link = &next->rmap_list;
+	if (next == &ksm_mm_head) {
+		ksm_full_scans++;
+		ksm_purge_stale();
+	}
+}
+
+/*
+ * Scan up to @budget pages of the mm at the cursor; ksm_mutex and its
+ * mmap_lock held.  Returns the number of pages looked at.
+ */
+static unsigned int ksm_scan_mm(struct ksm_mm_slot *slot, unsigned int budget)
+{
+	struct mm_struct *mm = slot->mm;
+	struct ksm_rmap_item *item;
+	struct ksm_batch b;
+	unsigned int done = 0, i;
+	int ret;
+
+	while (done < budget && READ_ONCE(ksm_run) == KSM_RUN_MERGE) {
+		b.nr = 0;
+		b.max = min_t(unsigned int, budget - done, KSM_BATCH);
+		ret = -EINVAL;
+		if (ksm_scan.address < mm->task_size)
+			ret = walk_page_range(mm, ksm_scan.address,
+					      mm->task_size, &ksm_scan_ops, &b);
+		for (i = 0; i < b.nr; i++) {
+			item = ksm_cursor_item(slot, b.addr[i]);
+			if (item) {
+				flush_anon_page(b.vma[i], b.page[i], b.addr[i]);
+				flush_dcache_page(b.page[i]);
+				ksm_cmp_and_merge(b.vma[i], b.addr[i],
+						  b.page[i], item);
+			}
+			put_page(b.page[i]);
+			ksm_scan.address = b.addr[i] + PAGE_SIZE;
+		}
+		done += b.nr;
+		if (ret != 1) {
+			ksm_next_mm();
+			break;
+		}
+	}
+	return done;
+}
+
+/*
+ * One step of ksmd: lock the mm at the cursor and scan some of it.
+ * Returns the pages looked at, or -1 when there is nothing to scan.
+ */
+static int ksm_scan_step(unsigned int budget)
+{
+	struct ksm_mm_slot *slot;
+	struct mm_struct *mm;
+	bool pinned = false;
+	int done = 0;
+
+	mutex_lock(&ksm_mutex);
+	if (ksm_scan.slot == &ksm_mm_head) {
+		spin_lock(&ksm_slots_lock);
+		if (list_empty(&ksm_mm_head.scan_list)) {
+			spin_unlock(&ksm_slots_lock);
+			mutex_unlock(&ksm_mutex);
+			return -1;
+		}
+		slot = list_first_entry(&ksm_mm_head.scan_list,
+					struct ksm_mm_slot, scan_list);
+		ksm_scan.slot = slot;
+		spin_unlock(&ksm_slots_lock);
+		ksm_scan.address = 0;
+		ksm_scan.rmap_link = &slot->rmap_list;
+		ksm_scan.seqnr++;
+	}
+	slot = ksm_scan.slot;
+	mm = slot->mm;
+
+	/* mmap_lock nests outside ksm_mutex: when busy, wait without it. */
+	if (!mmap_read_trylock(mm)) {
+		mmgrab(mm);
+		pinned = true;
+		mutex_unlock(&ksm_mutex);
+		mmap_read_lock(mm);
+		mutex_lock(&ksm_mutex);
+		if (ksm_scan.slot != slot)
+			goto unlock;	/* it exited meanwhile */
+	}
+	if (ksm_test_exit(mm))
+		ksm_next_mm();
+	else
+		done = ksm_scan_mm(slot, budget);
+unlock:
+	mmap_read_unlock(mm);
+	mutex_unlock(&ksm_mutex);
+	if (pinned)
+		mmdrop(mm);
+	return done;
+}
+
+static void ksm_do_scan(unsigned int budget)
+{
+	int done;
+
+	if (READ_ONCE(ksm_scan.slot) == &ksm_mm_head)
+		lru_add_drain_all();	/* so that page counts are exact */
+	while (budget && READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
+	       !kthread_should_stop() && !freezing(current)) {
+		done = ksm_scan_step(budget);
+		if (done < 0)
+			break;
+		/* An mm with nothing to scan costs one page. */
+		budget -= min_t(unsigned int, max(done, 1), budget);
+		cond_resched();
+	}
+}
+
+static bool ksm_should_run(void)
+{
+	return READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
+	       !list_empty_careful(&ksm_mm_head.scan_list);
+}
+
+void ksm_wake(void)
+{
+	wake_up_interruptible(&ksm_thread_wait);
+}
+
+/* Should ksmd stop sleeping: asked to stop, or run/sleep changed? */
+static bool ksm_wake_up_early(bool running, unsigned int ms)
+{
+	return kthread_should_stop() || ksm_should_run() != running ||
+	       ms != READ_ONCE(ksm_sleep_ms);
+}
+
+static int ksm_thread_fn(void *unused)
+{
+	unsigned int ms;
+	bool running;
+
+	set_freezable();
+	set_user_nice(current, 5);
+	while (!kthread_should_stop()) {
+		running = ksm_should_run();
+		if (running)
+			ksm_do_scan(READ_ONCE(ksm_pages_to_scan));
+		ms = READ_ONCE(ksm_sleep_ms);
+		if (running)
+			wait_event_freezable_timeout(ksm_thread_wait,
+						     ksm_wake_up_early(true, ms),
+						     msecs_to_jiffies(ms));
+		else
+			wait_event_freezable(ksm_thread_wait,
+					     ksm_wake_up_early(false, ms));
+	}
+	return 0;
+}
+
+int __init ksm_scan_init(void)
+{
+	struct page *zero = ZERO_PAGE(0);
+
+	ksm_zero_checksum = ksm_calc_checksum(zero);
+	ksm_thread = kthread_run(ksm_thread_fn, NULL, "ksmd");
+	if (IS_ERR(ksm_thread)) {
+		pr_err("ksm: creating kthread failed\n");
+		return PTR_ERR(ksm_thread);
+	}
+	return 0;
+}

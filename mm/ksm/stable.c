@@ -1,0 +1,426 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: the stable trees.  Each tree is an rbtree of write-protected KSM
+ * pages ordered by content, one per NUMA node unless merge_across_nodes.
+ * A tree entry is a plain node (one KSM page) or a chain of dups (several
+ * KSM pages of the same content, each shared at most max_page_sharing
+ * times).  Everything here runs with ksm_mutex held.
+ */
+#include <linux/jiffies.h>
+#include <linux/pagemap.h>
+#include <linux/rmap.h>
+#include <linux/slab.h>
+
+#include "ksm.h"
+
+static struct kmem_cache *ksm_node_cache;
+static struct rb_root ksm_stable_roots[MAX_NUMNODES];
+
+struct ksm_stable_node *ksm_alloc_node(void)
+{
+	return kmem_cache_zalloc(ksm_node_cache, GFP_KERNEL | __GFP_NOWARN);
+}
+
+void ksm_free_node(struct ksm_stable_node *node)
+{
+	kmem_cache_free(ksm_node_cache, node);
+}
+
+static struct rb_root *ksm_root_of(struct ksm_stable_node *node)
+{
+	return &ksm_stable_roots[node->nid];
+}
+
+/*
+ * Link @item, which maps the KSM page of @node through @anon_vma, on the
+ * node's rmap list.  ksm_mutex held, KSM page locked (or not yet visible).
+ */
+void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
+		     struct anon_vma *anon_vma)
+{
+	VM_WARN_ON_ONCE(item->address & (KSM_ITEM_STABLE | KSM_ITEM_UNSTABLE));
+	get_anon_vma(anon_vma);
+	item->anon_vma = anon_vma;
+	item->head = node;
+	item->snext = node->rmap_list;
+	item->address = ksm_item_addr(item) | KSM_ITEM_STABLE;
+	node->rmap_list = item;
+	if (node->nr_items++)
+		ksm_pages_sharing++;
+	else
+		ksm_pages_shared++;
+	item->mm->ksm_merging_pages++;
+}
+
+/* Account @item gone from its node; the caller took it off the list. */
+static void ksm_item_detached(struct ksm_stable_node *node,
+			      struct ksm_rmap_item *item)
+{
+	if (--node->nr_items)
+		ksm_pages_sharing--;
+	else
+		ksm_pages_shared--;
+	item->mm->ksm_merging_pages--;
+	put_anon_vma(item->anon_vma);
+	item->head = NULL;
+	item->snext = NULL;
+	item->anon_vma = NULL;
+	item->checksum = 0;
+	item->address = ksm_item_addr(item);
+}
+
+static void ksm_detach_item(struct ksm_stable_node *node,
+			    struct ksm_rmap_item *item)
+{
+	struct ksm_rmap_item **link = &node->rmap_list;
+
+	while (*link != item) {
+		if (WARN_ON_ONCE(!*link))
+			return;
+		link = &(*link)->snext;
+	}
+	*link = item->snext;
+	ksm_item_detached(node, item);
+}
+
+/* Remove a node whose KSM page has gone, with all its rmap items. */
+static void ksm_remove_node(struct ksm_stable_node *node)
+{
+	struct ksm_rmap_item *item;
+
+	while ((item = node->rmap_list)) {
+		node->rmap_list = item->snext;
+		ksm_item_detached(node, item);
+		cond_resched();
+	}
+	if (node->kind == KSM_NODE_DUP) {
+		/* An empty chain is left for ksm_chain_tidy() to free. */
+		hlist_del(&node->dup_link);
+		ksm_stable_node_dups--;
+	} else {
+		rb_erase(&node->rb, ksm_root_of(node));
+	}
+	ksm_free_node(node);
+}
+
+/*
+ * Get a reference to the KSM page of plain or dup @node, locked for
+ * KSM_GET_LOCK.  A node whose page has been freed is stale: it is removed
+ * (*@stale set) and NULL returned.  NULL without *@stale means the page
+ * is transiently unavailable (refcount frozen).
+ *
+ * page->mapping of the KSM page points at the node until the page is
+ * freed; a migrated KSM page keeps it too, so the pfn is checked against
+ * node->kpfn again once the page is pinned, and locked.
+ */
+struct page *ksm_get_page(struct ksm_stable_node *node, enum ksm_get_mode mode,
+			  bool *stale)
+{
+	void *want = (void *)((unsigned long)node | PAGE_MAPPING_KSM);
+	unsigned long kpfn;
+	struct page *page;
+
+	*stale = false;
+retry:
+	kpfn = READ_ONCE(node->kpfn);
+	page = pfn_to_page(kpfn);
+	if (READ_ONCE(page->mapping) != want)
+		goto gone;
+	if (!get_page_unless_zero(page)) {
+		/* Pairs with smp_wmb() in folio_migrate_ksm(). */
+		smp_rmb();
+		if (READ_ONCE(node->kpfn) != kpfn)
+			goto retry;
+		return NULL;
+	}
+	/* Pairs with smp_wmb() in folio_migrate_ksm(). */
+	smp_rmb();
+	if (READ_ONCE(page->mapping) != want ||
+	    READ_ONCE(node->kpfn) != kpfn) {
+		put_page(page);
+		goto gone;
+	}
+	if (mode == KSM_GET_LOCK) {
+		lock_page(page);
+		if (READ_ONCE(page->mapping) != want ||
+		    READ_ONCE(node->kpfn) != kpfn) {
+			unlock_page(page);
+			put_page(page);
+			goto gone;
+		}
+	}
+	return page;
+
+gone:
+	/* Pairs with smp_wmb() in folio_migrate_ksm(). */
+	smp_rmb();
+	if (READ_ONCE(node->kpfn) != kpfn)
+		goto retry;
+	ksm_remove_node(node);
+	*stale = true;
+	return NULL;
+}
+
+/*
+ * Free an empty chain; when @prune, also turn a chain of a single dup back
+ * into a plain node.  Returns true if @chain is gone.
+ */
+static bool ksm_chain_tidy(struct ksm_stable_node *chain, bool prune)
+{
+	struct ksm_stable_node *dup;
+	struct rb_root *root = ksm_root_of(chain);
+
+	if (hlist_empty(&chain->dups)) {
+		rb_erase(&chain->rb, root);
+	} else if (prune && !chain->dups.first->next) {
+		dup = hlist_entry(chain->dups.first, struct ksm_stable_node,
+				  dup_link);
+		hlist_del(&dup->dup_link);
+		rb_replace_node(&chain->rb, &dup->rb, root);
+		dup->kind = KSM_NODE_PLAIN;
+		dup->nid = chain->nid;
+		ksm_stable_node_dups--;
+	} else {
+		return false;
+	}
+	ksm_stable_node_chains--;
+	ksm_free_node(chain);
+	return true;
+}
+
+/*
+ * Get a referenced page of tree entry @tnode to compare contents with, and
+ * in *@room the plain or dup node that can take one more mapping, if any.
+ * Returns NULL with *@restart set if the tree changed under the caller.
+ */
+static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
+				  struct ksm_stable_node **room, bool *restart)
+{
+	struct ksm_stable_node *dup;
+	struct hlist_node *tmp;
+	struct page *page, *best = NULL;
+	bool prune, stale;
+
+	*room = NULL;
+	*restart = false;
+	if (tnode->kind == KSM_NODE_PLAIN) {
+		page = ksm_get_page(tnode, KSM_GET_NOLOCK, &stale);
+		if (page && tnode->nr_items < ksm_max_page_sharing)
+			*room = tnode;
+		*restart = stale;
+		return page;
+	}
+
+	prune = time_after_eq(jiffies, tnode->pruned +
+			      msecs_to_jiffies(READ_ONCE(ksm_prune_ms)));
+	if (prune)
+		tnode->pruned = jiffies;
+	hlist_for_each_entry_safe(dup, tmp, &tnode->dups, dup_link) {
+		page = ksm_get_page(dup, KSM_GET_NOLOCK, &stale);
+		if (!page)
+			continue;
+		if (!*room && dup->nr_items < ksm_max_page_sharing) {
+			if (best)
+				put_page(best);
+			best = page;
+			*room = dup;
+			if (!prune)
+				break;
+		} else if (!best) {
+			best = page;
+		} else {
+			put_page(page);
+		}
+	}
+	if (ksm_chain_tidy(tnode, prune)) {
+		if (best)
+			put_page(best);
+		*room = NULL;
+		*restart = true;
+		return NULL;
+	}
+	return best;
+}
+
+/*
+ * Look for a KSM page with the content of @page.  Returns it referenced,
+ * with *@nodep set to the node to link a new mapping to; or NULL.  A KSM
+ * page whose nodes are all full is returned with *@nodep NULL.
+ */
+struct page *ksm_stable_search(struct page *page,
+			       struct ksm_stable_node **nodep)
+{
+	struct rb_root *root = &ksm_stable_roots[ksm_tree_nid(page)];
+	struct ksm_stable_node *tnode, *room;
+	struct page *tpage;
+	struct rb_node *n;
+	bool restart;
+	int cmp;
+
+again:
+	*nodep = NULL;
+	n = root->rb_node;
+	while (n) {
+		tnode = rb_entry(n, struct ksm_stable_node, rb);
+		tpage = ksm_tree_page(tnode, &room, &restart);
+		if (restart)
+			goto again;
+		if (!tpage)
+			return NULL;
+		cmp = memcmp_pages(page, tpage);
+		if (!cmp) {
+			*nodep = room;
+			return tpage;
+		}
+		put_page(tpage);
+		n = cmp < 0 ? n->rb_left : n->rb_right;
+		cond_resched();
+	}
+	return NULL;
+}
+
+/* Make @node a dup of tree entry @tnode, turning @tnode into a chain. */
+static bool ksm_add_dup(struct ksm_stable_node *tnode,
+			struct ksm_stable_node *node)
+{
+	struct ksm_stable_node *chain = tnode;
+
+	if (tnode->kind == KSM_NODE_PLAIN) {
+		chain = ksm_alloc_node();
+		if (!chain)
+			return false;
+		chain->kind = KSM_NODE_CHAIN;
+		chain->nid = tnode->nid;
+		chain->pruned = jiffies;
+		INIT_HLIST_HEAD(&chain->dups);
+		rb_replace_node(&tnode->rb, &chain->rb, ksm_root_of(tnode));
+		tnode->kind = KSM_NODE_DUP;
+		tnode->chain = chain;
+		hlist_add_head(&tnode->dup_link, &chain->dups);
+		ksm_stable_node_chains++;
+		ksm_stable_node_dups++;
+	}
+	node->kind = KSM_NODE_DUP;
+	node->chain = chain;
+	hlist_add_head(&node->dup_link, &chain->dups);
+	ksm_stable_node_dups++;
+	return true;
+}
+
+/*
+ * Insert new plain @node, whose KSM page @kpage is already set up, in its
+ * stable tree.  If an entry with the same content exists, @node joins it
+ * as a dup; if no chain can be allocated, it goes in as an equal entry.
+ */
+void ksm_stable_insert(struct ksm_stable_node *node, struct page *kpage)
+{
+	struct rb_root *root = ksm_root_of(node);
+	struct ksm_stable_node *tnode, *room;
+	struct rb_node **link, *parent;
+	struct page *tpage;
+	bool restart;
+	int cmp;
+
+again:
+	link = &root->rb_node;
+	parent = NULL;
+	while (*link) {
+		parent = *link;
+		tnode = rb_entry(parent, struct ksm_stable_node, rb);
+		tpage = ksm_tree_page(tnode, &room, &restart);
+		if (!tpage) {
+			/* Changed, or frozen for a moment: look again. */
+			cond_resched();
+			goto again;
+		}
+		cmp = memcmp_pages(kpage, tpage);
+		put_page(tpage);
+		if (!cmp && ksm_add_dup(tnode, node))
+			return;
+		link = cmp < 0 ? &parent->rb_left : &parent->rb_right;
+	}
+	node->kind = KSM_NODE_PLAIN;
+	rb_link_node(&node->rb, parent, link);
+	rb_insert_color(&node->rb, root);
+}
+
+/*
+ * Take @item off its stable node (ksm_mutex held, KSM page not locked).
+ * If the KSM page turns out to be gone, the node goes with all its items.
+ */
+void ksm_stable_unlink(struct ksm_rmap_item *item)
+{
+	struct ksm_stable_node *node = item->head;
+	struct ksm_stable_node *chain = NULL;
+	struct page *page;
+	bool stale;
+
+	if (node->kind == KSM_NODE_DUP)
+		chain = node->chain;
+	page = ksm_get_page(node, KSM_GET_LOCK, &stale);
+	if (!stale) {
+		/* Unlocked only if frozen: nobody can be walking it then. */
+		ksm_detach_item(node, item);
+		if (page) {
+			unlock_page(page);
+			put_page(page);
+		}
+	}
+	if (chain)
+		ksm_chain_tidy(chain, false);
+}
+
+/* Drop the nodes whose KSM page has gone, and prune chains. */
+void ksm_purge_stale(void)
+{
+	struct ksm_stable_node *node, *dup;
+	struct hlist_node *tmp;
+	struct rb_node *n, *next;
+	struct page *page;
+	bool stale;
+	int nid;
+
+	for (nid = 0; nid < MAX_NUMNODES; nid++) {
+		for (n = rb_first(&ksm_stable_roots[nid]); n; n = next) {
+			next = rb_next(n);
+			node = rb_entry(n, struct ksm_stable_node, rb);
+			if (node->kind == KSM_NODE_CHAIN) {
+				hlist_for_each_entry_safe(dup, tmp, &node->dups,
+							  dup_link) {
+					page = ksm_get_page(dup, KSM_GET_NOLOCK,
+							    &stale);
+					if (page)
+						put_page(page);
+				}
+				node->pruned = jiffies;
+				ksm_chain_tidy(node, true);
+			} else {
+				page = ksm_get_page(node, KSM_GET_NOLOCK,
+						    &stale);
+				if (page)
+					put_page(page);
+			}
+			cond_resched();
+		}
+	}
+}
+
+bool ksm_stable_empty(void)
+{
+	int nid;
+
+	for (nid = 0; nid < MAX_NUMNODES; nid++)
+		if (!RB_EMPTY_ROOT(&ksm_stable_roots[nid]))
+			return false;
+	return true;
+}
+
+int __init ksm_stable_init(void)
+{
+	int nid;
+
+	for (nid = 0; nid < MAX_NUMNODES; nid++)
+		ksm_stable_roots[nid] = RB_ROOT;
+	ksm_node_cache = KMEM_CACHE(ksm_stable_node, 0);
+	return ksm_node_cache ? 0 : -ENOMEM;
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: the knobs and counters of /sys/kernel/mm/ksm, described by a
+ * table: each file names its variable, its type and how a write is
+ * checked.  Input is parsed strictly; a rejected write leaves the value
+ * as it was.
+ */
+#include <linux/kobject.h>
+#include <linux/kstrtox.h>
+#include <linux/sysfs.h>
+
+#include "ksm.h"
+
+unsigned int ksm_run = KSM_RUN_STOP;
+unsigned int ksm_pages_to_scan = 100;
+unsigned int ksm_sleep_ms = 20;
+bool ksm_merge_across_nodes = true;
+bool ksm_use_zero_pages;
+int ksm_max_page_sharing = 256;
+unsigned int ksm_prune_ms = 2000;
+
+DEFINE_MUTEX(ksm_ctl_mutex);	/* see the locking rules in ksm.h */
+
+enum ksm_file_type {
+	KSM_UINT,	/* unsigned int knob */
+	KSM_BOOL,	/* bool knob, written as 0 or 1 */
+	KSM_COUNT,	/* unsigned long counter, read only */
+};
+
+/* Extra checks and effects of a write. */
+#define KSM_F_WAKE	0x1	/* wake ksmd: it may sleep differently */
+#define KSM_F_NO_PAGES	0x2	/* refused (-EBUSY) while KSM pages exist */
+#define KSM_F_RUN	0x4	/* the run file */
+
+struct ksm_file {
+	struct kobj_attribute kattr;
+	void *var;
+	unsigned int type;
+	unsigned int flags;
+	unsigned int min, max;
+};
+
+#define to_ksm_file(a)	container_of(a, struct ksm_file, kattr)
+
+static unsigned long ksm_pages_volatile(void)
+{
+	long vol = (long)READ_ONCE(ksm_rmap_items) -
+		   (long)READ_ONCE(ksm_pages_shared) -
+		   (long)READ_ONCE(ksm_pages_sharing) -
+		   (long)READ_ONCE(ksm_pages_unshared);
+
+	/* The counters are read racily: do not show a transient < 0. */
+	return vol > 0 ? vol : 0;
+}
+
+static unsigned int ksm_file_get(struct ksm_file *f)
+{
+	if (f->type == KSM_BOOL)
+		return READ_ONCE(*(bool *)f->var);
+	return READ_ONCE(*(unsigned int *)f->var);
+}
+
+static void ksm_file_set(struct ksm_file *f, unsigned int val)
+{
+	if (f->type == KSM_BOOL)
+		WRITE_ONCE(*(bool *)f->var, val);
+	else
+		WRITE_ONCE(*(unsigned int *)f->var, val);
+}
+
+static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
+			     char *buf)
+{
+	struct ksm_file *f = to_ksm_file(a);
+
+	if (f->type != KSM_COUNT)
+		return sysfs_emit(buf, "%u\n", ksm_file_get(f));
+	if (!f->var)
+		return sysfs_emit(buf, "%lu\n", ksm_pages_volatile());
+	return sysfs_emit(buf, "%lu\n", READ_ONCE(*(unsigned long *)f->var));
+}
+
+/*
+ * Settings that decide where KSM pages live can only change while there
+ * are none.  ksm_ctl_mutex held; returns with ksm_mutex held on success.
+ */
+static int ksm_lock_if_no_ksm_pages(void)
+{
+	mutex_lock(&ksm_mutex);
+	ksm_purge_stale();
+	if (ksm_pages_shared || !ksm_stable_empty()) {
+		mutex_unlock(&ksm_mutex);
+		return -EBUSY;
+	}
+	return 0;
+}
+
+static int ksm_set_run(unsigned int val)
+{
+	int err = 0;
+
+	if (val == READ_ONCE(ksm_run))
+		return 0;
+	mutex_lock(&ksm_mutex);
+	WRITE_ONCE(ksm_run, val);
+	mutex_unlock(&ksm_mutex);
+	if (val == KSM_RUN_UNMERGE) {
+		err = ksm_unmerge_all();
+		if (err)
+			WRITE_ONCE(ksm_run, KSM_RUN_STOP);
+	}
+	ksm_wake();
+	return err;
+}
+
+static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
+			      const char *buf, size_t count)
+{
+	struct ksm_file *f = to_ksm_file(a);
+	unsigned int val;
+	bool flag;
+	int err;
+
+	if (f->type == KSM_BOOL) {
+		if (kstrtobool(buf, &flag))
+			return -EINVAL;
+		val = flag;
+	} else if (kstrtouint(buf, 10, &val) || val < f->min ||
+		   val > f->max) {
+		return -EINVAL;
+	}
+
+	mutex_lock(&ksm_ctl_mutex);
+	if (f->flags & KSM_F_RUN) {
+		err = ksm_set_run(val);
+	} else if (f->flags & KSM_F_NO_PAGES) {
+		err = 0;
+		if (val != ksm_file_get(f)) {
+			err = ksm_lock_if_no_ksm_pages();
+			if (!err) {
+				ksm_file_set(f, val);
+				mutex_unlock(&ksm_mutex);
+			}
+		}
+	} else {
+		ksm_file_set(f, val);
+		err = 0;
+	}
+	mutex_unlock(&ksm_ctl_mutex);
+
+	if (!err && (f->flags & KSM_F_WAKE))
+		ksm_wake();
+	return err ? err : count;
+}
+
+#define KSM_KNOB(_name, _var, _type, _flags, _min, _max)		\
+	static struct ksm_file ksm_f_##_name = {			\
+		.kattr = __ATTR(_name, 0644, ksm_file_show,		\
+				ksm_file_store),			\
+		.var = _var, .type = _type, .flags = _flags,		\
+		.min = _min, .max = _max,				\
+	}
+
+#define KSM_COUNTER(_name, _var)					\
+	static struct ksm_file ksm_f_##_name = {			\
+		.kattr = __ATTR(_name, 0444, ksm_file_show, NULL),	\
+		.var = _var, .type = KSM_COUNT,				\
+	}
+
+KSM_KNOB(run, &ksm_run, KSM_UINT, KSM_F_RUN, 0, KSM_RUN_UNMERGE);
+KSM_KNOB(pages_to_scan, &ksm_pages_to_scan, KSM_UINT, 0, 0, UINT_MAX);
+KSM_KNOB(sleep_millisecs, &ksm_sleep_ms, KSM_UINT, KSM_F_WAKE, 0, UINT_MAX);
+KSM_KNOB(use_zero_pages, &ksm_use_zero_pages, KSM_BOOL, 0, 0, 1);
+KSM_KNOB(max_page_sharing, &ksm_max_page_sharing, KSM_UINT, KSM_F_NO_PAGES,
+	 2, INT_MAX);
+KSM_KNOB(stable_node_chains_prune_millisecs, &ksm_prune_ms, KSM_UINT, 0, 0,
+	 UINT_MAX);
+KSM_COUNTER(pages_shared, &ksm_pages_shared);
+KSM_COUNTER(pages_sharing, &ksm_pages_sharing);
+KSM_COUNTER(pages_unshared, &ksm_pages_unshared);
+KSM_COUNTER(pages_volatile, NULL);
+KSM_COUNTER(full_scans, &ksm_full_scans);
+KSM_COUNTER(stable_node_chains, &ksm_stable_node_chains);
+KSM_COUNTER(stable_node_dups, &ksm_stable_node_dups);
+#ifdef CONFIG_NUMA
+KSM_KNOB(merge_across_nodes, &ksm_merge_across_nodes, KSM_BOOL,
+	 KSM_F_NO_PAGES, 0, 1);
+#endif
+
+static struct attribute *ksm_files[] = {
+	&ksm_f_run.kattr.attr,
+	&ksm_f_pages_to_scan.kattr.attr,
+	&ksm_f_sleep_millisecs.kattr.attr,
+	&ksm_f_use_zero_pages.kattr.attr,
+	&ksm_f_max_page_sharing.kattr.attr,
+	&ksm_f_stable_node_chains_prune_millisecs.kattr.attr,
+	&ksm_f_pages_shared.kattr.attr,
+	&ksm_f_pages_sharing.kattr.attr,
+	&ksm_f_pages_unshared.kattr.attr,
+	&ksm_f_pages_volatile.kattr.attr,
+	&ksm_f_full_scans.kattr.attr,
+	&ksm_f_stable_node_chains.kattr.attr,
+	&ksm_f_stable_node_dups.kattr.attr,
+#ifdef CONFIG_NUMA
+	&ksm_f_merge_across_nodes.kattr.attr,
+#endif
+	NULL,
+};
+
+static const struct attribute_group ksm_group = {
+	.name = "ksm",
+	.attrs = ksm_files,
+};
+
+int __init ksm_sysfs_init(void)
+{
+#ifdef CONFIG_SYSFS
+	return sysfs_create_group(mm_kobj, &ksm_group);
+#else
+	return 0;
+#endif
+}

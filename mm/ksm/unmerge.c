@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: unmerging.  Every pte of a range that maps a KSM page (or a KSM
+ * page under migration) is given a private copy by an unsharing fault, as
+ * a write would, and the rmap items of the range are dropped at once.
+ */
+#include <linux/mm.h>
+#include <linux/pagewalk.h>
+#include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
+#include <linux/swap.h>
+#include <linux/swapops.h>
+
+#include "ksm.h"
+
+/* Stop the walk at the first pte mapping a KSM page; its address here. */
+static int ksm_find_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
+			struct mm_walk *walk)
+{
+	unsigned long *found = walk->private;
+	struct page *page;
+	spinlock_t *ptl;	/* page table lock */
+	pte_t *start, *pte, entry;
+	swp_entry_t swp;
+	int ret = 0;
+
+	walk->action = ACTION_CONTINUE;
+	ptl = pmd_trans_huge_lock(pmd, walk->vma);
+	if (ptl) {
+		/* A PMD-mapped THP is never a KSM page. */
+		spin_unlock(ptl);
+		return 0;
+	}
+	if (pmd_trans_unstable(pmd))
+		return 0;
+
+	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
+	for (pte = start; addr < end; pte++, addr += PAGE_SIZE) {
+		entry = *pte;
+		page = NULL;
+		if (pte_present(entry)) {
+			page = vm_normal_page(walk->vma, addr, entry);
+		} else if (!pte_none(entry)) {
+			swp = pte_to_swp_entry(entry);
+			if (is_migration_entry(swp))
+				page = pfn_swap_entry_to_page(swp);
+		}
+		if (page && PageKsm(page)) {
+			*found = addr;
+			ret = 1;
+			break;
+		}
+	}
+	pte_unmap_unlock(start, ptl);
+	return ret;
+}
+
+static const struct mm_walk_ops ksm_find_ops = {
+	.pmd_entry = ksm_find_pmd,
+};
+
+/* Break every KSM mapping in [start, end) of @vma; its mmap_lock held. */
+static int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
+			   unsigned long end)
+{
+	unsigned long addr = start, found;
+	vm_fault_t ret;
+
+	while (addr < end) {
+		if (signal_pending(current))
+			return -ERESTARTSYS;
+		found = end;
+		if (walk_page_range(vma->vm_mm, addr, end, &ksm_find_ops,
+				    &found) <= 0)
+			break;
+		ret = handle_mm_fault(vma, found,
+				      FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE,
+				      NULL);
+		if (ret & VM_FAULT_OOM)
+			return -ENOMEM;
+		/* Look at the same pte again unless it cannot be helped. */
+		addr = (ret & VM_FAULT_ERROR) ? found + PAGE_SIZE : found;
+		cond_resched();
+	}
+	return 0;
+}
+
+int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
+		      unsigned long end)
+{
+	struct ksm_mm_slot *slot;
+	int err;
+
+	err = ksm_break_range(vma, start, end);
+	if (err)
+		return err;
+
+	mutex_lock(&ksm_mutex);
+	slot = ksm_find_slot(vma->vm_mm);
+	if (slot)
+		ksm_drop_items(slot, start, end);
+	mutex_unlock(&ksm_mutex);
+	return 0;
+}
+
+/* Unmerge one registered mm entirely; a reference to it is held. */
+static int ksm_unmerge_mm(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+	struct ksm_mm_slot *slot;
+	int err = 0;
+
+	mmap_read_lock(mm);
+	for_each_vma(vmi, vma) {
+		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
+			continue;
+		err = ksm_break_range(vma, vma->vm_start, vma->vm_end);
+		if (err)
+			break;
+	}
+	if (!err) {
+		mutex_lock(&ksm_mutex);
+		slot = ksm_find_slot(mm);
+		if (slot)
+			ksm_drop_items(slot, 0, ULONG_MAX);
+		mutex_unlock(&ksm_mutex);
+	}
+	mmap_read_unlock(mm);
+	return err;
+}
+
+/* run = 2: unmerge every registered mm.  ksm_ctl_mutex held. */
+int ksm_unmerge_all(void)
+{
+	struct mm_struct **mms = NULL;
+	struct ksm_mm_slot *slot;
+	unsigned int nr, max = 0, i;
+	bool overflow;
+	int err = 0;
+
+	for (;;) {
+		nr = 0;
+		overflow = false;
+		spin_lock(&ksm_slots_lock);
+		list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list) {
+			if (nr == max) {
+				overflow = true;
+				break;
+			}
+			if (mmget_not_zero(slot->mm))
+				mms[nr++] = slot->mm;
+		}
+		spin_unlock(&ksm_slots_lock);
+		if (!overflow)
+			break;
+		for (i = 0; i < nr; i++)
+			mmput(mms[i]);
+		kvfree(mms);
+		max = max ? max * 2 : 64;
+		mms = kvmalloc_array(max, sizeof(*mms), GFP_KERNEL);
+		if (!mms)
+			return -ENOMEM;
+	}
+
+	for (i = 0; i < nr; i++) {
+		if (!err)
+			err = ksm_unmerge_mm(mms[i]);
+		mmput(mms[i]);
+	}
+	kvfree(mms);
+
+	mutex_lock(&ksm_mutex);
+	ksm_purge_stale();
+	spin_lock(&ksm_slots_lock);
+	ksm_scan.slot = &ksm_mm_head;
+	spin_unlock(&ksm_slots_lock);
+	mutex_unlock(&ksm_mutex);
+	return err;
+}
