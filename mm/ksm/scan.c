@@ -58,7 +58,11 @@ static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
 	b->nr++;
 }
 
-/* Collect the anonymous pages mapped in [addr, end) of one page table. */
+/*
+ * Collect the anonymous pages mapped in [addr, end) of one page table.
+ * A page of a THP is collected alone: splitting it before a merge needs
+ * the batch to hold no other reference to it.
+ */
 static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			struct mm_walk *walk)
 {
@@ -67,23 +71,27 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	pte_t *start, *pte;
 	struct page *page;
 	spinlock_t *ptl;	/* page table lock */
+	bool full = false;
+	pte_t ptent;
 	pmd_t pmdv;
 
 	walk->action = ACTION_CONTINUE;
 	ptl = pmd_trans_huge_lock(pmd, vma);
 	if (ptl) {
 		pmdv = *pmd;
-		if (pmd_present(pmdv) && pmd_trans_huge(pmdv)) {
+		page = NULL;
+		if (pmd_present(pmdv) && pmd_trans_huge(pmdv))
 			page = pmd_page(pmdv);
-			if (PageAnon(page)) {
-				page += (addr & ~HPAGE_PMD_MASK) >> PAGE_SHIFT;
-				for (; addr < end && b->nr < b->max;
-				     addr += PAGE_SIZE, page++)
-					ksm_batch_add(b, walk, addr, page);
-			}
+		if (page && PageAnon(page)) {
+			if (!b->nr)
+				ksm_batch_add(b, walk, addr, page +
+					      ((addr & ~HPAGE_PMD_MASK) >>
+					       PAGE_SHIFT));
+			spin_unlock(ptl);
+			return 1;
 		}
 		spin_unlock(ptl);
-		return b->nr == b->max;
+		return 0;
 	}
 	if (pmd_trans_unstable(pmd))
 		return 0;
@@ -91,15 +99,22 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
 	for (pte = start; addr < end && b->nr < b->max;
 	     pte++, addr += PAGE_SIZE) {
-		if (!pte_present(*pte))
+		ptent = *pte;
+		if (!pte_present(ptent))
 			continue;
-		page = vm_normal_page(vma, addr, *pte);
+		page = vm_normal_page(vma, addr, ptent);
 		if (!page || is_zone_device_page(page) || !PageAnon(page))
 			continue;
+		if (PageTransCompound(page)) {
+			if (!b->nr)
+				ksm_batch_add(b, walk, addr, page);
+			full = true;
+			break;
+		}
 		ksm_batch_add(b, walk, addr, page);
 	}
 	pte_unmap_unlock(start, ptl);
-	return b->nr == b->max;
+	return full || b->nr == b->max;
 }
 
 static int ksm_scan_test(unsigned long start, unsigned long end,

@@ -67,6 +67,9 @@ static int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 	unsigned long addr = start, found;
 	vm_fault_t ret;
 
+	/* Unsharing faults only make sense in private writable mappings. */
+	if (!is_cow_mapping(vma->vm_flags))
+		return 0;
 	while (addr < end) {
 		if (signal_pending(current))
 			return -ERESTARTSYS;
