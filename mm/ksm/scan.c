@@ -271,6 +271,9 @@ static int ksm_scan_step(unsigned int budget)
 	bool pinned = false;
 	int done = 0;
 
+	/* Flush per-cpu LRU batches at each pass, so page counts are exact. */
+	if (READ_ONCE(ksm_scan.slot) == &ksm_mm_head)
+		lru_add_drain_all();
 	mutex_lock(&ksm_mutex);
 	if (ksm_scan.slot == &ksm_mm_head) {
 		spin_lock(&ksm_slots_lock);
@@ -316,8 +319,6 @@ static void ksm_do_scan(unsigned int budget)
 {
 	int done;
 
-	if (READ_ONCE(ksm_scan.slot) == &ksm_mm_head)
-		lru_add_drain_all();	/* so that page counts are exact */
 	while (budget && READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
 	       !kthread_should_stop() && !freezing(current)) {
 		done = ksm_scan_step(budget);
