@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * max_page_sharing and stable node chains.
+ *
+ * 1024 identical pages with max_page_sharing 256 become 4 KSM pages of 256
+ * mappings each: pages_shared 4, pages_sharing 1020, stable_node_chains 1,
+ * stable_node_dups 4, pages_unshared 0, pages_volatile 0; every page maps
+ * one of 4 PFNs, 256 pages each; ksm_merging_pages and ksm_rmap_items 1024.
+ *
+ * While KSM pages exist, writing another max_page_sharing fails with EBUSY
+ * (the value is unchanged) and writing the current one succeeds; 0, 1 and
+ * -1 fail with EINVAL.  After run=2 it can be changed: with
+ * max_page_sharing 2, 5 identical pages give pages_shared 2,
+ * pages_sharing 2, pages_unshared 1 (the odd page has no partner left),
+ * stable_node_chains 1, stable_node_dups 2.
+ */
+#define _GNU_SOURCE
+#include "ksm_selftest.h"
+
+#define NPAGES		1024
+#define MAX_SHARING	256
+#define NDUPS		(NPAGES / MAX_SHARING)
+#define NSMALL		5
+
+static bool pfn_groups(char *area)
+{
+	unsigned long long pfn[NDUPS] = { 0 }, p;
+	unsigned int count[NDUPS] = { 0 };
+	int i, j, used = 0;
+
+	for (i = 0; i < NPAGES; i++) {
+		p = ksm_pagemap(ksm_page_addr(area, i)) & KSM_PM_PFN_MASK;
+		for (j = 0; j < used; j++)
+			if (pfn[j] == p)
+				break;
+		if (j == used) {
+			if (used == NDUPS) {
+				ksft_print_msg("page %d: more than %d distinct PFNs\n", i,
+					       NDUPS);
+				return false;
+			}
+			pfn[used++] = p;
+		}
+		count[j]++;
+	}
+	for (j = 0; j < used; j++) {
+		if (count[j] != MAX_SHARING) {
+			ksft_print_msg("PFN %llx mapped by %u pages, wanted %d\n",
+				       pfn[j], count[j], MAX_SHARING);
+			return false;
+		}
+	}
+	return used == NDUPS;
+}
+
+static bool einval(const char *val)
+{
+	int err = ksm_write_str("max_page_sharing", val);
+	unsigned long now = ksm_read("max_page_sharing");
+
+	if (err != -EINVAL || now != MAX_SHARING) {
+		ksft_print_msg("max_page_sharing=\"%s\": %s, reads %lu\n", val,
+			       err ? strerror(-err) : "accepted", now);
+		return false;
+	}
+	return true;
+}
+
+int main(void)
+{
+	struct ksm_counters want = {
+		NDUPS, NPAGES - NDUPS, 0, 0, 1, NDUPS
+	};
+	struct ksm_counters small = { 2, 2, 1, 0, 1, 2 };
+	unsigned long long *keys;
+	char *area;
+	long merging, rmap;
+	bool ok;
+	int err, i;
+
+	ksft_print_header();
+	ksft_set_plan(7);
+	ksm_selftest_init(2 * NPAGES + 100, 0, 0);
+
+	ksm_set("max_page_sharing", MAX_SHARING);
+	keys = calloc(NPAGES, sizeof(*keys));
+	if (!keys)
+		ksft_exit_fail_msg("calloc\n");
+	for (i = 0; i < NPAGES; i++)
+		keys[i] = 42;
+	area = ksm_mmap(NPAGES);
+	ksm_fill_pages(area, keys, NPAGES);
+	ksm_madvise(area, NPAGES, MADV_MERGEABLE);
+	ksm_set("run", 1);
+
+	ok = ksm_wait_counters(&want) && pfn_groups(area);
+	ksft_test_result(ok,
+			 "%d pages, max_page_sharing %d: pages_shared %d pages_sharing %d stable_node_chains 1 stable_node_dups %d, %d PFNs\n",
+			 NPAGES, MAX_SHARING, NDUPS, NPAGES - NDUPS, NDUPS, NDUPS);
+
+	merging = ksm_proc_merging_pages(0);
+	rmap = ksm_proc_rmap_items(0);
+	ksft_print_msg("ksm_merging_pages %ld ksm_rmap_items %ld\n", merging, rmap);
+	ok = merging == NPAGES && rmap == NPAGES;
+	ok = !ksm_check_pages(area, keys, NPAGES, "chain") && ok;
+	ksft_test_result(ok, "contents intact, ksm_merging_pages %d ksm_rmap_items %d\n",
+			 NPAGES, NPAGES);
+
+	err = ksm_write_str("max_page_sharing", "512");
+	ksft_print_msg("max_page_sharing=512 with KSM pages: %s, reads %lu\n",
+		       err ? strerror(-err) : "accepted", ksm_read("max_page_sharing"));
+	ksft_test_result(err == -EBUSY && ksm_read("max_page_sharing") == MAX_SHARING,
+			 "max_page_sharing=512 while KSM pages exist: EBUSY, still %d\n",
+			 MAX_SHARING);
+
+	err = ksm_write_str("max_page_sharing", "256");
+	ksft_test_result(!err && ksm_read("max_page_sharing") == MAX_SHARING &&
+			 ksm_counters_now(&want),
+			 "max_page_sharing=256 (unchanged) while KSM pages exist: accepted, nothing unmerged\n");
+
+	ok = einval("1");
+	ok = einval("0") && ok;
+	ok = einval("-1") && ok;
+	ksft_test_result(ok, "max_page_sharing 1, 0, -1: EINVAL, unchanged\n");
+
+	munmap(area, NPAGES * ksm_page_size);
+	ok = ksm_unmerge_all();
+	err = ksm_write_str("max_page_sharing", "2");
+	ok = ok && !err && ksm_read("max_page_sharing") == 2;
+	area = ksm_mmap(NSMALL);
+	ksm_fill_pages(area, keys, NSMALL);
+	ksm_madvise(area, NSMALL, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	ok = ksm_wait_counters(&small) && ok;
+	ok = !ksm_check_pages(area, keys, NSMALL, "small chain") && ok;
+	ksft_test_result(ok,
+			 "after run=2, max_page_sharing=2: %d pages give pages_shared 2 pages_sharing 2 pages_unshared 1 chains 1 dups 2\n",
+			 NSMALL);
+	munmap(area, NSMALL * ksm_page_size);
+	free(keys);
+
+	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
+	ksft_finished();
+}

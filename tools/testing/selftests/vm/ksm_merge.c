@@ -1,0 +1,240 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM merging: within one process, across processes, across fork().
+ *
+ * Within one process: 3 contents x 10 pages + 5 unique pages must end as
+ * pages_shared 3, pages_sharing 27, pages_unshared 5, pages_volatile 0,
+ * with every page of one content mapping one PFN, contents intact,
+ * /proc/self/ksm_merging_pages 30 and ksm_stat's ksm_rmap_items 35.
+ *
+ * Across processes: two processes with 16 pages of one content each:
+ * pages_shared 1, pages_sharing 31, ksm_merging_pages 16 in each.
+ *
+ * Across fork: the child inherits the MADV_MERGEABLE area (and the mm
+ * registration) without calling madvise itself; its pages merge alone,
+ * then with the parent's.
+ */
+#define _GNU_SOURCE
+#include "ksm_selftest.h"
+
+#define NCONTENTS	3
+#define PER_CONTENT	10
+#define NUNIQUE		5
+#define NWITHIN		(NCONTENTS * PER_CONTENT + NUNIQUE)
+#define NPROC_PAGES	16
+
+static void test_within_process(void)
+{
+	unsigned long long keys[NWITHIN], pfn[NWITHIN];
+	struct ksm_counters want = {
+		NCONTENTS, NCONTENTS * (PER_CONTENT - 1), NUNIQUE, 0, 0, 0
+	};
+	bool ok, pfn_ok = true;
+	long merging, rmap;
+	size_t i, j;
+	char *area;
+
+	area = ksm_mmap(NWITHIN);
+	/* Interleave the contents so that merges are not just neighbours. */
+	for (i = 0; i < NCONTENTS * PER_CONTENT; i++)
+		keys[i] = 1 + i % NCONTENTS;
+	for (; i < NWITHIN; i++)
+		keys[i] = 1000 + i;
+	ksm_fill_pages(area, keys, NWITHIN);
+	ksm_madvise(area, NWITHIN, MADV_MERGEABLE);
+	ksm_set("run", 1);
+
+	ok = ksm_wait_counters(&want);
+	ksft_test_result(ok,
+			 "within process: pages_shared %d pages_sharing %d pages_unshared %d pages_volatile 0\n",
+			 NCONTENTS, NCONTENTS * (PER_CONTENT - 1), NUNIQUE);
+
+	for (i = 0; i < NWITHIN; i++) {
+		unsigned long long ent = ksm_pagemap(ksm_page_addr(area, i));
+
+		if (!(ent & KSM_PM_PRESENT) || !(ent & KSM_PM_PFN_MASK)) {
+			ksft_print_msg("page %zu: no PFN in pagemap (%llx)\n", i, ent);
+			pfn_ok = false;
+		}
+		pfn[i] = ent & KSM_PM_PFN_MASK;
+	}
+	for (i = 0; pfn_ok && i < NWITHIN; i++) {
+		for (j = 0; j < i; j++) {
+			bool same_key = keys[i] == keys[j];
+
+			bool same_pfn = pfn[i] == pfn[j];
+
+			if (same_key != same_pfn) {
+				ksft_print_msg("pages %zu, %zu: keys %llu/%llu PFNs %llx/%llx\n",
+					       j, i, keys[j], keys[i], pfn[j], pfn[i]);
+				pfn_ok = false;
+				break;
+			}
+		}
+	}
+	ksft_test_result(ok && pfn_ok,
+			 "within process: identical pages map one PFN per content, unique pages their own\n");
+
+	ksft_test_result(!ksm_check_pages(area, keys, NWITHIN, "within"),
+			 "within process: contents intact after merge\n");
+
+	merging = ksm_proc_merging_pages(0);
+	rmap = ksm_proc_rmap_items(0);
+	ksft_print_msg("ksm_merging_pages %ld ksm_rmap_items %ld\n", merging, rmap);
+	ksft_test_result(merging == NCONTENTS * PER_CONTENT && rmap == NWITHIN,
+			 "within process: /proc/self/ksm_merging_pages %d, ksm_stat ksm_rmap_items %d\n",
+			 NCONTENTS * PER_CONTENT, NWITHIN);
+
+	munmap(area, NWITHIN * ksm_page_size);
+}
+
+/* Child body: fill, madvise if asked, report, wait, verify. */
+static void child_area(int ready_fd, int go_fd, bool do_madvise, char *area,
+		       unsigned long long key)
+{
+	unsigned long long keys[NPROC_PAGES];
+	size_t i;
+
+	if (!area) {
+		area = mmap(NULL, NPROC_PAGES * ksm_page_size,
+			    PROT_READ | PROT_WRITE,
+			    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (area == MAP_FAILED)
+			_exit(2);
+	}
+	for (i = 0; i < NPROC_PAGES; i++)
+		keys[i] = key;
+	ksm_fill_pages(area, keys, NPROC_PAGES);
+	if (do_madvise && madvise(area, NPROC_PAGES * ksm_page_size,
+				  MADV_MERGEABLE))
+		_exit(3);
+	if (!ksm_pipe_send(ready_fd, 'r'))
+		_exit(4);
+	if (ksm_pipe_recv(go_fd, KSM_TIMEOUT_MS * 3) != 'v')
+		_exit(5);
+	_exit(ksm_check_pages(area, keys, NPROC_PAGES, "child") ? 1 : 0);
+}
+
+struct kid {
+	pid_t pid;
+	int ready;	/* read end */
+	int go;		/* write end */
+};
+
+static void spawn(struct kid *k, bool do_madvise, char *area,
+		  unsigned long long key)
+{
+	int r[2], g[2];
+
+	if (pipe(r) || pipe(g))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	k->pid = ksm_fork();
+	if (!k->pid) {
+		close(r[0]);
+		close(g[1]);
+		child_area(r[1], g[0], do_madvise, area, key);
+	}
+	close(r[1]);
+	close(g[0]);
+	k->ready = r[0];
+	k->go = g[1];
+	if (ksm_pipe_recv(k->ready, KSM_TIMEOUT_MS) != 'r')
+		ksft_exit_fail_msg("child %d did not get ready\n", k->pid);
+}
+
+static bool finish(struct kid *k, const char *what)
+{
+	bool ok;
+
+	ok = ksm_pipe_send(k->go, 'v');
+	ok = ksm_wait_child(k->pid, what) && ok;
+	close(k->go);
+	close(k->ready);
+	return ok;
+}
+
+static void test_across_processes(void)
+{
+	struct kid a, b;
+	long ma, mb;
+	bool ok;
+
+	ksm_unmerge_all();
+	spawn(&a, true, NULL, 7);
+	spawn(&b, true, NULL, 7);
+	ksm_set("run", 1);
+
+	{
+		struct ksm_counters want = { 1, 2 * NPROC_PAGES - 1, 0, 0, 0, 0 };
+
+		ok = ksm_wait_counters(&want);
+	}
+	ksft_test_result(ok,
+			 "across processes: pages_shared 1 pages_sharing %d pages_unshared 0 pages_volatile 0\n",
+			 2 * NPROC_PAGES - 1);
+
+	ma = ksm_proc_merging_pages(a.pid);
+	mb = ksm_proc_merging_pages(b.pid);
+	ksft_print_msg("ksm_merging_pages: %ld and %ld\n", ma, mb);
+	ksft_test_result(ma == NPROC_PAGES && mb == NPROC_PAGES,
+			 "across processes: /proc/PID/ksm_merging_pages %d in each\n",
+			 NPROC_PAGES);
+
+	ok = finish(&a, "process A");
+	ok = finish(&b, "process B") && ok;
+	ksft_test_result(ok, "across processes: contents intact in both\n");
+}
+
+static void test_across_fork(void)
+{
+	unsigned long long keys[NPROC_PAGES];
+	long mc, mp;
+	struct kid k;
+	char *area;
+	size_t i;
+	bool ok;
+
+	ksm_unmerge_all();
+	area = ksm_mmap(NPROC_PAGES);
+	ksm_madvise(area, NPROC_PAGES, MADV_MERGEABLE);
+	/* The parent leaves its copy untouched: only the child has pages. */
+	spawn(&k, false, area, 9);
+	ksm_set("run", 1);
+
+	ok = ksm_wait_merged(1, NPROC_PAGES - 1);
+	mc = ksm_proc_merging_pages(k.pid);
+	mp = ksm_proc_merging_pages(0);
+	ksft_print_msg("ksm_merging_pages: child %ld parent %ld\n", mc, mp);
+	ksft_test_result(ok && mc == NPROC_PAGES && mp == 0,
+			 "across fork: child's inherited area merges without madvise (1/%d, child ksm_merging_pages %d)\n",
+			 NPROC_PAGES - 1, NPROC_PAGES);
+
+	for (i = 0; i < NPROC_PAGES; i++)
+		keys[i] = 9;
+	ksm_fill_pages(area, keys, NPROC_PAGES);
+	ok = ksm_wait_merged(1, 2 * NPROC_PAGES - 1);
+	mc = ksm_proc_merging_pages(k.pid);
+	mp = ksm_proc_merging_pages(0);
+	ksft_print_msg("ksm_merging_pages: child %ld parent %ld\n", mc, mp);
+	ok = ok && mc == NPROC_PAGES && mp == NPROC_PAGES;
+	ok = !ksm_check_pages(area, keys, NPROC_PAGES, "parent") && ok;
+	ok = finish(&k, "fork child") && ok;
+	ksft_test_result(ok,
+			 "across fork: parent and child merge together (1/%d), contents intact\n",
+			 2 * NPROC_PAGES - 1);
+	munmap(area, NPROC_PAGES * ksm_page_size);
+}
+
+int main(void)
+{
+	ksft_print_header();
+	ksft_set_plan(10);
+	ksm_selftest_init(2 * NWITHIN + 100, 0, 0);
+
+	test_within_process();
+	test_across_processes();
+	test_across_fork();
+
+	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
+	ksft_finished();
+}

@@ -1,0 +1,846 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared helpers for the ksm_*.c selftests.
+ *
+ * Every test program:
+ *  - calls ksm_selftest_init() first: it saves every knob of
+ *    /sys/kernel/mm/ksm, arranges for them to be restored at exit (also on
+ *    failure, on a fatal signal and on the global watchdog alarm), writes
+ *    run=2 so that the global counters start from 0 and checks that they do;
+ *  - uses only bounded waits: a timeout is reported as a failure.
+ *
+ * Define _GNU_SOURCE before including this header.
+ */
+#ifndef __KSM_SELFTEST_H
+#define __KSM_SELFTEST_H
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
+#include <sys/select.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <linux/mempolicy.h>
+
+/*
+ * In a kernel tree kselftest.h is "../kselftest.h"; from a copy of this
+ * directory elsewhere it is found through -I<tree>/tools/testing/selftests.
+ */
+#if __has_include("../kselftest.h")
+#include "../kselftest.h"
+#else
+#include "kselftest.h"
+#endif
+
+#define KSM_SYSFS_DIR		"/sys/kernel/mm/ksm/"
+#define KSM_TIMEOUT_MS		(120 * 1000)
+#define KSM_WATCHDOG_S		600
+#define KSM_POLL_US		2000
+
+/* Pass as an expected value to mean "any value". */
+#define KSM_ANY			(-1L)
+
+static long ksm_page_size;
+
+/* ---------------------------------------------------------------------- */
+/* Knobs: saving and restoring.                                           */
+/* ---------------------------------------------------------------------- */
+
+struct ksm_knob {
+	const char *name;
+	unsigned long val;
+	bool present;
+};
+
+/* Restored in this order, after run=2 and before run. */
+static struct ksm_knob ksm_knobs[] = {
+	{ .name = "merge_across_nodes" },
+	{ .name = "max_page_sharing" },
+	{ .name = "use_zero_pages" },
+	{ .name = "pages_to_scan" },
+	{ .name = "sleep_millisecs" },
+	{ .name = "stable_node_chains_prune_millisecs" },
+	{ .name = "run" },
+};
+
+static pid_t ksm_owner_pid;
+static bool ksm_knobs_saved;
+
+static inline const char *ksm_path(const char *name)
+{
+	static char path[256];
+
+	snprintf(path, sizeof(path), KSM_SYSFS_DIR "%s", name);
+	return path;
+}
+
+static inline bool ksm_file_exists(const char *name)
+{
+	return access(ksm_path(name), F_OK) == 0;
+}
+
+/* Read an unsigned decimal from @path: 0 or -errno. */
+static inline int ksm_read_ulong_path(const char *path, unsigned long *val)
+{
+	char buf[64], *end;
+	ssize_t n;
+	int fd;
+
+	*val = 0;
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	if (n < 0) {
+		int err = -errno;
+
+		close(fd);
+		return err;
+	}
+	close(fd);
+	buf[n] = '\0';
+	errno = 0;
+	*val = strtoul(buf, &end, 10);
+	if (errno || end == buf || (*end != '\n' && *end != '\0'))
+		return -EINVAL;
+	return 0;
+}
+
+static inline int ksm_try_read(const char *name, unsigned long *val)
+{
+	return ksm_read_ulong_path(ksm_path(name), val);
+}
+
+/* Read a KSM sysfs file; bail out when it cannot be read. */
+static inline unsigned long ksm_read(const char *name)
+{
+	unsigned long val;
+	int err = ksm_try_read(name, &val);
+
+	if (err)
+		ksft_exit_fail_msg("cannot read %s: %s\n", ksm_path(name),
+				   strerror(-err));
+	return val;
+}
+
+/*
+ * Write @len bytes of @buf to a KSM sysfs file in one write(2).
+ * Returns what write(2) returned, or -errno.
+ */
+static inline long ksm_write_raw(const char *name, const char *buf, size_t len)
+{
+	ssize_t n;
+	int fd, err;
+
+	fd = open(ksm_path(name), O_WRONLY);
+	if (fd < 0)
+		return -errno;
+	n = write(fd, buf, len);
+	err = errno;
+	close(fd);
+	return n < 0 ? -err : n;
+}
+
+/* Write a string: 0 when all of it was accepted, else -errno. */
+static inline int ksm_write_str(const char *name, const char *s)
+{
+	long n = ksm_write_raw(name, s, strlen(s));
+
+	if (n < 0)
+		return n;
+	return (size_t)n == strlen(s) ? 0 : -EIO;
+}
+
+static inline int ksm_write_ulong(const char *name, unsigned long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%lu", val);
+	return ksm_write_str(name, buf);
+}
+
+/* Write a knob and read it back; bail out on any failure. */
+static inline void ksm_set(const char *name, unsigned long val)
+{
+	int err = ksm_write_ulong(name, val);
+
+	if (err)
+		ksft_exit_fail_msg("cannot write %lu to %s: %s\n", val,
+				   ksm_path(name), strerror(-err));
+	if (strcmp(name, "run") && ksm_read(name) != val)
+		ksft_exit_fail_msg("%s reads %lu after writing %lu\n",
+				   ksm_path(name), ksm_read(name), val);
+}
+
+static inline void ksm_restore_knobs(void)
+{
+	unsigned int i;
+	int err;
+
+	if (!ksm_knobs_saved || getpid() != ksm_owner_pid)
+		return;
+	ksm_knobs_saved = false;
+	/* Unmerge everything so that every knob can be written. */
+	ksm_write_str("run", "2");
+	for (i = 0; i < ARRAY_SIZE(ksm_knobs); i++) {
+		if (!ksm_knobs[i].present)
+			continue;
+		err = ksm_write_ulong(ksm_knobs[i].name, ksm_knobs[i].val);
+		if (err)
+			printf("# cannot restore %s=%lu: %s\n",
+			       ksm_knobs[i].name, ksm_knobs[i].val,
+			       strerror(-err));
+	}
+	fflush(stdout);
+}
+
+static inline void ksm_fatal_signal(int sig)
+{
+	char msg[96];
+	int len;
+
+	if (getpid() != ksm_owner_pid)
+		_exit(KSFT_FAIL);
+	if (sig == SIGALRM)
+		len = snprintf(msg, sizeof(msg),
+			       "Bail out! watchdog: test still running after %d s\n",
+			       KSM_WATCHDOG_S);
+	else
+		len = snprintf(msg, sizeof(msg), "Bail out! fatal signal %d (%s)\n",
+			       sig, strsignal(sig));
+	fflush(stdout);
+	if (len > 0 && write(STDOUT_FILENO, msg, len) < 0)
+		len = 0;
+	/* Children die with us (PR_SET_PDEATHSIG). */
+	ksm_restore_knobs();
+	_exit(KSFT_FAIL);
+}
+
+static inline void ksm_save_knobs(void)
+{
+	unsigned int i;
+	int err;
+
+	for (i = 0; i < ARRAY_SIZE(ksm_knobs); i++) {
+		err = ksm_try_read(ksm_knobs[i].name, &ksm_knobs[i].val);
+		if (err == -ENOENT && !strcmp(ksm_knobs[i].name, "merge_across_nodes"))
+			continue;	/* !CONFIG_NUMA */
+		if (err)
+			ksft_exit_fail_msg("cannot read %s: %s\n",
+					   ksm_path(ksm_knobs[i].name),
+					   strerror(-err));
+		ksm_knobs[i].present = true;
+	}
+	ksm_owner_pid = getpid();
+	ksm_knobs_saved = true;
+	atexit(ksm_restore_knobs);
+}
+
+static inline unsigned long ksm_saved_knob(const char *name)
+{
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(ksm_knobs); i++)
+		if (!strcmp(ksm_knobs[i].name, name))
+			return ksm_knobs[i].val;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Counters.                                                              */
+/* ---------------------------------------------------------------------- */
+
+struct ksm_counters {
+	long shared;
+	long sharing;
+	long unshared;
+	long vol;
+	long chains;
+	long dups;
+};
+
+#define KSM_SEEN_FMT "%s: pages_shared %ld pages_sharing %ld pages_unshared %ld pages_volatile %ld stable_node_chains %ld stable_node_dups %ld full_scans %lu\n"
+#define KSM_WANT_FMT "expected: pages_shared %ld pages_sharing %ld pages_unshared %ld pages_volatile %ld stable_node_chains %ld stable_node_dups %ld (-1: any)\n"
+
+static inline void ksm_read_counters(struct ksm_counters *c)
+{
+	c->shared = ksm_read("pages_shared");
+	c->sharing = ksm_read("pages_sharing");
+	c->unshared = ksm_read("pages_unshared");
+	c->vol = ksm_read("pages_volatile");
+	c->chains = ksm_read("stable_node_chains");
+	c->dups = ksm_read("stable_node_dups");
+}
+
+static inline void ksm_print_counters(const char *what)
+{
+	struct ksm_counters c;
+
+	ksm_read_counters(&c);
+	ksft_print_msg(KSM_SEEN_FMT, what, c.shared, c.sharing, c.unshared, c.vol, c.chains,
+		       c.dups, ksm_read("full_scans"));
+}
+
+static inline bool ksm_counters_match(const struct ksm_counters *c,
+				      const struct ksm_counters *want)
+{
+	return (want->shared == KSM_ANY || c->shared == want->shared) &&
+	       (want->sharing == KSM_ANY || c->sharing == want->sharing) &&
+	       (want->unshared == KSM_ANY || c->unshared == want->unshared) &&
+	       (want->vol == KSM_ANY || c->vol == want->vol) &&
+	       (want->chains == KSM_ANY || c->chains == want->chains) &&
+	       (want->dups == KSM_ANY || c->dups == want->dups);
+}
+
+static inline void ksm_print_want(const struct ksm_counters *w)
+{
+	ksft_print_msg(KSM_WANT_FMT, w->shared, w->sharing, w->unshared, w->vol, w->chains,
+		       w->dups);
+}
+
+/* Only pages_shared and pages_sharing matter, the rest is "any". */
+static inline struct ksm_counters ksm_want(long shared, long sharing)
+{
+	struct ksm_counters w = {
+		shared, sharing, KSM_ANY, KSM_ANY, KSM_ANY, KSM_ANY
+	};
+
+	return w;
+}
+
+static inline long long ksm_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
+}
+
+static inline unsigned long ksm_full_scans(void)
+{
+	return ksm_read("full_scans");
+}
+
+/*
+ * Wait until full_scans has grown by @n from @start.  False (and a message)
+ * on timeout.
+ */
+static inline bool ksm_wait_scans_from(unsigned long start, unsigned long n,
+				       long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms;
+	unsigned long now;
+
+	for (;;) {
+		now = ksm_full_scans();
+		if (now >= start + n)
+			return true;
+		if (ksm_now_ms() > deadline) {
+			ksft_print_msg("timeout: full_scans %lu -> %lu in %ld ms, wanted +%lu\n",
+				       start, now, timeout_ms, n);
+			return false;
+		}
+		usleep(KSM_POLL_US);
+	}
+}
+
+static inline bool ksm_wait_full_scans(unsigned long n, long timeout_ms)
+{
+	return ksm_wait_scans_from(ksm_full_scans(), n, timeout_ms);
+}
+
+/*
+ * Poll until the counters equal @want (KSM_ANY fields ignored), then check
+ * that they still do after two more full scans.  On timeout print what was
+ * seen and return false.  *@scans_waited (if set) gets the number of full
+ * scans that completed before the counters first matched.
+ */
+static inline bool ksm_wait_counters_scans(const struct ksm_counters *want,
+					   long timeout_ms,
+					   unsigned long *scans_waited)
+{
+	long long deadline = ksm_now_ms() + timeout_ms;
+	unsigned long start = ksm_full_scans(), stable_from;
+	struct ksm_counters c;
+
+	for (;;) {
+		ksm_read_counters(&c);
+		if (ksm_counters_match(&c, want))
+			break;
+		if (ksm_now_ms() > deadline)
+			goto timeout;
+		usleep(KSM_POLL_US);
+	}
+	if (scans_waited)
+		*scans_waited = ksm_full_scans() - start;
+	/* Must stay so: a counter passing through a value is not enough. */
+	stable_from = ksm_full_scans();
+	for (;;) {
+		ksm_read_counters(&c);
+		if (!ksm_counters_match(&c, want)) {
+			/* May be transient inside one page's processing. */
+			usleep(KSM_POLL_US);
+			ksm_read_counters(&c);
+			if (!ksm_counters_match(&c, want)) {
+				ksft_print_msg("counters matched, then changed\n");
+				goto timeout;
+			}
+		}
+		if (ksm_full_scans() >= stable_from + 2)
+			return true;
+		if (ksm_now_ms() > deadline)
+			goto timeout;
+		usleep(KSM_POLL_US);
+	}
+timeout:
+	ksm_print_want(want);
+	ksm_print_counters("seen");
+	return false;
+}
+
+static inline bool ksm_wait_counters(const struct ksm_counters *want)
+{
+	return ksm_wait_counters_scans(want, KSM_TIMEOUT_MS, NULL);
+}
+
+/* Shorthand: wait for pages_shared/pages_sharing only. */
+static inline bool ksm_wait_merged(long shared, long sharing)
+{
+	struct ksm_counters w = ksm_want(shared, sharing);
+
+	return ksm_wait_counters(&w);
+}
+
+/*
+ * Wait until the counters no longer change across two full scans.
+ */
+static inline bool ksm_wait_settled(long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms;
+	struct ksm_counters a, b;
+
+	for (;;) {
+		ksm_read_counters(&a);
+		if (!ksm_wait_full_scans(2, deadline - ksm_now_ms()))
+			return false;
+		ksm_read_counters(&b);
+		if (!memcmp(&a, &b, sizeof(a)))
+			return true;
+		if (ksm_now_ms() > deadline) {
+			ksft_print_msg("timeout: counters did not settle\n");
+			return false;
+		}
+	}
+}
+
+/* Check counters right now, without waiting. */
+static inline bool ksm_counters_now(const struct ksm_counters *want)
+{
+	struct ksm_counters c;
+
+	ksm_read_counters(&c);
+	if (ksm_counters_match(&c, want))
+		return true;
+	ksm_print_want(want);
+	ksm_print_counters("seen");
+	return false;
+}
+
+static inline bool ksm_all_counters_zero(void)
+{
+	struct ksm_counters zero = { 0, 0, 0, 0, 0, 0 };
+
+	return ksm_counters_now(&zero);
+}
+
+/* run=2 and check that every global counter is then exactly 0. */
+static inline bool ksm_unmerge_all(void)
+{
+	ksm_set("run", 2);
+	if (ksm_read("run") != 2) {
+		ksft_print_msg("run reads %lu after writing 2\n", ksm_read("run"));
+		return false;
+	}
+	return ksm_all_counters_zero();
+}
+
+/* ---------------------------------------------------------------------- */
+/* Setup.                                                                 */
+/* ---------------------------------------------------------------------- */
+
+static inline void ksm_install_signals(void)
+{
+	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGALRM, SIGSEGV,
+				    SIGBUS, SIGABRT };
+	struct sigaction sa;
+	unsigned int i;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = ksm_fatal_signal;
+	sa.sa_flags = SA_RESETHAND;
+	for (i = 0; i < ARRAY_SIZE(sigs); i++)
+		sigaction(sigs[i], &sa, NULL);
+}
+
+/*
+ * Save the knobs (restored at exit), unmerge all, check that the counters
+ * are 0, and set the knobs to known values: KSM stopped (run=2),
+ * use_zero_pages=0, merge_across_nodes=1, max_page_sharing=256,
+ * pages_to_scan=@pages_to_scan, sleep_millisecs=@sleep_ms.
+ * @watchdog_s: the whole program is failed after that many seconds.
+ */
+static inline void ksm_selftest_init(unsigned long pages_to_scan,
+				     unsigned long sleep_ms,
+				     unsigned int watchdog_s)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ksm_page_size = sysconf(_SC_PAGESIZE);
+	if (geteuid())
+		ksft_exit_skip("KSM selftests must run as root\n");
+	if (access(KSM_SYSFS_DIR "run", F_OK))
+		ksft_exit_skip("no %s: kernel without CONFIG_KSM\n", KSM_SYSFS_DIR);
+
+	ksm_save_knobs();
+	ksm_install_signals();
+	alarm(watchdog_s ? watchdog_s : KSM_WATCHDOG_S);
+
+	ksm_set("run", 2);
+	if (ksm_read("run") != 2)
+		ksft_exit_fail_msg("run reads %lu after writing 2\n", ksm_read("run"));
+	if (!ksm_all_counters_zero())
+		ksft_exit_fail_msg("KSM counters not all 0 after run=2\n");
+	if (ksm_read("full_scans"))
+		ksft_exit_fail_msg("full_scans %lu after run=2, expected 0\n",
+				   ksm_read("full_scans"));
+	ksm_set("use_zero_pages", 0);
+	if (ksm_file_exists("merge_across_nodes"))
+		ksm_set("merge_across_nodes", 1);
+	ksm_set("max_page_sharing", 256);
+	ksm_set("pages_to_scan", pages_to_scan);
+	ksm_set("sleep_millisecs", sleep_ms);
+}
+
+/* ---------------------------------------------------------------------- */
+/* Memory and page contents.                                              */
+/* ---------------------------------------------------------------------- */
+
+static inline void *ksm_mmap(size_t npages)
+{
+	void *p = mmap(NULL, npages * ksm_page_size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		ksft_exit_fail_msg("mmap %zu pages: %s\n", npages, strerror(errno));
+	return p;
+}
+
+static inline void ksm_madvise(void *p, size_t npages, int advice)
+{
+	if (madvise(p, npages * ksm_page_size, advice))
+		ksft_exit_fail_msg("madvise(%p, %zu pages, %d): %s\n", p, npages,
+				   advice, strerror(errno));
+}
+
+static inline unsigned long long ksm_mix64(unsigned long long x)
+{
+	x += 0x9e3779b97f4a7c15ULL;
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	x = (x ^ (x >> 27)) * 0x94d049bb133111ebULL;
+	return x ^ (x >> 31);
+}
+
+/*
+ * Page contents are a function of a 64-bit key: every word differs, so a
+ * page holding any other key (or a torn mix of two) is detected.
+ * Key 0 is reserved for the all-zero page.
+ */
+static inline void ksm_fill_page(void *page, unsigned long long key)
+{
+	unsigned long long *w = page;
+	size_t i, n = ksm_page_size / sizeof(*w);
+
+	if (!key) {
+		memset(page, 0, ksm_page_size);
+		return;
+	}
+	for (i = 0; i < n; i++)
+		w[i] = ksm_mix64(key * 4099 + i);
+}
+
+/* -1 if @page holds @key, else the byte offset of the first difference. */
+static inline long ksm_check_page(const void *page, unsigned long long key)
+{
+	const unsigned long long *w = page;
+	size_t i, n = ksm_page_size / sizeof(*w);
+	unsigned long long want;
+
+	for (i = 0; i < n; i++) {
+		want = key ? ksm_mix64(key * 4099 + i) : 0;
+		if (w[i] != want)
+			return i * sizeof(*w);
+	}
+	return -1;
+}
+
+static inline void *ksm_page_addr(void *base, size_t idx)
+{
+	return (char *)base + idx * ksm_page_size;
+}
+
+/*
+ * Check @npages pages at @base, page i holding keys[i].  Returns the number
+ * of bad pages, printing the first few.
+ */
+static inline size_t ksm_check_pages(void *base, const unsigned long long *keys,
+				     size_t npages, const char *what)
+{
+	size_t i, bad = 0;
+	long off;
+
+	for (i = 0; i < npages; i++) {
+		off = ksm_check_page(ksm_page_addr(base, i), keys[i]);
+		if (off < 0)
+			continue;
+		if (bad++ < 5)
+			ksft_print_msg("%s: page %zu (%p) differs from key %llu at offset %ld\n",
+				       what, i, ksm_page_addr(base, i), keys[i], off);
+	}
+	if (bad)
+		ksft_print_msg("%s: %zu of %zu pages bad\n", what, bad, npages);
+	return bad;
+}
+
+static inline void ksm_fill_pages(void *base, const unsigned long long *keys,
+				  size_t npages)
+{
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		ksm_fill_page(ksm_page_addr(base, i), keys[i]);
+}
+
+/* ---------------------------------------------------------------------- */
+/* /proc readers.                                                         */
+/* ---------------------------------------------------------------------- */
+
+/* /proc/PID/ksm_merging_pages (pid 0: self), -1 if unreadable. */
+static inline long ksm_proc_merging_pages(pid_t pid)
+{
+	char path[64];
+	unsigned long val;
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ksm_merging_pages");
+	if (ksm_read_ulong_path(path, &val))
+		return -1;
+	return val;
+}
+
+/* A "name value" line of a file, -1 if absent. */
+static inline long long ksm_read_keyed(const char *path, const char *key)
+{
+	char line[256], name[128];
+	long long val, ret = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%127s %lld", name, &val) == 2 &&
+		    !strcmp(name, key)) {
+			ret = val;
+			break;
+		}
+	}
+	fclose(f);
+	return ret;
+}
+
+/* ksm_rmap_items of /proc/PID/ksm_stat (pid 0: self), -1 if absent. */
+static inline long ksm_proc_rmap_items(pid_t pid)
+{
+	char path[64];
+
+	if (pid)
+		snprintf(path, sizeof(path), "/proc/%d/ksm_stat", pid);
+	else
+		snprintf(path, sizeof(path), "/proc/self/ksm_stat");
+	return ksm_read_keyed(path, "ksm_rmap_items");
+}
+
+/* A /proc/vmstat counter (e.g. "cow_ksm"), -1 if absent. */
+static inline long long ksm_vmstat(const char *name)
+{
+	return ksm_read_keyed("/proc/vmstat", name);
+}
+
+/* The /proc/self/pagemap entry of @addr (bit 63 present, 62 swapped). */
+#define KSM_PM_PRESENT		0x8000000000000000ULL
+#define KSM_PM_SWAP		0x4000000000000000ULL
+#define KSM_PM_PFN_MASK		((1ULL << 55) - 1)
+
+static inline unsigned long long ksm_pagemap(const void *addr)
+{
+	unsigned long long ent;
+	off_t off = (unsigned long)addr / ksm_page_size * sizeof(ent);
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+
+	if (fd < 0)
+		ksft_exit_fail_msg("open /proc/self/pagemap: %s\n", strerror(errno));
+	if (pread(fd, &ent, sizeof(ent), off) != sizeof(ent))
+		ksft_exit_fail_msg("read /proc/self/pagemap: %s\n", strerror(errno));
+	close(fd);
+	return ent;
+}
+
+/* ---------------------------------------------------------------------- */
+/* NUMA, by raw system calls (no libnuma needed).                         */
+/* ---------------------------------------------------------------------- */
+
+static inline long ksm_mbind(void *addr, unsigned long len, int mode,
+			     const unsigned long *mask, unsigned long maxnode,
+			     unsigned int flags)
+{
+	return syscall(SYS_mbind, addr, len, mode, mask, maxnode, flags);
+}
+
+static inline long ksm_move_pages(unsigned long count, void **pages,
+				  const int *nodes, int *status, int flags)
+{
+	return syscall(SYS_move_pages, 0, count, pages, nodes, status, flags);
+}
+
+/* The node of the page at @addr, or -errno. */
+static inline int ksm_node_of(void *addr)
+{
+	int status = -ENOENT;
+
+	if (ksm_move_pages(1, &addr, NULL, &status, 0))
+		return -errno;
+	return status;
+}
+
+/* Nodes 0 and 1 both have memory? */
+static inline bool ksm_two_nodes(void)
+{
+	char buf[128] = "";
+	FILE *f = fopen("/sys/devices/system/node/has_memory", "r");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	buf[strcspn(buf, "\n")] = '\0';
+	ksft_print_msg("nodes with memory: %s\n", ok ? buf : "?");
+	/* A list like "0-1", "0-3" or "0,1,...". */
+	return ok && (!strncmp(buf, "0-", 2) || !strncmp(buf, "0,1", 3));
+}
+
+/* Bind [addr, addr + npages) to @node (before it is populated). */
+static inline void ksm_bind_node(void *addr, size_t npages, int node)
+{
+	unsigned long mask = 1UL << node;
+
+	if (ksm_mbind(addr, npages * ksm_page_size, MPOL_BIND, &mask,
+		      8 * sizeof(mask), MPOL_MF_STRICT))
+		ksft_exit_fail_msg("mbind to node %d: %s\n", node, strerror(errno));
+}
+
+/* ---------------------------------------------------------------------- */
+/* Children.                                                              */
+/* ---------------------------------------------------------------------- */
+
+/*
+ * fork() a child that dies with the parent.  The child must leave with
+ * _exit(), never exit(): the knobs are the parent's to restore.
+ */
+static inline pid_t ksm_fork(void)
+{
+	pid_t pid;
+
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!pid) {
+		signal(SIGALRM, SIG_DFL);
+		alarm(0);
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		if (getppid() != ksm_owner_pid)
+			_exit(KSFT_FAIL);
+	}
+	return pid;
+}
+
+/* Wait for a child: true if it exited with status 0. */
+static inline bool ksm_wait_child(pid_t pid, const char *what)
+{
+	int status;
+
+	if (waitpid(pid, &status, 0) != pid) {
+		ksft_print_msg("%s: waitpid %d: %s\n", what, pid, strerror(errno));
+		return false;
+	}
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return true;
+	if (WIFEXITED(status))
+		ksft_print_msg("%s: child %d exited with %d\n", what, pid,
+			       WEXITSTATUS(status));
+	else
+		ksft_print_msg("%s: child %d killed by signal %d\n", what, pid,
+			       WTERMSIG(status));
+	return false;
+}
+
+/* One byte over a pipe, with a timeout: used to step children. */
+static inline bool ksm_pipe_send(int fd, char c)
+{
+	return write(fd, &c, 1) == 1;
+}
+
+static inline int ksm_pipe_recv(int fd, long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms;
+	struct timeval tv;
+	fd_set set;
+	char c;
+	int ret;
+
+	for (;;) {
+		long left = deadline - ksm_now_ms();
+
+		if (left < 0)
+			return -ETIMEDOUT;
+		FD_ZERO(&set);
+		FD_SET(fd, &set);
+		tv.tv_sec = left / 1000;
+		tv.tv_usec = (left % 1000) * 1000;
+		ret = select(fd + 1, &set, NULL, NULL, &tv);
+		if (ret < 0 && errno == EINTR)
+			continue;
+		if (ret < 0)
+			return -errno;
+		if (!ret)
+			return -ETIMEDOUT;
+		if (read(fd, &c, 1) != 1)
+			return -EPIPE;
+		return (unsigned char)c;
+	}
+}
+
+#endif /* __KSM_SELFTEST_H */
