@@ -48,6 +48,7 @@
 #define KSM_TIMEOUT_MS		(120 * 1000)
 #define KSM_WATCHDOG_S		600
 #define KSM_POLL_US		2000
+#define KSM_IDLE_MS		3000
 
 /* Pass as an expected value to mean "any value". */
 #define KSM_ANY			(-1L)
@@ -372,7 +373,8 @@ static inline bool ksm_wait_counters_scans(const struct ksm_counters *want,
 					   unsigned long *scans_waited)
 {
 	long long deadline = ksm_now_ms() + timeout_ms;
-	unsigned long start = ksm_full_scans(), stable_from;
+	unsigned long start = ksm_full_scans(), stable_from, last_scans, now;
+	long long last_change;
 	struct ksm_counters c;
 
 	for (;;) {
@@ -385,8 +387,14 @@ static inline bool ksm_wait_counters_scans(const struct ksm_counters *want,
 	}
 	if (scans_waited)
 		*scans_waited = ksm_full_scans() - start;
-	/* Must stay so: a counter passing through a value is not enough. */
+	/*
+	 * Must stay so: a counter passing through a value is not enough.
+	 * But ksmd goes idle once no mm has a mergeable area left (it then
+	 * drops the mm): full_scans standing still for KSM_IDLE_MS counts.
+	 */
 	stable_from = ksm_full_scans();
+	last_change = ksm_now_ms();
+	last_scans = stable_from;
 	for (;;) {
 		ksm_read_counters(&c);
 		if (!ksm_counters_match(&c, want)) {
@@ -398,8 +406,17 @@ static inline bool ksm_wait_counters_scans(const struct ksm_counters *want,
 				goto timeout;
 			}
 		}
-		if (ksm_full_scans() >= stable_from + 2)
+		now = ksm_full_scans();
+		if (now >= stable_from + 2)
 			return true;
+		if (now != last_scans) {
+			last_scans = now;
+			last_change = ksm_now_ms();
+		} else if (ksm_now_ms() - last_change > KSM_IDLE_MS) {
+			ksft_print_msg("ksmd idle (full_scans stays %lu): counters final\n",
+				       now);
+			return true;
+		}
 		if (ksm_now_ms() > deadline)
 			goto timeout;
 		usleep(KSM_POLL_US);

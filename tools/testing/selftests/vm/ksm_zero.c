@@ -168,7 +168,7 @@ int main(void)
 	unsigned long long zpfn;
 
 	ksft_print_header();
-	ksft_set_plan(6);
+	ksft_set_plan(7);
 	ksm_selftest_init(2 * (NZERO + NOTHER) + 100, 0, 0);
 
 	zpfn = zero_pfn();
