@@ -49,6 +49,7 @@
 #define KSM_WATCHDOG_S		600
 #define KSM_POLL_US		2000
 #define KSM_IDLE_MS		3000
+#define KSM_TRANSIENT_MS	2000
 
 /* Pass as an expected value to mean "any value". */
 #define KSM_ANY			(-1L)
@@ -398,9 +399,17 @@ static inline bool ksm_wait_counters_scans(const struct ksm_counters *want,
 	for (;;) {
 		ksm_read_counters(&c);
 		if (!ksm_counters_match(&c, want)) {
-			/* May be transient inside one page's processing. */
-			usleep(KSM_POLL_US);
-			ksm_read_counters(&c);
+			/*
+			 * May be transient, inside one page's processing
+			 * (ksmd can be preempted there): fail only if it
+			 * lasts.
+			 */
+			long long until = ksm_now_ms() + KSM_TRANSIENT_MS;
+
+			while (!ksm_counters_match(&c, want) && ksm_now_ms() < until) {
+				usleep(KSM_POLL_US);
+				ksm_read_counters(&c);
+			}
 			if (!ksm_counters_match(&c, want)) {
 				ksft_print_msg("counters matched, then changed\n");
 				goto timeout;

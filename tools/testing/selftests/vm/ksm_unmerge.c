@@ -3,7 +3,8 @@
  * Unmerging KSM pages.
  *
  * An area of 32 pages (2 contents x 16, interleaved) merges into
- * pages_shared 2, pages_sharing 30.  It is then unmerged:
+ * pages_shared 2, pages_sharing 30.  run=0 stops ksmd and keeps it merged.
+ * It is then unmerged (ksmd still stopped, then running again):
  *  - by madvise(MADV_UNMERGEABLE): when the call returns every page has its
  *    own PFN, the contents are intact, and pages_shared, pages_sharing and
  *    /proc/self/ksm_merging_pages are already 0 ("at once": the target; see
@@ -28,6 +29,24 @@
 #define HALF	(NPAGES / 2)
 
 static unsigned long long keys[NPAGES];
+
+/* Pages of one content (every other page) all on one PFN? */
+static bool pfns_merged(char *area)
+{
+	unsigned long long a, b;
+	size_t i;
+
+	for (i = 2; i < NPAGES; i++) {
+		a = ksm_pagemap(ksm_page_addr(area, i - 2)) & KSM_PM_PFN_MASK;
+		b = ksm_pagemap(ksm_page_addr(area, i)) & KSM_PM_PFN_MASK;
+		if (a != b) {
+			ksft_print_msg("pages %zu and %zu: PFNs %llx and %llx\n",
+				       i - 2, i, a, b);
+			return false;
+		}
+	}
+	return true;
+}
 
 static bool pfns_distinct(char *area, size_t n)
 {
@@ -85,6 +104,7 @@ static bool merge_area(void)
 
 static void test_madvise(char *area)
 {
+	struct ksm_counters merged = { 2, NPAGES - 2, 0, 0, 0, 0 };
 	struct ksm_counters zero = { 0, 0, KSM_ANY, KSM_ANY, KSM_ANY, KSM_ANY };
 	struct ksm_counters c;
 	long merging;
@@ -96,6 +116,16 @@ static void test_madvise(char *area)
 			 NPAGES - 2, NPAGES);
 	if (!ok)
 		ksft_exit_fail_msg("cannot test unmerging without merged pages\n");
+
+	/*
+	 * Stop ksmd (run=0 keeps merged pages), so that what is seen right
+	 * after the call is what the call itself did.
+	 */
+	ksm_set("run", 0);
+	usleep(100000);
+	ok = ksm_counters_now(&merged) && ksm_proc_merging_pages(0) == NPAGES &&
+	     pfns_merged(area);
+	ksft_test_result(ok, "run=0: ksmd stops, merged pages stay merged\n");
 
 	ksm_madvise(area, NPAGES, MADV_UNMERGEABLE);
 	ksm_read_counters(&c);
@@ -110,6 +140,7 @@ static void test_madvise(char *area)
 	ksft_test_result(c.shared == 0 && c.sharing == 0 && merging == 0,
 			 "MADV_UNMERGEABLE: pages_shared, pages_sharing, ksm_merging_pages 0 immediately after the call\n");
 
+	ksm_set("run", 1);
 	ok = wait_report(&zero, "MADV_UNMERGEABLE");
 	ok = ok && ksm_proc_merging_pages(0) == 0;
 	ok = !ksm_check_pages(area, keys, NPAGES, "MADV_UNMERGEABLE") && ok;
@@ -244,7 +275,7 @@ int main(void)
 	size_t i;
 
 	ksft_print_header();
-	ksft_set_plan(10);
+	ksft_set_plan(11);
 	ksm_selftest_init(2 * NPAGES + 100, 0, 0);
 
 	for (i = 0; i < NPAGES; i++)
