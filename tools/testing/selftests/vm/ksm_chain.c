@@ -13,6 +13,8 @@
  * max_page_sharing 2, 5 identical pages give pages_shared 2,
  * pages_sharing 2, pages_unshared 1 (the odd page has no partner left),
  * stable_node_chains 1, stable_node_dups 2.
+ *
+ * The lab's time limit for this program - limit: 300s
  */
 #define _GNU_SOURCE
 #include "ksm_selftest.h"
@@ -80,7 +82,7 @@ int main(void)
 
 	ksft_print_header();
 	ksft_set_plan(7);
-	ksm_selftest_init(2 * NPAGES + 100, 0, 0);
+	ksm_selftest_init(2 * NPAGES + 100, 0, 270);
 
 	ksm_set("max_page_sharing", MAX_SHARING);
 	keys = calloc(NPAGES, sizeof(*keys));

@@ -12,6 +12,8 @@
  *  - writing a single byte of another merged page copies the rest of the
  *    page: the writer sees the old content with just that byte changed;
  *    cow_ksm grows by 1 more and pages_sharing drops to 37 after a rescan.
+ *
+ * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
 #include "ksm_selftest.h"
@@ -79,7 +81,7 @@ int main(void)
 
 	ksft_print_header();
 	ksft_set_plan(8);
-	ksm_selftest_init(2 * (NPAGES + NCHILD) + 100, 0, 0);
+	ksm_selftest_init(2 * (NPAGES + NCHILD) + 100, 0, 150);
 
 	if (pipe(ready) || pipe(go))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));

@@ -16,6 +16,8 @@
  * Usage: ksm_integrity [-t SECONDS] [-s SEED] [-p PROCESSES] [-n PAGES]
  * (defaults: 20 s, seed from the clock, 4 processes, 256 pages each).
  * The seed is printed; -s repeats a run.
+ *
+ * The lab's time limit for this program - limit: 300s
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -163,7 +165,7 @@ int main(int argc, char **argv)
 
 	ksft_print_header();
 	ksft_set_plan(4);
-	ksm_selftest_init(2 * nproc * npages + 100, 0, seconds + 300);
+	ksm_selftest_init(2 * nproc * npages + 100, 0, seconds + 240);
 	ksft_print_msg("seed %llu (-s %llu repeats this run), %u processes x %u pages, %u s\n",
 		       seed, seed, nproc, npages, seconds);
 

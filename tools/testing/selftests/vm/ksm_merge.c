@@ -13,6 +13,8 @@
  * Across fork: the child inherits the MADV_MERGEABLE area (and the mm
  * registration) without calling madvise itself; its pages merge alone,
  * then with the parent's.
+ *
+ * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
 #include "ksm_selftest.h"
@@ -229,7 +231,7 @@ int main(void)
 {
 	ksft_print_header();
 	ksft_set_plan(10);
-	ksm_selftest_init(2 * NWITHIN + 100, 0, 0);
+	ksm_selftest_init(2 * NWITHIN + 100, 0, 150);
 
 	test_within_process();
 	test_across_processes();

@@ -11,6 +11,8 @@
  *    after run=2 the value can be changed.
  * Contents are checked after every step.  Needs two NUMA nodes: with one,
  * every check is reported as SKIP.
+ *
+ * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
 #include "ksm_selftest.h"
@@ -79,17 +81,19 @@ int main(void)
 
 	ksft_print_header();
 	ksft_set_plan(NTESTS);
-	ksm_selftest_init(2 * NPAGES + 100, 0, 0);
+	ksm_selftest_init(2 * NPAGES + 100, 0, 150);
 
 	if (!ksm_file_exists("merge_across_nodes")) {
 		for (i = 0; i < NTESTS; i++)
 			ksft_test_result_skip("no merge_across_nodes (!CONFIG_NUMA)\n");
-		ksft_finished();
+		ksft_print_cnts();
+		exit(KSFT_SKIP);
 	}
 	if (!ksm_two_nodes()) {
 		for (i = 0; i < NTESTS; i++)
 			ksft_test_result_skip("needs NUMA nodes 0 and 1 with memory\n");
-		ksft_finished();
+		ksft_print_cnts();
+		exit(KSFT_SKIP);
 	}
 
 	area = ksm_mmap(NPAGES);

@@ -16,6 +16,8 @@
  *    use_zero_pages also takes the kstrtobool() words (y/n/on/off).
  *  - A non-root process (uid/gid 65534) can read every file but cannot
  *    open any for writing (EACCES or EPERM).
+ *
+ * The lab's time limit for this program - limit: 120s
  */
 #define _GNU_SOURCE
 #include <grp.h>
@@ -258,7 +260,7 @@ int main(void)
 
 	ksft_print_header();
 	ksft_set_plan(3 * ARRAY_SIZE(knobs) + ARRAY_SIZE(counters) + 3);
-	ksm_selftest_init(100, 20, 0);
+	ksm_selftest_init(100, 20, 100);
 
 	for (i = 0; i < ARRAY_SIZE(knobs); i++)
 		test_file(knobs[i].name, 0644);

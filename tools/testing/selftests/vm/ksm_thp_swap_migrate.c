@@ -23,6 +23,8 @@
  *  - mremap() of a merged range to a new address: contents intact there,
  *    and it is merged again (pages_shared 1, pages_sharing 15).
  * Every case needs swap (zram) or THP only where said; SKIP otherwise.
+ *
+ * The lab's time limit for this program - limit: 300s
  */
 #define _GNU_SOURCE
 #include <sys/mount.h>
@@ -411,7 +413,7 @@ int main(void)
 {
 	ksft_print_header();
 	ksft_set_plan(9);
-	ksm_selftest_init(2 * (HPAGE >> 12) + 100, 0, 0);
+	ksm_selftest_init(2 * (HPAGE >> 12) + 100, 0, 270);
 	hpage_pages = HPAGE / ksm_page_size;
 
 	test_thp();

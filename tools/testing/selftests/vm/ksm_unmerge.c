@@ -21,6 +21,8 @@
  *
  * The "at once" check after MADV_UNMERGEABLE is reported on its own line;
  * Linux 6.1 drops those counters only when ksmd next scans the mm.
+ *
+ * The lab's time limit for this program - limit: 300s
  */
 #define _GNU_SOURCE
 #include "ksm_selftest.h"
@@ -276,7 +278,7 @@ int main(void)
 
 	ksft_print_header();
 	ksft_set_plan(11);
-	ksm_selftest_init(2 * NPAGES + 100, 0, 0);
+	ksm_selftest_init(2 * NPAGES + 100, 0, 270);
 
 	for (i = 0; i < NPAGES; i++)
 		keys[i] = 1 + i % 2;

@@ -18,6 +18,8 @@
  *
  * In both cases the pages read as zero and are writable afterwards, and
  * writing them does not count as cow_ksm when they were on the zero page.
+ *
+ * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
 #include "ksm_selftest.h"
@@ -169,7 +171,7 @@ int main(void)
 
 	ksft_print_header();
 	ksft_set_plan(7);
-	ksm_selftest_init(2 * (NZERO + NOTHER) + 100, 0, 0);
+	ksm_selftest_init(2 * (NZERO + NOTHER) + 100, 0, 150);
 
 	zpfn = zero_pfn();
 	ksft_print_msg("zero page PFN %llx\n", zpfn);
