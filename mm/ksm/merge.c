@@ -31,37 +31,42 @@ static void ksm_notify_start(struct mmu_notifier_range *r,
 static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
 			 struct page *page, pte_t *orig)
 {
-	DEFINE_PAGE_VMA_WALK(pvmw, page, vma, addr, 0);
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range nr;
 	bool exclusive, swapcache;
-	pte_t cur, wp;
+	spinlock_t *ptl;	/* page table lock */
+	pte_t *ptep, cur, wp;
 	int err = -EAGAIN;
+	pmd_t *pmd;
+
+	pmd = mm_find_pmd(mm, addr);
+	if (!pmd || !pmd_present(READ_ONCE(*pmd)) ||
+	    pmd_trans_huge(READ_ONCE(*pmd)))
+		return -EFAULT;
 
 	ksm_notify_start(&nr, vma, addr);
-	if (!page_vma_mapped_walk(&pvmw))
-		goto out;
-	if (WARN_ON_ONCE(!pvmw.pte))
-		goto done;
+	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	cur = *ptep;
+	if (!pte_present(cur) || pte_pfn(cur) != page_to_pfn(page))
+		goto unlock;
 
-	cur = *pvmw.pte;
 	exclusive = PageAnonExclusive(page);
 	if (!exclusive && !pte_write(cur) && !pte_dirty(cur) &&
 	    !mm_tlb_flush_pending(mm)) {
 		*orig = cur;
 		err = 0;
-		goto done;
+		goto unlock;
 	}
 
 	swapcache = PageSwapCache(page);
 	flush_cache_page(vma, addr, page_to_pfn(page));
 	/* Clearing the pte first stops GUP-fast from taking new pins. */
-	cur = ptep_clear_flush(vma, addr, pvmw.pte);
+	cur = ptep_clear_flush(vma, addr, ptep);
 	if (page_count(page) != page_mapcount(page) + 1 + swapcache ||
 	    (exclusive && page_try_share_anon_rmap(page))) {
 		/* Possibly pinned for DMA: leave it alone. */
-		set_pte_at(mm, addr, pvmw.pte, cur);
-		goto done;
+		set_pte_at(mm, addr, ptep, cur);
+		goto unlock;
 	}
 	if (pte_dirty(cur))
 		set_page_dirty(page);
@@ -69,12 +74,11 @@ static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
 		wp = pte_mkclean(pte_clear_savedwrite(cur));
 	else
 		wp = pte_mkclean(pte_wrprotect(cur));
-	set_pte_at_notify(mm, addr, pvmw.pte, wp);
+	set_pte_at_notify(mm, addr, ptep, wp);
 	*orig = wp;
 	err = 0;
-done:
-	page_vma_mapped_walk_done(&pvmw);
-out:
+unlock:
+	pte_unmap_unlock(ptep, ptl);
 	mmu_notifier_invalidate_range_end(&nr);
 	return err;
 }

@@ -51,7 +51,8 @@ u32 ksm_calc_checksum(struct page *page)
 static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
 			  unsigned long addr, struct page *page)
 {
-	get_page(page);
+	if (page)
+		get_page(page);
 	b->addr[b->nr] = addr;
 	b->page[b->nr] = page;
 	b->vma[b->nr] = walk->vma;
@@ -61,7 +62,8 @@ static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
 /*
  * Collect the anonymous pages mapped in [addr, end) of one page table.
  * A page of a THP is collected alone: splitting it before a merge needs
- * the batch to hold no other reference to it.
+ * the batch to hold no other reference to it.  A PMD-mapped THP is only
+ * noted by address here; ksm_scan_mm() looks its page up under the lock.
  */
 static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			struct mm_walk *walk)
@@ -73,25 +75,12 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	spinlock_t *ptl;	/* page table lock */
 	bool full = false;
 	pte_t ptent;
-	pmd_t pmdv;
 
 	walk->action = ACTION_CONTINUE;
-	ptl = pmd_trans_huge_lock(pmd, vma);
-	if (ptl) {
-		pmdv = *pmd;
-		page = NULL;
-		if (pmd_present(pmdv) && pmd_trans_huge(pmdv))
-			page = pmd_page(pmdv);
-		if (page && PageAnon(page)) {
-			if (!b->nr)
-				ksm_batch_add(b, walk, addr, page +
-					      ((addr & ~HPAGE_PMD_MASK) >>
-					       PAGE_SHIFT));
-			spin_unlock(ptl);
-			return 1;
-		}
-		spin_unlock(ptl);
-		return 0;
+	if (pmd_trans_huge(READ_ONCE(*pmd))) {
+		if (!b->nr)
+			ksm_batch_add(b, walk, addr, NULL);
+		return 1;
 	}
 	if (pmd_trans_unstable(pmd))
 		return 0;
@@ -241,6 +230,18 @@ static unsigned int ksm_scan_mm(struct ksm_mm_slot *slot, unsigned int budget)
 			ret = walk_page_range(mm, ksm_scan.address,
 					      mm->task_size, &ksm_scan_ops, &b);
 		for (i = 0; i < b.nr; i++) {
+			ksm_scan.address = b.addr[i] + PAGE_SIZE;
+			if (!b.page[i]) {
+				/* Part of a PMD-mapped THP. */
+				b.page[i] = follow_page(b.vma[i], b.addr[i],
+							FOLL_GET);
+				if (IS_ERR_OR_NULL(b.page[i]))
+					continue;
+				if (!PageAnon(b.page[i])) {
+					put_page(b.page[i]);
+					continue;
+				}
+			}
 			item = ksm_cursor_item(slot, b.addr[i]);
 			if (item) {
 				flush_anon_page(b.vma[i], b.page[i], b.addr[i]);
@@ -249,7 +250,6 @@ static unsigned int ksm_scan_mm(struct ksm_mm_slot *slot, unsigned int budget)
 						  b.page[i], item);
 			}
 			put_page(b.page[i]);
-			ksm_scan.address = b.addr[i] + PAGE_SIZE;
 		}
 		done += b.nr;
 		if (ret != 1) {

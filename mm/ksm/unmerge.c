@@ -26,12 +26,7 @@ static int ksm_find_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	int ret = 0;
 
 	walk->action = ACTION_CONTINUE;
-	ptl = pmd_trans_huge_lock(pmd, walk->vma);
-	if (ptl) {
-		/* A PMD-mapped THP is never a KSM page. */
-		spin_unlock(ptl);
-		return 0;
-	}
+	/* No table (a PMD-mapped THP is never a KSM page): nothing here. */
 	if (pmd_trans_unstable(pmd))
 		return 0;
 
@@ -179,6 +174,9 @@ int ksm_unmerge_all(void)
 	spin_lock(&ksm_slots_lock);
 	ksm_scan.slot = &ksm_mm_head;
 	spin_unlock(&ksm_slots_lock);
+	/* Once all is unmerged, scanning starts over: full_scans too. */
+	if (!err)
+		ksm_full_scans = 0;
 	mutex_unlock(&ksm_mutex);
 	return err;
 }
