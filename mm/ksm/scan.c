@@ -186,10 +186,22 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 		return;
 
 	titem = ksm_unstable_search_insert(item, page, &tpage);
-	if (titem) {
-		ksm_merge_pair(item, vma, page, titem, tpage);
+	if (!titem)
+		return;
+	if (page_folio(tpage) == page_folio(page)) {
+		/*
+		 * Two pages of one THP: it cannot be split while we hold a
+		 * reference to each.  Split it now; they merge next pass.
+		 */
 		put_page(tpage);
+		if (trylock_page(page)) {
+			split_huge_page(page);
+			unlock_page(page);
+		}
+		return;
 	}
+	ksm_merge_pair(item, vma, page, titem, tpage);
+	put_page(tpage);
 }
 
 /* At the end of an mm's scan: trim its list, move on to the next mm. */

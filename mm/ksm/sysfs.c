@@ -23,7 +23,9 @@ DEFINE_MUTEX(ksm_ctl_mutex);	/* see the locking rules in ksm.h */
 
 enum ksm_file_type {
 	KSM_UINT,	/* unsigned int knob */
-	KSM_BOOL,	/* bool knob, written as 0 or 1 */
+	KSM_INT,	/* int knob */
+	KSM_BOOL,	/* bool knob, written as kstrtobool() takes it */
+	KSM_FLAG,	/* bool knob, written as the number 0 or 1 */
 	KSM_COUNT,	/* unsigned long counter, read only */
 };
 
@@ -31,13 +33,14 @@ enum ksm_file_type {
 #define KSM_F_WAKE	0x1	/* wake ksmd: it may sleep differently */
 #define KSM_F_NO_PAGES	0x2	/* refused (-EBUSY) while KSM pages exist */
 #define KSM_F_RUN	0x4	/* the run file */
+#define KSM_F_ERANGE	0x8	/* overflow is -ERANGE, not -EINVAL (as 6.1) */
 
 struct ksm_file {
 	struct kobj_attribute kattr;
 	void *var;
 	unsigned int type;
 	unsigned int flags;
-	unsigned int min, max;
+	unsigned int min, max;	/* a value outside is -EINVAL */
 };
 
 #define to_ksm_file(a)	container_of(a, struct ksm_file, kattr)
@@ -55,17 +58,64 @@ static unsigned long ksm_pages_volatile(void)
 
 static unsigned int ksm_file_get(struct ksm_file *f)
 {
-	if (f->type == KSM_BOOL)
+	switch (f->type) {
+	case KSM_BOOL:
+	case KSM_FLAG:
 		return READ_ONCE(*(bool *)f->var);
-	return READ_ONCE(*(unsigned int *)f->var);
+	case KSM_INT:
+		return READ_ONCE(*(int *)f->var);
+	default:
+		return READ_ONCE(*(unsigned int *)f->var);
+	}
 }
 
 static void ksm_file_set(struct ksm_file *f, unsigned int val)
 {
-	if (f->type == KSM_BOOL)
+	switch (f->type) {
+	case KSM_BOOL:
+	case KSM_FLAG:
 		WRITE_ONCE(*(bool *)f->var, val);
-	else
+		break;
+	case KSM_INT:
+		WRITE_ONCE(*(int *)f->var, val);
+		break;
+	default:
 		WRITE_ONCE(*(unsigned int *)f->var, val);
+	}
+}
+
+/*
+ * Parse a write to @f into *@val.  Anything but a number the knob takes
+ * is refused with -EINVAL; as in 6.1, a number that overflows the type
+ * of merge_across_nodes or max_page_sharing is refused with -ERANGE.
+ */
+static int ksm_file_parse(struct ksm_file *f, const char *buf,
+			  unsigned int *val)
+{
+	bool flag;
+	int err, n;
+
+	switch (f->type) {
+	case KSM_BOOL:
+		err = kstrtobool(buf, &flag);
+		*val = flag;
+		return err;
+	case KSM_INT:
+		err = kstrtoint(buf, 10, &n);
+		if (err)
+			return err;
+		if (n < (int)f->min || n > (int)f->max)
+			return -EINVAL;
+		*val = n;
+		return 0;
+	default:
+		err = kstrtouint(buf, 10, val);
+		if (err)
+			return err;
+		if (*val < f->min || *val > f->max)
+			return -EINVAL;
+		return 0;
+	}
 }
 
 static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
@@ -118,17 +168,12 @@ static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
 {
 	struct ksm_file *f = to_ksm_file(a);
 	unsigned int val;
-	bool flag;
 	int err;
 
-	if (f->type == KSM_BOOL) {
-		if (kstrtobool(buf, &flag))
-			return -EINVAL;
-		val = flag;
-	} else if (kstrtouint(buf, 10, &val) || val < f->min ||
-		   val > f->max) {
-		return -EINVAL;
-	}
+	err = ksm_file_parse(f, buf, &val);
+	if (err)
+		return err == -ERANGE && (f->flags & KSM_F_ERANGE) ?
+			-ERANGE : -EINVAL;
 
 	mutex_lock(&ksm_ctl_mutex);
 	if (f->flags & KSM_F_RUN) {
@@ -171,8 +216,8 @@ KSM_KNOB(run, &ksm_run, KSM_UINT, KSM_F_RUN, 0, KSM_RUN_UNMERGE);
 KSM_KNOB(pages_to_scan, &ksm_pages_to_scan, KSM_UINT, 0, 0, UINT_MAX);
 KSM_KNOB(sleep_millisecs, &ksm_sleep_ms, KSM_UINT, KSM_F_WAKE, 0, UINT_MAX);
 KSM_KNOB(use_zero_pages, &ksm_use_zero_pages, KSM_BOOL, 0, 0, 1);
-KSM_KNOB(max_page_sharing, &ksm_max_page_sharing, KSM_UINT, KSM_F_NO_PAGES,
-	 2, INT_MAX);
+KSM_KNOB(max_page_sharing, &ksm_max_page_sharing, KSM_INT,
+	 KSM_F_NO_PAGES | KSM_F_ERANGE, 2, INT_MAX);
 KSM_KNOB(stable_node_chains_prune_millisecs, &ksm_prune_ms, KSM_UINT, 0, 0,
 	 UINT_MAX);
 KSM_COUNTER(pages_shared, &ksm_pages_shared);
@@ -183,8 +228,8 @@ KSM_COUNTER(full_scans, &ksm_full_scans);
 KSM_COUNTER(stable_node_chains, &ksm_stable_node_chains);
 KSM_COUNTER(stable_node_dups, &ksm_stable_node_dups);
 #ifdef CONFIG_NUMA
-KSM_KNOB(merge_across_nodes, &ksm_merge_across_nodes, KSM_BOOL,
-	 KSM_F_NO_PAGES, 0, 1);
+KSM_KNOB(merge_across_nodes, &ksm_merge_across_nodes, KSM_FLAG,
+	 KSM_F_NO_PAGES | KSM_F_ERANGE, 0, 1);
 #endif
 
 static struct attribute *ksm_files[] = {

@@ -14,7 +14,7 @@
  * them) during the run, or the run proves nothing and fails.
  *
  * Usage: ksm_integrity [-t SECONDS] [-s SEED] [-p PROCESSES] [-n PAGES]
- * (defaults: 20 s, seed from the clock, 4 processes, 256 pages each).
+ * (defaults: 120 s, seed from the clock, 4 processes, 256 pages each).
  * The seed is printed; -s repeats a run.
  *
  * The lab's time limit for this program - limit: 300s
@@ -35,7 +35,7 @@ struct report {
 };
 
 static unsigned long long seed;
-static unsigned int nproc = 4, npages = 256, seconds = 20;
+static unsigned int nproc = 4, npages = 256, seconds = 120;
 
 static unsigned long long page_key(unsigned int proc, unsigned int page,
 				   unsigned int gen)
