@@ -217,8 +217,9 @@ static void ksm_next_mm(void)
 	ksm_scan.address = 0;
 	ksm_scan.rmap_link = &next->rmap_list;
 	if (next == &ksm_mm_head) {
-		ksm_full_scans++;
+		/* Counters are exact before a reader sees the pass end. */
 		ksm_purge_stale();
+		WRITE_ONCE(ksm_full_scans, ksm_full_scans + 1);
 	}
 }
 
