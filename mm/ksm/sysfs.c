@@ -262,6 +262,8 @@ int __init ksm_sysfs_init(void)
 #ifdef CONFIG_SYSFS
 	return sysfs_create_group(mm_kobj, &ksm_group);
 #else
+	/* Nobody could ever start it: run from the start. */
+	ksm_run = KSM_RUN_MERGE;
 	return 0;
 #endif
 }
