@@ -23,7 +23,11 @@
  *                         and exit take ksm_mutex from inside mmap_lock.
  *   4. page lock          of a KSM page (blocking lock_page()), then the
  *                         page lock of a page merged into it, which is
- *                         only ever taken with trylock_page().
+ *                         only ever taken with trylock_page().  Waiting
+ *                         for it holds a page reference, which fails a
+ *                         migration holding the lock (its refcount check):
+ *                         so ksmd leaves alone the rmap items of ptes that
+ *                         are migration entries, instead of freeing them.
  *   5. anon_vma lock, page table lock (spinlocks): taken by the rmap and
  *                         page table helpers as usual.
  *   6. ksm_slots_lock    (spinlock, innermost) protects the list and hash
@@ -207,6 +211,7 @@ void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags);
 struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
 				      unsigned long addr);
+void ksm_cursor_keep(unsigned long addr);
 void ksm_cursor_trim(void);
 
 /* scan.c */

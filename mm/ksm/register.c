@@ -83,23 +83,31 @@ void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 }
 
 /*
+ * Free the items of the addresses the scan has passed on its way to @addr
+ * (their pages went); return the link of the first item at or after @addr.
+ */
+static struct ksm_rmap_item **ksm_cursor_seek(unsigned long addr)
+{
+	struct ksm_rmap_item **link = ksm_scan.rmap_link;
+
+	while (*link && ksm_item_addr(*link) < addr)
+		ksm_free_item_at(link);
+	return link;
+}
+
+/*
  * Find the item for @addr at the scan cursor, creating it if needed and
  * freeing the items of addresses the scan has passed (their pages went).
  */
 struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
 				      unsigned long addr)
 {
-	struct ksm_rmap_item **link = ksm_scan.rmap_link;
-	struct ksm_rmap_item *item;
+	struct ksm_rmap_item **link = ksm_cursor_seek(addr);
+	struct ksm_rmap_item *item = *link;
 
-	while ((item = *link)) {
-		if (ksm_item_addr(item) > addr)
-			break;
-		if (ksm_item_addr(item) == addr) {
-			ksm_scan.rmap_link = &item->next;
-			return item;
-		}
-		ksm_free_item_at(link);
+	if (item && ksm_item_addr(item) == addr) {
+		ksm_scan.rmap_link = &item->next;
+		return item;
 	}
 
 	item = kmem_cache_zalloc(ksm_item_cache, GFP_KERNEL | __GFP_NOWARN);
@@ -113,6 +121,19 @@ struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
 	slot->mm->ksm_rmap_items++;
 	ksm_rmap_items++;
 	return item;
+}
+
+/*
+ * The page at @addr is still mapped there but cannot be looked at now (a
+ * migration entry stands in for it): move the cursor past the item for
+ * @addr, if any, leaving the item as it is.
+ */
+void ksm_cursor_keep(unsigned long addr)
+{
+	struct ksm_rmap_item **link = ksm_cursor_seek(addr);
+
+	if (*link && ksm_item_addr(*link) == addr)
+		ksm_scan.rmap_link = &(*link)->next;
 }
 
 /* Free what the scan of the current mm did not reach: the tail of its list. */

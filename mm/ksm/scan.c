@@ -11,6 +11,7 @@
 #include <linux/pagewalk.h>
 #include <linux/sched/mm.h>
 #include <linux/swap.h>
+#include <linux/swapops.h>
 #include <linux/xxhash.h>
 
 #include "ksm.h"
@@ -24,6 +25,7 @@ struct ksm_batch {
 	unsigned long addr[KSM_BATCH];
 	struct page *page[KSM_BATCH];
 	struct vm_area_struct *vma[KSM_BATCH];
+	bool migrating[KSM_BATCH];	/* a migration entry: keep its item */
 };
 
 DEFINE_MUTEX(ksm_mutex);		/* see the locking rules in ksm.h */
@@ -49,14 +51,21 @@ u32 ksm_calc_checksum(struct page *page)
 }
 
 static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
-			  unsigned long addr, struct page *page)
+			  unsigned long addr, struct page *page, bool migrating)
 {
 	if (page)
 		get_page(page);
 	b->addr[b->nr] = addr;
 	b->page[b->nr] = page;
 	b->vma[b->nr] = walk->vma;
+	b->migrating[b->nr] = migrating;
 	b->nr++;
+}
+
+/* Is @pte a migration entry: its page is still mapped, only moving? */
+static bool ksm_pte_migrating(pte_t pte)
+{
+	return is_swap_pte(pte) && is_migration_entry(pte_to_swp_entry(pte));
 }
 
 /*
@@ -64,6 +73,8 @@ static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
  * A page of a THP is collected alone: splitting it before a merge needs
  * the batch to hold no other reference to it.  A PMD-mapped THP is only
  * noted by address here; ksm_scan_mm() looks its page up under the lock.
+ * So is a page under migration, without a reference: its item must stay,
+ * and the page must be left alone (see ksm_scan_mm()).
  */
 static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			struct mm_walk *walk)
@@ -79,7 +90,7 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	walk->action = ACTION_CONTINUE;
 	if (pmd_trans_huge(READ_ONCE(*pmd))) {
 		if (!b->nr)
-			ksm_batch_add(b, walk, addr, NULL);
+			ksm_batch_add(b, walk, addr, NULL, false);
 		return 1;
 	}
 	if (pmd_trans_unstable(pmd))
@@ -89,18 +100,21 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	for (pte = start; addr < end && b->nr < b->max;
 	     pte++, addr += PAGE_SIZE) {
 		ptent = *pte;
-		if (!pte_present(ptent))
+		if (!pte_present(ptent)) {
+			if (ksm_pte_migrating(ptent))
+				ksm_batch_add(b, walk, addr, NULL, true);
 			continue;
+		}
 		page = vm_normal_page(vma, addr, ptent);
 		if (!page || is_zone_device_page(page) || !PageAnon(page))
 			continue;
 		if (PageTransCompound(page)) {
 			if (!b->nr)
-				ksm_batch_add(b, walk, addr, page);
+				ksm_batch_add(b, walk, addr, page, false);
 			full = true;
 			break;
 		}
-		ksm_batch_add(b, walk, addr, page);
+		ksm_batch_add(b, walk, addr, page, false);
 	}
 	pte_unmap_unlock(start, ptl);
 	return full || b->nr == b->max;
@@ -244,6 +258,17 @@ static unsigned int ksm_scan_mm(struct ksm_mm_slot *slot, unsigned int budget)
 					      mm->task_size, &ksm_scan_ops, &b);
 		for (i = 0; i < b.nr; i++) {
 			ksm_scan.address = b.addr[i] + PAGE_SIZE;
+			/*
+			 * The page is being migrated, the migration holding its
+			 * page lock: it is still mapped here, and still merged
+			 * if it was.  Freeing its item, as for a page gone,
+			 * would take a reference to the KSM page and wait for
+			 * its lock, failing the migration on that reference.
+			 */
+			if (b.migrating[i]) {
+				ksm_cursor_keep(b.addr[i]);
+				continue;
+			}
 			if (!b.page[i]) {
 				/* Part of a PMD-mapped THP. */
 				b.page[i] = follow_page(b.vma[i], b.addr[i],
