@@ -89,7 +89,10 @@ if [ "${1:-}" = --checkpatch ]; then
 			: >"$REPORTS/checkpatch.log"
 			for p in "$out"/*.patch; do
 				echo "== $(basename "$p")" >>"$REPORTS/checkpatch.log"
-				"$VANILLA/scripts/checkpatch.pl" --strict --no-signoff -q "$p" >>"$REPORTS/checkpatch.log" 2>&1 || true
+				# Debian's python3 (spdxcheck.py needs its python3-ply, python3-git)
+				# in a git tree of the kernel.
+				(cd "$repo" && PATH=/usr/bin:$PATH ./scripts/checkpatch.pl --strict --no-signoff -q "$p") \
+					>>"$REPORTS/checkpatch.log" 2>&1 || true
 			done
 			errs=$(grep -c '^ERROR:' "$REPORTS/checkpatch.log" || true)
 			warns=$(grep -c '^WARNING:' "$REPORTS/checkpatch.log" || true)

@@ -4,7 +4,8 @@
 source "$(dirname "$0")/common.sh"
 
 PKGS="linux-source-6.1 gcc make flex bison bc libelf-dev libssl-dev cpio xz-utils
-      busybox-static qemu-system-x86 libnuma-dev ccache sparse perl python3 git kmod"
+      busybox-static qemu-system-x86 libnuma-dev ccache sparse perl python3
+      python3-ply python3-git git kmod"
 
 missing=()
 for p in $PKGS; do

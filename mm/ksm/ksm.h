@@ -37,8 +37,12 @@
  *
  * The rmap items linked on a stable node (its "rmap list") are changed only
  * with ksm_mutex held *and* the KSM page locked; rmap_walk_ksm() readers
- * hold only the page lock (rmap_walk() callers lock KSM folios).  When the
- * KSM page is gone (node stale) there are no such readers left and
+ * hold only the page lock (rmap_walk() callers lock folios they saw KSM).
+ * One reader holds nothing: a walker that found a page anon just before
+ * ksmd made it a KSM page.  So items are only ever added to a list
+ * (published with release semantics) while its page lives, and a node
+ * once published in page->mapping is never freed before its page.  When
+ * the KSM page is gone (node stale) there are no readers left and
  * ksm_mutex is enough.  stable_node->kpfn is written with the old and new
  * pages locked (migration) and read locklessly, see ksm_get_page().
  *
@@ -216,6 +220,7 @@ void ksm_cursor_trim(void);
 
 /* scan.c */
 u32 ksm_calc_checksum(struct page *page);
+void ksm_pass_done(void);
 int ksm_scan_init(void);
 void ksm_wake(void);
 

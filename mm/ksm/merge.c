@@ -121,6 +121,11 @@ static int ksm_replace(struct vm_area_struct *vma, unsigned long addr,
 					      vma->vm_page_prot));
 		dec_mm_counter(mm, MM_ANONPAGES);
 	}
+	/* What userfaultfd and soft-dirty tracking know of this pte stays. */
+	if (pte_soft_dirty(orig))
+		fresh = pte_mksoft_dirty(fresh);
+	if (pte_uffd_wp(orig))
+		fresh = pte_mkuffd_wp(fresh);
 	flush_cache_page(vma, addr, page_to_pfn(page));
 	ptep_clear_flush(vma, addr, ptep);
 	set_pte_at_notify(mm, addr, ptep, fresh);
@@ -172,6 +177,12 @@ static int ksm_merge_one(struct vm_area_struct *vma, unsigned long addr,
 		else
 			err = -EAGAIN;
 	}
+	/*
+	 * A KSM page must never look clean to reclaim: after MADV_FREE of
+	 * one of its mappings it would be dropped for all of them.
+	 */
+	if (!err && kpage && !PageDirty(kpage))
+		SetPageDirty(kpage);
 	unlock_page(page);
 	return err;
 }
@@ -199,7 +210,6 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *tree_page)
 {
 	struct mm_struct *tmm = tree_item->mm;
-	struct address_space *anon_mapping;
 	struct ksm_stable_node *node;
 	struct vm_area_struct *tvma;
 	bool tlocked = false;
@@ -227,10 +237,12 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		goto unlock;
 
 	/*
-	 * @page is now read-only where it is mapped: make it a KSM page.  Its
-	 * items are linked before the node is published in page->mapping.
+	 * @page is now read-only where it is mapped: make it a KSM page, dirty
+	 * so that reclaim never takes it for a lazily freed page.  Its item is
+	 * linked before the node is published in page->mapping.
 	 */
-	anon_mapping = page->mapping;
+	if (!PageDirty(page))
+		SetPageDirty(page);
 	node->kind = KSM_NODE_PLAIN;
 	node->kpfn = page_to_pfn(page);
 	node->nid = ksm_tree_nid(page);
@@ -240,23 +252,15 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	ksm_folio_set_node(page_folio(page), node);
 
 	err = ksm_merge_one(tvma, ksm_item_addr(tree_item), tree_page, page);
-	if (err) {
-		/* Back to the plain anon page it was. */
-		WRITE_ONCE(page->mapping, anon_mapping);
-		node->rmap_list = NULL;
-		node->nr_items = 0;
-		ksm_pages_shared--;
-		item->mm->ksm_merging_pages--;
-		put_anon_vma(item->anon_vma);
-		item->head = NULL;
-		item->snext = NULL;
-		item->anon_vma = NULL;
-		item->address = ksm_item_addr(item);
-		goto unlock;
+	if (!err) {
+		ksm_unstable_remove(tree_item);
+		ksm_stable_link(tree_item, node, tvma->anon_vma);
 	}
-
-	ksm_unstable_remove(tree_item);
-	ksm_stable_link(tree_item, node, tvma->anon_vma);
+	/*
+	 * Once published, the node lives as long as the page: an rmap walk
+	 * that found the page anon, unlocked, may be reading it.  If the tree
+	 * page could not follow, @page stays a KSM page mapped once.
+	 */
 	ksm_stable_insert(node, page);
 	node = NULL;
 unlock:

@@ -186,7 +186,7 @@ int __ksm_enter(struct mm_struct *mm_to_scan)
 
 void __ksm_exit(struct mm_struct *dying_mm)
 {
-	struct ksm_mm_slot *slot, *next;
+	struct ksm_mm_slot *slot, *next = NULL;
 
 	mutex_lock(&ksm_mutex);
 	slot = ksm_find_slot(dying_mm);
@@ -202,6 +202,9 @@ void __ksm_exit(struct mm_struct *dying_mm)
 		hash_del(&slot->hash);
 		list_del(&slot->scan_list);
 		spin_unlock(&ksm_slots_lock);
+		/* ksmd was in its last mm: the pass ends here. */
+		if (next == &ksm_mm_head)
+			ksm_pass_done();
 	}
 	mutex_unlock(&ksm_mutex);
 

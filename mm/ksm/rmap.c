@@ -38,7 +38,9 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 		return;
 
 	for (round = 0; round < 2; round++) {
-		for (item = node->rmap_list; item; item = item->snext) {
+		/* Pairs with smp_store_release() in ksm_stable_link(). */
+		for (item = smp_load_acquire(&node->rmap_list); item;
+		     item = READ_ONCE(item->snext)) {
 			anon_vma = item->anon_vma;
 			addr = ksm_item_addr(item);
 

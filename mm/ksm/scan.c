@@ -141,10 +141,14 @@ static void ksm_link_existing(struct vm_area_struct *vma, struct page *page,
 	struct ksm_stable_node *node;
 
 	folio_lock(folio);
+	/* A write may have replaced it since the walk: link only a mapping. */
+	if (follow_page(vma, ksm_item_addr(item), 0) != page)
+		goto unlock;
 	node = ksm_folio_node(folio);
 	if (node && node->kind != KSM_NODE_CHAIN &&
 	    READ_ONCE(node->kpfn) == folio_pfn(folio))
 		ksm_stable_link(item, node, vma->anon_vma);
+unlock:
 	folio_unlock(folio);
 }
 
@@ -218,6 +222,14 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	put_page(tpage);
 }
 
+/* The cursor went past the last mm: a full pass is over.  ksm_mutex held. */
+void ksm_pass_done(void)
+{
+	/* Counters are exact before a reader sees the pass end. */
+	ksm_purge_stale();
+	WRITE_ONCE(ksm_full_scans, ksm_full_scans + 1);
+}
+
 /* At the end of an mm's scan: trim its list, move on to the next mm. */
 static void ksm_next_mm(void)
 {
@@ -230,11 +242,8 @@ static void ksm_next_mm(void)
 	spin_unlock(&ksm_slots_lock);
 	ksm_scan.address = 0;
 	ksm_scan.rmap_link = &next->rmap_list;
-	if (next == &ksm_mm_head) {
-		/* Counters are exact before a reader sees the pass end. */
-		ksm_purge_stale();
-		WRITE_ONCE(ksm_full_scans, ksm_full_scans + 1);
-	}
+	if (next == &ksm_mm_head)
+		ksm_pass_done();
 }
 
 /*

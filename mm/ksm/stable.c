@@ -44,7 +44,8 @@ void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
 	item->head = node;
 	item->snext = node->rmap_list;
 	item->address = ksm_item_addr(item) | KSM_ITEM_STABLE;
-	node->rmap_list = item;
+	/* An rmap walker may be reading the list: publish the item whole. */
+	smp_store_release(&node->rmap_list, item);
 	if (node->nr_items++)
 		ksm_pages_sharing++;
 	else
@@ -357,14 +358,17 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
 
 	if (node->kind == KSM_NODE_DUP)
 		chain = node->chain;
-	page = ksm_get_page(node, KSM_GET_LOCK, &stale);
-	if (!stale) {
-		/* Unlocked only if frozen: nobody can be walking it then. */
+	/*
+	 * The list may only change under the page lock (an rmap walk of a
+	 * page under migration or reclaim may come right after its refcount
+	 * was frozen): wait until the page can be locked, or is gone.
+	 */
+	while (!(page = ksm_get_page(node, KSM_GET_LOCK, &stale)) && !stale)
+		cond_resched();
+	if (page) {
 		ksm_detach_item(node, item);
-		if (page) {
-			unlock_page(page);
-			put_page(page);
-		}
+		unlock_page(page);
+		put_page(page);
 	}
 	if (chain)
 		ksm_chain_tidy(chain, false);
