@@ -4,15 +4,17 @@
 
 KERNEL  ?= ours
 FLAVOUR ?= test
+BENCH   ?= full
 LAB     := lab
 
-.PHONY: all run check shell patch setup kernel initramfs clean distclean help
+.PHONY: all run check bench shell patch setup kernel initramfs clean distclean help
 
 all: help
 
 help:
 	@echo "make run     build and boot KERNEL=$(KERNEL) and show KSM merging live"
 	@echo "make check   build, boot and run every test (KERNEL=ours|stock, FLAVOUR=test|bench)"
+	@echo "make bench   stock vs ours, bench flavour: medians, ratios, targets (BENCH=quick: short)"
 	@echo "make shell   an interactive shell in the guest"
 	@echo "make patch   write the project as a patch series against vanilla 6.1.y in build/patch"
 	@echo "make setup   install packages (Debian 12, as root) and extract the base tree"
@@ -31,6 +33,9 @@ check:
 
 run:
 	@$(LAB)/run.sh $(KERNEL) $(FLAVOUR)
+
+bench:
+	@$(LAB)/bench.sh $(BENCH)
 
 shell: kernel initramfs
 	@$(LAB)/boot.sh $(KERNEL) $(FLAVOUR) shell shell

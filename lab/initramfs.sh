@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Build the guest's initramfs: static busybox, the init, the project's
-# selftests, upstream 6.1's ksm_tests (the conformance suite) and the demo.
+# selftests, upstream 6.1's ksm_tests (the conformance suite), the demo and
+# the benchmark.
 source "$(dirname "$0")/common.sh"
 
 [ -f "$VANILLA/.lab-tarball" ] || die "base tree missing: run 'make setup' first"
@@ -65,6 +66,26 @@ done
 # The demo of `make run`.
 compile "$root/tests/ksm_demo" "$LAB/guest/ksm_demo.c"
 echo "ksm_demo|900|ksm_demo" >"$root/lab/demo.cases"
+
+# The benchmark of `make bench` (lab/bench.sh): the workloads of the full
+# run and of BENCH=quick (smaller sizes).
+compile "$root/tests/ksm_bench" "$LAB/guest/ksm_bench.c"
+{
+	echo "# make bench: ksm_bench WORKLOAD [sizes]"
+	echo "merge|900|ksm_bench merge -m 256 -n 4 -d 64 -u 25"
+	echo "scan|900|ksm_bench scan -m 512 -s 3"
+	echo "cow|600|ksm_bench cow -p 4096 -d 64"
+	echo "unmerge|900|ksm_bench unmerge -m 256 -d 512"
+	echo "steady|600|ksm_bench steady -m 64 -t 60 -d 64 -u 10"
+} >"$root/lab/bench.cases"
+{
+	echo "# make bench BENCH=quick: the same workloads, smaller"
+	echo "merge|600|ksm_bench merge -m 64 -n 4 -d 64 -u 25"
+	echo "scan|600|ksm_bench scan -m 128 -s 1"
+	echo "cow|600|ksm_bench cow -p 1024 -d 64"
+	echo "unmerge|600|ksm_bench unmerge -m 64 -d 512"
+	echo "steady|600|ksm_bench steady -m 64 -t 30 -d 64 -u 10"
+} >"$root/lab/bench-quick.cases"
 
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$BUILD/guest/initramfs.cpio.gz"
 say "initramfs: $BUILD/guest/initramfs.cpio.gz ($(du -h "$BUILD/guest/initramfs.cpio.gz" | cut -f1), $(ls "$root/tests" | wc -l) programs)"

@@ -1,0 +1,182 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# bench.sh [full|quick]: `make bench`.  Build the bench flavour (no debug
+# options) of stock and ours, boot them in turn -- stock, ours, stock, ours,
+# ... -- in the same QEMU setup, each boot running every workload of
+# lab/guest/ksm_bench.c once, then print the medians with ours/stock and the
+# targets, and write them with every run's value to build/reports/bench.json.
+# quick: smaller sizes and one boot of each kernel.
+source "$(dirname "$0")/common.sh"
+
+mode=${1:-full}
+case $mode in
+full) suite=bench repeats=${BENCH_REPEATS:-3} ;;
+quick) suite=bench-quick repeats=${BENCH_REPEATS:-1} ;;
+*) die "BENCH must be full or quick, not '$mode'" ;;
+esac
+command -v python3 >/dev/null || die "python3 missing: run 'make setup'"
+
+"$LAB/setup.sh"
+say "make bench ($mode): stock and ours, bench flavour, Linux $(base_version), $repeats boot(s) of each"
+"$LAB/kernel.sh" stock bench
+"$LAB/kernel.sh" ours bench
+"$LAB/initramfs.sh"
+grep -q '^CONFIG_SLUB_DEBUG=y' "$BUILD/obj/stock-bench/.config" "$BUILD/obj/ours-bench/.config" ||
+	die "the bench kernels lack CONFIG_SLUB_DEBUG (no /proc/slabinfo)"
+
+mkdir -p "$REPORTS"
+rm -f "$REPORTS"/bench-*-[0-9]*.* "$REPORTS/bench.json" "$REPORTS/bench.txt"
+t0=$(date +%s)
+total=$((2 * repeats)) i=0 runs=
+for r in $(seq 1 "$repeats"); do
+	for k in stock ours; do
+		i=$((i + 1))
+		rep=bench-$k-$r
+		runs="$runs $k:$r:$rep"
+		say "bench: boot $i of $total: $k (run $r of $repeats), $(($(date +%s) - t0))s into the benchmark"
+		# slab_nomerge: KSM's caches must not be merged with others of the
+		# same size, or /proc/slabinfo cannot tell their objects apart.
+		# tsc=reliable: under TCG the kernel finds the TSCs unsynchronized
+		# and falls back to refined-jiffies, a 4 ms CLOCK_MONOTONIC.
+		LAB_CMDLINE="slab_nomerge tsc=reliable ${LAB_CMDLINE:-}" LAB_LIMIT=${LAB_LIMIT:-2400} \
+			LAB_SHOW='^(ok |not ok |# running|    bench: (progress|FAIL|result))' \
+			"$LAB/boot.sh" "$k" bench "$suite" "$rep"
+		"$LAB/verdict.sh" "$rep" "$(ksm_impl "$k")" >/dev/null ||
+			say "bench: $k run $r: problems, see $REPORTS/$rep.summary"
+	done
+done
+wall=$(($(date +%s) - t0))
+say "bench: $total boots in ${wall}s"
+
+# Gather: medians, ratios, targets; the table to the terminal and
+# bench.txt, everything to bench.json.  Exit 1 when any run failed.
+python3 - "$REPORTS" "$mode" "$repeats" "$wall" "$(base_version)" $runs <<'EOF'
+import json, math, re, statistics, sys
+
+reports, mode, repeats, wall, linux = sys.argv[1:6]
+runs = [a.split(":") for a in sys.argv[6:]]
+
+# key, label, unit, better, target (ours/stock) or None
+METRICS = [
+    ("merge_wall_s", "1 merge: wall time to full merge", "s", "lower", 0.5),
+    ("merge_ksmd_cpu_s", "1 merge: ksmd CPU to full merge", "s", "lower", None),
+    ("scan_pages_per_cpu_s", "2 scan: pages scanned per ksmd CPU-s", "pages/s", "higher", 2.0),
+    ("scan_cpu_per_full_scan_s", "2 scan: ksmd CPU per full scan", "s", "lower", None),
+    ("scan_wall_per_full_scan_s", "2 scan: wall time per full scan", "s", "lower", None),
+    ("cow_fault_us", "3 COW: first write to merged page, median", "us", "lower", 1.0),
+    ("unmerge_s", "4 unmerge: MADV_UNMERGEABLE", "s", "lower", 1.0),
+    ("meta_bytes_per_registered_page", "5 metadata per registered page (slabs)", "B", "lower", 0.75),
+    ("meta_bytes_per_merged_page", "5 metadata per merged page (slabs)", "B", "lower", None),
+    ("meta_rmap_item_bytes", "5   of which ksm_rmap_item, in all", "B", "lower", None),
+    ("meta_stable_node_bytes", "5   of which ksm_stable_node, in all", "B", "lower", None),
+    ("meta_mm_slot_bytes", "5   of which ksm_mm_slot, in all", "B", "lower", None),
+    ("meta_unstable_table_kib", "5 unstable hash table (fixed, at boot)", "KiB", "lower", None),
+    ("meta_bytes_per_registered_page_incl_table", "5 metadata per registered page + table", "B", "lower", None),
+    ("steady_ksmd_cpu_pct", "6 steady state: ksmd CPU", "%", "lower", 0.5),
+]
+WORKLOAD = {"merge": "merge", "meta": "merge", "scan": "scan", "cow": "cow",
+            "unmerge": "unmerge", "steady": "steady"}
+
+def workload_of(key):
+    return WORKLOAD[key.split("_")[0]]
+
+values = {m[0]: {"stock": [], "ours": []} for m in METRICS}
+failures = []
+for kernel, r, rep in runs:
+    tap = open(f"{reports}/{rep}.tap", errors="replace").read().replace("\r", "")
+    log = open(f"{reports}/{rep}.log", errors="replace").read().replace("\r", "")
+    res, status, why = {}, {}, {}
+    for line in tap.splitlines():
+        m = re.match(r"    bench: result (\S+) (\S+)$", line)
+        if m:
+            res[m.group(1)] = float(m.group(2))
+        m = re.match(r"(ok|not ok) \d+ bench(?:-quick)?: (\w+)(.*)", line)
+        if m:
+            status[m.group(2)] = m.group(1) == "ok"
+            if m.group(1) != "ok":
+                why.setdefault(m.group(2), m.group(3).strip(" #"))
+        m = re.match(r"    bench: FAIL (\w+): (.*)", line)
+        if m:
+            why[m.group(1)] = m.group(2)
+    guest = re.search(r"^lab: guest failed: (.*)", tap, re.M)
+    try:
+        summary = open(f"{reports}/{rep}.summary").read()
+    except OSError:
+        summary = ""
+    kbad = re.search(r"^FAIL  (kernel log: .*)", summary, re.M)
+    # Ours allocates its unstable table at boot: 2^clamp(ilog2(ram pages) - 4,
+    # 10, 20) hlist heads of 8 bytes (mm/ksm/unstable.c).  Stock has none.
+    mem = re.search(r"MemTotal: (\d+) kB", log)
+    if mem and "merge_wall_s" in res:
+        pages = int(mem.group(1)) // 4
+        bits = min(max(pages.bit_length() - 1 - 4, 10), 20)
+        table = (1 << bits) * 8 if kernel == "ours" else 0
+        res["meta_unstable_table_kib"] = table / 1024
+        res["meta_bytes_per_registered_page_incl_table"] = \
+            res["meta_bytes_per_registered_page"] + table / res["registered_pages"]
+    for w in sorted(set(WORKLOAD.values())):
+        bad = None
+        if kbad:
+            bad = kbad.group(1)
+        elif w not in status:
+            bad = "did not run" + (f" ({guest.group(1)})" if guest else "")
+        elif not status[w]:
+            bad = why.get(w, "failed")
+        if bad:
+            failures.append({"kernel": kernel, "run": int(r), "workload": w, "why": bad})
+    for key in values:
+        w = workload_of(key)
+        ok = not kbad and status.get(w) and key in res
+        values[key][kernel].append(res[key] if ok else None)
+
+def med(v):
+    v = [x for x in v if x is not None]
+    return statistics.median(v) if v else None
+
+def fmt(x):
+    if x is None:
+        return "FAILED"
+    if x == 0:
+        return "0"
+    if abs(x) >= 1000:
+        return f"{x:.0f}"
+    return f"{x:.{max(0, 3 - int(math.floor(math.log10(abs(x)))))}f}"
+
+out, metrics, met, ntargets = [], [], 0, 0
+head = f"{'metric':44} {'unit':>7} {'stock':>9} {'ours':>9} {'ours/stock':>10}  target"
+out.append(f"make bench ({mode}): Linux {linux}, medians of {repeats} boot(s) of each kernel "
+           f"(QEMU TCG, 2 CPUs, 2 GiB, 2 NUMA nodes), {wall}s")
+out.append(head)
+out.append("-" * (len(head) + 14))
+for key, label, unit, better, target in METRICS:
+    s, o = med(values[key]["stock"]), med(values[key]["ours"])
+    ratio = o / s if s and o is not None else None
+    tgt, ok = "", None
+    if target is not None:
+        ntargets += 1
+        tgt = ("<= " if better == "lower" else ">= ") + f"{target}"
+        if ratio is not None:
+            ok = ratio <= target if better == "lower" else ratio >= target
+            met += ok
+        tgt += "  " + {True: "met", False: "NOT met", None: "not measured"}[ok]
+    out.append(f"{label:44} {unit:>7} {fmt(s):>9} {fmt(o):>9} "
+               f"{(f'{ratio:.3f}' if ratio is not None else 'n/a'):>10}  {tgt}".rstrip())
+    metrics.append({"metric": key, "label": label, "unit": unit, "better": better,
+                    "stock": s, "ours": o, "ratio": ratio,
+                    "target": target, "target_met": ok,
+                    "runs": values[key]})
+out.append(f"targets met: {met} of {ntargets}")
+for f in failures:
+    out.append(f"FAILED: {f['kernel']} run {f['run']}, {f['workload']}: {f['why']}")
+if not failures:
+    out.append("every workload of every run merged what the data implies, contents intact")
+out.append(f"written: {reports}/bench.json")
+text = "\n".join(out)
+print(text)
+open(f"{reports}/bench.txt", "w").write(text + "\n")
+json.dump({"bench": mode, "linux": linux, "repeats": int(repeats), "wall_s": int(wall),
+           "order": [f"{k}-{r}" for k, r, _ in runs],
+           "metrics": metrics, "failures": failures},
+          open(f"{reports}/bench.json", "w"), indent=2)
+sys.exit(1 if failures else 0)
+EOF

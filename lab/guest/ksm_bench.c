@@ -1,0 +1,718 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksm_bench: the guest side of `make bench`.  One workload per run:
+ *
+ *   ksm_bench merge   [-m MIB] [-n PROCS] [-d CONTENTS] [-u UNIQUE%]
+ *   ksm_bench scan    [-m MIB] [-s SCANS]
+ *   ksm_bench cow     [-p PAGES] [-d CONTENTS]
+ *   ksm_bench unmerge [-m MIB] [-d CONTENTS]
+ *   ksm_bench steady  [-m MIB] [-t SECONDS] [-d CONTENTS] [-u VOLATILE%]
+ *
+ * Every workload starts from an idle KSM (run=2, all counters zero), checks
+ * that the counters reach exactly what the data implies and that every page
+ * still holds what was written, and only then prints its numbers as
+ * "bench: result KEY VALUE" lines; anything wrong is "bench: FAIL why" and
+ * exit 1, so a run that merged less or wrongly yields no number at all.
+ * Progress goes out as "bench: progress ..." lines.
+ *
+ * ksmd's CPU time is utime+stime of /proc/<ksmd>/stat in clock ticks; wall
+ * times are CLOCK_MONOTONIC.  The host (lab/bench.sh) gathers the results.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <dirent.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KSM "/sys/kernel/mm/ksm/"
+#define PAGE 4096UL
+#define KPF_KSM 21
+#define MAX_PROCS 64
+
+static const char *workload = "ksm_bench";
+static double t_start;
+
+/* ---- helpers ------------------------------------------------------------ */
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void __attribute__((noreturn, format(printf, 1, 2))) fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("bench: FAIL %s: ", workload);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+	exit(1);
+}
+
+static void __attribute__((format(printf, 1, 2))) progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("bench: progress %s %5.1fs: ", workload, now() - t_start);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+static void result(const char *key, double v)
+{
+	printf("bench: result %s %.6g\n", key, v);
+	fflush(stdout);
+}
+
+static unsigned long rd(const char *name)
+{
+	char path[128];
+	unsigned long v = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSM "%s", name);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%lu", &v) != 1)
+		fail("cannot read %s: %s", path, strerror(errno));
+	fclose(f);
+	return v;
+}
+
+static void wr(const char *name, unsigned long v)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), KSM "%s", name);
+	f = fopen(path, "w");
+	if (!f || fprintf(f, "%lu", v) < 0 || fclose(f))
+		fail("cannot write %lu to %s: %s", v, path, strerror(errno));
+}
+
+/* ksmd's pid, found by its name. */
+static int ksmd_pid(void)
+{
+	static int pid;
+	struct dirent *d;
+	char path[300], comm[32];
+	DIR *dir;
+	FILE *f;
+
+	if (pid)
+		return pid;
+	dir = opendir("/proc");
+	if (!dir)
+		fail("cannot open /proc: %s", strerror(errno));
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n"))
+			pid = atoi(d->d_name);
+		fclose(f);
+		if (pid)
+			break;
+	}
+	closedir(dir);
+	if (!pid)
+		fail("no ksmd thread in /proc");
+	return pid;
+}
+
+/* ksmd's CPU time so far (utime + stime), in seconds. */
+static double ksmd_cpu(void)
+{
+	unsigned long utime, stime;
+	char path[64], buf[1024], *p;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", ksmd_pid());
+	fd = open(path, O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		fail("cannot read %s: %s", path, strerror(errno));
+	close(fd);
+	buf[n] = 0;
+	/* After "pid (comm) ": state is field 3, utime 14, stime 15. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &utime, &stime) != 2)
+		fail("cannot parse %s", path);
+	return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
+}
+
+/* The clock source behind CLOCK_MONOTONIC. */
+static const char *clocksource(void)
+{
+	static char name[64];
+	FILE *f = fopen("/sys/devices/system/clocksource/clocksource0/current_clocksource", "r");
+
+	if (!f || !fgets(name, sizeof(name), f))
+		snprintf(name, sizeof(name), "unknown");
+	if (f)
+		fclose(f);
+	name[strcspn(name, "\n")] = 0;
+	return name;
+}
+
+/* Fill one page with the pseudo-random stream of @tag. */
+static void fill(void *page, uint64_t tag)
+{
+	uint64_t x = tag * 0x9e3779b97f4a7c15ULL + 1, *p = page;
+	unsigned long i;
+
+	for (i = 0; i < PAGE / 8; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		p[i] = x;
+	}
+}
+
+/* Does the page hold the stream of @tag? */
+static int same(const void *page, uint64_t tag)
+{
+	static uint64_t want[PAGE / 8];
+
+	fill(want, tag);
+	return !memcmp(want, page, PAGE);
+}
+
+static void *map(unsigned long pages)
+{
+	void *p = mmap(NULL, pages * PAGE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	if (p == MAP_FAILED)
+		fail("mmap of %lu MiB: %s", pages * PAGE >> 20, strerror(errno));
+	return p;
+}
+
+static void mergeable(void *p, unsigned long pages, int advice)
+{
+	if (madvise(p, pages * PAGE, advice))
+		fail("madvise(%s): %s", advice == MADV_MERGEABLE ? "MADV_MERGEABLE" :
+		     "MADV_UNMERGEABLE", strerror(errno));
+}
+
+/*
+ * Content tags.  A repeated page of content c has tag c (c < CONTENTS); a
+ * unique page has a tag no other page has.
+ */
+#define UNIQUE(seed, i) ((1ULL << 40) + ((uint64_t)(seed) << 24) + (i))
+
+/*
+ * What the counters must end at when, over all registered pages, content c
+ * occurs count[c] times: one KSM page per max_page_sharing mappings.
+ */
+struct expect {
+	unsigned long shared, sharing;
+};
+
+static struct expect expected(const unsigned long *count, unsigned long contents)
+{
+	unsigned long mps = rd("max_page_sharing"), c, k;
+	struct expect e = { 0, 0 };
+
+	for (c = 0; c < contents; c++) {
+		if (count[c] < 2)
+			continue;
+		k = (count[c] + mps - 1) / mps;
+		e.shared += k;
+		e.sharing += count[c] - k;
+	}
+	return e;
+}
+
+/* Start from an idle KSM: unmerge everything, all counters zero, stopped. */
+static void settle(void)
+{
+	double t0 = now();
+
+	wr("run", 2);
+	while (rd("pages_shared") || rd("pages_sharing") || rd("pages_unshared")) {
+		if (now() - t0 > 60)
+			fail("KSM not idle 60s after run=2: pages_shared %lu, pages_sharing %lu, pages_unshared %lu",
+			     rd("pages_shared"), rd("pages_sharing"), rd("pages_unshared"));
+		usleep(100000);
+	}
+	wr("run", 0);
+	wr("pages_to_scan", 100);
+	wr("sleep_millisecs", 20);
+}
+
+/*
+ * Run ksmd fast (pages_to_scan 16384, sleep_millisecs 0) until the counters
+ * are @e; fail if they stop moving for 6 full scans or @limit seconds pass.
+ * Returns the wall seconds; *cpu gets ksmd's CPU seconds.
+ */
+static double merge_until(struct expect e, double limit, double *cpu)
+{
+	unsigned long shared, sharing, last_shared = ~0UL, last_sharing = ~0UL;
+	unsigned long scans0, scans_at_change = 0, scans;
+	double t0, t, c0, shown = 0;
+
+	wr("pages_to_scan", 16384);
+	wr("sleep_millisecs", 0);
+	scans0 = rd("full_scans");
+	c0 = ksmd_cpu();
+	t0 = now();
+	wr("run", 1);
+	for (;;) {
+		shared = rd("pages_shared");
+		sharing = rd("pages_sharing");
+		t = now() - t0;
+		if (shared == e.shared && sharing == e.sharing)
+			break;
+		scans = rd("full_scans") - scans0;
+		if (shared != last_shared || sharing != last_sharing) {
+			last_shared = shared;
+			last_sharing = sharing;
+			scans_at_change = scans;
+		}
+		if (scans >= scans_at_change + 6 || t > limit)
+			fail("merged wrongly: pages_shared %lu, pages_sharing %lu after %.1fs and %lu full scans; expected %lu, %lu",
+			     shared, sharing, t, scans, e.shared, e.sharing);
+		if (t - shown >= 10) {
+			progress("merging: pages_shared %lu/%lu, pages_sharing %lu/%lu, %lu full scans",
+				 shared, e.shared, sharing, e.sharing, scans);
+			shown = t;
+		}
+		usleep(20000);
+	}
+	if (cpu)
+		*cpu = ksmd_cpu() - c0;
+	progress("merged in %.2fs (%lu full scans): pages_shared %lu, pages_sharing %lu",
+		 t, rd("full_scans") - scans0, shared, sharing);
+	return t;
+}
+
+/* Check that the counters are still @e (ksmd stopped or idle). */
+static void still(struct expect e, const char *when)
+{
+	unsigned long shared = rd("pages_shared"), sharing = rd("pages_sharing");
+
+	if (shared != e.shared || sharing != e.sharing)
+		fail("%s: pages_shared %lu, pages_sharing %lu; expected %lu, %lu",
+		     when, shared, sharing, e.shared, e.sharing);
+}
+
+/* Bytes in use in KSM's slab caches, from /proc/slabinfo. */
+struct slab {
+	double rmap_item, stable_node, mm_slot;
+};
+
+static struct slab slabinfo(void)
+{
+	unsigned long active, num, size;
+	struct slab s = { 0, 0, 0 };
+	char line[512], name[64];
+	int seen = 0;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	if (!f)
+		fail("no /proc/slabinfo: %s", strerror(errno));
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %lu %lu %lu", name, &active, &num, &size) != 4)
+			continue;
+		if (!strcmp(name, "ksm_rmap_item"))
+			s.rmap_item = (double)active * size, seen |= 1;
+		else if (!strcmp(name, "ksm_stable_node"))
+			s.stable_node = (double)active * size, seen |= 2;
+		else if (!strcmp(name, "ksm_mm_slot"))
+			s.mm_slot = (double)active * size, seen |= 4;
+	}
+	fclose(f);
+	if (seen != 7)
+		fail("/proc/slabinfo lacks ksm_rmap_item, ksm_stable_node or ksm_mm_slot (merged into other caches? boot with slab_nomerge)");
+	return s;
+}
+
+/* Is every page of [p, p + pages) out of KSM (KPF_KSM clear)? */
+static unsigned long ksm_pages_in(void *p, unsigned long pages)
+{
+	uint64_t *pm = malloc(pages * 8), flags;
+	unsigned long i, n = 0, nopfn = 0;
+	int fd = open("/proc/self/pagemap", O_RDONLY);
+	int kf = open("/proc/kpageflags", O_RDONLY);
+
+	if (!pm || fd < 0 || kf < 0)
+		fail("cannot open pagemap/kpageflags: %s", strerror(errno));
+	if (pread(fd, pm, pages * 8, (uintptr_t)p / PAGE * 8) != (ssize_t)(pages * 8))
+		fail("cannot read /proc/self/pagemap: %s", strerror(errno));
+	for (i = 0; i < pages; i++) {
+		uint64_t pfn = pm[i] & ((1ULL << 55) - 1);
+
+		if (!(pm[i] >> 63) || !pfn) {
+			nopfn++;
+			continue;
+		}
+		if (pread(kf, &flags, 8, pfn * 8) != 8)
+			fail("cannot read /proc/kpageflags: %s", strerror(errno));
+		n += (flags >> KPF_KSM) & 1;
+	}
+	if (nopfn)
+		fail("%lu pages not present or without a PFN in pagemap", nopfn);
+	close(fd);
+	close(kf);
+	free(pm);
+	return n;
+}
+
+/* ---- 1 + 5. merge time and metadata -------------------------------------- */
+
+static uint64_t merge_tag(unsigned long i, int k, unsigned long pages,
+			  unsigned long unique, unsigned long contents)
+{
+	if (i >= pages - unique)
+		return UNIQUE(k, i);
+	return (i * 7 + k) % contents;
+}
+
+static int merge_child(int k, unsigned long pages, unsigned long unique,
+		       unsigned long contents, int ready, int go)
+{
+	char *area = map(pages), c;
+	unsigned long i;
+
+	for (i = 0; i < pages; i++)
+		fill(area + i * PAGE, merge_tag(i, k, pages, unique, contents));
+	mergeable(area, pages, MADV_MERGEABLE);
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 0)
+		return 2;
+	for (i = 0; i < pages; i++) {
+		if (!same(area + i * PAGE, merge_tag(i, k, pages, unique, contents))) {
+			printf("bench: process %d page %lu changed\n", k, i);
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int w_merge(unsigned long mib, int procs, unsigned long contents,
+		   unsigned long unique_pct)
+{
+	unsigned long pages = mib * 256 / procs, unique = pages * unique_pct / 100;
+	unsigned long *count = calloc(contents, sizeof(*count)), i, reg;
+	int ready[2], go[2], k, status, bad = 0;
+	struct slab s0, s1;
+	struct expect e;
+	double wall, cpu, bytes;
+
+	if (procs < 1 || procs > MAX_PROCS || !count || unique > pages)
+		fail("bad parameters");
+	for (k = 0; k < procs; k++)
+		for (i = 0; i < pages - unique; i++)
+			count[merge_tag(i, k, pages, unique, contents)]++;
+	e = expected(count, contents);
+	reg = pages * procs;
+	settle();
+	s0 = slabinfo();
+	if (pipe(ready) || pipe(go))
+		fail("pipe: %s", strerror(errno));
+	progress("%d processes x %lu MiB, %lu%% unique pages, the rest from %lu contents",
+		 procs, pages * PAGE >> 20, unique_pct, contents);
+	for (k = 0; k < procs; k++) {
+		pid_t pid = fork();
+
+		if (pid < 0)
+			fail("fork: %s", strerror(errno));
+		if (pid == 0) {
+			close(go[1]);
+			close(ready[0]);
+			_exit(merge_child(k, pages, unique, contents, ready[1], go[0]));
+		}
+	}
+	close(go[0]);
+	close(ready[1]);
+	for (k = 0; k < procs; k++) {
+		char c;
+
+		if (read(ready[0], &c, 1) != 1)
+			fail("a process failed to set up its memory");
+	}
+	progress("%lu pages registered; expecting pages_shared %lu, pages_sharing %lu",
+		 reg, e.shared, e.sharing);
+	wall = merge_until(e, 900, &cpu);
+	wr("run", 0);
+	s1 = slabinfo();
+	still(e, "after merging");
+	close(go[1]);
+	for (k = 0; k < procs; k++)
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			bad++;
+	if (bad)
+		fail("%d processes found their memory changed after merging", bad);
+	progress("contents intact");
+	result("merge_wall_s", wall);
+	result("merge_ksmd_cpu_s", cpu);
+	bytes = s1.rmap_item - s0.rmap_item + s1.stable_node - s0.stable_node +
+		s1.mm_slot - s0.mm_slot;
+	result("meta_rmap_item_bytes", s1.rmap_item - s0.rmap_item);
+	result("meta_stable_node_bytes", s1.stable_node - s0.stable_node);
+	result("meta_mm_slot_bytes", s1.mm_slot - s0.mm_slot);
+	result("meta_bytes_per_registered_page", bytes / reg);
+	result("meta_bytes_per_merged_page", bytes / (e.shared + e.sharing));
+	result("registered_pages", reg);
+	result("merged_pages", e.shared + e.sharing);
+	return 0;
+}
+
+/* ---- 2. scan cost on unmergeable memory ------------------------------------ */
+
+static int w_scan(unsigned long mib, unsigned long nscans)
+{
+	unsigned long pages = mib * 256, i, s, s0;
+	double c0 = 0, c1, t0 = 0, t1, tw;
+	char *area;
+
+	if (!nscans)
+		fail("bad parameters");
+	settle();
+	area = map(pages);
+	progress("%lu MiB of unique pages", mib);
+	for (i = 0; i < pages; i++)
+		fill(area + i * PAGE, UNIQUE(1, i));
+	mergeable(area, pages, MADV_MERGEABLE);
+	wr("pages_to_scan", 16384);
+	wr("sleep_millisecs", 0);
+	s0 = rd("full_scans");
+	tw = now();
+	wr("run", 1);
+	/* Two passes to warm up (rmap items, checksums), then the window. */
+	for (;;) {
+		s = rd("full_scans") - s0;
+		if (s == 2 && !t0) {
+			c0 = ksmd_cpu();
+			t0 = now();
+			progress("warm-up: 2 full scans in %.1fs; measuring %lu more", t0 - tw, nscans);
+		}
+		if (s >= 2 + nscans)
+			break;
+		if (s > 2 && !t0)
+			fail("missed the start of the window (ksmd passed 2 scans unseen)");
+		if (now() - tw > 900)
+			fail("only %lu full scans after 900s", s);
+		usleep(5000);
+	}
+	c1 = ksmd_cpu();
+	t1 = now();
+	wr("run", 0);
+	if (rd("pages_shared") || rd("pages_sharing"))
+		fail("merged unique pages: pages_shared %lu, pages_sharing %lu",
+		     rd("pages_shared"), rd("pages_sharing"));
+	for (i = 0; i < pages; i++)
+		if (!same(area + i * PAGE, UNIQUE(1, i)))
+			fail("page %lu changed", i);
+	progress("%lu full scans in %.2fs, ksmd CPU %.2fs; contents intact", nscans, t1 - t0, c1 - c0);
+	if (c1 - c0 <= 0)
+		fail("ksmd used no measurable CPU over %lu full scans", nscans);
+	result("scan_pages_per_cpu_s", (double)pages * nscans / (c1 - c0));
+	result("scan_cpu_per_full_scan_s", (c1 - c0) / nscans);
+	result("scan_wall_per_full_scan_s", (t1 - t0) / nscans);
+	return 0;
+}
+
+/* ---- 3. COW break ---------------------------------------------------------- */
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static int w_cow(unsigned long pages, unsigned long contents)
+{
+	unsigned long *count = calloc(contents, sizeof(*count)), i;
+	double *lat = calloc(pages, sizeof(*lat)), t;
+	struct expect e;
+	char *area;
+
+	if (!count || !lat)
+		fail("bad parameters");
+	/* Under QEMU the TSC may be marked unstable: jiffies tick in ms. */
+	if (strstr(clocksource(), "jiffies"))
+		fail("clocksource %s is too coarse to time a fault (boot with tsc=reliable)",
+		     clocksource());
+	for (i = 0; i < pages; i++)
+		count[i % contents]++;
+	e = expected(count, contents);
+	settle();
+	area = map(pages);
+	for (i = 0; i < pages; i++)
+		fill(area + i * PAGE, i % contents);
+	mergeable(area, pages, MADV_MERGEABLE);
+	merge_until(e, 600, NULL);
+	wr("run", 0);
+	still(e, "after stopping ksmd");
+	if (ksm_pages_in(area, pages) != pages)
+		fail("not every page is a KSM page after merging");
+	for (i = 0; i < pages; i++) {
+		volatile char *p = area + i * PAGE + 100;
+
+		t = now();
+		*p = ~*p;
+		lat[i] = now() - t;
+	}
+	if (ksm_pages_in(area, pages))
+		fail("KSM pages left after writing to every page");
+	for (i = 0; i < pages; i++) {
+		area[i * PAGE + 100] = ~area[i * PAGE + 100];
+		if (!same(area + i * PAGE, i % contents))
+			fail("page %lu wrong after its COW break", i);
+	}
+	qsort(lat, pages, sizeof(*lat), cmp_double);
+	progress("%lu first writes to merged pages: median %.1fus, p10 %.1fus, p90 %.1fus; contents intact",
+		 pages, lat[pages / 2] * 1e6, lat[pages / 10] * 1e6, lat[pages * 9 / 10] * 1e6);
+	result("cow_fault_us", lat[pages / 2] * 1e6);
+	return 0;
+}
+
+/* ---- 4. unmerge ------------------------------------------------------------ */
+
+static int w_unmerge(unsigned long mib, unsigned long contents)
+{
+	unsigned long pages = mib * 256, *count = calloc(contents, sizeof(*count)), i;
+	struct expect e;
+	double t;
+	char *area;
+
+	if (!count)
+		fail("bad parameters");
+	for (i = 0; i < pages; i++)
+		count[i % contents]++;
+	e = expected(count, contents);
+	settle();
+	area = map(pages);
+	for (i = 0; i < pages; i++)
+		fill(area + i * PAGE, i % contents);
+	mergeable(area, pages, MADV_MERGEABLE);
+	progress("%lu MiB from %lu contents", mib, contents);
+	merge_until(e, 900, NULL);
+	wr("run", 0);
+	still(e, "after stopping ksmd");
+	t = now();
+	mergeable(area, pages, MADV_UNMERGEABLE);
+	t = now() - t;
+	i = ksm_pages_in(area, pages);
+	if (i)
+		fail("%lu pages still KSM pages after MADV_UNMERGEABLE", i);
+	for (i = 0; i < pages; i++)
+		if (!same(area + i * PAGE, i % contents))
+			fail("page %lu changed", i);
+	progress("MADV_UNMERGEABLE over %lu MiB in %.3fs; no KSM page left, contents intact", mib, t);
+	result("unmerge_s", t);
+	return 0;
+}
+
+/* ---- 6. steady state ------------------------------------------------------- */
+
+static int w_steady(unsigned long mib, unsigned long secs, unsigned long contents,
+		    unsigned long volatile_pct)
+{
+	unsigned long pages = mib * 256, vol = pages * volatile_pct / 100, i, round = 0;
+	unsigned long *count = calloc(contents, sizeof(*count)), stable = pages - vol;
+	double t0, c0, c1, t1, next;
+	struct expect e;
+	char *area;
+
+	if (!count || vol > pages)
+		fail("bad parameters");
+	for (i = 0; i < stable; i++)
+		count[i % contents]++;
+	e = expected(count, contents);
+	settle();
+	area = map(pages);
+	for (i = 0; i < pages; i++)
+		fill(area + i * PAGE, i < stable ? i % contents : UNIQUE(0, i));
+	mergeable(area, pages, MADV_MERGEABLE);
+	progress("%lu MiB: %lu stable duplicate pages, %lu pages rewritten every second",
+		 mib, stable, vol);
+	merge_until(e, 600, NULL);
+	wr("pages_to_scan", 100);
+	wr("sleep_millisecs", 20);
+	c0 = ksmd_cpu();
+	t0 = now();
+	for (next = t0; now() - t0 < secs; next += 1) {
+		round++;
+		for (i = stable; i < pages; i++)
+			fill(area + i * PAGE, UNIQUE(round + 1, i));
+		if (round % 10 == 0)
+			progress("%lus of %lus, ksmd CPU %.2fs", round, secs, ksmd_cpu() - c0);
+		while (now() < next + 1)
+			usleep(10000);
+	}
+	c1 = ksmd_cpu();
+	t1 = now();
+	wr("run", 0);
+	still(e, "after the steady state");
+	for (i = 0; i < pages; i++)
+		if (!same(area + i * PAGE, i < stable ? i % contents : UNIQUE(round + 1, i)))
+			fail("page %lu changed", i);
+	progress("ksmd CPU %.2fs over %.1fs with %lu rewrites; contents intact",
+		 c1 - c0, t1 - t0, round);
+	result("steady_ksmd_cpu_pct", 100 * (c1 - c0) / (t1 - t0));
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	unsigned long mib = 0, contents = 0, pct = ~0UL, nscans = 3, pages = 4096, secs = 60;
+	int procs = 4, opt;
+
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	if (argc < 2) {
+		fprintf(stderr, "usage: ksm_bench merge|scan|cow|unmerge|steady [options]\n");
+		return 2;
+	}
+	workload = argv[1];
+	optind = 2;
+	while ((opt = getopt(argc, argv, "m:n:d:u:s:p:t:")) != -1) {
+		switch (opt) {
+		case 'm': mib = strtoul(optarg, NULL, 0); break;
+		case 'n': procs = atoi(optarg); break;
+		case 'd': contents = strtoul(optarg, NULL, 0); break;
+		case 'u': pct = strtoul(optarg, NULL, 0); break;
+		case 's': nscans = strtoul(optarg, NULL, 0); break;
+		case 'p': pages = strtoul(optarg, NULL, 0); break;
+		case 't': secs = strtoul(optarg, NULL, 0); break;
+		default:
+			fprintf(stderr, "ksm_bench: bad option\n");
+			return 2;
+		}
+	}
+	t_start = now();
+	printf("bench: guest memory %ld MiB, clocksource %s, ksmd pid %d\n",
+	       sysconf(_SC_PHYS_PAGES) * (PAGE >> 10) >> 10, clocksource(), ksmd_pid());
+	if (!strcmp(workload, "merge"))
+		return w_merge(mib ? mib : 256, procs, contents ? contents : 64, pct == ~0UL ? 25 : pct);
+	if (!strcmp(workload, "scan"))
+		return w_scan(mib ? mib : 512, nscans);
+	if (!strcmp(workload, "cow"))
+		return w_cow(pages, contents ? contents : 64);
+	if (!strcmp(workload, "unmerge"))
+		return w_unmerge(mib ? mib : 256, contents ? contents : 512);
+	if (!strcmp(workload, "steady"))
+		return w_steady(mib ? mib : 64, secs, contents ? contents : 64, pct == ~0UL ? 10 : pct);
+	fail("no such workload");
+}
