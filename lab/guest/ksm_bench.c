@@ -7,6 +7,7 @@
  *   ksm_bench cow     [-p PAGES] [-d CONTENTS]
  *   ksm_bench unmerge [-m MIB] [-d CONTENTS]
  *   ksm_bench steady  [-m MIB] [-t SECONDS] [-d CONTENTS] [-u VOLATILE%]
+ *   ksm_bench tsc_khz   (on the host: its TSC frequency, for tsc_early_khz=)
  *
  * Every workload starts from an idle KSM (run=2, all counters zero), checks
  * that the counters reach exactly what the data implies and that every page
@@ -30,6 +31,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+#include <x86intrin.h>
 
 #define KSM "/sys/kernel/mm/ksm/"
 #define PAGE 4096UL
@@ -631,7 +633,7 @@ static int w_steady(unsigned long mib, unsigned long secs, unsigned long content
 		    unsigned long volatile_pct)
 {
 	unsigned long pages = mib * 256, vol = pages * volatile_pct / 100, i, round = 0;
-	unsigned long *count = calloc(contents, sizeof(*count)), stable = pages - vol;
+	unsigned long *count = calloc(contents, sizeof(*count)), stable = pages - vol, s0, s1;
 	double t0, c0, c1, t1, next;
 	struct expect e;
 	char *area;
@@ -651,6 +653,7 @@ static int w_steady(unsigned long mib, unsigned long secs, unsigned long content
 	merge_until(e, 600, NULL);
 	wr("pages_to_scan", 100);
 	wr("sleep_millisecs", 20);
+	s0 = rd("full_scans");
 	c0 = ksmd_cpu();
 	t0 = now();
 	for (next = t0; now() - t0 < secs; next += 1) {
@@ -664,14 +667,41 @@ static int w_steady(unsigned long mib, unsigned long secs, unsigned long content
 	}
 	c1 = ksmd_cpu();
 	t1 = now();
+	s1 = rd("full_scans");
 	wr("run", 0);
 	still(e, "after the steady state");
 	for (i = 0; i < pages; i++)
 		if (!same(area + i * PAGE, i < stable ? i % contents : UNIQUE(round + 1, i)))
 			fail("page %lu changed", i);
-	progress("ksmd CPU %.2fs over %.1fs with %lu rewrites; contents intact",
-		 c1 - c0, t1 - t0, round);
+	progress("ksmd CPU %.2fs over %.1fs, %lu full scans, %lu rewrites; contents intact",
+		 c1 - c0, t1 - t0, s1 - s0, round);
 	result("steady_ksmd_cpu_pct", 100 * (c1 - c0) / (t1 - t0));
+	result("steady_full_scans_per_min", 60.0 * (s1 - s0) / (t1 - t0));
+	return 0;
+}
+
+/*
+ * The host's TSC frequency in kHz.  Under QEMU TCG the guest's RDTSC reads
+ * the host's TSC, and a loaded host often makes the guest's calibration
+ * against the PIT fail: the guest then falls back to a jiffies clocksource
+ * (CLOCK_MONOTONIC in 4 ms steps).  lab/bench.sh passes this value as
+ * tsc_early_khz= (with tsc=reliable).  The median of 5 samples of 100 ms.
+ */
+static int tsc_khz(void)
+{
+	double khz[5], t0, t;
+	uint64_t c0;
+	int i;
+
+	for (i = 0; i < 5; i++) {
+		t0 = now();
+		c0 = __rdtsc();
+		while ((t = now()) - t0 < 0.1)
+			;
+		khz[i] = (__rdtsc() - c0) / (t - t0) / 1000;
+	}
+	qsort(khz, 5, sizeof(*khz), cmp_double);
+	printf("%.0f\n", khz[2]);
 	return 0;
 }
 
@@ -686,6 +716,8 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	workload = argv[1];
+	if (!strcmp(workload, "tsc_khz"))
+		return tsc_khz();
 	optind = 2;
 	while ((opt = getopt(argc, argv, "m:n:d:u:s:p:t:")) != -1) {
 		switch (opt) {
