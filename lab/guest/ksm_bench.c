@@ -78,7 +78,7 @@ static void __attribute__((format(printf, 1, 2))) progress(const char *fmt, ...)
 
 static void result(const char *key, double v)
 {
-	printf("bench: result %s %.6g\n", key, v);
+	printf("bench: result %s %.9g\n", key, v);
 	fflush(stdout);
 }
 
@@ -299,7 +299,7 @@ static double merge_until(struct expect e, double limit, double *cpu)
 				 shared, e.shared, sharing, e.sharing, scans);
 			shown = t;
 		}
-		usleep(20000);
+		usleep(10000);
 	}
 	if (cpu)
 		*cpu = ksmd_cpu() - c0;
