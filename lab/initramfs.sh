@@ -63,6 +63,10 @@ for src in "$own"/*.c; do
 	echo "$name|${limit:-600}|$name" >>"$root/lab/selftests.cases"
 done
 
+# A reproducer of the race behind ksm_tests -U (not in make check).
+compile "$root/tests/ksm_cow_race" "$LAB/guest/ksm_cow_race.c"
+echo "ksm_cow_race|600|ksm_cow_race" >"$root/lab/race.cases"
+
 # The demo of `make run`.
 compile "$root/tests/ksm_demo" "$LAB/guest/ksm_demo.c"
 echo "ksm_demo|900|ksm_demo" >"$root/lab/demo.cases"
