@@ -5,7 +5,7 @@
 # the suites, and give the verdict.
 source "$(dirname "$0")/common.sh"
 
-kernel=${1:-ours} flavour=${2:-test} suites=${3:-selftests,conformance}
+kernel=${1:-ours} flavour=${2:-test} suites=${3:-selftests,conformance,race}
 report=check-$kernel-$flavour
 impl=$(ksm_impl "$kernel")
 "$LAB/setup.sh"

@@ -63,7 +63,7 @@ for src in "$own"/*.c; do
 	echo "$name|${limit:-600}|$name" >>"$root/lab/selftests.cases"
 done
 
-# A reproducer of the race behind ksm_tests -U (not in make check).
+# The race behind ksm_tests -U, repeated: the race suite of make check.
 compile "$root/tests/ksm_cow_race" "$LAB/guest/ksm_cow_race.c"
 echo "ksm_cow_race|600|ksm_cow_race" >"$root/lab/race.cases"
 

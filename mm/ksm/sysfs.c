@@ -34,6 +34,7 @@ enum ksm_file_type {
 #define KSM_F_NO_PAGES	0x2	/* refused (-EBUSY) while KSM pages exist */
 #define KSM_F_RUN	0x4	/* the run file */
 #define KSM_F_ERANGE	0x8	/* overflow is -ERANGE, not -EINVAL (as 6.1) */
+#define KSM_F_PASS	0x10	/* read between ksmd's steps (full_scans) */
 
 struct ksm_file {
 	struct kobj_attribute kattr;
@@ -122,12 +123,24 @@ static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
 			     char *buf)
 {
 	struct ksm_file *f = to_ksm_file(a);
+	unsigned long val;
 
 	if (f->type != KSM_COUNT)
 		return sysfs_emit(buf, "%u\n", ksm_file_get(f));
 	if (!f->var)
 		return sysfs_emit(buf, "%lu\n", ksm_pages_volatile());
-	return sysfs_emit(buf, "%lu\n", READ_ONCE(*(unsigned long *)f->var));
+	/*
+	 * full_scans is read under ksm_mutex, between ksmd's steps, so the
+	 * stale-node purge that comes with its next move runs after the
+	 * read: a KSM page whose last mapping the reader broke before
+	 * reading it has left the counters once full_scans has moved on.
+	 */
+	if (f->flags & KSM_F_PASS)
+		mutex_lock(&ksm_mutex);
+	val = READ_ONCE(*(unsigned long *)f->var);
+	if (f->flags & KSM_F_PASS)
+		mutex_unlock(&ksm_mutex);
+	return sysfs_emit(buf, "%lu\n", val);
 }
 
 /*
@@ -206,10 +219,10 @@ static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
 		.min = _min, .max = _max,				\
 	}
 
-#define KSM_COUNTER(_name, _var)					\
+#define KSM_COUNTER(_name, _var, _flags)				\
 	static struct ksm_file ksm_f_##_name = {			\
 		.kattr = __ATTR(_name, 0444, ksm_file_show, NULL),	\
-		.var = _var, .type = KSM_COUNT,				\
+		.var = _var, .type = KSM_COUNT, .flags = _flags,	\
 	}
 
 KSM_KNOB(run, &ksm_run, KSM_UINT, KSM_F_RUN, 0, KSM_RUN_UNMERGE);
@@ -220,13 +233,13 @@ KSM_KNOB(max_page_sharing, &ksm_max_page_sharing, KSM_INT,
 	 KSM_F_NO_PAGES | KSM_F_ERANGE, 2, INT_MAX);
 KSM_KNOB(stable_node_chains_prune_millisecs, &ksm_prune_ms, KSM_UINT, 0, 0,
 	 UINT_MAX);
-KSM_COUNTER(pages_shared, &ksm_pages_shared);
-KSM_COUNTER(pages_sharing, &ksm_pages_sharing);
-KSM_COUNTER(pages_unshared, &ksm_pages_unshared);
-KSM_COUNTER(pages_volatile, NULL);
-KSM_COUNTER(full_scans, &ksm_full_scans);
-KSM_COUNTER(stable_node_chains, &ksm_stable_node_chains);
-KSM_COUNTER(stable_node_dups, &ksm_stable_node_dups);
+KSM_COUNTER(pages_shared, &ksm_pages_shared, 0);
+KSM_COUNTER(pages_sharing, &ksm_pages_sharing, 0);
+KSM_COUNTER(pages_unshared, &ksm_pages_unshared, 0);
+KSM_COUNTER(pages_volatile, NULL, 0);
+KSM_COUNTER(full_scans, &ksm_full_scans, KSM_F_PASS);
+KSM_COUNTER(stable_node_chains, &ksm_stable_node_chains, 0);
+KSM_COUNTER(stable_node_dups, &ksm_stable_node_dups, 0);
 #ifdef CONFIG_NUMA
 KSM_KNOB(merge_across_nodes, &ksm_merge_across_nodes, KSM_FLAG,
 	 KSM_F_NO_PAGES | KSM_F_ERANGE, 0, 1);
