@@ -28,8 +28,12 @@ command -v sparse >/dev/null && sparse="C=2"
 LAB_OBJ_SUFFIX= "$LAB/tree.sh" >/dev/null
 mkdir -p "$obj"
 cp "$BUILD/obj/ours-test/.config" "$obj/.config"
+# With memory hot-remove too, so that the code under it is built.
+"$OURS_SRC/scripts/config" --file "$obj/.config" -e MEMORY_HOTPLUG -e MEMORY_HOTREMOVE
 mk=(make -C "$OURS_SRC" O="$obj" ARCH=x86_64 CC="ccache gcc" -j"$JOBS")
 step "$logs/lint-prepare.log" "preparing $obj" sh -c '"$@" olddefconfig && "$@" prepare' sh "${mk[@]}"
+grep -q '^CONFIG_MEMORY_HOTREMOVE=y' "$obj/.config" ||
+	die "lint: Kconfig dropped CONFIG_MEMORY_HOTREMOVE"
 # Only the KSM objects are built here, so every warning is one of ours
 # (or of a header inline that our code calls).
 rm -f "$obj"/mm/ksm/*.o "$obj"/mm/ksm.o

@@ -7,6 +7,7 @@
  * times).  Everything here runs with ksm_mutex held.
  */
 #include <linux/jiffies.h>
+#include <linux/memory.h>
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/slab.h>
@@ -419,6 +420,53 @@ bool ksm_stable_empty(void)
 	return true;
 }
 
+#ifdef CONFIG_MEMORY_HOTREMOVE
+static bool ksm_node_in(struct ksm_stable_node *node, unsigned long start,
+			unsigned long end)
+{
+	return node->kpfn >= start && node->kpfn < end;
+}
+
+/*
+ * Memory that went offline holds no live KSM page (each one was migrated
+ * away, and its node's kpfn moved with it), so a node that still names a
+ * pfn there is stale: remove it before the memmap behind the pfn can go.
+ */
+static int ksm_memory_callback(struct notifier_block *nb,
+			       unsigned long action, void *arg)
+{
+	struct memory_notify *mn = arg;
+	unsigned long start = mn->start_pfn, end = start + mn->nr_pages;
+	struct ksm_stable_node *node, *dup;
+	struct rb_node *n, *next;
+	struct hlist_node *tmp;
+	int nid;
+
+	if (action != MEM_OFFLINE)
+		return NOTIFY_OK;
+	mutex_lock(&ksm_mutex);
+	for (nid = 0; nid < MAX_NUMNODES; nid++) {
+		for (n = rb_first(&ksm_stable_roots[nid]); n; n = next) {
+			next = rb_next(n);
+			node = rb_entry(n, struct ksm_stable_node, rb);
+			if (node->kind == KSM_NODE_CHAIN) {
+				hlist_for_each_entry_safe(dup, tmp, &node->dups,
+							  dup_link) {
+					if (ksm_node_in(dup, start, end))
+						ksm_remove_node(dup);
+				}
+				ksm_chain_tidy(node, false);
+			} else if (ksm_node_in(node, start, end)) {
+				ksm_remove_node(node);
+			}
+			cond_resched();
+		}
+	}
+	mutex_unlock(&ksm_mutex);
+	return NOTIFY_OK;
+}
+#endif
+
 int __init ksm_stable_init(void)
 {
 	int nid;
@@ -426,5 +474,10 @@ int __init ksm_stable_init(void)
 	for (nid = 0; nid < MAX_NUMNODES; nid++)
 		ksm_stable_roots[nid] = RB_ROOT;
 	ksm_node_cache = KMEM_CACHE(ksm_stable_node, 0);
-	return ksm_node_cache ? 0 : -ENOMEM;
+	if (!ksm_node_cache)
+		return -ENOMEM;
+#ifdef CONFIG_MEMORY_HOTREMOVE
+	hotplug_memory_notifier(ksm_memory_callback, 100);
+#endif
+	return 0;
 }
