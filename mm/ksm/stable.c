@@ -376,38 +376,59 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
 }
 
 /* Drop the nodes whose KSM page has gone, and prune chains. */
-void ksm_purge_stale(void)
+/*
+ * Remove @node if its KSM page has gone, or if the page it names lies in
+ * [@start_pfn, @end_pfn).
+ */
+static void ksm_sweep_node(struct ksm_stable_node *node,
+			   unsigned long start_pfn, unsigned long end_pfn)
 {
-	struct ksm_stable_node *node, *dup;
-	struct hlist_node *tmp;
-	struct rb_node *n, *next;
 	struct page *page;
 	bool stale;
+
+	if (node->kpfn >= start_pfn && node->kpfn < end_pfn) {
+		ksm_remove_node(node);
+		return;
+	}
+	page = ksm_get_page(node, KSM_GET_NOLOCK, &stale);
+	if (page)
+		put_page(page);
+}
+
+/*
+ * Sweep every KSM page's node (plain nodes and the dups of chains), see
+ * ksm_sweep_node(); then tidy each chain, pruning it when @prune.
+ */
+static void ksm_sweep(unsigned long start_pfn, unsigned long end_pfn,
+		      bool prune)
+{
+	struct ksm_stable_node *node, *dup;
+	struct rb_node *n, *next;
+	struct hlist_node *tmp;
 	int nid;
 
 	for (nid = 0; nid < MAX_NUMNODES; nid++) {
 		for (n = rb_first(&ksm_stable_roots[nid]); n; n = next) {
 			next = rb_next(n);
 			node = rb_entry(n, struct ksm_stable_node, rb);
-			if (node->kind == KSM_NODE_CHAIN) {
-				hlist_for_each_entry_safe(dup, tmp, &node->dups,
-							  dup_link) {
-					page = ksm_get_page(dup, KSM_GET_NOLOCK,
-							    &stale);
-					if (page)
-						put_page(page);
-				}
-				node->pruned = jiffies;
-				ksm_chain_tidy(node, true);
+			if (node->kind != KSM_NODE_CHAIN) {
+				ksm_sweep_node(node, start_pfn, end_pfn);
 			} else {
-				page = ksm_get_page(node, KSM_GET_NOLOCK,
-						    &stale);
-				if (page)
-					put_page(page);
+				hlist_for_each_entry_safe(dup, tmp, &node->dups,
+							  dup_link)
+					ksm_sweep_node(dup, start_pfn, end_pfn);
+				if (prune)
+					node->pruned = jiffies;
+				ksm_chain_tidy(node, prune);
 			}
 			cond_resched();
 		}
 	}
+}
+
+void ksm_purge_stale(void)
+{
+	ksm_sweep(0, 0, true);
 }
 
 bool ksm_stable_empty(void)
@@ -421,12 +442,6 @@ bool ksm_stable_empty(void)
 }
 
 #ifdef CONFIG_MEMORY_HOTREMOVE
-static bool ksm_node_in(struct ksm_stable_node *node, unsigned long start,
-			unsigned long end)
-{
-	return node->kpfn >= start && node->kpfn < end;
-}
-
 /*
  * Memory that went offline holds no live KSM page (each one was migrated
  * away, and its node's kpfn moved with it), so a node that still names a
@@ -436,32 +451,11 @@ static int ksm_memory_callback(struct notifier_block *nb,
 			       unsigned long action, void *arg)
 {
 	struct memory_notify *mn = arg;
-	unsigned long start = mn->start_pfn, end = start + mn->nr_pages;
-	struct ksm_stable_node *node, *dup;
-	struct rb_node *n, *next;
-	struct hlist_node *tmp;
-	int nid;
 
 	if (action != MEM_OFFLINE)
 		return NOTIFY_OK;
 	mutex_lock(&ksm_mutex);
-	for (nid = 0; nid < MAX_NUMNODES; nid++) {
-		for (n = rb_first(&ksm_stable_roots[nid]); n; n = next) {
-			next = rb_next(n);
-			node = rb_entry(n, struct ksm_stable_node, rb);
-			if (node->kind == KSM_NODE_CHAIN) {
-				hlist_for_each_entry_safe(dup, tmp, &node->dups,
-							  dup_link) {
-					if (ksm_node_in(dup, start, end))
-						ksm_remove_node(dup);
-				}
-				ksm_chain_tidy(node, false);
-			} else if (ksm_node_in(node, start, end)) {
-				ksm_remove_node(node);
-			}
-			cond_resched();
-		}
-	}
+	ksm_sweep(mn->start_pfn, mn->start_pfn + mn->nr_pages, false);
 	mutex_unlock(&ksm_mutex);
 	return NOTIFY_OK;
 }
