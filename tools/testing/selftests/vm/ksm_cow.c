@@ -136,7 +136,12 @@ int main(void)
 	if (cow0 < 0)
 		ksft_test_result_skip("no cow_ksm in /proc/vmstat\n");
 	else
-		ksft_test_result(cow1 - cow0 == 1, "cow_ksm grew by 1 (%lld -> %lld)\n",
+		/*
+		 * do_wp_page() counts cow_ksm before it copies, and a copy
+		 * that finds the pte changed is retried and counted again:
+		 * one write counts at least once, not exactly once.
+		 */
+		ksft_test_result(cow1 - cow0 >= 1, "cow_ksm grew (%lld -> %lld)\n",
 				 cow0, cow1);
 
 	want.sharing--;
@@ -167,8 +172,8 @@ int main(void)
 	if (cow0 < 0)
 		ksft_test_result_skip("no cow_ksm in /proc/vmstat\n");
 	else
-		ksft_test_result(cow2 - cow1 == 1 && ksm_vmstat("cow_ksm") == cow2,
-				 "cow_ksm grew by 1 for the first write of the page only (%lld -> %lld -> %lld)\n",
+		ksft_test_result(cow2 - cow1 >= 1 && ksm_vmstat("cow_ksm") == cow2,
+				 "cow_ksm grew for the first write of the page only (%lld -> %lld -> %lld)\n",
 				 cow1, cow2, ksm_vmstat("cow_ksm"));
 
 	want.sharing--;
