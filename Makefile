@@ -6,14 +6,17 @@ KERNEL  ?= ours
 FLAVOUR ?= test
 BENCH   ?= full
 LAB     := lab
+# SEED=N: the stress programs' seed (default: a fresh one, printed).
+export SEED
 
-.PHONY: all run check bench shell patch setup kernel initramfs clean distclean help
+.PHONY: all run check stress bench shell patch setup kernel initramfs clean distclean help
 
 all: help
 
 help:
 	@echo "make run     build and boot KERNEL=$(KERNEL) and show KSM merging live"
 	@echo "make check   build, boot and run every test (KERNEL=ours|stock, FLAVOUR=test|bench)"
+	@echo "make stress the long stress and fault runs (FLAVOUR=test|kasan, SEED=N to repeat)"
 	@echo "make bench   stock vs ours, bench flavour: medians, ratios, targets (BENCH=quick: short)"
 	@echo "make shell   an interactive shell in the guest"
 	@echo "make patch   write the project as a patch series against vanilla 6.1.y in build/patch"
@@ -30,6 +33,9 @@ initramfs: setup
 
 check:
 	@$(LAB)/check.sh $(KERNEL) $(FLAVOUR)
+
+stress:
+	@$(LAB)/stress.sh $(KERNEL) $(FLAVOUR)
 
 run:
 	@$(LAB)/run.sh $(KERNEL) $(FLAVOUR)

@@ -27,7 +27,10 @@ mkdir -p "$REPORTS"
 log=$REPORTS/$report.log tap=$REPORTS/$report.tap
 : >"$log"
 : >"$tap"
-cmdline="console=ttyS0 numa=fake=2 panic=-1 lab.suites=$suites ${LAB_CMDLINE:-}"
+# slab_nomerge: KSM's slab caches stay apart, so tests can count their objects.
+cmdline="console=ttyS0 numa=fake=2 panic=-1 slab_nomerge lab.suites=$suites"
+[ -n "${SEED:-}" ] && cmdline="$cmdline lab.seed=$SEED"
+cmdline="$cmdline ${LAB_CMDLINE:-}"
 qemu=(qemu-system-x86_64 $accel -cpu max -smp "$SMP,sockets=$SMP" -m "$MEM" -nodefaults -no-reboot
       -display none -kernel "$img" -initrd "$initrd" -append "$cmdline")
 

@@ -52,15 +52,29 @@ compile "$root/tests/ksm_tests" "$vm/ksm_tests.c" -I"$vm" -Wno-sign-compare -Wno
 } >"$root/lab/conformance.cases"
 
 # The project's own selftests: every tools/testing/selftests/vm/*.c here is
-# one program; an optional "limit: N" comment sets its time limit.
+# one program; an optional "limit: N" comment sets its time limit.  A program
+# marked "suite: stress" goes to the stress suite instead (its short run, for
+# make check) and to stress-long (make stress), run with "-t N" from its
+# "long: N" comment.
 own=$ROOT/tools/testing/selftests/vm
 echo "# the project's tools/testing/selftests/vm" >"$root/lab/selftests.cases"
+echo "# the stress and fault programs, short runs (make check)" >"$root/lab/stress.cases"
+echo "# the stress and fault programs, long runs (make stress)" >"$root/lab/stress-long.cases"
+tag() { sed -n "s/.*[^a-z]$1: *\([0-9a-z-][0-9a-z-]*\).*/\1/p" "$2" | head -n 1; }
 for src in "$own"/*.c; do
 	[ -e "$src" ] || continue
 	name=$(basename "$src" .c)
 	compile "$root/tests/$name" "$src" -I"$own"
-	limit=$(sed -n 's/.*[^a-z]limit: *\([0-9][0-9]*\)s.*/\1/p' "$src" | head -n 1)
-	echo "$name|${limit:-600}|$name" >>"$root/lab/selftests.cases"
+	limit=$(tag limit "$src") limit=${limit%s}
+	case $(tag suite "$src") in
+	stress)
+		long=$(tag long "$src") long=${long%s}
+		[ -n "$long" ] || die "$src: a stress program needs a 'long: Ns' comment"
+		echo "$name|${limit:-600}|$name" >>"$root/lab/stress.cases"
+		echo "$name -t $long|$((long + 300))|$name -t $long" >>"$root/lab/stress-long.cases"
+		;;
+	*) echo "$name|${limit:-600}|$name" >>"$root/lab/selftests.cases" ;;
+	esac
 done
 
 # The race behind ksm_tests -U, repeated: the race suite of make check.

@@ -57,6 +57,7 @@ KERNEL_BAD+='list_add corruption|list_del corruption|Bad page (state|map)|page d
 		fail=$((fail + 1))
 		echo "FAIL  the guest did not report completion"
 	fi
+	nk=0
 	kbad=$(tr -d '\r' <"$log" | grep -E "$KERNEL_BAD" || true)
 	if [ -n "$kbad" ]; then
 		nk=$(wc -l <<<"$kbad")
@@ -65,6 +66,15 @@ KERNEL_BAD+='list_add corruption|list_del corruption|Bad page (state|map)|page d
 		head -n 10 <<<"$kbad" | sed 's/^/        /'
 	else
 		echo "kernel log: no WARNING, BUG, Oops, lockdep, KASAN, RCU stall or lockup reports"
+	fi
+	# The stress programs' summaries, added up (lab/guest: ksm_stress.h).
+	sums=$(tr -d '\r' <"$tap" | sed -n 's/^ *# summary: //p')
+	if [ -n "$sums" ]; then
+		echo "stress summary (repeat a program with its seed: NAME -s SEED -t SECS, or SEED=N make ...):"
+		sed 's/^/    /' <<<"$sums"
+		awk -v kw="${nk:-0}" '{ for (i = 2; i <= NF; i++) { split($i, kv, "="); t[kv[1]] += kv[2] } n++ }
+			END { printf "    total: %d programs, %d ops, %d pages verified, %d mismatches, %d kernel warnings\n",
+				n, t["ops"], t["verified"], t["mismatches"], kw }' <<<"$sums"
 	fi
 	[ $known_fail -gt 0 ] && echo "$known_fail known failures of upstream KSM code, not counted ($known)"
 	[ $skip -gt 0 ] && echo "$skip skipped (not counted as passed)"

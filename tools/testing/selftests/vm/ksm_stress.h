@@ -1,0 +1,148 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Shared by the KSM stress and fault programs (ksm_stress_*.c, the "stress"
+ * suite of the lab): options, the seed, the deadline and the summary.
+ *
+ * Every stress program:
+ *  - takes -t SECONDS (how long to run; each program has a short default
+ *    for make check) and -s SEED (default: $KSM_SEED, else from the clock);
+ *  - prints its seed first, so that any run can be repeated;
+ *  - counts its operations, the pages it verified and the mismatches it
+ *    found in counters shared with its children (fork keeps them);
+ *  - ends with one "# summary: ..." line, which the lab adds up, and fails
+ *    on any mismatch.
+ *
+ * Include after ksm_selftest.h.
+ */
+#ifndef __KSM_STRESS_H
+#define __KSM_STRESS_H
+
+#include <getopt.h>
+
+/* Lives in a MAP_SHARED page: children add to the same counters. */
+struct ksm_stress_stats {
+	unsigned long long ops;
+	unsigned long long verified;
+	unsigned long long mismatches;
+};
+
+static struct ksm_stress_stats *ksm_stats;
+static unsigned long long ksm_seed;
+static unsigned int ksm_secs;
+static long long ksm_deadline_ms;
+static const char *ksm_prog;
+
+/* splitmix64: a small, good generator; each process seeds its own state. */
+static inline unsigned long long ksm_rand(unsigned long long *state)
+{
+	*state += 0x9e3779b97f4a7c15ULL;
+	return ksm_mix64(*state);
+}
+
+/* A uniform value in [0, n), n > 0. */
+static inline unsigned long long ksm_rand_below(unsigned long long *state,
+						unsigned long long n)
+{
+	return ksm_rand(state) % n;
+}
+
+/* The state of stream @stream (a child number, say) of this run's seed. */
+static inline unsigned long long ksm_rand_stream(unsigned long long stream)
+{
+	return ksm_mix64(ksm_seed ^ ksm_mix64(stream + 1));
+}
+
+static inline void ksm_stress_usage(void)
+{
+	fprintf(stderr, "usage: %s [-t SECONDS] [-s SEED]\n", ksm_prog);
+	exit(KSFT_FAIL);
+}
+
+/*
+ * Parse -t and -s, set the deadline, map the shared counters and print the
+ * seed.  Call before ksm_selftest_init(), whose watchdog should be given
+ * ksm_stress_watchdog().
+ */
+static inline void ksm_stress_init(int argc, char **argv,
+				   unsigned int default_secs)
+{
+	const char *env = getenv("KSM_SEED");
+	char *end;
+	int opt;
+
+	ksm_prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	ksm_secs = default_secs;
+	if (env && *env)
+		ksm_seed = strtoull(env, NULL, 0);
+	else
+		ksm_seed = ksm_mix64((unsigned long long)time(NULL) << 20 ^ getpid());
+	while ((opt = getopt(argc, argv, "t:s:")) != -1) {
+		switch (opt) {
+		case 't':
+			ksm_secs = strtoul(optarg, &end, 0);
+			if (*end || !ksm_secs)
+				ksm_stress_usage();
+			break;
+		case 's':
+			ksm_seed = strtoull(optarg, &end, 0);
+			if (*end)
+				ksm_stress_usage();
+			break;
+		default:
+			ksm_stress_usage();
+		}
+	}
+	ksm_stats = mmap(NULL, sizeof(*ksm_stats), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ksm_stats == MAP_FAILED)
+		ksft_exit_fail_msg("mmap of the shared counters: %s\n", strerror(errno));
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ksft_print_msg("seed %llu, %u s (repeat: %s -s %llu -t %u)\n", ksm_seed,
+		       ksm_secs, ksm_prog, ksm_seed, ksm_secs);
+	ksm_deadline_ms = ksm_now_ms() + ksm_secs * 1000LL;
+}
+
+/* The watchdog for ksm_selftest_init(): the run plus time to wind down. */
+static inline unsigned int ksm_stress_watchdog(void)
+{
+	return ksm_secs + 300;
+}
+
+static inline bool ksm_stress_running(void)
+{
+	return ksm_now_ms() < ksm_deadline_ms;
+}
+
+static inline void ksm_stress_ops(unsigned long long n)
+{
+	__atomic_fetch_add(&ksm_stats->ops, n, __ATOMIC_RELAXED);
+}
+
+/*
+ * Count @npages verified pages, @bad of which held the wrong contents.
+ * Returns @bad, so that callers can write "if (ksm_stress_verified(...))".
+ */
+static inline unsigned long long ksm_stress_verified(unsigned long long npages,
+						     unsigned long long bad)
+{
+	__atomic_fetch_add(&ksm_stats->verified, npages, __ATOMIC_RELAXED);
+	if (bad)
+		__atomic_fetch_add(&ksm_stats->mismatches, bad, __ATOMIC_RELAXED);
+	return bad;
+}
+
+/* Print the summary line the lab adds up; true if no mismatch was seen. */
+static inline bool ksm_stress_summary(void)
+{
+	struct ksm_stress_stats s = {
+		.ops = __atomic_load_n(&ksm_stats->ops, __ATOMIC_SEQ_CST),
+		.verified = __atomic_load_n(&ksm_stats->verified, __ATOMIC_SEQ_CST),
+		.mismatches = __atomic_load_n(&ksm_stats->mismatches, __ATOMIC_SEQ_CST),
+	};
+
+	printf("# summary: %s seed=%llu secs=%u ops=%llu verified=%llu mismatches=%llu\n",
+	       ksm_prog, ksm_seed, ksm_secs, s.ops, s.verified, s.mismatches);
+	return s.mismatches == 0;
+}
+
+#endif /* __KSM_STRESS_H */
