@@ -5,11 +5,12 @@
 KERNEL  ?= ours
 FLAVOUR ?= test
 BENCH   ?= full
+WORKLOAD ?= merge
 LAB     := lab
 # SEED=N: the stress programs' seed (default: a fresh one, printed).
 export SEED
 
-.PHONY: all run check stress bench shell patch setup kernel initramfs clean distclean help
+.PHONY: all run check stress bench profile shell patch setup kernel initramfs clean distclean help
 
 all: help
 
@@ -18,6 +19,7 @@ help:
 	@echo "make check   build, boot and run every test (KERNEL=ours|stock, FLAVOUR=test|bench)"
 	@echo "make stress the long stress and fault runs (FLAVOUR=test|kasan, SEED=N to repeat)"
 	@echo "make bench   stock vs ours, bench flavour: medians, ratios, targets (BENCH=quick: short)"
+	@echo "make profile KERNEL=ours|stock WORKLOAD=merge|scan|cow|unmerge|steady: where the kernel spends its time"
 	@echo "make shell   an interactive shell in the guest"
 	@echo "make patch   write the project as a patch series against vanilla 6.1.y in build/patch"
 	@echo "make setup   install packages (Debian 12, as root) and extract the base tree"
@@ -42,6 +44,9 @@ run:
 
 bench:
 	@$(LAB)/bench.sh $(BENCH)
+
+profile:
+	@$(LAB)/profile.sh $(KERNEL) $(WORKLOAD)
 
 shell: kernel initramfs
 	@$(LAB)/boot.sh $(KERNEL) $(FLAVOUR) shell shell

@@ -105,5 +105,16 @@ compile "$root/tests/ksm_bench" "$LAB/guest/ksm_bench.c"
 	echo "steady|600|ksm_bench steady -m 64 -t 30 -d 64 -u 10"
 } >"$root/lab/bench-quick.cases"
 
+# lab/profile.sh: each bench workload (quick sizes) under the tick profiler,
+# one suite per workload: profile-merge, profile-scan, ...
+compile "$root/tests/ksm_prof" "$LAB/guest/ksm_prof.c"
+while IFS='|' read -r name limit cmd; do
+	case $name in '#'* | '') continue ;; esac
+	# steady: leave out the set-up and the first merge.
+	delay=0
+	[ "$name" = steady ] && delay=10
+	echo "$name|$limit|ksm_prof -d $delay $cmd" >"$root/lab/profile-$name.cases"
+done <"$root/lab/bench-quick.cases"
+
 (cd "$root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) | gzip -1 >"$BUILD/guest/initramfs.cpio.gz"
 say "initramfs: $BUILD/guest/initramfs.cpio.gz ($(du -h "$BUILD/guest/initramfs.cpio.gz" | cut -f1), $(ls "$root/tests" | wc -l) programs)"

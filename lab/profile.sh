@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# profile.sh KERNEL WORKLOAD[,WORKLOAD...]: `make profile`.  Build KERNEL (ours|stock) in
+# the bench flavour plus the tick profiler (build/obj/KERNEL-bench-prof),
+# boot it with profile=2, run one bench workload (quick sizes: merge, scan,
+# cow, unmerge or steady) under ksm_prof, and print where the kernel spent
+# its samples (lab/profile-report.py): the top functions, and the share of
+# KSM's own.  The table goes to build/reports/profile-KERNEL-WORKLOAD.txt.
+source "$(dirname "$0")/common.sh"
+
+kernel=${1:-ours} workloads=${2:-merge}
+suites=
+for w in ${workloads//,/ }; do
+	case $w in
+	merge | scan | cow | unmerge | steady) suites=${suites:+$suites,}profile-$w ;;
+	*) die "WORKLOAD must be merge, scan, cow, unmerge or steady (or a comma-separated list), not '$w'" ;;
+	esac
+done
+report=profile-$kernel-${workloads//,/-}
+obj=$BUILD/obj/$kernel-bench-prof
+"$LAB/setup.sh"
+LAB_EXTRA_CONFIG=$LAB/config/profile.config LAB_OBJ_SUFFIX=-prof "$LAB/kernel.sh" "$kernel" bench
+"$LAB/initramfs.sh"
+gcc -O2 -Wall -Wextra -o "$BUILD/guest/ksm_bench-host" "$LAB/guest/ksm_bench.c" ||
+	die "could not build ksm_bench for the host"
+tsc_khz=$("$BUILD/guest/ksm_bench-host" tsc_khz)
+LAB_OBJ_SUFFIX=-prof LAB_CMDLINE="profile=2 tsc=reliable tsc_early_khz=$tsc_khz ${LAB_CMDLINE:-}" \
+	LAB_SHOW='^(ok |not ok |# running|    bench: (FAIL|result))' \
+	"$LAB/boot.sh" "$kernel" bench "$suites" "$report"
+"$LAB/verdict.sh" "$report" "$(ksm_impl "$kernel")" >/dev/null ||
+	die "the profiled run failed: see $REPORTS/$report.summary"
+say "profile (build/reports/$report.txt):"
+"$LAB/profile-report.py" "$obj/System.map" "$REPORTS/$report.tap" | tee "$REPORTS/$report.txt"
