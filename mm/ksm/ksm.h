@@ -21,6 +21,13 @@
  *                         other mm is only ever taken with
  *                         mmap_read_trylock(): that is what lets madvise
  *                         and exit take ksm_mutex from inside mmap_lock.
+ *   3b. ksm_pass_mutex    held, inside ksm_mutex, over the purge of stale
+ *                         nodes and the change of full_scans that end a
+ *                         pass (or reset it, run = 2).  A reader of
+ *                         full_scans takes it alone: the purge that comes
+ *                         with the next move of full_scans then runs after
+ *                         the read, and readers never wait for ksmd's
+ *                         steps, only for a purge.
  *   4. page lock          of a KSM page (blocking lock_page()), then the
  *                         page lock of a page merged into it, which is
  *                         only ever taken with trylock_page().  Waiting
@@ -172,6 +179,7 @@ extern unsigned long ksm_stable_node_dups;
 
 extern struct mutex ksm_mutex;
 extern struct mutex ksm_ctl_mutex;
+extern struct mutex ksm_pass_mutex;
 extern spinlock_t ksm_slots_lock;
 extern struct ksm_mm_slot ksm_mm_head;
 extern struct ksm_scan ksm_scan;

@@ -29,6 +29,7 @@ struct ksm_batch {
 };
 
 DEFINE_MUTEX(ksm_mutex);		/* see the locking rules in ksm.h */
+DEFINE_MUTEX(ksm_pass_mutex);		/* see the locking rules in ksm.h */
 DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
 static struct task_struct *ksm_thread;
 
@@ -226,8 +227,10 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 void ksm_pass_done(void)
 {
 	/* Counters are exact before a reader sees the pass end. */
+	mutex_lock(&ksm_pass_mutex);
 	ksm_purge_stale();
 	WRITE_ONCE(ksm_full_scans, ksm_full_scans + 1);
+	mutex_unlock(&ksm_pass_mutex);
 }
 
 /* At the end of an mm's scan: trim its list, move on to the next mm. */

@@ -34,7 +34,7 @@ enum ksm_file_type {
 #define KSM_F_NO_PAGES	0x2	/* refused (-EBUSY) while KSM pages exist */
 #define KSM_F_RUN	0x4	/* the run file */
 #define KSM_F_ERANGE	0x8	/* overflow is -ERANGE, not -EINVAL (as 6.1) */
-#define KSM_F_PASS	0x10	/* read between ksmd's steps (full_scans) */
+#define KSM_F_PASS	0x10	/* read outside a pass end (full_scans) */
 
 struct ksm_file {
 	struct kobj_attribute kattr;
@@ -130,16 +130,16 @@ static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
 	if (!f->var)
 		return sysfs_emit(buf, "%lu\n", ksm_pages_volatile());
 	/*
-	 * full_scans is read under ksm_mutex, between ksmd's steps, so the
-	 * stale-node purge that comes with its next move runs after the
+	 * full_scans is read under ksm_pass_mutex, never during a purge, so
+	 * the stale-node purge that comes with its next move runs after the
 	 * read: a KSM page whose last mapping the reader broke before
 	 * reading it has left the counters once full_scans has moved on.
 	 */
 	if (f->flags & KSM_F_PASS)
-		mutex_lock(&ksm_mutex);
+		mutex_lock(&ksm_pass_mutex);
 	val = READ_ONCE(*(unsigned long *)f->var);
 	if (f->flags & KSM_F_PASS)
-		mutex_unlock(&ksm_mutex);
+		mutex_unlock(&ksm_pass_mutex);
 	return sysfs_emit(buf, "%lu\n", val);
 }
 

@@ -170,13 +170,15 @@ int ksm_unmerge_all(void)
 	kvfree(mms);
 
 	mutex_lock(&ksm_mutex);
+	mutex_lock(&ksm_pass_mutex);
 	ksm_purge_stale();
 	spin_lock(&ksm_slots_lock);
 	ksm_scan.slot = &ksm_mm_head;
 	spin_unlock(&ksm_slots_lock);
 	/* Once all is unmerged, scanning starts over: full_scans too. */
 	if (!err)
-		ksm_full_scans = 0;
+		WRITE_ONCE(ksm_full_scans, 0);
+	mutex_unlock(&ksm_pass_mutex);
 	mutex_unlock(&ksm_mutex);
 	return err;
 }
