@@ -87,8 +87,11 @@
 #define KSM_ITEM_SEQ_MASK	0x0ffUL
 #define KSM_ITEM_UNSTABLE	0x100UL	/* on the unstable table */
 #define KSM_ITEM_STABLE		0x200UL	/* on a stable node's rmap list */
+#define KSM_ITEM_FRESH		0x400UL	/* not visited since it was made */
+#define KSM_ITEM_DOOMED		0x800UL	/* stable, about to be dropped */
 #define KSM_ITEM_FLAGS		(KSM_ITEM_SEQ_MASK | KSM_ITEM_UNSTABLE | \
-				 KSM_ITEM_STABLE)
+				 KSM_ITEM_STABLE | KSM_ITEM_FRESH | \
+				 KSM_ITEM_DOOMED)
 
 /*
  * One scanned page of a registered mm: 48 bytes on 64-bit.  Items of an mm

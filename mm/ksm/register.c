@@ -66,17 +66,19 @@ void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 		    unsigned long end)
 {
 	struct ksm_rmap_item **link = &slot->rmap_list;
-	unsigned long addr;
+	struct ksm_rmap_item *item;
 
 	lockdep_assert_held(&ksm_mutex);
-	while (*link) {
-		addr = ksm_item_addr(*link);
-		if (addr >= end)
-			break;
-		if (addr < start) {
-			link = &(*link)->next;
-			continue;
-		}
+	while (*link && ksm_item_addr(*link) < start)
+		link = &(*link)->next;
+	/*
+	 * Mark the merged ones first: taking the first item of a stable node
+	 * off its list then takes all the marked ones with it, in one walk.
+	 */
+	for (item = *link; item && ksm_item_addr(item) < end; item = item->next)
+		if (item->address & KSM_ITEM_STABLE)
+			item->address |= KSM_ITEM_DOOMED;
+	while (*link && ksm_item_addr(*link) < end) {
 		ksm_free_item_at(link);
 		cond_resched();
 	}
@@ -114,7 +116,7 @@ struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
 	if (!item)
 		return NULL;
 	item->mm = slot->mm;
-	item->address = addr;
+	item->address = addr | KSM_ITEM_FRESH;
 	item->next = *link;
 	*link = item;
 	ksm_scan.rmap_link = &item->next;

@@ -178,6 +178,23 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 		return;
 	}
 
+	/*
+	 * A page whose content changed since the last visit is volatile: it
+	 * is left alone until a visit finds it unchanged, without searching
+	 * either tree.  A fresh item (new, or just off a stable node) has no
+	 * history to judge by: its page is searched for at once, so memory
+	 * registered with its data in place merges in one pass.  Merging
+	 * compares the write-protected contents, whatever the checksum said.
+	 */
+	checksum = ksm_calc_checksum(page);
+	if (item->address & KSM_ITEM_FRESH) {
+		item->address &= ~KSM_ITEM_FRESH;
+	} else if (item->checksum != checksum) {
+		item->checksum = checksum;
+		return;
+	}
+	item->checksum = checksum;
+
 	kpage = ksm_stable_search(page, &node);
 	if (kpage) {
 		err = -EBUSY;
@@ -192,12 +209,6 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 		put_page(kpage);
 		if (!err)
 			return;
-	}
-
-	checksum = ksm_calc_checksum(page);
-	if (item->checksum != checksum) {
-		item->checksum = checksum;	/* volatile: try next time */
-		return;
 	}
 
 	if (READ_ONCE(ksm_use_zero_pages) && checksum == ksm_zero_checksum &&

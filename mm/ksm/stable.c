@@ -68,21 +68,30 @@ static void ksm_item_detached(struct ksm_stable_node *node,
 	item->snext = NULL;
 	item->anon_vma = NULL;
 	item->checksum = 0;
-	item->address = ksm_item_addr(item);
+	item->address = ksm_item_addr(item) | KSM_ITEM_FRESH;
 }
 
+/*
+ * Take @item off @node's list, and with it every item of the list marked
+ * KSM_ITEM_DOOMED: the list is singly linked, so dropping the items of a
+ * whole range (exit, unmerge) one by one would walk it once per item.
+ */
 static void ksm_detach_item(struct ksm_stable_node *node,
 			    struct ksm_rmap_item *item)
 {
-	struct ksm_rmap_item **link = &node->rmap_list;
+	struct ksm_rmap_item **link = &node->rmap_list, *cur;
+	bool found = false;
 
-	while (*link != item) {
-		if (WARN_ON_ONCE(!*link))
-			return;
-		link = &(*link)->snext;
+	while ((cur = *link)) {
+		if (cur == item || (cur->address & KSM_ITEM_DOOMED)) {
+			found |= cur == item;
+			*link = cur->snext;
+			ksm_item_detached(node, cur);
+			continue;
+		}
+		link = &cur->snext;
 	}
-	*link = item->snext;
-	ksm_item_detached(node, item);
+	WARN_ON_ONCE(!found);
 }
 
 /* Remove a node whose KSM page has gone, with all its rmap items. */
