@@ -104,7 +104,8 @@ struct ksm_rmap_item {
 	union {
 		struct {			/* not KSM_ITEM_STABLE */
 			struct hlist_node hash;	/* unstable table */
-			u32 checksum;		/* content at last visit */
+			u32 checksum;		/* content, unstable key */
+			u32 sample;		/* sampled content at last visit */
 		};
 		struct {			/* KSM_ITEM_STABLE */
 			struct ksm_stable_node *head;
@@ -231,6 +232,7 @@ void ksm_cursor_trim(void);
 
 /* scan.c */
 u32 ksm_calc_checksum(struct page *page);
+u32 ksm_calc_sample(struct page *page);
 void ksm_pass_done(void);
 int ksm_scan_init(void);
 void ksm_wake(void);

@@ -51,6 +51,29 @@ u32 ksm_calc_checksum(struct page *page)
 	return sum;
 }
 
+/*
+ * The change test of a visit: a hash of KSM_SAMPLE_CHUNKS pieces of the
+ * page spread over it, an eighth of its bytes.  A page rewritten since the
+ * last visit is found volatile at that cost instead of a whole-page hash;
+ * one changed only outside the sample goes on to the tables, where the
+ * merge's own compare of the contents still tells it apart.
+ */
+#define KSM_SAMPLE_CHUNKS	8
+#define KSM_SAMPLE_BYTES	(PAGE_SIZE / 8 / KSM_SAMPLE_CHUNKS)
+
+u32 ksm_calc_sample(struct page *page)
+{
+	const u8 *addr = kmap_local_page(page);
+	u64 sum = 0;
+	int i;
+
+	for (i = 0; i < KSM_SAMPLE_CHUNKS; i++)
+		sum = xxh64(addr + i * (PAGE_SIZE / KSM_SAMPLE_CHUNKS),
+			    KSM_SAMPLE_BYTES, sum);
+	kunmap_local(addr);
+	return (u32)sum;
+}
+
 static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
 			  unsigned long addr, struct page *page, bool migrating)
 {
@@ -160,7 +183,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	struct ksm_rmap_item *titem;
 	struct ksm_stable_node *node;
 	struct page *kpage, *tpage;
-	u32 checksum;
+	u32 checksum, sample;
 	int err;
 
 	if (item->address & KSM_ITEM_STABLE) {
@@ -184,15 +207,17 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	 * either tree.  A fresh item (new, or just off a stable node) has no
 	 * history to judge by: its page is searched for at once, so memory
 	 * registered with its data in place merges in one pass.  Merging
-	 * compares the write-protected contents, whatever the checksum said.
+	 * compares the write-protected contents, whatever the sample said.
 	 */
-	checksum = ksm_calc_checksum(page);
+	sample = ksm_calc_sample(page);
 	if (item->address & KSM_ITEM_FRESH) {
 		item->address &= ~KSM_ITEM_FRESH;
-	} else if (item->checksum != checksum) {
-		item->checksum = checksum;
+	} else if (item->sample != sample) {
+		item->sample = sample;
 		return;
 	}
+	item->sample = sample;
+	checksum = ksm_calc_checksum(page);
 	item->checksum = checksum;
 
 	kpage = ksm_stable_search(page, &node);
