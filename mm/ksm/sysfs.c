@@ -93,6 +93,7 @@ static void ksm_file_set(struct ksm_file *f, unsigned int val)
 static int ksm_file_parse(struct ksm_file *f, const char *buf,
 			  unsigned int *val)
 {
+	unsigned long ul;
 	bool flag;
 	int err, n;
 
@@ -110,11 +111,17 @@ static int ksm_file_parse(struct ksm_file *f, const char *buf,
 		*val = n;
 		return 0;
 	default:
-		err = kstrtouint(buf, 10, val);
+		/*
+		 * As unsigned long: only a number beyond that is -ERANGE (for
+		 * merge_across_nodes, as in 6.1); a bigger one than max is
+		 * merely out of range, -EINVAL.
+		 */
+		err = kstrtoul(buf, 10, &ul);
 		if (err)
 			return err;
-		if (*val < f->min || *val > f->max)
+		if (ul < f->min || ul > f->max)
 			return -EINVAL;
+		*val = ul;
 		return 0;
 	}
 }
