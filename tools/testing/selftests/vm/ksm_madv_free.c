@@ -22,107 +22,13 @@
  * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
-#include <sys/mount.h>
 #include "ksm_selftest.h"
 
 #define N		64
 #define KEY0		1000
 #define RECLAIM_TRIES	10
 
-static char cg_mnt[64], cg_dir[128];
-static bool cg_mounted;
-
-static bool have_swap(void)
-{
-	long long total = -1;
-	char line[128];
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "SwapTotal: %lld kB", &total) == 1)
-			break;
-	fclose(f);
-	return total > 0;
-}
-
-static bool cg_write(const char *dir, const char *file, const char *val)
-{
-	char path[256];
-	int fd, n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return false;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (int)strlen(val);
-}
-
-/* Move into a fresh memory cgroup; false (with a reason) if impossible. */
-static bool cg_enter(char *why, size_t len)
-{
-	char line[512], dev[64], mnt[256], type[64], pid[32];
-	FILE *f = fopen("/proc/self/mounts", "r");
-
-	cg_mnt[0] = '\0';
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%63s %255s %63s", dev, mnt, type) == 3 &&
-		    !strcmp(type, "cgroup2") && strlen(mnt) < sizeof(cg_mnt)) {
-			strcpy(cg_mnt, mnt);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (!cg_mnt[0]) {
-		snprintf(cg_mnt, sizeof(cg_mnt), "/tmp/ksm_cg.%d", getpid());
-		if (mkdir(cg_mnt, 0700) || mount("none", cg_mnt, "cgroup2", 0, NULL)) {
-			snprintf(why, len, "cannot mount cgroup2: %s", strerror(errno));
-			rmdir(cg_mnt);
-			cg_mnt[0] = '\0';
-			return false;
-		}
-		cg_mounted = true;
-	}
-	cg_write(cg_mnt, "cgroup.subtree_control", "+memory");
-	snprintf(cg_dir, sizeof(cg_dir), "%s/ksm_madv_free.%d", cg_mnt, getpid());
-	if (mkdir(cg_dir, 0700)) {
-		snprintf(why, len, "mkdir %s: %s", cg_dir, strerror(errno));
-		cg_dir[0] = '\0';
-		return false;
-	}
-	snprintf(line, sizeof(line), "%s/memory.reclaim", cg_dir);
-	if (access(line, W_OK)) {
-		snprintf(why, len, "no memory.reclaim in %s", cg_dir);
-		return false;
-	}
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (!cg_write(cg_dir, "cgroup.procs", pid)) {
-		snprintf(why, len, "cannot join %s: %s", cg_dir, strerror(errno));
-		return false;
-	}
-	return true;
-}
-
-static void cg_leave(void)
-{
-	char pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (cg_mnt[0])
-		cg_write(cg_mnt, "cgroup.procs", pid);
-	if (cg_dir[0])
-		rmdir(cg_dir);
-	cg_dir[0] = '\0';
-	if (cg_mounted) {
-		umount2(cg_mnt, MNT_DETACH);
-		rmdir(cg_mnt);
-		cg_mounted = false;
-	}
-}
+static char cg_dir[256];
 
 /* Pair i: A first for even i, B first for odd i. */
 static char *page_a(char *area, size_t i)
@@ -182,11 +88,12 @@ int main(void)
 	ksft_set_plan(4);
 	ksm_selftest_init(4 * N, 0, 150);
 
-	if (!have_swap())
+	if (!ksm_have_swap())
 		ksft_exit_skip("no swap: reclaim cannot push KSM pages out\n");
 	/* Join the cgroup first: pages are charged where they are faulted in. */
-	if (!cg_enter(why, sizeof(why))) {
-		cg_leave();
+	if (!ksm_cg_enter("ksm_madv_free", "memory.reclaim", cg_dir,
+			  sizeof(cg_dir), why, sizeof(why))) {
+		ksm_cg_leave(cg_dir);
 		ksft_exit_skip("memory cgroup: %s\n", why);
 	}
 
@@ -218,14 +125,14 @@ int main(void)
 	ksft_test_result(ok, "%d pairs, A MADV_FREE'd: merged, pages_shared %d pages_sharing %d\n",
 			 N, N, N);
 	if (!ok) {
-		cg_leave();
+		ksm_cg_leave(cg_dir);
 		ksft_exit_fail_msg("could not merge the pairs\n");
 	}
 
 	/* Nothing touches the pages until they are checked. */
 	ksm_set("run", 0);
 	for (try = 0; try < RECLAIM_TRIES; try++) {
-		cg_write(cg_dir, "memory.reclaim", "256M");
+		ksm_cg_write(cg_dir, "memory.reclaim", "256M");
 		census(area, from_a, &c);
 		ksft_print_msg("reclaim %d: B present %zu swap %zu none %zu; freed out %zu/%zu\n",
 			       try + 1, c.present, c.swapped, c.dropped, c.freed_out,
@@ -269,7 +176,7 @@ int main(void)
 	ksft_test_result(!bad_a, "A: every page holds its content or zeroes\n");
 
 	munmap(area, 2 * N * ksm_page_size);
-	cg_leave();
+	ksm_cg_leave(cg_dir);
 	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
 	ksft_finished();
 }

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <sys/select.h>
@@ -731,6 +732,194 @@ static inline unsigned long long ksm_pagemap(const void *addr)
 		ksft_exit_fail_msg("read /proc/self/pagemap: %s\n", strerror(errno));
 	close(fd);
 	return ent;
+}
+
+/* ---------------------------------------------------------------------- */
+/* Swap and memory cgroups (cgroup2).                                     */
+/* ---------------------------------------------------------------------- */
+
+static char ksm_cg_mnt[64];
+static bool ksm_cg_mounted;
+
+static inline bool ksm_have_swap(void)
+{
+	return ksm_read_keyed("/proc/meminfo", "SwapTotal:") > 0;
+}
+
+/* Write @val to @dir/@file in one write(2): true when all was accepted. */
+static inline bool ksm_cg_write(const char *dir, const char *file,
+				const char *val)
+{
+	char path[512];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	fd = open(path, O_WRONLY);
+	if (fd < 0)
+		return false;
+	n = write(fd, val, strlen(val));
+	close(fd);
+	return n == (ssize_t)strlen(val);
+}
+
+static inline bool ksm_cg_write_ull(const char *dir, const char *file,
+				    unsigned long long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", val);
+	return ksm_cg_write(dir, file, buf);
+}
+
+/* A file of one number (memory.current, say); -1 if unreadable. */
+static inline long long ksm_cg_read(const char *dir, const char *file)
+{
+	char path[512];
+	unsigned long val;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (ksm_read_ulong_path(path, &val))
+		return -1;
+	return val;
+}
+
+/* A "key value" line of @dir/@file (memory.events, memory.stat); -1 if absent. */
+static inline long long ksm_cg_keyed(const char *dir, const char *file,
+				     const char *key)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return ksm_read_keyed(path, key);
+}
+
+/*
+ * Find the cgroup2 hierarchy, mounting one if there is none, and enable the
+ * memory controller below its root.  False, with a reason, if impossible.
+ */
+static inline bool ksm_cg_mount(char *why, size_t len)
+{
+	char line[512], dev[64], mnt[256], type[64];
+	FILE *f;
+
+	if (ksm_cg_mnt[0])
+		return true;
+	f = fopen("/proc/self/mounts", "r");
+	while (f && fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %255s %63s", dev, mnt, type) == 3 &&
+		    !strcmp(type, "cgroup2") && strlen(mnt) < sizeof(ksm_cg_mnt)) {
+			strcpy(ksm_cg_mnt, mnt);
+			break;
+		}
+	}
+	if (f)
+		fclose(f);
+	if (!ksm_cg_mnt[0]) {
+		snprintf(ksm_cg_mnt, sizeof(ksm_cg_mnt), "/tmp/ksm_cg.%d", getpid());
+		if (mkdir(ksm_cg_mnt, 0700) ||
+		    mount("none", ksm_cg_mnt, "cgroup2", 0, NULL)) {
+			snprintf(why, len, "cannot mount cgroup2: %s", strerror(errno));
+			rmdir(ksm_cg_mnt);
+			ksm_cg_mnt[0] = '\0';
+			return false;
+		}
+		ksm_cg_mounted = true;
+	}
+	ksm_cg_write(ksm_cg_mnt, "cgroup.subtree_control", "+memory");
+	return true;
+}
+
+/* Unmount what ksm_cg_mount() mounted. */
+static inline void ksm_cg_unmount(void)
+{
+	if (ksm_cg_mounted) {
+		umount2(ksm_cg_mnt, MNT_DETACH);
+		rmdir(ksm_cg_mnt);
+		ksm_cg_mounted = false;
+		ksm_cg_mnt[0] = '\0';
+	}
+}
+
+/*
+ * Make the memory cgroup @name.PID below the root into @dir (PATH_MAX
+ * bytes at most: @dirlen).  @need: a file the cgroup must offer (say
+ * "memory.reclaim"), or NULL.  False, with a reason, if impossible; @dir
+ * is then empty, or names a cgroup to remove.
+ */
+static inline bool ksm_cg_create(const char *name, const char *need,
+				 char *dir, size_t dirlen, char *why, size_t len)
+{
+	char path[640];
+
+	dir[0] = '\0';
+	if (!ksm_cg_mount(why, len))
+		return false;
+	snprintf(dir, dirlen, "%s/%s.%d", ksm_cg_mnt, name, getpid());
+	if (mkdir(dir, 0700)) {
+		snprintf(why, len, "mkdir %.200s: %s", dir, strerror(errno));
+		dir[0] = '\0';
+		return false;
+	}
+	snprintf(path, sizeof(path), "%s/%s", dir, need ? need : "memory.max");
+	if (access(path, F_OK)) {
+		snprintf(why, len, "no %s in %.200s", need ? need : "memory.max", dir);
+		return false;
+	}
+	return true;
+}
+
+/* Move @pid (0: the caller) into the cgroup @dir. */
+static inline bool ksm_cg_attach(const char *dir, pid_t pid)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", pid ? pid : getpid());
+	return ksm_cg_write(dir, "cgroup.procs", buf);
+}
+
+/*
+ * Remove the cgroup @dir (and empty @dir).  Its processes must have been
+ * reaped; a cgroup whose last process is still on its way out is busy for
+ * a moment, so this retries for a few seconds.
+ */
+static inline bool ksm_cg_remove(char *dir)
+{
+	long long deadline = ksm_now_ms() + 10000;
+
+	if (!dir[0])
+		return true;
+	while (rmdir(dir)) {
+		if (errno != EBUSY || ksm_now_ms() > deadline) {
+			ksft_print_msg("rmdir %s: %s\n", dir, strerror(errno));
+			return false;
+		}
+		usleep(10000);
+	}
+	dir[0] = '\0';
+	return true;
+}
+
+/* Move the caller into a new memory cgroup (see ksm_cg_create()). */
+static inline bool ksm_cg_enter(const char *name, const char *need, char *dir,
+				size_t dirlen, char *why, size_t len)
+{
+	if (!ksm_cg_create(name, need, dir, dirlen, why, len))
+		return false;
+	if (!ksm_cg_attach(dir, 0)) {
+		snprintf(why, len, "cannot join %.200s: %s", dir, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
+/* Leave @dir for the root, remove it and unmount what was mounted. */
+static inline void ksm_cg_leave(char *dir)
+{
+	if (ksm_cg_mnt[0])
+		ksm_cg_attach(ksm_cg_mnt, 0);
+	ksm_cg_remove(dir);
+	ksm_cg_unmount();
 }
 
 /* ---------------------------------------------------------------------- */

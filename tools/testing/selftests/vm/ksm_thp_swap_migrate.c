@@ -27,7 +27,6 @@
  * The lab's time limit for this program - limit: 300s
  */
 #define _GNU_SOURCE
-#include <sys/mount.h>
 #include "ksm_selftest.h"
 
 #define HPAGE		(2UL << 20)
@@ -124,21 +123,6 @@ static void test_thp(void)
 	ksm_unmerge_all();
 }
 
-static bool have_swap(void)
-{
-	long long total = -1;
-	char line[128];
-	FILE *f = fopen("/proc/meminfo", "r");
-
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "SwapTotal: %lld kB", &total) == 1)
-			break;
-	fclose(f);
-	return total > 0;
-}
-
 static void test_pageout(void)
 {
 	unsigned long long keys[2] = { KEY, KEY };
@@ -148,7 +132,7 @@ static void test_pageout(void)
 	bool ok;
 	int i;
 
-	if (!have_swap()) {
+	if (!ksm_have_swap()) {
 		ksft_test_result_skip("MADV_PAGEOUT: no swap\n");
 		ksft_test_result_skip("MADV_PAGEOUT: no swap\n");
 		return;
@@ -188,82 +172,7 @@ static void test_pageout(void)
 	ksm_unmerge_all();
 }
 
-static char cg_mnt[64], cg_dir[128];
-static bool cg_mounted;
-
-static bool cg_write(const char *dir, const char *file, const char *val)
-{
-	char path[256];
-	int fd, n;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY);
-	if (fd < 0)
-		return false;
-	n = write(fd, val, strlen(val));
-	close(fd);
-	return n == (int)strlen(val);
-}
-
-/* Move into a fresh memory cgroup; false (with a reason) if impossible. */
-static bool cg_enter(char *why, size_t len)
-{
-	char line[512], dev[64], mnt[256], type[64], pid[32];
-	FILE *f = fopen("/proc/self/mounts", "r");
-
-	cg_mnt[0] = '\0';
-	while (f && fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%63s %255s %63s", dev, mnt, type) == 3 &&
-		    !strcmp(type, "cgroup2") && strlen(mnt) < sizeof(cg_mnt)) {
-			strcpy(cg_mnt, mnt);
-			break;
-		}
-	}
-	if (f)
-		fclose(f);
-	if (!cg_mnt[0]) {
-		snprintf(cg_mnt, sizeof(cg_mnt), "/tmp/ksm_cg.%d", getpid());
-		if (mkdir(cg_mnt, 0700) || mount("none", cg_mnt, "cgroup2", 0, NULL)) {
-			snprintf(why, len, "cannot mount cgroup2: %s", strerror(errno));
-			rmdir(cg_mnt);
-			return false;
-		}
-		cg_mounted = true;
-	}
-	cg_write(cg_mnt, "cgroup.subtree_control", "+memory");
-	snprintf(cg_dir, sizeof(cg_dir), "%s/ksm_selftest.%d", cg_mnt, getpid());
-	if (mkdir(cg_dir, 0700)) {
-		snprintf(why, len, "mkdir %s: %s", cg_dir, strerror(errno));
-		cg_dir[0] = '\0';
-		return false;
-	}
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	snprintf(line, sizeof(line), "%s/memory.reclaim", cg_dir);
-	if (access(line, W_OK)) {
-		snprintf(why, len, "no memory.reclaim in %s", cg_dir);
-		return false;
-	}
-	if (!cg_write(cg_dir, "cgroup.procs", pid)) {
-		snprintf(why, len, "cannot join %s: %s", cg_dir, strerror(errno));
-		return false;
-	}
-	return true;
-}
-
-static void cg_leave(void)
-{
-	char pid[32];
-
-	snprintf(pid, sizeof(pid), "%d", getpid());
-	if (cg_mnt[0])
-		cg_write(cg_mnt, "cgroup.procs", pid);
-	if (cg_dir[0])
-		rmdir(cg_dir);
-	if (cg_mounted) {
-		umount2(cg_mnt, MNT_DETACH);
-		rmdir(cg_mnt);
-	}
-}
+static char cg_dir[256];
 
 static void test_reclaim(void)
 {
@@ -274,13 +183,14 @@ static void test_reclaim(void)
 	char *area;
 	bool ok;
 
-	if (!have_swap()) {
+	if (!ksm_have_swap()) {
 		ksft_test_result_skip("memory.reclaim: no swap\n");
 		return;
 	}
-	if (!cg_enter(why, sizeof(why))) {
+	if (!ksm_cg_enter("ksm_thp_swap_migrate", "memory.reclaim", cg_dir,
+			  sizeof(cg_dir), why, sizeof(why))) {
 		ksft_test_result_skip("memory.reclaim: %s\n", why);
-		cg_leave();
+		ksm_cg_leave(cg_dir);
 		return;
 	}
 	for (i = 0; i < N; i++)
@@ -292,7 +202,7 @@ static void test_reclaim(void)
 	ok = ksm_wait_merged(1, N - 1);
 	ksm_set("run", 0);
 	for (try = 0; ok && try < 5; try++) {
-		cg_write(cg_dir, "memory.reclaim", "256M");
+		ksm_cg_write(cg_dir, "memory.reclaim", "256M");
 		for (swapped = 0, i = 0; i < N; i++)
 			if (ksm_pagemap(ksm_page_addr(area, i)) & KSM_PM_SWAP)
 				swapped++;
@@ -302,7 +212,7 @@ static void test_reclaim(void)
 	ksft_print_msg("%zu of %d mappings of the KSM page swapped out\n", swapped, N);
 	ok = ok && swapped == N;
 	ok = !ksm_check_pages(area, keys, N, "reclaimed") && ok;
-	cg_leave();
+	ksm_cg_leave(cg_dir);
 	ksft_test_result(ok,
 			 "memory.reclaim: KSM page mapped %d times swapped out, reads back intact\n",
 			 N);
