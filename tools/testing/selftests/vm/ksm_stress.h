@@ -145,4 +145,91 @@ static inline bool ksm_stress_summary(void)
 	return s.mismatches == 0;
 }
 
+/*
+ * KSM's slab objects: the active_objs column of /proc/slabinfo for its
+ * three caches, which stay caches of their own when the kernel runs with
+ * slab_nomerge (the lab's guests do).  When every registered process has
+ * gone and run=2 has unmerged the rest, all three must come back to 0.
+ */
+#define KSM_NR_SLABS	3
+
+static const char * const ksm_slab_names[KSM_NR_SLABS] = {
+	"ksm_rmap_item", "ksm_stable_node", "ksm_mm_slot",
+};
+
+/* Fill @objs; false if /proc/slabinfo lacks one of the caches. */
+static inline bool ksm_slab_objs(long objs[KSM_NR_SLABS])
+{
+	char line[512], name[64];
+	int i, found = 0;
+	long active;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %ld", name, &active) != 2)
+			continue;
+		for (i = 0; i < KSM_NR_SLABS; i++) {
+			if (!strcmp(name, ksm_slab_names[i])) {
+				objs[i] = active;
+				found |= 1 << i;
+			}
+		}
+	}
+	fclose(f);
+	return found == (1 << KSM_NR_SLABS) - 1;
+}
+
+/*
+ * SLUB counts the free objects of per-cpu slabs as active: have it flush
+ * them and discard empty slabs (/sys/kernel/slab/NAME/shrink), if it can.
+ */
+static inline void ksm_slab_shrink(void)
+{
+	char path[128];
+	int i, fd;
+
+	for (i = 0; i < KSM_NR_SLABS; i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
+			 ksm_slab_names[i]);
+		fd = open(path, O_WRONLY);
+		if (fd < 0)
+			continue;
+		if (write(fd, "1", 1) != 1)
+			ksft_print_msg("write %s: %s\n", path, strerror(errno));
+		close(fd);
+	}
+}
+
+static inline void ksm_slab_print(const char *what, const long objs[KSM_NR_SLABS])
+{
+	ksft_print_msg("%s: ksm_rmap_item %ld ksm_stable_node %ld ksm_mm_slot %ld\n",
+		       what, objs[0], objs[1], objs[2]);
+}
+
+/*
+ * Wait (at most @timeout_ms: frees may be deferred, by RCU say) until every
+ * KSM slab object is freed.  1 when they are, 0 on timeout (printed), -1
+ * when they cannot be counted (no /proc/slabinfo or merged caches).
+ */
+static inline int ksm_slab_wait_zero(long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms;
+	long objs[KSM_NR_SLABS];
+
+	for (;;) {
+		if (!ksm_slab_objs(objs))
+			return -1;
+		if (!objs[0] && !objs[1] && !objs[2])
+			return 1;
+		if (ksm_now_ms() > deadline) {
+			ksm_slab_print("KSM slab objects still active", objs);
+			return 0;
+		}
+		ksm_slab_shrink();
+		usleep(100000);
+	}
+}
+
 #endif /* __KSM_STRESS_H */
