@@ -33,8 +33,9 @@
  * Before and after, a child lowers vm.max_map_count just above its number
  * of areas and advises every other page of a fresh mapping: each call that
  * needs two splits succeeds while there is room for both; then the call
- * fails with EAGAIN (6.1 reports a split refused for max_map_count as
- * EAGAIN), the page unflagged, contents intact.
+ * fails with ENOMEM, as the KSM documentation says (6.1 itself reports a
+ * split refused for max_map_count as EAGAIN: lab/patches/0002), the page
+ * unflagged, contents intact.
  * KSM must merge during the run.
  *
  * Usage: ksm_stress_madvise_fuzz [-t SECONDS] [-s SEED]
