@@ -94,7 +94,10 @@
 #define F_RO		0x1	/* mprotect(PROT_READ) */
 #define F_LAZY		0x2	/* MADV_FREE since the last write: key or zeros */
 #define F_MERG		0x4	/* MADV_MERGEABLE (VM_MERGEABLE) */
-#define F_VMA		(F_RO | F_MERG)	/* what a VMA decides, the same for all its pages */
+/* What a VMA decides, the same for all its pages. */
+#define F_VMA		(F_RO | F_MERG)
+#define MISMATCH_FMT	"MISMATCH: page %zu at %p key %llu: %#llx, not %#llx\n"
+#define STATUS_FMT	"  shared %ld sharing %ld chains %ld dups %ld, %lu scans, run %d\n"
 
 enum op {
 	OP_WRITE, OP_HOT_WRITE, OP_SLOW_WRITE, OP_TOUCH, OP_VERIFY, OP_VERIFY_ALL,
@@ -1328,8 +1331,7 @@ static void hammer(void)
 				got = __atomic_load_n(v, __ATOMIC_RELAXED);
 				if (got != want) {
 					if (w.reported++ < REPORT_MAX)
-						say("MISMATCH: page %zu at %p key %llu: %#llx, not %#llx\n",
-						    i, v, keys[i], got, want);
+						say(MISMATCH_FMT, i, v, keys[i], got, want);
 					if (w.reported <= REPORT_MAX)
 						say("  pagemap %#llx kpageflags %#llx\n",
 						    pagemap_of(v), kpageflags_of(v));
@@ -1708,11 +1710,11 @@ int main(int argc, char **argv)
 			reaped(pids, lives, pid, status);
 		if (ksm_now_ms() >= next_print) {
 			next_print += 10000;
-			ksft_print_msg("%llds: ops %llu verified %llu mismatches %llu errors %llu\n",
+			ksft_print_msg("%llds: ops %llu verified %llu mismatches %llu errs %llu\n",
 				       (ksm_now_ms() - t0) / 1000, ksm_stats->ops,
 				       ksm_stats->verified, ksm_stats->mismatches,
 				       sh->errors);
-			ksft_print_msg("  shared %ld sharing %ld chains %ld dups %ld, %lu scans, run %d\n",
+			ksft_print_msg(STATUS_FMT,
 				       ksm_read("pages_shared"),
 				       ksm_read("pages_sharing"),
 				       ksm_read("stable_node_chains"),
@@ -1767,7 +1769,7 @@ int main(int argc, char **argv)
 		       s.max_shared, s.max_sharing, s.max_chains);
 	ksft_print_msg("max stable_node_dups %lu; %lu full scans; merged in %lu of %lu samples\n",
 		       s.max_dups, s.scans, s.merged_samples, s.n);
-	ksft_print_msg("run=2 mid-run: items drained %llu times (slowest %llu ms), nodes left %llu times\n",
+	ksft_print_msg("run=2 mid-run: drained %llu times (slowest %llu ms), nodes left %llu\n",
 		       sh->drains, sh->drain_ms_max, sh->drains_nodes_left);
 	ksft_print_msg("%llu ENOMEM/EAGAIN where allowed; %llu unexpected errors\n",
 		       sh->soft, sh->errors);
