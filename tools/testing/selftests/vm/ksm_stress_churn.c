@@ -94,10 +94,7 @@
 #define F_RO		0x1	/* mprotect(PROT_READ) */
 #define F_LAZY		0x2	/* MADV_FREE since the last write: key or zeros */
 #define F_MERG		0x4	/* MADV_MERGEABLE (VM_MERGEABLE) */
-/* What a VMA decides, the same for all its pages. */
-#define F_VMA		(F_RO | F_MERG)
-#define MISMATCH_FMT	"MISMATCH: page %zu at %p key %llu: %#llx, not %#llx\n"
-#define STATUS_FMT	"  shared %ld sharing %ld chains %ld dups %ld, %lu scans, run %d\n"
+#define F_VMA		(F_RO | F_MERG)	/* what a VMA decides, the same for all its pages */
 
 enum op {
 	OP_WRITE, OP_HOT_WRITE, OP_SLOW_WRITE, OP_TOUCH, OP_VERIFY, OP_VERIFY_ALL,
@@ -1331,10 +1328,11 @@ static void hammer(void)
 				got = __atomic_load_n(v, __ATOMIC_RELAXED);
 				if (got != want) {
 					if (w.reported++ < REPORT_MAX)
-						say(MISMATCH_FMT, i, v, keys[i], got, want);
+						say("MISMATCH: page %zu %p key %llu: %#llx\n",
+						    i, v, keys[i], got);
 					if (w.reported <= REPORT_MAX)
-						say("  pagemap %#llx kpageflags %#llx\n",
-						    pagemap_of(v), kpageflags_of(v));
+						say("  want %#llx, pagemap %#llx kpf %#llx\n",
+						    want, pagemap_of(v), kpageflags_of(v));
 					w.bad++;
 					ksm_stress_verified(1, 1);
 					/* Start again from the whole key. */
@@ -1567,6 +1565,19 @@ static void sample(struct samples *s)
 	s->last_scans = scans;
 }
 
+static void progress(long long ms, const struct samples *s)
+{
+	struct ksm_counters c;
+
+	ksm_read_counters(&c);
+	ksft_print_msg("%llds: ops %llu verified %llu mismatches %llu errors %llu\n",
+		       ms / 1000, ksm_stats->ops, ksm_stats->verified,
+		       ksm_stats->mismatches, sh->errors);
+	ksft_print_msg("  shared %ld sharing %ld chains %ld dups %ld, %lu scans, run=%d\n",
+		       c.shared, c.sharing, c.chains, c.dups, s->scans,
+		       sh->controller_run);
+}
+
 static pid_t start_worker(int wid, unsigned int life)
 {
 	pid_t pid = ksm_fork();
@@ -1710,16 +1721,7 @@ int main(int argc, char **argv)
 			reaped(pids, lives, pid, status);
 		if (ksm_now_ms() >= next_print) {
 			next_print += 10000;
-			ksft_print_msg("%llds: ops %llu verified %llu mismatches %llu errs %llu\n",
-				       (ksm_now_ms() - t0) / 1000, ksm_stats->ops,
-				       ksm_stats->verified, ksm_stats->mismatches,
-				       sh->errors);
-			ksft_print_msg(STATUS_FMT,
-				       ksm_read("pages_shared"),
-				       ksm_read("pages_sharing"),
-				       ksm_read("stable_node_chains"),
-				       ksm_read("stable_node_dups"), s.scans,
-				       sh->controller_run);
+			progress(ksm_now_ms() - t0, &s);
 		}
 		usleep(100000);
 	}
