@@ -348,7 +348,8 @@ static unsigned int ksm_scan_mm(struct ksm_mm_slot *slot, unsigned int budget)
 
 /*
  * One step of ksmd: lock the mm at the cursor and scan some of it.
- * Returns the pages looked at, or -1 when there is nothing to scan.
+ * Returns the pages looked at, or -1 when there is nothing to scan (or
+ * KSM is no longer running).
  */
 static int ksm_scan_step(unsigned int budget)
 {
@@ -361,6 +362,15 @@ static int ksm_scan_step(unsigned int budget)
 	if (READ_ONCE(ksm_scan.slot) == &ksm_mm_head)
 		lru_add_drain_all();
 	mutex_lock(&ksm_mutex);
+	/*
+	 * run may have changed while we waited for the mutex: run = 2 puts
+	 * the cursor back at the list head, and starting a pass now would
+	 * leave it in an mm whose exit would then count a full scan.
+	 */
+	if (READ_ONCE(ksm_run) != KSM_RUN_MERGE) {
+		mutex_unlock(&ksm_mutex);
+		return -1;
+	}
 	if (ksm_scan.slot == &ksm_mm_head) {
 		spin_lock(&ksm_slots_lock);
 		if (list_empty(&ksm_mm_head.scan_list)) {
