@@ -17,7 +17,8 @@ g() { git -C "$repo" -c user.name="${GIT_AUTHOR_NAME:-KSM project}" \
 	-c user.email="${GIT_AUTHOR_EMAIL:-ksm@example.org}" -c core.autocrlf=false "$@"; }
 
 # A git repository holding the vanilla tree, made once per base.
-if [ "$(cat "$repo/.lab-tarball" 2>/dev/null)" != "$(cat "$VANILLA/.lab-tarball")" ]; then
+# Its stamp lives in .git, out of reach of the "git clean -x" below.
+if [ "$(cat "$repo/.git/lab-tarball" 2>/dev/null)" != "$(cat "$VANILLA/.lab-tarball")" ]; then
 	rm -rf "$repo"
 	mkdir -p "$repo"
 	step "$logs/patch-repo.log" "making a git repository of vanilla Linux $version (once)" sh -c '
@@ -25,8 +26,7 @@ if [ "$(cat "$repo/.lab-tarball" 2>/dev/null)" != "$(cat "$VANILLA/.lab-tarball"
 		git -C "$2" init -q && git -C "$2" config gc.auto 0 && git -C "$2" add -A -f . &&
 		git -C "$2" -c user.name=lab -c user.email=lab@localhost commit -q -m "Linux $3" &&
 		git -C "$2" tag -f vanilla' sh "$VANILLA" "$repo" "$version"
-	cp "$VANILLA/.lab-tarball" "$repo/.lab-tarball"
-	echo ".lab-tarball" >>"$repo/.git/info/exclude"
+	cp "$VANILLA/.lab-tarball" "$repo/.git/lab-tarball"
 fi
 
 g checkout -q -f -B series vanilla
