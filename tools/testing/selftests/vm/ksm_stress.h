@@ -232,4 +232,29 @@ static inline int ksm_slab_wait_zero(long timeout_ms)
 	}
 }
 
+#define KSM_STRESS_ZERO_MS	30000	/* counters back to 0 */
+#define KSM_STRESS_SLAB_MS	20000	/* slab objects freed (RCU, per-cpu) */
+
+/*
+ * The end of a run once every registered process has gone (@gone false if
+ * some could not be reaped), as three results: every counter back to 0
+ * with ksmd running, again after run=2, and KSM's slab objects all freed
+ * (a skip when @have_slabs is false: they cannot be counted).
+ */
+static inline void ksm_stress_check_all_gone(bool gone, bool have_slabs)
+{
+	struct ksm_counters zero = { 0, 0, 0, 0, 0, 0 };
+	int slab;
+
+	gone = gone && ksm_wait_counters_scans(&zero, KSM_STRESS_ZERO_MS, NULL);
+	ksft_test_result(gone, "every process gone: every counter back to 0 with ksmd running\n");
+	ksft_test_result(ksm_unmerge_all(), "run=2: every counter 0\n");
+	slab = have_slabs ? ksm_slab_wait_zero(KSM_STRESS_SLAB_MS) : -1;
+	if (slab < 0)
+		ksft_test_result_skip("KSM slab objects: not countable (no slab_nomerge?)\n");
+	else
+		ksft_test_result(slab > 0,
+				 "KSM slab objects (rmap items, stable nodes, mm slots) all freed\n");
+}
+
 #endif /* __KSM_STRESS_H */

@@ -51,8 +51,6 @@
 /* A child not killed by then was forgotten: it fails. */
 #define CHILD_MAX_MS	30000
 #define REAP_MS		60000
-#define ZERO_MS		30000
-#define SLAB_MS		20000
 
 /* Keys: a class in the top 16 bits, never 0. */
 #define KEY(cls, v)	(((unsigned long long)(cls) << 48) | (v))
@@ -427,10 +425,9 @@ int main(int argc, char **argv)
 {
 	unsigned long long st;
 	long objs[KSM_NR_SLABS], max_sharing = 0, last_sample = 0;
-	struct ksm_counters zero = { 0, 0, 0, 0, 0, 0 };
 	bool ok, reaped_all, have_slabs;
 	sigset_t term;
-	int i, slab;
+	int i;
 
 	ksft_print_header();
 	ksm_stress_init(argc, argv, DEFAULT_SECS);
@@ -514,16 +511,7 @@ int main(int argc, char **argv)
 			 "every page of every process held its contents\n");
 
 	/* Nobody is registered now: ksmd alone must bring everything to 0. */
-	ok = reaped_all && ksm_wait_counters_scans(&zero, ZERO_MS, NULL);
-	ksft_test_result(ok, "every process gone: every counter back to 0 with ksmd running\n");
-	ksft_test_result(ksm_unmerge_all(), "run=2: every counter 0\n");
-
-	slab = have_slabs ? ksm_slab_wait_zero(SLAB_MS) : -1;
-	if (slab < 0)
-		ksft_test_result_skip("KSM slab objects: not countable (no slab_nomerge?)\n");
-	else
-		ksft_test_result(slab > 0,
-				 "KSM slab objects (rmap items, stable nodes, mm slots) all freed\n");
+	ksm_stress_check_all_gone(reaped_all, have_slabs);
 
 	if (!ksm_stress_summary())
 		ksft_exit_fail_msg("pages held the wrong contents\n");

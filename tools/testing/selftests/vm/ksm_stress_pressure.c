@@ -45,8 +45,6 @@
 #define PAGES_TO_SCAN	4096
 #define MIB		(1024ULL * 1024)
 #define STEP_MS		120000	/* the bound of any one step of a process */
-#define ZERO_MS		30000
-#define SLAB_MS		20000
 
 #define KEY(cls, v)	(((unsigned long long)(cls) << 48) | ((v) & V_MASK))
 #define V_MASK		((1ULL << 48) - 1)
@@ -815,12 +813,10 @@ static void phase_c(long long end)
 
 int main(int argc, char **argv)
 {
-	struct ksm_counters zero = { 0, 0, 0, 0, 0, 0 };
 	long long t0, secs;
 	long objs[KSM_NR_SLABS];
 	bool have_slabs;
 	char why[300];
-	int slab;
 
 	ksft_print_header();
 	ksm_stress_init(argc, argv, DEFAULT_SECS);
@@ -849,15 +845,7 @@ int main(int argc, char **argv)
 
 	ksft_test_result(!__atomic_load_n(&ksm_stats->mismatches, __ATOMIC_SEQ_CST),
 			 "every page of every process held its contents\n");
-	ksft_test_result(ksm_wait_counters_scans(&zero, ZERO_MS, NULL),
-			 "every process gone: every counter back to 0 with ksmd running\n");
-	ksft_test_result(ksm_unmerge_all(), "run=2: every counter 0\n");
-	slab = have_slabs ? ksm_slab_wait_zero(SLAB_MS) : -1;
-	if (slab < 0)
-		ksft_test_result_skip("KSM slab objects: not countable (no slab_nomerge?)\n");
-	else
-		ksft_test_result(slab > 0,
-				 "KSM slab objects (rmap items, stable nodes, mm slots) all freed\n");
+	ksm_stress_check_all_gone(true, have_slabs);
 	ksm_cg_unmount();
 	restore_sysctl();
 	if (!ksm_stress_summary())
