@@ -258,7 +258,10 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 						 struct page *page,
 						 struct page **tree_pagep);
 void ksm_unstable_remove(struct ksm_rmap_item *item);
+void ksm_unstable_step(void);
 int ksm_unstable_init(void);
+struct dentry;
+void ksm_unstable_debugfs(struct dentry *dir);
 struct page *ksm_item_page(struct ksm_rmap_item *item,
 			   struct mm_struct *locked_mm);
 

@@ -5,10 +5,12 @@
  * the stable tree, then (if its content has stayed the same since its last
  * visit) to the unstable table.
  */
+#include <linux/debugfs.h>
 #include <linux/freezer.h>
 #include <linux/highmem.h>
 #include <linux/kthread.h>
 #include <linux/pagewalk.h>
+#include <linux/random.h>
 #include <linux/sched/mm.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
@@ -42,10 +44,17 @@ unsigned long ksm_stable_node_chains;
 unsigned long ksm_stable_node_dups;
 u32 ksm_zero_checksum;
 
+/*
+ * The key of the content checksum, drawn at boot: the checksum decides a
+ * page's bucket in the unstable table, and pages made to share one would
+ * make every search walk all of them.
+ */
+static u64 ksm_checksum_key __ro_after_init;
+
 u32 ksm_calc_checksum(struct page *page)
 {
 	void *addr = kmap_local_page(page);
-	u32 sum = (u32)xxhash(addr, PAGE_SIZE, 0);
+	u32 sum = (u32)xxhash(addr, PAGE_SIZE, ksm_checksum_key);
 
 	kunmap_local(addr);
 	return sum;
@@ -386,6 +395,7 @@ static int ksm_scan_step(unsigned int budget)
 		ksm_scan.rmap_link = &slot->rmap_list;
 		ksm_scan.seqnr++;
 	}
+	ksm_unstable_step();
 	slot = ksm_scan.slot;
 	mm = slot->mm;
 
@@ -467,11 +477,31 @@ static int ksm_thread_fn(void *unused)
 	return 0;
 }
 
+#if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)
+/*
+ * Debug kernels only, for tests that play an attacker who knows the key:
+ * /sys/kernel/debug/ksm/checksum_key and unstable_bits (root only).
+ */
+static void __init ksm_debugfs_init(void)
+{
+	struct dentry *dir = debugfs_create_dir("ksm", NULL);
+
+	debugfs_create_x64("checksum_key", 0400, dir, &ksm_checksum_key);
+	ksm_unstable_debugfs(dir);
+}
+#else
+static inline void ksm_debugfs_init(void)
+{
+}
+#endif
+
 int __init ksm_scan_init(void)
 {
 	struct page *zero = ZERO_PAGE(0);
 
+	ksm_checksum_key = get_random_u64();
 	ksm_zero_checksum = ksm_calc_checksum(zero);
+	ksm_debugfs_init();
 	ksm_thread = kthread_run(ksm_thread_fn, NULL, "ksmd");
 	if (IS_ERR(ksm_thread)) {
 		pr_err("ksm: creating kthread failed\n");

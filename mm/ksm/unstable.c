@@ -1,14 +1,24 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM: the unstable table.  Pages whose checksum did not change between
- * two visits are entered here, keyed by that checksum, to be found by a
+ * KSM: the unstable table.  Pages whose content did not change between
+ * two visits are entered here, keyed by their checksum, to be found by a
  * later page with the same content.  Their content may change at any
  * time, so a hit is only a candidate: the caller compares again once both
  * pages are write-protected.  Entries belong to one scan pass (the low
  * bits of ksm_scan.seqnr kept in the item): those of an older pass are
  * ignored, and unlinked when met, so the table starts afresh every pass
  * without being walked.  Everything here runs with ksm_mutex held.
+ *
+ * The checksum is keyed by a secret drawn at boot, so the bucket of a page
+ * cannot be chosen by whoever writes it; still, a search looks at no more
+ * than KSM_BUCKET_MAX entries of the current pass.  The table is sized for
+ * the rmap items there are, two to four per bucket: when that changes by
+ * more than a factor of two, a new table takes over, and ksmd empties the
+ * old one a few buckets per step (ksm_unstable_step()), moving the entries
+ * of the current pass to the new table.  Until a bucket of the old table
+ * has been emptied, searches look there too.
  */
+#include <linux/debugfs.h>
 #include <linux/hash.h>
 #include <linux/log2.h>
 #include <linux/mm.h>
@@ -17,12 +27,23 @@
 
 #include "ksm.h"
 
-static struct hlist_head *ksm_unstable_table;
-static unsigned int ksm_unstable_bits;
+#define KSM_TABLE_MIN_BITS	10
+#define KSM_TABLE_MAX_BITS	30
+#define KSM_BUCKET_MAX		64	/* entries a search compares at most */
+#define KSM_DRAIN_BUCKETS	256	/* old buckets emptied per step */
 
-static struct hlist_head *ksm_bucket(u32 checksum)
+struct ksm_table {
+	struct hlist_head *buckets;	/* NULL: no table */
+	unsigned int bits;
+};
+
+static struct ksm_table ksm_table;	/* where entries go */
+static struct ksm_table ksm_old_table;	/* being emptied, or none */
+static unsigned long ksm_old_next;	/* its first bucket not emptied */
+
+static struct hlist_head *ksm_bucket(struct ksm_table *t, u32 checksum)
 {
-	return &ksm_unstable_table[hash_32(checksum, ksm_unstable_bits)];
+	return &t->buckets[hash_32(checksum, t->bits)];
 }
 
 void ksm_unstable_remove(struct ksm_rmap_item *item)
@@ -31,6 +52,66 @@ void ksm_unstable_remove(struct ksm_rmap_item *item)
 	hlist_del(&item->hash);
 	item->address = ksm_item_addr(item);
 	ksm_pages_unshared--;
+}
+
+/* The table size for @items rmap items: two to four of them per bucket. */
+static unsigned int ksm_table_bits(unsigned long items)
+{
+	return clamp_t(unsigned int, order_base_2(items / 4 + 1),
+		       KSM_TABLE_MIN_BITS, KSM_TABLE_MAX_BITS);
+}
+
+static struct hlist_head *ksm_alloc_buckets(unsigned int bits)
+{
+	return kvcalloc(1UL << bits, sizeof(struct hlist_head),
+			GFP_KERNEL | __GFP_NOWARN);
+}
+
+/*
+ * Once per step of ksmd: empty a few buckets of the old table, if there is
+ * one; else replace the table if the number of items no longer fits it.
+ */
+void ksm_unstable_step(void)
+{
+	unsigned long seq = ksm_scan.seqnr & KSM_ITEM_SEQ_MASK;
+	struct ksm_rmap_item *item;
+	struct hlist_node *tmp;
+	struct hlist_head *new;
+	unsigned int bits, n;
+
+	lockdep_assert_held(&ksm_mutex);
+	if (!ksm_old_table.buckets) {
+		bits = ksm_table_bits(ksm_rmap_items);
+		if (bits <= ksm_table.bits && bits + 1 >= ksm_table.bits)
+			return;
+		new = ksm_alloc_buckets(bits);
+		if (!new)
+			return;		/* the old size will do */
+		ksm_old_table = ksm_table;
+		ksm_old_next = 0;
+		ksm_table.buckets = new;
+		ksm_table.bits = bits;
+		return;
+	}
+
+	for (n = 0; n < KSM_DRAIN_BUCKETS; n++) {
+		hlist_for_each_entry_safe(item, tmp,
+					  &ksm_old_table.buckets[ksm_old_next],
+					  hash) {
+			if ((item->address & KSM_ITEM_SEQ_MASK) != seq) {
+				ksm_unstable_remove(item);
+				continue;
+			}
+			hlist_del(&item->hash);
+			hlist_add_head(&item->hash,
+				       ksm_bucket(&ksm_table, item->checksum));
+		}
+		if (++ksm_old_next >> ksm_old_table.bits) {
+			kvfree(ksm_old_table.buckets);
+			ksm_old_table.buckets = NULL;
+			break;
+		}
+	}
 }
 
 /* The vma that @item's page is in, if still mergeable; its mm locked. */
@@ -81,16 +162,17 @@ out:
 }
 
 /*
- * Look for a page with the content of @page (mapped by @item, whose
- * checksum is current) in the table.  On a hit return its item, with a
- * reference to its page in *@tree_pagep; else enter @item and return NULL.
+ * Look in @bucket for an entry of the current pass whose page has the
+ * content of @page; entries of older passes met on the way are unlinked.
+ * *@budget is the number of current entries left to look at.
  */
-struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
-						 struct page *page,
-						 struct page **tree_pagep)
+static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
+					       struct ksm_rmap_item *item,
+					       struct page *page,
+					       struct page **tree_pagep,
+					       unsigned int *budget)
 {
 	unsigned long seq = ksm_scan.seqnr & KSM_ITEM_SEQ_MASK;
-	struct hlist_head *bucket = ksm_bucket(item->checksum);
 	struct ksm_rmap_item *titem;
 	struct hlist_node *tmp;
 	struct page *tpage;
@@ -100,6 +182,9 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 			ksm_unstable_remove(titem);
 			continue;
 		}
+		if (!*budget)
+			break;
+		--*budget;
 		if (titem->checksum != item->checksum)
 			continue;
 		tpage = ksm_item_page(titem, item->mm);
@@ -115,19 +200,52 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 		*tree_pagep = tpage;
 		return titem;
 	}
+	return NULL;
+}
+
+/*
+ * Look for a page with the content of @page (mapped by @item, whose
+ * checksum is current) in the table.  On a hit return its item, with a
+ * reference to its page in *@tree_pagep; else enter @item and return NULL.
+ */
+struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
+						 struct page *page,
+						 struct page **tree_pagep)
+{
+	unsigned long seq = ksm_scan.seqnr & KSM_ITEM_SEQ_MASK;
+	unsigned int budget = KSM_BUCKET_MAX;
+	struct ksm_rmap_item *titem;
+	u32 idx;
+
+	lockdep_assert_held(&ksm_mutex);
+	titem = ksm_bucket_search(ksm_bucket(&ksm_table, item->checksum),
+				  item, page, tree_pagep, &budget);
+	if (!titem && ksm_old_table.buckets) {
+		idx = hash_32(item->checksum, ksm_old_table.bits);
+		if (idx >= ksm_old_next)
+			titem = ksm_bucket_search(&ksm_old_table.buckets[idx],
+						  item, page, tree_pagep,
+						  &budget);
+	}
+	if (titem)
+		return titem;
 
 	item->address = ksm_item_addr(item) | KSM_ITEM_UNSTABLE | seq;
-	hlist_add_head(&item->hash, bucket);
+	hlist_add_head(&item->hash, ksm_bucket(&ksm_table, item->checksum));
 	ksm_pages_unshared++;
 	return NULL;
 }
 
+#if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)
+void __init ksm_unstable_debugfs(struct dentry *dir)
+{
+	debugfs_create_u32("unstable_bits", 0400, dir, &ksm_table.bits);
+}
+#endif
+
 int __init ksm_unstable_init(void)
 {
-	unsigned long pages = totalram_pages();
-
-	ksm_unstable_bits = clamp_t(int, ilog2(pages | 1) - 4, 10, 20);
-	ksm_unstable_table = kvcalloc(1UL << ksm_unstable_bits,
-				      sizeof(*ksm_unstable_table), GFP_KERNEL);
-	return ksm_unstable_table ? 0 : -ENOMEM;
+	ksm_table.bits = KSM_TABLE_MIN_BITS;
+	ksm_table.buckets = ksm_alloc_buckets(ksm_table.bits);
+	return ksm_table.buckets ? 0 : -ENOMEM;
 }
