@@ -15,8 +15,12 @@
  *   3. ksm_mutex          protects the stable trees, the unstable table,
  *                         every rmap item and stable node, the scan cursor
  *                         (ksm_scan) and the counters.  ksmd holds it, and
- *                         the mmap_lock of the mm it scans, while it
- *                         processes a short run of pages, then drops both.
+ *                         the mmap_lock of the mm it scans, for one step
+ *                         (scan.c: a bounded run of pages whatever
+ *                         pages_to_scan says, cut short when another task
+ *                         waits for either lock), then drops both.  Every
+ *                         other task takes it with ksm_lock(), which lets
+ *                         ksmd see the wait.
  *                         While holding ksm_mutex, the mmap_lock of any
  *                         other mm is only ever taken with
  *                         mmap_read_trylock(): that is what lets madvise
@@ -88,14 +92,14 @@
 #define KSM_ITEM_UNSTABLE	0x100UL	/* on the unstable table */
 #define KSM_ITEM_STABLE		0x200UL	/* on a stable node's rmap list */
 #define KSM_ITEM_FRESH		0x400UL	/* not visited since it was made */
-#define KSM_ITEM_DOOMED		0x800UL	/* stable, about to be dropped */
 #define KSM_ITEM_FLAGS		(KSM_ITEM_SEQ_MASK | KSM_ITEM_UNSTABLE | \
-				 KSM_ITEM_STABLE | KSM_ITEM_FRESH | \
-				 KSM_ITEM_DOOMED)
+				 KSM_ITEM_STABLE | KSM_ITEM_FRESH)
 
 /*
- * One scanned page of a registered mm: 48 bytes on 64-bit.  Items of an mm
+ * One scanned page of a registered mm: 56 bytes on 64-bit.  Items of an mm
  * form a singly linked list sorted by address, hanging off its mm slot.
+ * The items of a KSM page's node are doubly linked: a page may have tens
+ * of thousands of them, and one must come off without a walk of the rest.
  */
 struct ksm_rmap_item {
 	struct ksm_rmap_item *next;	/* in the mm slot's list */
@@ -108,8 +112,8 @@ struct ksm_rmap_item {
 			u32 sample;		/* sampled content at last visit */
 		};
 		struct {			/* KSM_ITEM_STABLE */
+			struct hlist_node snode;	/* node's rmap list */
 			struct ksm_stable_node *head;
-			struct ksm_rmap_item *snext;	/* node's rmap list */
 			struct anon_vma *anon_vma;	/* held reference */
 		};
 	};
@@ -131,13 +135,13 @@ struct ksm_stable_node {
 	union {
 		struct rb_node rb;		/* PLAIN, CHAIN */
 		struct {			/* DUP */
-			struct hlist_node dup_link;
+			struct list_head dup_link;
 			struct ksm_stable_node *chain;
 		};
 	};
 	union {
-		struct ksm_rmap_item *rmap_list;	/* PLAIN, DUP */
-		struct hlist_head dups;			/* CHAIN */
+		struct hlist_head rmap_list;		/* PLAIN, DUP */
+		struct list_head dups;			/* CHAIN, oldest first */
 	};
 	union {
 		unsigned long kpfn;		/* PLAIN, DUP: the KSM page */
@@ -153,6 +157,7 @@ struct ksm_mm_slot {
 	struct list_head scan_list;	/* in ksm_mm_head.scan_list */
 	struct mm_struct *mm;
 	struct ksm_rmap_item *rmap_list;
+	unsigned long unmerged;		/* last run = 2 that took it */
 };
 
 /* Where ksmd is: the scan of one mm goes up in address. */
@@ -226,11 +231,12 @@ void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 		    unsigned long end);
 bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags);
 struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
-				      unsigned long addr);
-void ksm_cursor_keep(unsigned long addr);
-void ksm_cursor_trim(void);
+				      unsigned long addr, unsigned int *quota);
+bool ksm_cursor_keep(unsigned long addr, unsigned int *quota);
+bool ksm_cursor_trim(unsigned int *quota);
 
 /* scan.c */
+void ksm_lock(void);
 u32 ksm_calc_checksum(struct page *page);
 u32 ksm_calc_sample(struct page *page);
 void ksm_pass_done(void);
@@ -244,12 +250,16 @@ struct page *ksm_get_page(struct ksm_stable_node *node, enum ksm_get_mode mode,
 struct page *ksm_stable_search(struct page *page,
 			       struct ksm_stable_node **nodep);
 void ksm_stable_insert(struct ksm_stable_node *node, struct page *kpage);
+struct page *ksm_better_dup(struct ksm_stable_node *node,
+			    struct ksm_stable_node **roomp);
 struct ksm_stable_node *ksm_alloc_node(void);
 void ksm_free_node(struct ksm_stable_node *node);
 void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
 		     struct anon_vma *anon_vma);
 void ksm_stable_unlink(struct ksm_rmap_item *item);
+void ksm_stable_unlink_locked(struct ksm_rmap_item *item);
 void ksm_purge_stale(void);
+void ksm_release_unmapped(void);
 bool ksm_stable_empty(void);
 int ksm_stable_init(void);
 
@@ -270,6 +280,9 @@ int ksm_merge_into(struct vm_area_struct *vma, unsigned long addr,
 		   struct page *page, struct page *kpage);
 int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
 		   struct page *page);
+int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
+		   struct page *page, struct page *kpage,
+		   struct ksm_stable_node *node);
 int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *page, struct ksm_rmap_item *tree_item,
 		   struct page *tree_page);

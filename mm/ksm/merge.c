@@ -155,9 +155,45 @@ static bool ksm_lock_small(struct page *page)
 }
 
 /*
- * Merge @page, mapped at @addr of @vma (its mmap_lock held), into @kpage,
- * which the caller holds locked; a NULL @kpage stands for the zero page.
+ * First half of merging @page, mapped at @addr of @vma (its mmap_lock
+ * held), into @kpage, which the caller holds locked (a NULL @kpage stands
+ * for the zero page): lock @page, write-protect it and compare it.  On
+ * success @page is left locked, and *@orig is its pte for ksm_merge_end().
  */
+static int ksm_merge_begin(struct vm_area_struct *vma, unsigned long addr,
+			   struct page *page, struct page *kpage, pte_t *orig)
+{
+	int err;
+
+	if (!PageAnon(page))
+		return -EFAULT;
+	if (!ksm_lock_small(page))
+		return -EBUSY;
+	err = ksm_wrprotect(vma, addr, page, orig);
+	if (!err && !pages_identical(page, kpage ? kpage : ZERO_PAGE(addr)))
+		err = -EAGAIN;
+	if (err)
+		unlock_page(page);
+	return err;
+}
+
+/* Second half: point the pte at @kpage instead of @page, unlock @page. */
+static int ksm_merge_end(struct vm_area_struct *vma, unsigned long addr,
+			 struct page *page, struct page *kpage, pte_t orig)
+{
+	int err;
+
+	err = ksm_replace(vma, addr, page, kpage, orig);
+	/*
+	 * A KSM page must never look clean to reclaim: after MADV_FREE of
+	 * one of its mappings it would be dropped for all of them.
+	 */
+	if (!err && kpage && !PageDirty(kpage))
+		SetPageDirty(kpage);
+	unlock_page(page);
+	return err;
+}
+
 static int ksm_merge_one(struct vm_area_struct *vma, unsigned long addr,
 			 struct page *page, struct page *kpage)
 {
@@ -166,24 +202,9 @@ static int ksm_merge_one(struct vm_area_struct *vma, unsigned long addr,
 
 	if (page == kpage)
 		return 0;
-	if (!PageAnon(page))
-		return -EFAULT;
-	if (!ksm_lock_small(page))
-		return -EBUSY;
-	err = ksm_wrprotect(vma, addr, page, &orig);
-	if (!err) {
-		if (pages_identical(page, kpage ? kpage : ZERO_PAGE(addr)))
-			err = ksm_replace(vma, addr, page, kpage, orig);
-		else
-			err = -EAGAIN;
-	}
-	/*
-	 * A KSM page must never look clean to reclaim: after MADV_FREE of
-	 * one of its mappings it would be dropped for all of them.
-	 */
-	if (!err && kpage && !PageDirty(kpage))
-		SetPageDirty(kpage);
-	unlock_page(page);
+	err = ksm_merge_begin(vma, addr, page, kpage, &orig);
+	if (!err)
+		err = ksm_merge_end(vma, addr, page, kpage, orig);
 	return err;
 }
 
@@ -200,22 +221,68 @@ int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
+ * Move the mapping of @item, at its address in @vma, from KSM page @page to
+ * KSM page @kpage of @node (a dup of the same chain, made earlier), which
+ * the caller holds locked.
+ */
+int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
+		   struct page *page, struct page *kpage,
+		   struct ksm_stable_node *node)
+{
+	unsigned long addr = ksm_item_addr(item);
+	pte_t orig;
+	int err;
+
+	err = ksm_merge_begin(vma, addr, page, kpage, &orig);
+	if (err)
+		return err;
+	/*
+	 * Both KSM pages are locked: no rmap walk of either sees the item
+	 * move from one list to the other, once the pte has moved.
+	 */
+	err = ksm_replace(vma, addr, page, kpage, orig);
+	if (!err) {
+		ksm_stable_unlink_locked(item);
+		ksm_stable_link(item, node, vma->anon_vma);
+		if (!PageDirty(kpage))
+			SetPageDirty(kpage);
+	}
+	unlock_page(page);
+	return err;
+}
+
+/*
+ * Give the pte at @addr of @vma a private copy of the KSM page it maps, as
+ * a write would; its mmap_lock held.
+ */
+static void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
+{
+	if (is_cow_mapping(vma->vm_flags))
+		handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE,
+				NULL);
+}
+
+/*
  * @page (mapped by @item at its address in @vma, the mm being scanned) and
  * @tree_page (mapped by @tree_item) look identical: make @page a KSM page
  * mapped in both places, with a new stable node.  Both pages are
- * referenced by the caller.
+ * referenced by the caller.  Both are write-protected and compared before
+ * @page becomes a KSM page: if the tree page cannot follow, nothing was
+ * merged and @page stays an ordinary page.
  */
 int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *page, struct ksm_rmap_item *tree_item,
 		   struct page *tree_page)
 {
+	unsigned long taddr = ksm_item_addr(tree_item);
 	struct mm_struct *tmm = tree_item->mm;
 	struct ksm_stable_node *node;
 	struct vm_area_struct *tvma;
-	bool tlocked = false;
+	bool tlocked = false, lone = false;
 	int err = -EAGAIN;
-	pte_t orig;
+	pte_t orig, torig;
 
+	mmap_assert_locked(vma->vm_mm);
 	node = ksm_alloc_node();
 	if (!node)
 		return -ENOMEM;
@@ -235,11 +302,15 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		goto out;
 	if (ksm_wrprotect(vma, ksm_item_addr(item), page, &orig))
 		goto unlock;
+	err = ksm_merge_begin(tvma, taddr, tree_page, page, &torig);
+	if (err)
+		goto unlock;
 
 	/*
-	 * @page is now read-only where it is mapped: make it a KSM page, dirty
-	 * so that reclaim never takes it for a lazily freed page.  Its item is
-	 * linked before the node is published in page->mapping.
+	 * Both pages are read-only where they are mapped, and equal: make
+	 * @page a KSM page, dirty so that reclaim never takes it for a lazily
+	 * freed page.  Its item is linked before the node is published in
+	 * page->mapping.
 	 */
 	if (!PageDirty(page))
 		SetPageDirty(page);
@@ -251,20 +322,29 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	smp_wmb();
 	ksm_folio_set_node(page_folio(page), node);
 
-	err = ksm_merge_one(tvma, ksm_item_addr(tree_item), tree_page, page);
+	err = ksm_merge_end(tvma, taddr, tree_page, page, torig);
 	if (!err) {
 		ksm_unstable_remove(tree_item);
 		ksm_stable_link(tree_item, node, tvma->anon_vma);
+	} else {
+		/*
+		 * The tree pte changed at the last moment: undo, below.  The
+		 * item stays on the node until ksmd's next visit (an rmap
+		 * walker that found the page anon may be reading it unlocked).
+		 */
+		lone = true;
 	}
 	/*
 	 * Once published, the node lives as long as the page: an rmap walk
-	 * that found the page anon, unlocked, may be reading it.  If the tree
-	 * page could not follow, @page stays a KSM page mapped once.
+	 * that found the page anon, unlocked, may be reading it.
 	 */
 	ksm_stable_insert(node, page);
 	node = NULL;
 unlock:
 	unlock_page(page);
+	/* A KSM page mapped once is no merge: back to an ordinary page. */
+	if (lone)
+		ksm_break_one(vma, ksm_item_addr(item));
 out:
 	if (tlocked)
 		mmap_read_unlock(tmm);

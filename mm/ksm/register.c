@@ -66,18 +66,10 @@ void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 		    unsigned long end)
 {
 	struct ksm_rmap_item **link = &slot->rmap_list;
-	struct ksm_rmap_item *item;
 
 	lockdep_assert_held(&ksm_mutex);
 	while (*link && ksm_item_addr(*link) < start)
 		link = &(*link)->next;
-	/*
-	 * Mark the merged ones first: taking the first item of a stable node
-	 * off its list then takes all the marked ones with it, in one walk.
-	 */
-	for (item = *link; item && ksm_item_addr(item) < end; item = item->next)
-		if (item->address & KSM_ITEM_STABLE)
-			item->address |= KSM_ITEM_DOOMED;
 	while (*link && ksm_item_addr(*link) < end) {
 		ksm_free_item_at(link);
 		cond_resched();
@@ -86,27 +78,39 @@ void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 
 /*
  * Free the items of the addresses the scan has passed on its way to @addr
- * (their pages went); return the link of the first item at or after @addr.
+ * (their pages went), at most *@quota of them, taking each off *@quota.
+ * Returns the link of the first item at or after @addr, or NULL if the
+ * quota ran out first: the caller ends its step and comes back.
  */
-static struct ksm_rmap_item **ksm_cursor_seek(unsigned long addr)
+static struct ksm_rmap_item **ksm_cursor_seek(unsigned long addr,
+					      unsigned int *quota)
 {
 	struct ksm_rmap_item **link = ksm_scan.rmap_link;
 
-	while (*link && ksm_item_addr(*link) < addr)
+	while (*link && ksm_item_addr(*link) < addr) {
+		if (!*quota)
+			return NULL;
 		ksm_free_item_at(link);
+		--*quota;
+	}
 	return link;
 }
 
 /*
  * Find the item for @addr at the scan cursor, creating it if needed and
- * freeing the items of addresses the scan has passed (their pages went).
+ * freeing, within *@quota, the items of addresses the scan has passed.
+ * Returns NULL if no item could be made, ERR_PTR(-EAGAIN) if the quota
+ * ran out before @addr was reached.
  */
 struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
-				      unsigned long addr)
+				      unsigned long addr, unsigned int *quota)
 {
-	struct ksm_rmap_item **link = ksm_cursor_seek(addr);
-	struct ksm_rmap_item *item = *link;
+	struct ksm_rmap_item **link = ksm_cursor_seek(addr, quota);
+	struct ksm_rmap_item *item;
 
+	if (!link)
+		return ERR_PTR(-EAGAIN);
+	item = *link;
 	if (item && ksm_item_addr(item) == addr) {
 		ksm_scan.rmap_link = &item->next;
 		return item;
@@ -128,21 +132,33 @@ struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
 /*
  * The page at @addr is still mapped there but cannot be looked at now (a
  * migration entry stands in for it): move the cursor past the item for
- * @addr, if any, leaving the item as it is.
+ * @addr, if any, leaving the item as it is.  False if *@quota ran out
+ * first, as for ksm_cursor_item().
  */
-void ksm_cursor_keep(unsigned long addr)
+bool ksm_cursor_keep(unsigned long addr, unsigned int *quota)
 {
-	struct ksm_rmap_item **link = ksm_cursor_seek(addr);
+	struct ksm_rmap_item **link = ksm_cursor_seek(addr, quota);
 
+	if (!link)
+		return false;
 	if (*link && ksm_item_addr(*link) == addr)
 		ksm_scan.rmap_link = &(*link)->next;
+	return true;
 }
 
-/* Free what the scan of the current mm did not reach: the tail of its list. */
-void ksm_cursor_trim(void)
+/*
+ * Free what the scan of the current mm did not reach, the tail of its
+ * list, within *@quota.  True once the tail is gone.
+ */
+bool ksm_cursor_trim(unsigned int *quota)
 {
-	while (*ksm_scan.rmap_link)
+	while (*ksm_scan.rmap_link) {
+		if (!*quota)
+			return false;
 		ksm_free_item_at(ksm_scan.rmap_link);
+		--*quota;
+	}
+	return true;
 }
 
 bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags)
@@ -190,7 +206,7 @@ void __ksm_exit(struct mm_struct *dying_mm)
 {
 	struct ksm_mm_slot *slot, *next = NULL;
 
-	mutex_lock(&ksm_mutex);
+	ksm_lock();
 	slot = ksm_find_slot(dying_mm);
 	if (slot) {
 		ksm_drop_items(slot, 0, ULONG_MAX);
@@ -252,7 +268,7 @@ static int __init ksm_init(void)
 	int err = -ENOMEM;
 
 	BUILD_BUG_ON(IS_ENABLED(CONFIG_64BIT) &&
-		     sizeof(struct ksm_rmap_item) > 48);
+		     sizeof(struct ksm_rmap_item) > 56);
 
 	ksm_slot_cache = KMEM_CACHE(ksm_mm_slot, 0);
 	ksm_item_cache = KMEM_CACHE(ksm_rmap_item, 0);

@@ -23,6 +23,7 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 {
 	struct ksm_stable_node *node;
 	struct ksm_rmap_item *item;
+	struct hlist_node *pos;
 	struct anon_vma_chain *avc;
 	struct vm_area_struct *vma;
 	struct anon_vma *anon_vma;
@@ -38,9 +39,10 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 		return;
 
 	for (round = 0; round < 2; round++) {
-		/* Pairs with smp_store_release() in ksm_stable_link(). */
-		for (item = smp_load_acquire(&node->rmap_list); item;
-		     item = READ_ONCE(item->snext)) {
+		/* Pairs with hlist_add_head_rcu() in ksm_stable_link(). */
+		for (pos = smp_load_acquire(&node->rmap_list.first); pos;
+		     pos = READ_ONCE(pos->next)) {
+			item = hlist_entry(pos, struct ksm_rmap_item, snode);
 			anon_vma = item->anon_vma;
 			addr = ksm_item_addr(item);
 

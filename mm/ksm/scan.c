@@ -185,6 +185,29 @@ unlock:
 	folio_unlock(folio);
 }
 
+/*
+ * @page is the KSM page of @item's dup: move the mapping to a dup of its
+ * chain made earlier, if one has room.  So the mappings of a content
+ * gather in as few KSM pages as max_page_sharing allows.
+ */
+static void ksm_move_to_better_dup(struct vm_area_struct *vma,
+				   struct page *page,
+				   struct ksm_rmap_item *item)
+{
+	struct ksm_stable_node *room;
+	struct page *kpage;
+
+	kpage = ksm_better_dup(item->head, &room);
+	if (!kpage)
+		return;
+	lock_page(kpage);
+	if (READ_ONCE(room->kpfn) == page_to_pfn(kpage) &&
+	    room->nr_items < ksm_max_page_sharing)
+		ksm_merge_move(item, vma, page, kpage, room);
+	unlock_page(kpage);
+	put_page(kpage);
+}
+
 /* Offer @page, mapped by @item at @addr of @vma, for merging. */
 static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			      struct page *page, struct ksm_rmap_item *item)
@@ -197,8 +220,11 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 
 	if (item->address & KSM_ITEM_STABLE) {
 		if (PageKsm(page) && ksm_folio_node(page_folio(page)) ==
-		    item->head)
-			return;		/* still merged: nothing to do */
+		    item->head) {
+			/* Still merged: into the best KSM page there is? */
+			ksm_move_to_better_dup(vma, page, item);
+			return;
+		}
 		ksm_stable_unlink(item);
 	} else if (item->address & KSM_ITEM_UNSTABLE) {
 		ksm_unstable_remove(item);
@@ -278,12 +304,53 @@ void ksm_pass_done(void)
 	mutex_unlock(&ksm_pass_mutex);
 }
 
-/* At the end of an mm's scan: trim its list, move on to the next mm. */
-static void ksm_next_mm(void)
+/*
+ * One step of ksmd: the work it does under ksm_mutex and one mm's
+ * mmap_lock before it lets go of both and reschedules.  Whatever
+ * pages_to_scan says, a step looks at no more than KSM_STEP_WORK pages,
+ * frees no more than that many rmap items and walks no more than that
+ * many spans of KSM_WALK_SPAN of address space (one unit of @quota each),
+ * and it ends early, after its first page, when another task waits for
+ * either lock.
+ */
+#define KSM_STEP_WORK	64
+#define KSM_WALK_SPAN	(32UL << 20)
+
+struct ksm_step {
+	unsigned int budget;	/* pages it may look at */
+	unsigned int pages;	/* pages looked at */
+	unsigned int quota;	/* work left, see above */
+};
+
+static atomic_t ksm_mutex_waiters = ATOMIC_INIT(0);
+
+/*
+ * Take ksm_mutex from outside ksmd (exit, unmerge, sysfs, hotplug): ksmd
+ * sees the wait and ends its step at the next page.
+ */
+void ksm_lock(void)
+{
+	atomic_inc(&ksm_mutex_waiters);
+	mutex_lock(&ksm_mutex);
+	atomic_dec(&ksm_mutex_waiters);
+}
+
+/* Does another task wait for a lock ksmd holds? */
+static bool ksm_step_contended(struct mm_struct *mm)
+{
+	return atomic_read(&ksm_mutex_waiters) || mmap_lock_is_contended(mm);
+}
+
+/*
+ * At the end of an mm's scan: trim its list and move on to the next mm.
+ * A tail longer than the step's quota is trimmed over several steps.
+ */
+static void ksm_next_mm(struct ksm_step *step)
 {
 	struct ksm_mm_slot *next;
 
-	ksm_cursor_trim();
+	if (!ksm_cursor_trim(&step->quota))
+		return;
 	spin_lock(&ksm_slots_lock);
 	next = list_next_entry(ksm_scan.slot, scan_list);
 	ksm_scan.slot = next;
@@ -295,64 +362,114 @@ static void ksm_next_mm(void)
 }
 
 /*
- * Scan up to @budget pages of the mm at the cursor; ksm_mutex and its
- * mmap_lock held.  Returns the number of pages looked at.
+ * Look at page @i of @b: find or make its item, and offer the page for
+ * merging.  False if the step's quota ran out on the way (freeing the
+ * items of pages gone before it): the cursor is left at the page.
  */
-static unsigned int ksm_scan_mm(struct ksm_mm_slot *slot, unsigned int budget)
+static bool ksm_scan_one(struct ksm_mm_slot *slot, struct ksm_batch *b,
+			 unsigned int i, struct ksm_step *step)
+{
+	unsigned long addr = b->addr[i];
+	struct vm_area_struct *vma = b->vma[i];
+	struct ksm_rmap_item *item;
+	struct page *page;
+
+	/*
+	 * The page is being migrated, the migration holding its page lock:
+	 * it is still mapped here, and still merged if it was.  Freeing its
+	 * item, as for a page gone, would take a reference to the KSM page
+	 * and wait for its lock, failing the migration on that reference.
+	 */
+	if (b->migrating[i]) {
+		if (!ksm_cursor_keep(addr, &step->quota))
+			goto stop;
+		goto next;
+	}
+	if (!b->page[i]) {
+		/* Part of a PMD-mapped THP. */
+		page = follow_page(vma, addr, FOLL_GET);
+		if (IS_ERR_OR_NULL(page))
+			goto next;
+		if (!PageAnon(page)) {
+			put_page(page);
+			goto next;
+		}
+		b->page[i] = page;
+	}
+	item = ksm_cursor_item(slot, addr, &step->quota);
+	if (IS_ERR(item))
+		goto stop;
+	if (item) {
+		flush_anon_page(vma, b->page[i], addr);
+		flush_dcache_page(b->page[i]);
+		ksm_cmp_and_merge(vma, addr, b->page[i], item);
+	}
+next:
+	ksm_scan.address = addr + PAGE_SIZE;
+	step->pages++;
+	if (step->quota)
+		step->quota--;
+	return true;
+stop:
+	ksm_scan.address = addr;
+	return false;
+}
+
+/* The first mergeable area of @mm that ends after @addr, if any. */
+static struct vm_area_struct *ksm_next_vma(struct mm_struct *mm,
+					   unsigned long addr)
+{
+	VMA_ITERATOR(vmi, mm, addr);
+	struct vm_area_struct *vma;
+
+	for_each_vma(vmi, vma)
+		if ((vma->vm_flags & VM_MERGEABLE) && vma->anon_vma)
+			return vma;
+	return NULL;
+}
+
+/*
+ * Scan the mm at the cursor, within @step; ksm_mutex and the mm's
+ * mmap_lock held.  The cursor moves to the next mm at the end of this one.
+ */
+static void ksm_scan_mm(struct ksm_mm_slot *slot, struct ksm_step *step)
 {
 	struct mm_struct *mm = slot->mm;
-	struct ksm_rmap_item *item;
+	struct vm_area_struct *vma;
+	unsigned long start, end;
 	struct ksm_batch b;
-	unsigned int done = 0, i;
+	bool more = true;
+	unsigned int i;
 	int ret;
 
-	while (done < budget && READ_ONCE(ksm_run) == KSM_RUN_MERGE) {
-		b.nr = 0;
-		b.max = min_t(unsigned int, budget - done, KSM_BATCH);
-		ret = -EINVAL;
-		if (ksm_scan.address < mm->task_size)
-			ret = walk_page_range(mm, ksm_scan.address,
-					      mm->task_size, &ksm_scan_ops, &b);
-		for (i = 0; i < b.nr; i++) {
-			ksm_scan.address = b.addr[i] + PAGE_SIZE;
-			/*
-			 * The page is being migrated, the migration holding its
-			 * page lock: it is still mapped here, and still merged
-			 * if it was.  Freeing its item, as for a page gone,
-			 * would take a reference to the KSM page and wait for
-			 * its lock, failing the migration on that reference.
-			 */
-			if (b.migrating[i]) {
-				ksm_cursor_keep(b.addr[i]);
-				continue;
-			}
-			if (!b.page[i]) {
-				/* Part of a PMD-mapped THP. */
-				b.page[i] = follow_page(b.vma[i], b.addr[i],
-							FOLL_GET);
-				if (IS_ERR_OR_NULL(b.page[i]))
-					continue;
-				if (!PageAnon(b.page[i])) {
-					put_page(b.page[i]);
-					continue;
-				}
-			}
-			item = ksm_cursor_item(slot, b.addr[i]);
-			if (item) {
-				flush_anon_page(b.vma[i], b.page[i], b.addr[i]);
-				flush_dcache_page(b.page[i]);
-				ksm_cmp_and_merge(b.vma[i], b.addr[i],
-						  b.page[i], item);
-			}
-			put_page(b.page[i]);
-		}
-		done += b.nr;
-		if (ret != 1) {
-			ksm_next_mm();
+	lockdep_assert_held(&ksm_mutex);
+	mmap_assert_locked(mm);
+	while (more && step->quota && step->pages < step->budget &&
+	       READ_ONCE(ksm_run) == KSM_RUN_MERGE) {
+		if (step->pages && ksm_step_contended(mm))
+			break;
+		vma = ksm_next_vma(mm, ksm_scan.address);
+		if (!vma) {
+			ksm_next_mm(step);
 			break;
 		}
+		start = max(ksm_scan.address, vma->vm_start);
+		end = min(start + KSM_WALK_SPAN, vma->vm_end);
+		b.nr = 0;
+		b.max = min3(step->budget - step->pages, step->quota,
+			     (unsigned int)KSM_BATCH);
+		step->quota--;
+		ret = walk_page_range(mm, start, end, &ksm_scan_ops, &b);
+		for (i = 0; i < b.nr; i++) {
+			if (more)
+				more = ksm_scan_one(slot, &b, i, step);
+			if (b.page[i])
+				put_page(b.page[i]);
+		}
+		/* The walk stopped at a full batch, or covered the span. */
+		if (more && ret != 1)
+			ksm_scan.address = end;
 	}
-	return done;
 }
 
 /*
@@ -362,10 +479,10 @@ static unsigned int ksm_scan_mm(struct ksm_mm_slot *slot, unsigned int budget)
  */
 static int ksm_scan_step(unsigned int budget)
 {
+	struct ksm_step step = { .budget = budget, .quota = KSM_STEP_WORK };
 	struct ksm_mm_slot *slot;
 	struct mm_struct *mm;
 	bool pinned = false;
-	int done = 0;
 
 	/* Flush per-cpu LRU batches at each pass, so page counts are exact. */
 	if (READ_ONCE(ksm_scan.slot) == &ksm_mm_head)
@@ -406,32 +523,41 @@ static int ksm_scan_step(unsigned int budget)
 		mutex_unlock(&ksm_mutex);
 		mmap_read_lock(mm);
 		mutex_lock(&ksm_mutex);
-		if (ksm_scan.slot != slot)
-			goto unlock;	/* it exited meanwhile */
+		/* It exited meanwhile (and its slot may be another's now). */
+		if (ksm_scan.slot != slot || slot->mm != mm)
+			goto unlock;
 	}
 	if (ksm_test_exit(mm))
-		ksm_next_mm();
+		ksm_next_mm(&step);
 	else
-		done = ksm_scan_mm(slot, budget);
+		ksm_scan_mm(slot, &step);
 unlock:
 	mmap_read_unlock(mm);
 	mutex_unlock(&ksm_mutex);
 	if (pinned)
 		mmdrop(mm);
-	return done;
+	return step.pages;
 }
 
-static void ksm_do_scan(unsigned int budget)
+/*
+ * Scan pages_to_scan pages, step by step.  The knob is read again at each
+ * step: lowering it ends a long batch at once.
+ */
+static void ksm_do_scan(void)
 {
-	int done;
+	unsigned int done = 0, want;
+	int n;
 
-	while (budget && READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
+	while (READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
 	       !kthread_should_stop() && !freezing(current)) {
-		done = ksm_scan_step(budget);
-		if (done < 0)
+		want = READ_ONCE(ksm_pages_to_scan);
+		if (done >= want)
 			break;
-		/* An mm with nothing to scan costs one page. */
-		budget -= min_t(unsigned int, max(done, 1), budget);
+		n = ksm_scan_step(want - done);
+		if (n < 0)
+			break;
+		/* A step that looked at no page costs one. */
+		done += max(n, 1);
 		cond_resched();
 	}
 }
@@ -464,7 +590,7 @@ static int ksm_thread_fn(void *unused)
 	while (!kthread_should_stop()) {
 		running = ksm_should_run();
 		if (running)
-			ksm_do_scan(READ_ONCE(ksm_pages_to_scan));
+			ksm_do_scan();
 		ms = READ_ONCE(ksm_sleep_ms);
 		if (running)
 			wait_event_freezable_timeout(ksm_thread_wait,

@@ -39,14 +39,14 @@ static struct rb_root *ksm_root_of(struct ksm_stable_node *node)
 void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
 		     struct anon_vma *anon_vma)
 {
+	lockdep_assert_held(&ksm_mutex);
 	VM_WARN_ON_ONCE(item->address & (KSM_ITEM_STABLE | KSM_ITEM_UNSTABLE));
 	get_anon_vma(anon_vma);
 	item->anon_vma = anon_vma;
 	item->head = node;
-	item->snext = node->rmap_list;
 	item->address = ksm_item_addr(item) | KSM_ITEM_STABLE;
 	/* An rmap walker may be reading the list: publish the item whole. */
-	smp_store_release(&node->rmap_list, item);
+	hlist_add_head_rcu(&item->snode, &node->rmap_list);
 	if (node->nr_items++)
 		ksm_pages_sharing++;
 	else
@@ -54,10 +54,11 @@ void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
 	item->mm->ksm_merging_pages++;
 }
 
-/* Account @item gone from its node; the caller took it off the list. */
-static void ksm_item_detached(struct ksm_stable_node *node,
-			      struct ksm_rmap_item *item)
+/* Take @item off @node's list; the KSM page locked, or gone. */
+static void ksm_detach_item(struct ksm_stable_node *node,
+			    struct ksm_rmap_item *item)
 {
+	hlist_del_init(&item->snode);
 	if (--node->nr_items)
 		ksm_pages_sharing--;
 	else
@@ -65,48 +66,24 @@ static void ksm_item_detached(struct ksm_stable_node *node,
 	item->mm->ksm_merging_pages--;
 	put_anon_vma(item->anon_vma);
 	item->head = NULL;
-	item->snext = NULL;
 	item->anon_vma = NULL;
 	item->checksum = 0;
 	item->address = ksm_item_addr(item) | KSM_ITEM_FRESH;
-}
-
-/*
- * Take @item off @node's list, and with it every item of the list marked
- * KSM_ITEM_DOOMED: the list is singly linked, so dropping the items of a
- * whole range (exit, unmerge) one by one would walk it once per item.
- */
-static void ksm_detach_item(struct ksm_stable_node *node,
-			    struct ksm_rmap_item *item)
-{
-	struct ksm_rmap_item **link = &node->rmap_list, *cur;
-	bool found = false;
-
-	while ((cur = *link)) {
-		if (cur == item || (cur->address & KSM_ITEM_DOOMED)) {
-			found |= cur == item;
-			*link = cur->snext;
-			ksm_item_detached(node, cur);
-			continue;
-		}
-		link = &cur->snext;
-	}
-	WARN_ON_ONCE(!found);
 }
 
 /* Remove a node whose KSM page has gone, with all its rmap items. */
 static void ksm_remove_node(struct ksm_stable_node *node)
 {
 	struct ksm_rmap_item *item;
+	struct hlist_node *tmp;
 
-	while ((item = node->rmap_list)) {
-		node->rmap_list = item->snext;
-		ksm_item_detached(node, item);
+	hlist_for_each_entry_safe(item, tmp, &node->rmap_list, snode) {
+		ksm_detach_item(node, item);
 		cond_resched();
 	}
 	if (node->kind == KSM_NODE_DUP) {
 		/* An empty chain is left for ksm_chain_tidy() to free. */
-		hlist_del(&node->dup_link);
+		list_del(&node->dup_link);
 		ksm_stable_node_dups--;
 	} else {
 		rb_erase(&node->rb, ksm_root_of(node));
@@ -118,7 +95,7 @@ static void ksm_remove_node(struct ksm_stable_node *node)
  * Get a reference to the KSM page of plain or dup @node, locked for
  * KSM_GET_LOCK.  A node whose page has been freed is stale: it is removed
  * (*@stale set) and NULL returned.  NULL without *@stale means the page
- * is transiently unavailable (refcount frozen).
+ * is unavailable for a moment (its refcount frozen in the swap cache).
  *
  * page->mapping of the KSM page points at the node until the page is
  * freed; a migrated KSM page keeps it too, so the pfn is checked against
@@ -138,6 +115,14 @@ retry:
 	if (READ_ONCE(page->mapping) != want)
 		goto gone;
 	if (!get_page_unless_zero(page)) {
+		/*
+		 * Only the swap cache freezes the refcount of a KSM page, for
+		 * the moment it takes reclaim or migration to move it: wait.
+		 * Any other page with no reference is being freed, and may
+		 * keep its mapping for good (a poisoned page does): stale.
+		 */
+		if (!PageSwapCache(page))
+			goto gone;
 		/* Pairs with smp_wmb() in folio_migrate_ksm(). */
 		smp_rmb();
 		if (READ_ONCE(node->kpfn) != kpfn)
@@ -181,12 +166,12 @@ static bool ksm_chain_tidy(struct ksm_stable_node *chain, bool prune)
 	struct ksm_stable_node *dup;
 	struct rb_root *root = ksm_root_of(chain);
 
-	if (hlist_empty(&chain->dups)) {
+	if (list_empty(&chain->dups)) {
 		rb_erase(&chain->rb, root);
-	} else if (prune && !chain->dups.first->next) {
-		dup = hlist_entry(chain->dups.first, struct ksm_stable_node,
-				  dup_link);
-		hlist_del(&dup->dup_link);
+	} else if (prune && list_is_singular(&chain->dups)) {
+		dup = list_first_entry(&chain->dups, struct ksm_stable_node,
+				       dup_link);
+		list_del(&dup->dup_link);
 		rb_replace_node(&chain->rb, &dup->rb, root);
 		dup->kind = KSM_NODE_PLAIN;
 		dup->nid = chain->nid;
@@ -200,22 +185,51 @@ static bool ksm_chain_tidy(struct ksm_stable_node *chain, bool prune)
 }
 
 /*
+ * With merge_across_nodes 0 a KSM page belongs in the tree of its node: one
+ * that migration took to another node is moved to that node's tree, so
+ * that pages of its old node no longer merge into a remote page.
+ */
+static bool ksm_misplaced(struct ksm_stable_node *node, struct page *page)
+{
+	return !ksm_merge_across_nodes && page_to_nid(page) != node->nid;
+}
+
+static void ksm_rehome(struct ksm_stable_node *node, struct page *page)
+{
+	if (node->kind == KSM_NODE_DUP) {
+		list_del(&node->dup_link);
+		ksm_stable_node_dups--;
+	} else {
+		rb_erase(&node->rb, ksm_root_of(node));
+	}
+	node->nid = page_to_nid(page);
+	ksm_stable_insert(node, page);
+}
+
+/*
  * Get a referenced page of tree entry @tnode to compare contents with, and
  * in *@room the plain or dup node that can take one more mapping, if any.
- * Returns NULL with *@restart set if the tree changed under the caller.
+ * Returns NULL with *@restart set if the tree changed under the caller;
+ * when @rehome, KSM pages found on the wrong node are moved (restart).
  */
 static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
-				  struct ksm_stable_node **room, bool *restart)
+				  struct ksm_stable_node **room, bool *restart,
+				  bool rehome)
 {
-	struct ksm_stable_node *dup;
-	struct hlist_node *tmp;
+	struct ksm_stable_node *dup, *tmp;
 	struct page *page, *best = NULL;
-	bool prune, stale;
+	bool prune, stale, moved = false;
 
 	*room = NULL;
 	*restart = false;
 	if (tnode->kind == KSM_NODE_PLAIN) {
 		page = ksm_get_page(tnode, KSM_GET_NOLOCK, &stale);
+		if (page && rehome && ksm_misplaced(tnode, page)) {
+			ksm_rehome(tnode, page);
+			put_page(page);
+			*restart = true;
+			return NULL;
+		}
 		if (page && tnode->nr_items < ksm_max_page_sharing)
 			*room = tnode;
 		*restart = stale;
@@ -226,10 +240,16 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 			      msecs_to_jiffies(READ_ONCE(ksm_prune_ms)));
 	if (prune)
 		tnode->pruned = jiffies;
-	hlist_for_each_entry_safe(dup, tmp, &tnode->dups, dup_link) {
+	list_for_each_entry_safe(dup, tmp, &tnode->dups, dup_link) {
 		page = ksm_get_page(dup, KSM_GET_NOLOCK, &stale);
 		if (!page)
 			continue;
+		if (rehome && ksm_misplaced(dup, page)) {
+			ksm_rehome(dup, page);
+			put_page(page);
+			moved = true;
+			continue;
+		}
 		if (!*room && dup->nr_items < ksm_max_page_sharing) {
 			if (best)
 				put_page(best);
@@ -243,7 +263,7 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 			put_page(page);
 		}
 	}
-	if (ksm_chain_tidy(tnode, prune)) {
+	if (ksm_chain_tidy(tnode, prune) || moved) {
 		if (best)
 			put_page(best);
 		*room = NULL;
@@ -273,7 +293,7 @@ again:
 	n = root->rb_node;
 	while (n) {
 		tnode = rb_entry(n, struct ksm_stable_node, rb);
-		tpage = ksm_tree_page(tnode, &room, &restart);
+		tpage = ksm_tree_page(tnode, &room, &restart, true);
 		if (restart)
 			goto again;
 		if (!tpage)
@@ -286,6 +306,48 @@ again:
 		put_page(tpage);
 		n = cmp < 0 ? n->rb_left : n->rb_right;
 		cond_resched();
+	}
+	return NULL;
+}
+
+/*
+ * A chain's dups are kept in the order they were made: a new mapping goes
+ * to the first with room, and the mappings of later dups move there (see
+ * ksm_better_dup()), so that the later ones empty and go away.
+ */
+#define KSM_DUP_SCAN	16	/* dups ksm_better_dup() looks at, at most */
+
+/*
+ * The mapping of an item is in dup @node of a chain: if one of the first
+ * KSM_DUP_SCAN dups, made before @node, has room, return its KSM page,
+ * referenced, and the dup in *@roomp.  The bound keeps a visit cheap on a
+ * chain of thousands of dups (a small max_page_sharing): there, the
+ * earliest dups are full anyway.
+ */
+struct page *ksm_better_dup(struct ksm_stable_node *node,
+			    struct ksm_stable_node **roomp)
+{
+	struct ksm_stable_node *dup, *tmp;
+	unsigned int seen = 0;
+	struct page *page;
+	bool stale;
+
+	if (node->kind != KSM_NODE_DUP)
+		return NULL;
+	list_for_each_entry_safe(dup, tmp, &node->chain->dups, dup_link) {
+		if (dup == node || seen++ == KSM_DUP_SCAN)
+			return NULL;
+		if (dup->nr_items >= ksm_max_page_sharing)
+			continue;
+		page = ksm_get_page(dup, KSM_GET_NOLOCK, &stale);
+		if (page && ksm_misplaced(dup, page)) {
+			put_page(page);
+			continue;
+		}
+		if (page) {
+			*roomp = dup;
+			return page;
+		}
 	}
 	return NULL;
 }
@@ -303,17 +365,17 @@ static bool ksm_add_dup(struct ksm_stable_node *tnode,
 		chain->kind = KSM_NODE_CHAIN;
 		chain->nid = tnode->nid;
 		chain->pruned = jiffies;
-		INIT_HLIST_HEAD(&chain->dups);
+		INIT_LIST_HEAD(&chain->dups);
 		rb_replace_node(&tnode->rb, &chain->rb, ksm_root_of(tnode));
 		tnode->kind = KSM_NODE_DUP;
 		tnode->chain = chain;
-		hlist_add_head(&tnode->dup_link, &chain->dups);
+		list_add_tail(&tnode->dup_link, &chain->dups);
 		ksm_stable_node_chains++;
 		ksm_stable_node_dups++;
 	}
 	node->kind = KSM_NODE_DUP;
 	node->chain = chain;
-	hlist_add_head(&node->dup_link, &chain->dups);
+	list_add_tail(&node->dup_link, &chain->dups);
 	ksm_stable_node_dups++;
 	return true;
 }
@@ -338,7 +400,7 @@ again:
 	while (*link) {
 		parent = *link;
 		tnode = rb_entry(parent, struct ksm_stable_node, rb);
-		tpage = ksm_tree_page(tnode, &room, &restart);
+		tpage = ksm_tree_page(tnode, &room, &restart, false);
 		if (!tpage) {
 			/* Changed, or frozen for a moment: look again. */
 			cond_resched();
@@ -353,6 +415,13 @@ again:
 	node->kind = KSM_NODE_PLAIN;
 	rb_link_node(&node->rb, parent, link);
 	rb_insert_color(&node->rb, root);
+}
+
+/* Take @item off its stable node, whose KSM page the caller has locked. */
+void ksm_stable_unlink_locked(struct ksm_rmap_item *item)
+{
+	lockdep_assert_held(&ksm_mutex);
+	ksm_detach_item(item->head, item);
 }
 
 /*
@@ -384,13 +453,16 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
 		ksm_chain_tidy(chain, false);
 }
 
-/* Drop the nodes whose KSM page has gone, and prune chains. */
 /*
  * Remove @node if its KSM page has gone, or if the page it names lies in
- * [@start_pfn, @end_pfn).
+ * [@start_pfn, @end_pfn).  When @release, also let go of a KSM page that
+ * no pte maps any more, only waiting to be freed (in the swap cache, in a
+ * per-cpu batch): it stays a KSM page without a node, which a swapin
+ * copies, and its node goes.
  */
 static void ksm_sweep_node(struct ksm_stable_node *node,
-			   unsigned long start_pfn, unsigned long end_pfn)
+			   unsigned long start_pfn, unsigned long end_pfn,
+			   bool release)
 {
 	struct page *page;
 	bool stale;
@@ -399,9 +471,18 @@ static void ksm_sweep_node(struct ksm_stable_node *node,
 		ksm_remove_node(node);
 		return;
 	}
-	page = ksm_get_page(node, KSM_GET_NOLOCK, &stale);
-	if (page)
-		put_page(page);
+	page = ksm_get_page(node, release ? KSM_GET_LOCK : KSM_GET_NOLOCK,
+			    &stale);
+	if (!page)
+		return;
+	if (release) {
+		if (!page_mapped(page)) {
+			ksm_folio_set_node(page_folio(page), NULL);
+			ksm_remove_node(node);
+		}
+		unlock_page(page);
+	}
+	put_page(page);
 }
 
 /*
@@ -409,11 +490,10 @@ static void ksm_sweep_node(struct ksm_stable_node *node,
  * ksm_sweep_node(); then tidy each chain, pruning it when @prune.
  */
 static void ksm_sweep(unsigned long start_pfn, unsigned long end_pfn,
-		      bool prune)
+		      bool prune, bool release)
 {
-	struct ksm_stable_node *node, *dup;
+	struct ksm_stable_node *node, *dup, *tmp;
 	struct rb_node *n, *next;
-	struct hlist_node *tmp;
 	int nid;
 
 	for (nid = 0; nid < MAX_NUMNODES; nid++) {
@@ -421,11 +501,13 @@ static void ksm_sweep(unsigned long start_pfn, unsigned long end_pfn,
 			next = rb_next(n);
 			node = rb_entry(n, struct ksm_stable_node, rb);
 			if (node->kind != KSM_NODE_CHAIN) {
-				ksm_sweep_node(node, start_pfn, end_pfn);
+				ksm_sweep_node(node, start_pfn, end_pfn,
+					       release);
 			} else {
-				hlist_for_each_entry_safe(dup, tmp, &node->dups,
-							  dup_link)
-					ksm_sweep_node(dup, start_pfn, end_pfn);
+				list_for_each_entry_safe(dup, tmp, &node->dups,
+							 dup_link)
+					ksm_sweep_node(dup, start_pfn, end_pfn,
+						       release);
 				if (prune)
 					node->pruned = jiffies;
 				ksm_chain_tidy(node, prune);
@@ -437,7 +519,16 @@ static void ksm_sweep(unsigned long start_pfn, unsigned long end_pfn,
 
 void ksm_purge_stale(void)
 {
-	ksm_sweep(0, 0, true);
+	ksm_sweep(0, 0, true, false);
+}
+
+/*
+ * After everything was unmerged, or before a setting changes that needs no
+ * KSM pages: purge, and let go of the KSM pages that nothing maps.
+ */
+void ksm_release_unmapped(void)
+{
+	ksm_sweep(0, 0, true, true);
 }
 
 bool ksm_stable_empty(void)
@@ -463,8 +554,8 @@ static int ksm_memory_callback(struct notifier_block *nb,
 
 	if (action != MEM_OFFLINE)
 		return NOTIFY_OK;
-	mutex_lock(&ksm_mutex);
-	ksm_sweep(mn->start_pfn, mn->start_pfn + mn->nr_pages, false);
+	ksm_lock();
+	ksm_sweep(mn->start_pfn, mn->start_pfn + mn->nr_pages, false, false);
 	mutex_unlock(&ksm_mutex);
 	return NOTIFY_OK;
 }

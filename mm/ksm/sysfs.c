@@ -156,8 +156,8 @@ static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
  */
 static int ksm_lock_if_no_ksm_pages(void)
 {
-	mutex_lock(&ksm_mutex);
-	ksm_purge_stale();
+	ksm_lock();
+	ksm_release_unmapped();
 	if (ksm_pages_shared || !ksm_stable_empty()) {
 		mutex_unlock(&ksm_mutex);
 		return -EBUSY;
@@ -171,7 +171,7 @@ static int ksm_set_run(unsigned int val)
 
 	if (val == READ_ONCE(ksm_run))
 		return 0;
-	mutex_lock(&ksm_mutex);
+	ksm_lock();
 	WRITE_ONCE(ksm_run, val);
 	mutex_unlock(&ksm_mutex);
 	if (val == KSM_RUN_UNMERGE) {

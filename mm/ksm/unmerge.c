@@ -5,6 +5,7 @@
  * a write would, and the rmap items of the range are dropped at once.
  */
 #include <linux/mm.h>
+#include <linux/oom.h>
 #include <linux/pagewalk.h>
 #include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
@@ -94,7 +95,7 @@ int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 	if (err)
 		return err;
 
-	mutex_lock(&ksm_mutex);
+	ksm_lock();
 	slot = ksm_find_slot(vma->vm_mm);
 	if (slot)
 		ksm_drop_items(slot, start, end);
@@ -119,7 +120,7 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
 			break;
 	}
 	if (!err) {
-		mutex_lock(&ksm_mutex);
+		ksm_lock();
 		slot = ksm_find_slot(mm);
 		if (slot)
 			ksm_drop_items(slot, 0, ULONG_MAX);
@@ -129,49 +130,87 @@ static int ksm_unmerge_mm(struct mm_struct *mm)
 	return err;
 }
 
-/* run = 2: unmerge every registered mm.  ksm_ctl_mutex held. */
-int ksm_unmerge_all(void)
+/*
+ * Take a reference to the mm_struct (not the address space) of each
+ * registered mm that this run = 2, @epoch, has not taken yet: in *@mmsp,
+ * an array grown as needed.  Returns how many, or -ENOMEM.
+ */
+static int ksm_unmerge_batch(unsigned long epoch, struct mm_struct ***mmsp,
+			     unsigned int *maxp)
 {
-	struct mm_struct **mms = NULL;
 	struct ksm_mm_slot *slot;
-	unsigned int nr, max = 0, i;
-	bool overflow;
-	int err = 0;
+	struct mm_struct **mms;
+	unsigned int nr = 0, need = 0;
 
-	for (;;) {
-		nr = 0;
-		overflow = false;
-		spin_lock(&ksm_slots_lock);
-		list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list) {
-			if (nr == max) {
-				overflow = true;
-				break;
-			}
-			if (mmget_not_zero(slot->mm))
-				mms[nr++] = slot->mm;
-		}
+	spin_lock(&ksm_slots_lock);
+	list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list)
+		need += slot->unmerged != epoch;
+	if (need > *maxp) {
 		spin_unlock(&ksm_slots_lock);
-		if (!overflow)
-			break;
-		for (i = 0; i < nr; i++)
-			mmput(mms[i]);
-		kvfree(mms);
-		max = max ? max * 2 : 64;
-		mms = kvmalloc_array(max, sizeof(*mms), GFP_KERNEL);
+		mms = kvmalloc_array(need + 16, sizeof(*mms), GFP_KERNEL);
 		if (!mms)
 			return -ENOMEM;
+		kvfree(*mmsp);
+		*mmsp = mms;
+		*maxp = need + 16;
+		spin_lock(&ksm_slots_lock);
 	}
+	list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list) {
+		if (slot->unmerged == epoch)
+			continue;
+		if (nr == *maxp)
+			break;		/* forked meanwhile: the next batch */
+		slot->unmerged = epoch;
+		mmgrab(slot->mm);
+		(*mmsp)[nr++] = slot->mm;
+	}
+	spin_unlock(&ksm_slots_lock);
+	return nr;
+}
 
-	for (i = 0; i < nr; i++) {
-		if (!err)
-			err = ksm_unmerge_mm(mms[i]);
-		mmput(mms[i]);
+/*
+ * run = 2: unmerge every registered mm, ksm_ctl_mutex held.  An mm whose
+ * process is exiting is skipped: its pages go with it, not copied first.
+ * Children forked meanwhile are registered after the mms taken so far,
+ * so batches are taken until one comes back empty.  The writer is the
+ * first the OOM killer picks while it makes copies.
+ */
+int ksm_unmerge_all(void)
+{
+	static unsigned long epoch;
+	struct mm_struct **mms = NULL;
+	unsigned int max = 0, i;
+	int nr, err = 0;
+
+	/* 0 is a new slot's: never an epoch. */
+	if (!++epoch)
+		++epoch;
+	set_current_oom_origin();
+	while (!err) {
+		/* Forks may keep coming: let the writer be interrupted. */
+		if (signal_pending(current)) {
+			err = -ERESTARTSYS;
+			break;
+		}
+		nr = ksm_unmerge_batch(epoch, &mms, &max);
+		if (nr <= 0) {
+			err = nr;
+			break;
+		}
+		for (i = 0; i < nr; i++) {
+			if (!err && mmget_not_zero(mms[i])) {
+				err = ksm_unmerge_mm(mms[i]);
+				mmput(mms[i]);
+			}
+			mmdrop(mms[i]);
+		}
 	}
+	clear_current_oom_origin();
 	kvfree(mms);
 
-	mutex_lock(&ksm_mutex);
+	ksm_lock();
 	mutex_lock(&ksm_pass_mutex);
-	ksm_purge_stale();
+	ksm_release_unmapped();
 	spin_lock(&ksm_slots_lock);
 	ksm_scan.slot = &ksm_mm_head;
 	spin_unlock(&ksm_slots_lock);
