@@ -734,6 +734,48 @@ static inline unsigned long long ksm_pagemap(const void *addr)
 	return ent;
 }
 
+#define KSM_KPF_KSM		(1ULL << 21)
+
+/*
+ * How many of the @npages pages at @base map a KSM page, by
+ * /proc/self/pagemap and /proc/kpageflags; -1 if those cannot be read.
+ */
+static inline long ksm_count_ksm_pages(void *base, size_t npages)
+{
+	int pm = open("/proc/self/pagemap", O_RDONLY);
+	int kpf = open("/proc/kpageflags", O_RDONLY);
+	unsigned long long ent, flags;
+	long n = -1;
+	size_t i;
+
+	if (pm < 0 || kpf < 0)
+		goto out;
+	n = 0;
+	for (i = 0; i < npages; i++) {
+		off_t off = (unsigned long)ksm_page_addr(base, i) / ksm_page_size *
+			    sizeof(ent);
+
+		if (pread(pm, &ent, sizeof(ent), off) != sizeof(ent)) {
+			n = -1;
+			break;
+		}
+		if (!(ent & KSM_PM_PRESENT) || !(ent & KSM_PM_PFN_MASK))
+			continue;
+		if (pread(kpf, &flags, sizeof(flags),
+			  (ent & KSM_PM_PFN_MASK) * sizeof(flags)) != sizeof(flags)) {
+			n = -1;
+			break;
+		}
+		n += !!(flags & KSM_KPF_KSM);
+	}
+out:
+	if (pm >= 0)
+		close(pm);
+	if (kpf >= 0)
+		close(kpf);
+	return n;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Swap and memory cgroups (cgroup2).                                     */
 /* ---------------------------------------------------------------------- */

@@ -13,7 +13,8 @@
  *
  * Two hammer processes each keep a few pages that hold one of a few keys,
  * beside untouched pages of the same keys (so that a KSM page of each key
- * is always there), all mergeable, while ksmd runs flat out.  Each hammer
+ * is always there), all mergeable, while ksmd runs flat out (pages_to_scan
+ * at its maximum, sleep_millisecs 0).  Each hammer
  * goes round its pages without pause, in phases of
  *  - flips: the first word of each page flipped back and forth (bitwise
  *    not), checked before every flip;
@@ -38,6 +39,7 @@
  * and the short run of make check (30 s) within - limit: 180s
  */
 #define _GNU_SOURCE
+#include <limits.h>
 #include "ksm_selftest.h"
 #include "ksm_stress.h"
 
@@ -292,7 +294,8 @@ int main(int argc, char **argv)
 	ksm_stress_init(argc, argv, DEFAULT_SECS);
 	ksft_print_header();
 	ksft_set_plan(4);
-	ksm_selftest_init(5000, 0, ksm_stress_watchdog());
+	/* Flat out: only ksmd's own bound on a step lets go of its locks. */
+	ksm_selftest_init(UINT_MAX, 0, ksm_stress_watchdog());
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
 		  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (sh == MAP_FAILED)

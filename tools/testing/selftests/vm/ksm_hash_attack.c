@@ -1,0 +1,388 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * No algorithmic attack through page contents.
+ *
+ * The unstable table files a page by a checksum of its bytes.  Whoever
+ * writes the pages (an unprivileged process, a KVM guest) and can compute
+ * that checksum can make unique pages that all share one bucket: if a
+ * search then walks all of them, a pass costs the square of the pages and
+ * merging stalls for everyone.  The kernel keys the checksum with a secret
+ * drawn at boot, and bounds the entries a search compares.  A debug kernel
+ * tells the key (and the table's size) in /sys/kernel/debug/ksm/, so this
+ * test plays the attacker who knows it:
+ *  - NPAGES unique random pages: ksmd CPU per full scan, measured over
+ *    SCANS full scans after two to warm up;
+ *  - NPAGES unique pages crafted to share one bucket (of the table sized
+ *    for them, and so of every smaller one): the same;
+ *  - while the crafted pages are scanned, VICTIM pages of another process,
+ *    in pairs of one content, must all merge within two full scans of
+ *    being registered (one whole pass);
+ * and the crafted pages must cost at most 1.5 times the random ones.
+ * -k KEY -b BITS stand in for the debugfs files (a kernel without them).
+ *
+ * The lab's time limit for this program - limit: 600s
+ */
+#define _GNU_SOURCE
+#include <inttypes.h>
+#include <stdint.h>
+#include "ksm_selftest.h"
+
+#define NPAGES		8192
+#define VICTIM		256
+#define SCANS		10
+#define DEBUGFS		"/sys/kernel/debug"
+#define KSM_DEBUG	DEBUGFS "/ksm/"
+
+/* xxh64, as the kernel's lib/xxhash.c computes it (little-endian). */
+static const uint64_t P1 = 11400714785074694791ULL, P2 = 14029467366897019727ULL,
+		      P3 = 1609587929392839161ULL, P4 = 9650029242287828579ULL,
+		      P5 = 2870177450012600261ULL;
+
+static uint64_t rotl64(uint64_t x, int r)
+{
+	return (x << r) | (x >> (64 - r));
+}
+
+static uint64_t xround(uint64_t acc, uint64_t in)
+{
+	acc += in * P2;
+	acc = rotl64(acc, 31);
+	return acc * P1;
+}
+
+static uint64_t xmerge(uint64_t acc, uint64_t v)
+{
+	acc ^= xround(0, v);
+	return acc * P1 + P4;
+}
+
+static uint64_t get64(const unsigned char *p)
+{
+	uint64_t v;
+
+	memcpy(&v, p, 8);
+	return v;
+}
+
+static uint32_t get32(const unsigned char *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static uint64_t avalanche(uint64_t h)
+{
+	h ^= h >> 33;
+	h *= P2;
+	h ^= h >> 29;
+	h *= P3;
+	return h ^ (h >> 32);
+}
+
+/* The four lanes after every whole stripe of 32 bytes but the last. */
+struct lanes {
+	uint64_t v[4];
+};
+
+static uint64_t xxh64(const void *input, size_t len, uint64_t seed)
+{
+	const unsigned char *p = input, *end = p + len;
+	uint64_t h, v1, v2, v3, v4;
+
+	if (len >= 32) {
+		v1 = seed + P1 + P2;
+		v2 = seed + P2;
+		v3 = seed;
+		v4 = seed - P1;
+		do {
+			v1 = xround(v1, get64(p));
+			v2 = xround(v2, get64(p + 8));
+			v3 = xround(v3, get64(p + 16));
+			v4 = xround(v4, get64(p + 24));
+			p += 32;
+		} while (p <= end - 32);
+		h = rotl64(v1, 1) + rotl64(v2, 7) + rotl64(v3, 12) + rotl64(v4, 18);
+		h = xmerge(h, v1);
+		h = xmerge(h, v2);
+		h = xmerge(h, v3);
+		h = xmerge(h, v4);
+	} else {
+		h = seed + P5;
+	}
+	h += len;
+	while (p + 8 <= end) {
+		h ^= xround(0, get64(p));
+		h = rotl64(h, 27) * P1 + P4;
+		p += 8;
+	}
+	if (p + 4 <= end) {
+		h ^= (uint64_t)get32(p) * P1;
+		h = rotl64(h, 23) * P2 + P3;
+		p += 4;
+	}
+	while (p < end) {
+		h ^= *p * P5;
+		h = rotl64(h, 11) * P1;
+		p++;
+	}
+	return avalanche(h);
+}
+
+/*
+ * The checksum of a page whose last 8 bytes are @tail, from the lanes of
+ * the rest (its first 127 stripes and the first 3 words of the last).
+ */
+static uint32_t page_sum(const struct lanes *l, uint64_t tail)
+{
+	uint64_t v4 = xround(l->v[3], tail), h;
+
+	h = rotl64(l->v[0], 1) + rotl64(l->v[1], 7) + rotl64(l->v[2], 12) + rotl64(v4, 18);
+	h = xmerge(h, l->v[0]);
+	h = xmerge(h, l->v[1]);
+	h = xmerge(h, l->v[2]);
+	h = xmerge(h, v4);
+	return (uint32_t)avalanche(h + 4096);
+}
+
+static void page_lanes(const unsigned char *page, uint64_t seed, struct lanes *l)
+{
+	const unsigned char *p;
+
+	l->v[0] = seed + P1 + P2;
+	l->v[1] = seed + P2;
+	l->v[2] = seed;
+	l->v[3] = seed - P1;
+	for (p = page; p < page + 4096; p += 32) {
+		l->v[0] = xround(l->v[0], get64(p));
+		l->v[1] = xround(l->v[1], get64(p + 8));
+		l->v[2] = xround(l->v[2], get64(p + 16));
+		if (p + 32 < page + 4096)
+			l->v[3] = xround(l->v[3], get64(p + 24));
+	}
+}
+
+/* The bucket of @sum in a table of 2^@bits (the kernel's hash_32()). */
+static uint32_t bucket(uint32_t sum, unsigned int bits)
+{
+	return (sum * 0x61C88647u) >> (32 - bits);
+}
+
+static uint64_t key;
+static unsigned int bits;
+
+/* Fill @n pages at @area, unique, all in one bucket.  Returns trials. */
+static unsigned long long craft(char *area, size_t n)
+{
+	unsigned long long trials = 0, tail = 0;
+	uint32_t target = 0;
+	struct lanes l;
+	size_t i;
+
+	ksm_fill_page(area, 0x5eed);
+	page_lanes((unsigned char *)area, key, &l);
+	for (i = 0; i < n; i++) {
+		for (;; tail++, trials++) {
+			uint32_t b = bucket(page_sum(&l, tail), bits);
+
+			if (!i)
+				target = b;
+			if (b == target)
+				break;
+		}
+		if (i)
+			memcpy(ksm_page_addr(area, i), area, ksm_page_size);
+		memcpy(ksm_page_addr(area, i) + 4088, &tail, 8);
+		tail++;
+	}
+	/* The shortcut must agree with the whole computation. */
+	for (i = 0; i < n; i += n / 8) {
+		uint32_t s = (uint32_t)xxh64(ksm_page_addr(area, i), 4096, key);
+
+		if (bucket(s, bits) != target)
+			ksft_exit_fail_msg("crafted page %zu: bucket %u, wanted %u\n", i,
+					   bucket(s, bits), target);
+	}
+	return trials;
+}
+
+static int ksmd_pid(void)
+{
+	char path[64], comm[32];
+	int pid;
+	FILE *f;
+
+	for (pid = 2; pid < 1000; pid++) {
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n")) {
+			fclose(f);
+			return pid;
+		}
+		fclose(f);
+	}
+	ksft_exit_fail_msg("no ksmd\n");
+	return -1;
+}
+
+/* ksmd's CPU time, in clock ticks. */
+static unsigned long ksmd_ticks(void)
+{
+	unsigned long ut, st;
+	char path[64], buf[1024], *p;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", ksmd_pid());
+	fd = open(path, O_RDONLY);
+	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		ksft_exit_fail_msg("read %s\n", path);
+	close(fd);
+	buf[n] = 0;
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
+			 &ut, &st) != 2)
+		ksft_exit_fail_msg("parse %s\n", path);
+	return ut + st;
+}
+
+/*
+ * A process holding @n registered pages, crafted or random; ksmd's CPU
+ * ticks per full scan over SCANS of them, after two.  With @victim, the
+ * victim's pages are registered once warm, and must merge in two scans.
+ */
+static double cost(bool crafted, bool victim, bool *victim_ok)
+{
+	unsigned long long trials = 0;
+	unsigned long long vkeys[VICTIM];
+	unsigned long t0, t1;
+	char *area, *v = NULL;
+	int ready[2], i;
+	pid_t pid;
+	double per;
+
+	if (pipe(ready))
+		ksft_exit_fail_msg("pipe\n");
+	pid = ksm_fork();
+	if (!pid) {
+		area = ksm_mmap(NPAGES);
+		if (crafted)
+			trials = craft(area, NPAGES);
+		else
+			for (i = 0; i < NPAGES; i++)
+				ksm_fill_page(ksm_page_addr(area, i), 1000000 + i);
+		if (crafted)
+			ksft_print_msg("%d pages crafted into one bucket of 2^%u in %llu trials\n",
+				       NPAGES, bits, trials);
+		ksm_madvise(area, NPAGES, MADV_MERGEABLE);
+		ksm_pipe_send(ready[1], 'r');
+		pause();
+		_exit(0);
+	}
+	if (ksm_pipe_recv(ready[0], 300000) != 'r')
+		ksft_exit_fail_msg("no pages\n");
+	close(ready[0]);
+	close(ready[1]);
+	ksm_set("run", 1);
+	if (!ksm_wait_full_scans(2, KSM_TIMEOUT_MS))
+		ksft_exit_fail_msg("no full scans\n");
+	t0 = ksmd_ticks();
+	if (!ksm_wait_full_scans(SCANS, 5 * KSM_TIMEOUT_MS))
+		ksft_exit_fail_msg("no full scans\n");
+	t1 = ksmd_ticks();
+	per = (double)(t1 - t0) / SCANS;
+	ksft_print_msg("%s pages: %.1f ticks of ksmd per full scan\n",
+		       crafted ? "crafted" : "random", per);
+
+	if (victim) {
+		v = ksm_mmap(VICTIM);
+		for (i = 0; i < VICTIM; i++) {
+			vkeys[i] = 2000000 + i / 2;
+			ksm_fill_page(ksm_page_addr(v, i), vkeys[i]);
+		}
+		ksm_madvise(v, VICTIM, MADV_MERGEABLE);
+		t0 = ksm_full_scans();
+		while (ksm_read("pages_shared") != VICTIM / 2 &&
+		       ksm_full_scans() < t0 + 2)
+			usleep(KSM_POLL_US);
+		*victim_ok = ksm_read("pages_shared") == VICTIM / 2 &&
+			     ksm_read("pages_sharing") == VICTIM / 2;
+		ksft_print_msg("victim: pages_shared %lu pages_sharing %lu, %lu full scans after it registered\n",
+			       ksm_read("pages_shared"), ksm_read("pages_sharing"),
+			       ksm_full_scans() - t0);
+		*victim_ok = *victim_ok &&
+			     !ksm_check_pages(v, vkeys, VICTIM, "victim");
+		munmap(v, VICTIM * ksm_page_size);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	if (!ksm_unmerge_all())
+		ksft_exit_fail_msg("counters not 0 after run=2\n");
+	return per;
+}
+
+static bool read_debugfs(void)
+{
+	unsigned long b;
+	FILE *f;
+
+	if (access(KSM_DEBUG "checksum_key", R_OK))
+		mount("debugfs", DEBUGFS, "debugfs", 0, NULL);
+	f = fopen(KSM_DEBUG "checksum_key", "r");
+	if (!f)
+		return false;
+	if (fscanf(f, "%" SCNx64, &key) != 1)
+		ksft_exit_fail_msg("cannot parse checksum_key\n");
+	fclose(f);
+	if (ksm_read_ulong_path(KSM_DEBUG "unstable_bits", &b))
+		ksft_exit_fail_msg("no unstable_bits beside checksum_key\n");
+	bits = b;
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	static const char vec[] = "Nobody inspects the spammish repetition";
+	bool forced = false, victim_ok = false;
+	double random_cost, crafted_cost;
+	int opt;
+
+	while ((opt = getopt(argc, argv, "k:b:")) != -1) {
+		if (opt == 'k')
+			key = strtoull(optarg, NULL, 0);
+		else if (opt == 'b')
+			bits = atoi(optarg);
+		else
+			ksft_exit_fail_msg("usage: %s [-k KEY -b BITS]\n", argv[0]);
+		forced = true;
+	}
+	ksft_print_header();
+	ksft_set_plan(3);
+	if (xxh64(vec, strlen(vec), 0) != 0xfbcea83c8a378bf1ULL)
+		ksft_exit_fail_msg("xxh64 does not match its reference value\n");
+	ksm_selftest_init(20000, 0, 580);
+	if (!forced && !read_debugfs())
+		ksft_exit_skip("no %schecksum_key (a kernel without DEBUG_VM or DEBUG_FS)\n",
+			       KSM_DEBUG);
+
+	random_cost = cost(false, false, NULL);
+	if (!forced) {
+		/* The table has grown for NPAGES: craft for its size now. */
+		unsigned long b;
+
+		if (!ksm_read_ulong_path(KSM_DEBUG "unstable_bits", &b))
+			bits = b;
+	}
+	ksft_print_msg("key %#" PRIx64 ", table of 2^%u buckets\n", key, bits);
+	crafted_cost = cost(true, true, &victim_ok);
+
+	ksft_test_result(random_cost > 0, "random pages: %.1f ticks per full scan\n", random_cost);
+	ksft_test_result(crafted_cost <= 1.5 * random_cost,
+			 "crafted pages cost %.2f times random ones (at most 1.5)\n",
+			 crafted_cost / random_cost);
+	ksft_test_result(victim_ok, "the victim's %d pages merged within one pass\n", VICTIM);
+	ksft_finished();
+}

@@ -1,0 +1,71 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * A hardware-poisoned KSM page, freed: its stable node is stale, not busy.
+ *
+ * Memory failure cannot handle a mapped KSM page: it marks it poisoned and
+ * leaves it mapped.  Once its last mapping goes, the page is "freed" with
+ * a refcount of 0 but, being poisoned, never reaches the allocator, and
+ * keeps pointing at its stable node.  KSM must take that node for stale,
+ * as for any freed page, not for a page whose refcount is frozen for a
+ * moment: waiting for it would hold ksm_mutex for ever, and every exit and
+ * MADV_UNMERGEABLE after it.  So: 8 pages merged into one KSM page,
+ * MADV_HWPOISON on one, munmap; then ksmd completes two full scans, the
+ * counters drop to 0, and the MADV_UNMERGEABLE of another area returns.
+ * Needs CONFIG_MEMORY_FAILURE (MADV_HWPOISON), else the test is a SKIP.
+ *
+ * The lab's time limit for this program - limit: 240s
+ */
+#define _GNU_SOURCE
+#include "ksm_selftest.h"
+
+#ifndef MADV_HWPOISON
+#define MADV_HWPOISON	100
+#endif
+
+#define NPAGES		8
+
+int main(void)
+{
+	struct ksm_counters zero = { 0, 0, 0, 0, 0, 0 };
+	unsigned long long keys[NPAGES];
+	long long t0;
+	char *area, *other;
+	bool ok;
+	int i, ret;
+
+	ksft_print_header();
+	ksft_set_plan(3);
+	ksm_selftest_init(1000, 0, 220);
+
+	for (i = 0; i < NPAGES; i++)
+		keys[i] = 5;
+	area = ksm_mmap(NPAGES);
+	ksm_fill_pages(area, keys, NPAGES);
+	ksm_madvise(area, NPAGES, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	ok = ksm_wait_merged(1, NPAGES - 1);
+	ksft_test_result(ok, "%d pages merged into one KSM page\n", NPAGES);
+
+	ret = madvise(area, ksm_page_size, MADV_HWPOISON);
+	ksft_print_msg("MADV_HWPOISON of the KSM page: %s\n", ret ? strerror(errno) : "done");
+	if (ret && (errno == EINVAL || errno == EPERM))
+		ksft_exit_skip("no MADV_HWPOISON (CONFIG_MEMORY_FAILURE=n)\n");
+	munmap(area, NPAGES * ksm_page_size);
+
+	/* The poisoned page is gone: ksmd must not wait for it. */
+	ok = ksm_wait_full_scans(2, 60000) && ksm_wait_counters(&zero);
+	ksft_test_result(ok, "freed poisoned KSM page: two full scans, every counter 0\n");
+
+	other = ksm_mmap(NPAGES);
+	ksm_fill_pages(other, keys, NPAGES);
+	ksm_madvise(other, NPAGES, MADV_MERGEABLE);
+	ok = ksm_wait_merged(1, NPAGES - 1);
+	t0 = ksm_now_ms();
+	ok = !madvise(other, NPAGES * ksm_page_size, MADV_UNMERGEABLE) && ok;
+	ksft_print_msg("MADV_UNMERGEABLE took %lld ms\n", ksm_now_ms() - t0);
+	ok = ok && !ksm_check_pages(other, keys, NPAGES, "other");
+	munmap(other, NPAGES * ksm_page_size);
+	ksft_test_result(ok && ksm_unmerge_all(),
+			 "merging and MADV_UNMERGEABLE still work afterwards\n");
+	ksft_finished();
+}
