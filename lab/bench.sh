@@ -81,13 +81,18 @@ METRICS = [
     ("meta_rmap_item_bytes", "5   of which ksm_rmap_item, in all", "B", "lower", None),
     ("meta_stable_node_bytes", "5   of which ksm_stable_node, in all", "B", "lower", None),
     ("meta_mm_slot_bytes", "5   of which ksm_mm_slot, in all", "B", "lower", None),
-    ("meta_unstable_table_kib", "5 unstable hash table (fixed, at boot)", "KiB", "lower", None),
+    ("meta_unstable_table_kib", "5 unstable hash table (sized for the items)", "KiB", "lower", None),
     ("meta_bytes_per_registered_page_incl_table", "5 metadata per registered page + table", "B", "lower", None),
     ("steady_ksmd_cpu_pct", "6 steady state: ksmd CPU", "%", "lower", 0.5),
     ("steady_full_scans_per_min", "6 steady state: full scans per minute", "1/min", "higher", None),
 ]
+# 7: what the processes around ksmd wait while it scans flat out.
+for k, what in (("fault", "first-touch fault"), ("mmap", "mmap or munmap"),
+                ("unmerge", "MADV_UNMERGEABLE"), ("exit", "exit of a KSM user")):
+    for q, target in (("p50", None), ("p99", 1.0), ("max", 1.0)):
+        METRICS.append((f"latency_{k}_{q}_us", f"7 latency: {what}, {q}", "us", "lower", target))
 WORKLOAD = {"merge": "merge", "meta": "merge", "scan": "scan", "cow": "cow",
-            "unmerge": "unmerge", "steady": "steady"}
+            "unmerge": "unmerge", "steady": "steady", "latency": "latency"}
 
 def workload_of(key):
     return WORKLOAD[key.split("_")[0]]
@@ -116,12 +121,12 @@ for kernel, r, rep in runs:
     except OSError:
         summary = ""
     kbad = re.search(r"^FAIL  (kernel log: .*)", summary, re.M)
-    # Ours allocates its unstable table at boot: 2^clamp(ilog2(ram pages) - 4,
-    # 10, 20) hlist heads of 8 bytes (mm/ksm/unstable.c).  Stock has none.
-    mem = re.search(r"MemTotal: (\d+) kB", log)
-    if mem and "merge_wall_s" in res:
-        pages = int(mem.group(1)) // 4
-        bits = min(max(pages.bit_length() - 1 - 4, 10), 20)
+    # Ours sizes its unstable table for the rmap items there are (one per
+    # registered page once scanned): 2^clamp(order_base_2(items / 4 + 1),
+    # 10, 30) hlist heads of 8 bytes (mm/ksm/unstable.c).  Stock has none.
+    if "merge_wall_s" in res:
+        items = int(res["registered_pages"])
+        bits = min(max((items // 4).bit_length(), 10), 30)
         table = (1 << bits) * 8 if kernel == "ours" else 0
         res["meta_unstable_table_kib"] = table / 1024
         res["meta_bytes_per_registered_page_incl_table"] = \

@@ -26,7 +26,7 @@ known_why() { # known_why RESULT-LINE: the reason, if upstream may fail it
 KERNEL_BAD='WARNING:|BUG:|Oops|kernel BUG at|general protection fault|Kernel panic|'
 KERNEL_BAD+='possible recursive locking|possible circular locking|inconsistent lock state|'
 KERNEL_BAD+='INFO: trying to register non-static key|DEBUG_LOCKS_WARN_ON|'
-KERNEL_BAD+='KASAN:|KFENCE:|UBSAN:|rcu_.* detected stalls|rcu: INFO:|self-detected stall|'
+KERNEL_BAD+='KASAN:|KFENCE:|UBSAN:|rcu_.* detected stalls|rcu: INFO:|self-detected stall|kthread starved|'
 KERNEL_BAD+='soft lockup|hard LOCKUP|blocked for more than [0-9]+ seconds|'
 KERNEL_BAD+='list_add corruption|list_del corruption|Bad page (state|map)|page dumped because'
 

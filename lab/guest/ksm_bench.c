@@ -7,6 +7,7 @@
  *   ksm_bench cow     [-p PAGES] [-d CONTENTS]
  *   ksm_bench unmerge [-m MIB] [-d CONTENTS]
  *   ksm_bench steady  [-m MIB] [-t SECONDS] [-d CONTENTS] [-u VOLATILE%]
+ *   ksm_bench latency [-m MIB] [-s ROUNDS]
  *   ksm_bench tsc_khz   (on the host: its TSC frequency, for tsc_early_khz=)
  *
  * Every workload starts from an idle KSM (run=2, all counters zero), checks
@@ -21,6 +22,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <dirent.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -680,6 +683,212 @@ static int w_steady(unsigned long mib, unsigned long secs, unsigned long content
 	return 0;
 }
 
+/* ---- 7. latency of others while ksmd scans flat out ----------------------- */
+
+#define LAT_SAMPLES 200000
+enum { LAT_FAULT, LAT_MMAP, LAT_UNMERGE, LAT_EXIT, LAT_NR };
+static const char *const lat_key[LAT_NR] = { "fault", "mmap", "unmerge", "exit" };
+
+/* Shared by the processes of the latency workload (MAP_SHARED). */
+struct lat_shared {
+	volatile int stop, ready, round, done;
+	unsigned long n[LAT_NR];
+	float us[LAT_NR][LAT_SAMPLES];
+};
+
+static struct lat_shared *lsh;
+
+static void lat_add(int which, double t0)
+{
+	unsigned long n = lsh->n[which]++;
+
+	if (n < LAT_SAMPLES)
+		lsh->us[which][n] = (now() - t0) * 1e6;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+	float x = *(const float *)a, y = *(const float *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* In a thread of worker 0: faults and mmap/munmap of the scanned mm. */
+static void lat_faults(void)
+{
+	unsigned long i, n = 16;
+	double t;
+	char *p;
+
+	while (!lsh->stop) {
+		t = now();
+		p = map(n);
+		lat_add(LAT_MMAP, t);
+		for (i = 0; i < n; i++) {
+			t = now();
+			p[i * PAGE] = 1;
+			lat_add(LAT_FAULT, t);
+		}
+		t = now();
+		munmap(p, n * PAGE);
+		lat_add(LAT_MMAP, t);
+		usleep(1000);
+	}
+}
+
+static void *lat_fault_thread(void *arg)
+{
+	(void)arg;
+	lat_faults();
+	return NULL;
+}
+
+static int lat_worker(int k, unsigned long pages)
+{
+	unsigned char c = k ? 'a' : 'c';
+	unsigned long i;
+	pthread_t thread;
+	int round = 0;
+	char *area = map(pages);
+
+	memset(area, c, pages * PAGE);
+	mergeable(area, pages, MADV_MERGEABLE);
+	if (!k && pthread_create(&thread, NULL, lat_fault_thread, NULL))
+		return 2;
+	__sync_fetch_and_add(&lsh->ready, 1);
+	while (!lsh->stop) {
+		if (lsh->round == round) {
+			usleep(10000);
+			continue;
+		}
+		round = lsh->round;
+		/* The same bytes again: every write breaks a merged page. */
+		for (i = 0; i < pages; i++)
+			((volatile char *)area)[i * PAGE] = c;
+		__sync_fetch_and_add(&lsh->done, 1);
+	}
+	if (!k)
+		pthread_join(thread, NULL);
+	for (i = 0; i < pages * PAGE; i++)
+		if (area[i] != c)
+			return 1;
+	return 0;
+}
+
+/* Another process: MADV_UNMERGEABLE, and exits of registered processes. */
+static int lat_bystander(void)
+{
+	unsigned long i, n = 64;
+	double t;
+	pid_t pid;
+	char *p;
+
+	while (!lsh->stop) {
+		p = map(n);
+		for (i = 0; i < n; i++)
+			memset(p + i * PAGE, (int)(i & 3) + 1, PAGE);
+		mergeable(p, n, MADV_MERGEABLE);
+		usleep(20000);
+		t = now();
+		mergeable(p, n, MADV_UNMERGEABLE);
+		lat_add(LAT_UNMERGE, t);
+		munmap(p, n * PAGE);
+		pid = fork();
+		if (pid < 0)
+			return 1;
+		if (!pid) {
+			p = map(n);
+			memset(p, 7, n * PAGE);
+			mergeable(p, n, MADV_MERGEABLE);
+			pause();
+			_exit(0);
+		}
+		usleep(20000);
+		t = now();
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		lat_add(LAT_EXIT, t);
+	}
+	return 0;
+}
+
+static int w_latency(unsigned long mib, unsigned long rounds)
+{
+	unsigned long pages = mib * 256, n, k;
+	int nprocs = 3, status, bad = 0, r, i;
+	struct expect e = { 2, 3 * pages - 2 };
+	pid_t pids[4];
+	double t0;
+
+	if (strstr(clocksource(), "jiffies"))
+		fail("clocksource %s is too coarse to time a fault (boot with tsc=reliable)",
+		     clocksource());
+	lsh = mmap(NULL, sizeof(*lsh), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (lsh == MAP_FAILED)
+		fail("mmap: %s", strerror(errno));
+	settle();
+	wr("max_page_sharing", 3 * pages);
+	progress("3 processes x %lu MiB of 2 contents, pages_to_scan 98304, sleep 0, %lu rounds of rewrites",
+		 mib, rounds);
+	for (i = 0; i < nprocs + 1; i++) {
+		pids[i] = fork();
+		if (pids[i] < 0)
+			fail("fork: %s", strerror(errno));
+		if (!pids[i])
+			_exit(i < nprocs ? lat_worker(i, pages) : lat_bystander());
+		if (i < nprocs)
+			while (lsh->ready < i + 1)
+				usleep(1000);
+	}
+	wr("pages_to_scan", 98304);
+	wr("sleep_millisecs", 0);
+	wr("run", 1);
+	for (r = 0; r <= (int)rounds; r++) {
+		t0 = now();
+		while (rd("pages_shared") != e.shared || rd("pages_sharing") != e.sharing) {
+			if (now() - t0 > 600)
+				fail("round %d: pages_shared %lu, pages_sharing %lu after 600s; expected %lu, %lu",
+				     r, rd("pages_shared"), rd("pages_sharing"), e.shared, e.sharing);
+			usleep(20000);
+		}
+		progress("round %d of %lu merged in %.1fs", r, rounds, now() - t0);
+		if (r == (int)rounds)
+			break;
+		lsh->done = 0;
+		lsh->round = r + 1;
+		while (lsh->done < nprocs)
+			usleep(10000);
+	}
+	lsh->stop = 1;
+	for (i = 0; i < nprocs + 1; i++)
+		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			bad++;
+	wr("run", 0);
+	still(e, "after the rewrites");
+	if (bad)
+		fail("%d processes failed or found their memory changed", bad);
+	settle();
+	wr("max_page_sharing", 256);
+	for (k = 0; k < LAT_NR; k++) {
+		char key[64];
+
+		n = lsh->n[k] < LAT_SAMPLES ? lsh->n[k] : LAT_SAMPLES;
+		if (!n)
+			fail("no %s samples", lat_key[k]);
+		qsort(lsh->us[k], n, sizeof(float), cmp_float);
+		progress("%s: %lu samples, p50 %.1fus p99 %.1fus max %.1fus", lat_key[k],
+			 lsh->n[k], lsh->us[k][n / 2], lsh->us[k][n * 99 / 100], lsh->us[k][n - 1]);
+		snprintf(key, sizeof(key), "latency_%s_p50_us", lat_key[k]);
+		result(key, lsh->us[k][n / 2]);
+		snprintf(key, sizeof(key), "latency_%s_p99_us", lat_key[k]);
+		result(key, lsh->us[k][n * 99 / 100]);
+		snprintf(key, sizeof(key), "latency_%s_max_us", lat_key[k]);
+		result(key, lsh->us[k][n - 1]);
+	}
+	return 0;
+}
+
 /*
  * The host's TSC frequency in kHz.  Under QEMU TCG the guest's RDTSC reads
  * the host's TSC, and a loaded host often makes the guest's calibration
@@ -712,7 +921,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2) {
-		fprintf(stderr, "usage: ksm_bench merge|scan|cow|unmerge|steady [options]\n");
+		fprintf(stderr, "usage: ksm_bench merge|scan|cow|unmerge|steady|latency [options]\n");
 		return 2;
 	}
 	workload = argv[1];
@@ -746,5 +955,7 @@ int main(int argc, char **argv)
 		return w_unmerge(mib ? mib : 256, contents ? contents : 512);
 	if (!strcmp(workload, "steady"))
 		return w_steady(mib ? mib : 64, secs, contents ? contents : 64, pct == ~0UL ? 10 : pct);
+	if (!strcmp(workload, "latency"))
+		return w_latency(mib ? mib : 128, nscans);
 	fail("no such workload");
 }
