@@ -100,7 +100,7 @@ static bool knobs_writable(void)
 static bool killed_freed_at_once(void)
 {
 	size_t big = mib_pages(BIG_MIB), kill_n = mib_pages(KILL_MIB);
-	long long peak, now = -1, t0;
+	long long peak, now = -1, t0, free0;
 	char dir[512], why[256];
 	int ready[2], status;
 	bool ok = true, done;
@@ -137,8 +137,17 @@ static bool killed_freed_at_once(void)
 
 	/* Its memory, as its cgroup counts it, while run=2 unmerges the first. */
 	peak = ksm_cg_read(dir, "memory.current");
+	free0 = ksm_read_keyed("/proc/meminfo", "MemFree:");
 	w = start_run2();
-	usleep(100000);
+	/* run=2 is copying the first process's pages: it has taken both. */
+	t0 = ksm_now_ms();
+	while (ksm_read_keyed("/proc/meminfo", "MemFree:") > free0 - 8192) {
+		if (ksm_now_ms() - t0 > 30000) {
+			ksft_print_msg("run=2 did not start copying within 30 s\n");
+			return false;
+		}
+		usleep(1000);
+	}
 	kill(pk, SIGKILL);
 	waitpid(pk, NULL, 0);
 	t0 = ksm_now_ms();
