@@ -465,6 +465,8 @@ static void ksm_scan_mm(struct ksm_mm_slot *slot, struct ksm_step *step)
 				more = ksm_scan_one(slot, &b, i, step);
 			if (b.page[i])
 				put_page(b.page[i]);
+			/* A fault on this CPU need not wait for the step. */
+			cond_resched();
 		}
 		/* The walk stopped at a full batch, or covered the span. */
 		if (more && ret != 1)
