@@ -61,6 +61,25 @@ static void *registered(size_t npages, size_t dups, unsigned long long seed)
 	return p;
 }
 
+/*
+ * A process with @n merged pages, registered before any other: run=2 works
+ * on it first.  It waits to be killed.
+ */
+static pid_t big_process(size_t n, int ready[2])
+{
+	pid_t pid = ksm_fork();
+
+	if (!pid) {
+		registered(n, n, 0);
+		ksm_pipe_send(ready[1], 'b');
+		pause();
+		_exit(0);
+	}
+	if (ksm_pipe_recv(ready[0], 60000) != 'b')
+		ksft_exit_fail_msg("first process not ready\n");
+	return pid;
+}
+
 /* Wait for @pages pages merged (shared + sharing), KSM running. */
 static bool wait_merged_pages(long pages)
 {
@@ -110,15 +129,7 @@ static bool killed_freed_at_once(void)
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
 	if (!ksm_cg_create("ksm_run2", NULL, dir, sizeof(dir), why, sizeof(why)))
 		ksft_exit_fail_msg("memory cgroup: %s\n", why);
-	pb = ksm_fork();
-	if (!pb) {
-		registered(big, big, 0);
-		ksm_pipe_send(ready[1], 'b');
-		pause();
-		_exit(0);
-	}
-	if (ksm_pipe_recv(ready[0], 60000) != 'b')
-		ksft_exit_fail_msg("first process not ready\n");
+	pb = big_process(big, ready);
 	pk = ksm_fork();
 	if (!pk) {
 		if (!ksm_cg_attach(dir, 0))
@@ -195,15 +206,7 @@ static bool forks_unmerged(void)
 	*flag = 0;
 
 	/* Registered first: run=2 works on it while the other one forks. */
-	pb = ksm_fork();
-	if (!pb) {
-		registered(big, big, 0);
-		ksm_pipe_send(ready[1], 'b');
-		pause();
-		_exit(0);
-	}
-	if (ksm_pipe_recv(ready[0], 60000) != 'b')
-		ksft_exit_fail_msg("first process not ready\n");
+	pb = big_process(big, ready);
 	p = ksm_fork();
 	if (!p) {
 		pid_t kids[MAX_CHILDREN];
