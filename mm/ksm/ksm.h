@@ -10,38 +10,44 @@
  *
  *   1. ksm_ctl_mutex      serialises writers of the sysfs knobs; held over
  *                         the "run = 2" unmerge of every registered mm.
- *   2. mm->mmap_lock      of the mm being scanned, or being unmerged by
+ *   2. ksm_pass_mutex    held by ksmd over the end of a pass: the sweep
+ *                         of the stable nodes, taken in steps of
+ *                         ksm_mutex, and the move of full_scans (or its
+ *                         reset, run = 2).  A reader of full_scans takes
+ *                         it alone: the sweep that comes with the next
+ *                         move of full_scans then starts after the read,
+ *                         and readers only ever wait for a sweep, never
+ *                         for ksmd's scan.
+ *   3. mm->mmap_lock      of the mm being scanned, or being unmerged by
  *                         madvise/mremap/run=2 (read or write).
- *   3. ksm_mutex          protects the stable trees, the unstable table,
+ *   4. ksm_mutex          protects the stable trees, the unstable table,
  *                         every rmap item and stable node, the scan cursor
- *                         (ksm_scan) and the counters.  ksmd holds it, and
- *                         the mmap_lock of the mm it scans, for one step
- *                         (scan.c: a bounded run of pages whatever
- *                         pages_to_scan says, cut short when another task
- *                         waits for either lock), then drops both.  Every
- *                         other task takes it with ksm_lock(), which lets
- *                         ksmd see the wait.
+ *                         (ksm_scan) and the counters.  Everyone takes it
+ *                         with ksm_lock(), which lets the holder see the
+ *                         wait.  ksmd holds it, and the mmap_lock of the
+ *                         mm it scans, for one step (scan.c: a bounded run
+ *                         of pages whatever pages_to_scan says, cut short
+ *                         when another task waits for either lock), then
+ *                         drops both.  No one holds it over work that
+ *                         grows with the mappings of a KSM page: a node
+ *                         whose page went dies at once and its items come
+ *                         off one by one (stable.c); a task freeing many
+ *                         items of its own lets go of it when another
+ *                         waits (register.c).
  *                         While holding ksm_mutex, the mmap_lock of any
  *                         other mm is only ever taken with
  *                         mmap_read_trylock(): that is what lets madvise
  *                         and exit take ksm_mutex from inside mmap_lock.
- *   3b. ksm_pass_mutex    held, inside ksm_mutex, over the purge of stale
- *                         nodes and the change of full_scans that end a
- *                         pass (or reset it, run = 2).  A reader of
- *                         full_scans takes it alone: the purge that comes
- *                         with the next move of full_scans then runs after
- *                         the read, and readers never wait for ksmd's
- *                         steps, only for a purge.
- *   4. page lock          of a KSM page (blocking lock_page()), then the
+ *   5. page lock          of a KSM page (blocking lock_page()), then the
  *                         page lock of a page merged into it, which is
  *                         only ever taken with trylock_page().  Waiting
  *                         for it holds a page reference, which fails a
  *                         migration holding the lock (its refcount check):
  *                         so ksmd leaves alone the rmap items of ptes that
  *                         are migration entries, instead of freeing them.
- *   5. anon_vma lock, page table lock (spinlocks): taken by the rmap and
+ *   6. anon_vma lock, page table lock (spinlocks): taken by the rmap and
  *                         page table helpers as usual.
- *   6. ksm_slots_lock    (spinlock, innermost) protects the list and hash
+ *   7. ksm_slots_lock    (spinlock, innermost) protects the list and hash
  *                         of mm slots.  A slot is only freed with both
  *                         ksm_mutex and ksm_slots_lock held, so a holder
  *                         of either may look at any registered slot.
@@ -123,13 +129,16 @@ enum ksm_node_kind {
 	KSM_NODE_PLAIN,		/* one KSM page, linked in a stable tree */
 	KSM_NODE_CHAIN,		/* in a stable tree, holds a list of dups */
 	KSM_NODE_DUP,		/* one KSM page, on a chain's dup list */
+	KSM_NODE_DEAD,		/* page gone, rmap items still to come off */
 };
 
 /*
  * A stable node describes one KSM page (plain or dup), or, as a chain, a
  * set of KSM pages with the same content once max_page_sharing mappings of
  * one were not enough.  The KSM page points back at its node through
- * page->mapping (node | PAGE_MAPPING_KSM).
+ * page->mapping (node | PAGE_MAPPING_KSM).  Once the page has gone, a node
+ * that still has rmap items is dead: out of its tree, on a list of its
+ * own, freed with its last item.
  */
 struct ksm_stable_node {
 	union {
@@ -140,13 +149,14 @@ struct ksm_stable_node {
 		};
 	};
 	union {
-		struct hlist_head rmap_list;		/* PLAIN, DUP */
+		struct hlist_head rmap_list;		/* PLAIN, DUP, DEAD */
 		struct list_head dups;			/* CHAIN, oldest first */
 	};
 	union {
 		unsigned long kpfn;		/* PLAIN, DUP: the KSM page */
 		unsigned long pruned;		/* CHAIN: jiffies of last prune */
 	};
+	struct list_head link;		/* PLAIN, DUP, DEAD: stable.c's lists */
 	unsigned int nr_items;			/* rmap list length */
 	unsigned short kind;
 	short nid;				/* its tree, or the chain's */
@@ -166,6 +176,7 @@ struct ksm_scan {
 	unsigned long address;
 	struct ksm_rmap_item **rmap_link;	/* where the next item goes */
 	unsigned long seqnr;			/* full passes started */
+	bool ending;			/* past the last mm, not yet counted */
 };
 
 /* Knobs (sysfs.c). */
@@ -237,6 +248,7 @@ bool ksm_cursor_trim(unsigned int *quota);
 
 /* scan.c */
 void ksm_lock(void);
+bool ksm_lock_break(void);
 u32 ksm_calc_checksum(struct page *page);
 u32 ksm_calc_sample(struct page *page);
 void ksm_pass_done(void);
@@ -249,7 +261,7 @@ struct page *ksm_get_page(struct ksm_stable_node *node, enum ksm_get_mode mode,
 			  bool *stale);
 struct page *ksm_stable_search(struct page *page,
 			       struct ksm_stable_node **nodep);
-void ksm_stable_insert(struct ksm_stable_node *node, struct page *kpage);
+void ksm_stable_add(struct ksm_stable_node *node, struct page *kpage);
 struct page *ksm_better_dup(struct ksm_stable_node *node,
 			    struct ksm_stable_node **roomp);
 struct ksm_stable_node *ksm_alloc_node(void);
@@ -258,7 +270,10 @@ void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
 		     struct anon_vma *anon_vma);
 void ksm_stable_unlink(struct ksm_rmap_item *item);
 void ksm_stable_unlink_locked(struct ksm_rmap_item *item);
-void ksm_purge_stale(void);
+#define KSM_DRAIN_BATCH	256	/* dead nodes' items per ksm_drain_dead() */
+bool ksm_drain_dead(unsigned int max);
+void ksm_sweep_start(void);
+bool ksm_sweep_some(unsigned int max);
 void ksm_release_unmapped(void);
 bool ksm_stable_empty(void);
 int ksm_stable_init(void);

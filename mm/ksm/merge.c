@@ -338,7 +338,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	 * Once published, the node lives as long as the page: an rmap walk
 	 * that found the page anon, unlocked, may be reading it.
 	 */
-	ksm_stable_insert(node, page);
+	ksm_stable_add(node, page);
 	node = NULL;
 unlock:
 	unlock_page(page);

@@ -58,21 +58,43 @@ static void ksm_free_item_at(struct ksm_rmap_item **link)
 	kmem_cache_free(ksm_item_cache, item);
 }
 
-/*
- * Free the rmap items of @slot in [@start, @end): the pages there are no
- * longer (or no longer to be) merged.  Called with ksm_mutex held.
+/* Items freed between two looks at whether another task waits. */
+#define KSM_DROP_BATCH	64
+
+/**
+ * ksm_drop_items() - free the rmap items of an address range
+ * @slot: the mm slot
+ * @start: first address
+ * @end: address after the last
+ *
+ * The pages in [@start, @end) are no longer (or no longer to be) merged.
+ * ksm_mutex is let go of for a moment when another task waits for it or
+ * for the CPU (ksm_lock_break()), so that a large area keeps neither ksmd
+ * nor other processes waiting.  The
+ * place in the list survives that: items are only freed by ksmd while it
+ * scans the mm (under its mmap_lock, in run = 1), by exit, and here.  So
+ * the caller either holds the mmap_lock for write (madvise, mremap), or is
+ * run = 2 (ksmd does not scan) holding an mm user, or is the exit (@start
+ * 0: the list head is the place).
+ *
+ * Context: ksm_mutex held.
  */
 void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 		    unsigned long end)
 {
 	struct ksm_rmap_item **link = &slot->rmap_list;
+	unsigned int n = 0;
 
 	lockdep_assert_held(&ksm_mutex);
-	while (*link && ksm_item_addr(*link) < start)
+	while (*link && ksm_item_addr(*link) < start) {
 		link = &(*link)->next;
+		if (!(++n % KSM_DROP_BATCH))
+			ksm_lock_break();
+	}
 	while (*link && ksm_item_addr(*link) < end) {
 		ksm_free_item_at(link);
-		cond_resched();
+		if (!(++n % KSM_DROP_BATCH))
+			ksm_lock_break();
 	}
 }
 
@@ -225,6 +247,9 @@ void __ksm_exit(struct mm_struct *dying_mm)
 			ksm_pass_done();
 	}
 	mutex_unlock(&ksm_mutex);
+	/* ksmd ends the pass even if this was the last registered mm. */
+	if (next == &ksm_mm_head)
+		ksm_wake();
 
 	if (!slot)
 		return;

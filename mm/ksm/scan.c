@@ -178,7 +178,8 @@ static void ksm_link_existing(struct vm_area_struct *vma, struct page *page,
 	if (follow_page(vma, ksm_item_addr(item), 0) != page)
 		goto unlock;
 	node = ksm_folio_node(folio);
-	if (node && node->kind != KSM_NODE_CHAIN &&
+	if (node && (node->kind == KSM_NODE_PLAIN ||
+		     node->kind == KSM_NODE_DUP) &&
 	    READ_ONCE(node->kpfn) == folio_pfn(folio))
 		ksm_stable_link(item, node, vma->anon_vma);
 unlock:
@@ -294,14 +295,18 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	put_page(tpage);
 }
 
-/* The cursor went past the last mm: a full pass is over.  ksm_mutex held. */
+/**
+ * ksm_pass_done() - note that the scan cursor went past the last mm
+ *
+ * The pass is counted in full_scans once ksmd has swept the stable nodes,
+ * see ksm_end_pass().
+ *
+ * Context: ksm_mutex held.
+ */
 void ksm_pass_done(void)
 {
-	/* Counters are exact before a reader sees the pass end. */
-	mutex_lock(&ksm_pass_mutex);
-	ksm_purge_stale();
-	WRITE_ONCE(ksm_full_scans, ksm_full_scans + 1);
-	mutex_unlock(&ksm_pass_mutex);
+	lockdep_assert_held(&ksm_mutex);
+	WRITE_ONCE(ksm_scan.ending, true);
 }
 
 /*
@@ -324,21 +329,104 @@ struct ksm_step {
 
 static atomic_t ksm_mutex_waiters = ATOMIC_INIT(0);
 
-/*
- * Take ksm_mutex from outside ksmd (exit, unmerge, sysfs, hotplug): ksmd
- * sees the wait and ends its step at the next page.
+/**
+ * ksm_lock() - take ksm_mutex, letting its holder see the wait
+ *
+ * Everyone takes ksm_mutex this way: ksmd ends its step at the next page
+ * when another task waits, and so does a task freeing many rmap items.
  */
 void ksm_lock(void)
 {
 	atomic_inc(&ksm_mutex_waiters);
 	mutex_lock(&ksm_mutex);
-	atomic_dec(&ksm_mutex_waiters);
+	if (atomic_dec_and_test(&ksm_mutex_waiters))
+		wake_up_var(&ksm_mutex_waiters);
 }
 
-/* Does another task wait for a lock ksmd holds? */
-static bool ksm_step_contended(struct mm_struct *mm)
+/*
+ * Take ksm_mutex after the tasks that wait for it already: once ksmd (or a
+ * long job) lets go for a waiter, the waiter takes the mutex first, not
+ * ksmd again before the woken waiter gets a CPU.  A stream of waiters
+ * delays it by a tick at most.  Not for a holder of an mmap_lock: a
+ * writer queued behind it would hold up the faults of that mm.
+ */
+static void ksm_lock_last(void)
 {
-	return atomic_read(&ksm_mutex_waiters) || mmap_lock_is_contended(mm);
+	wait_var_event_timeout(&ksm_mutex_waiters,
+			       !atomic_read(&ksm_mutex_waiters), 1);
+	ksm_lock();
+}
+
+/**
+ * ksm_lock_break() - let another task go first if it needs to
+ *
+ * When another task waits for ksm_mutex, or this CPU is wanted, let go of
+ * the mutex and reschedule before taking it again: a task that holds
+ * ksm_mutex over a long job never makes others wait for it to get a CPU
+ * back.
+ *
+ * Context: ksm_mutex held; the caller's state must survive its release.
+ * Return: true if ksm_mutex was let go of.
+ */
+bool ksm_lock_break(void)
+{
+	lockdep_assert_held(&ksm_mutex);
+	if (!need_resched() && !atomic_read(&ksm_mutex_waiters))
+		return false;
+	mutex_unlock(&ksm_mutex);
+	cond_resched();
+	ksm_lock_last();
+	return true;
+}
+
+/*
+ * Should the step end before its next page: does another task wait for a
+ * lock ksmd holds, or for its CPU?  ksmd reschedules only once it has let
+ * go of both locks: a waiter must not wait for ksmd to get a CPU back.
+ */
+static bool ksm_step_yield(struct mm_struct *mm)
+{
+	return need_resched() || atomic_read(&ksm_mutex_waiters) ||
+	       mmap_lock_is_contended(mm);
+}
+
+/* Stable nodes swept in one step of the end of a pass. */
+#define KSM_SWEEP_WORK	64
+
+/*
+ * The end of a pass: sweep every stable node and take the items off the
+ * dead ones, a step at a time, then count the pass.  ksm_pass_mutex is
+ * held throughout, so that a reader of full_scans never sees a pass
+ * counted by a sweep that started before it read (see sysfs.c).
+ */
+static void ksm_end_pass(void)
+{
+	bool done;
+
+	mutex_lock(&ksm_pass_mutex);
+	/*
+	 * A KSM page held only by a per-cpu LRU batch is freed now, so that
+	 * the sweep finds its node stale: after a reader's look at
+	 * full_scans, which waits for ksm_pass_mutex.
+	 */
+	lru_add_drain_all();
+	ksm_lock_last();
+	/* run = 2 may have started the scan over meanwhile. */
+	done = !ksm_scan.ending;
+	if (!done)
+		ksm_sweep_start();
+	while (!done) {
+		done = ksm_sweep_some(KSM_SWEEP_WORK) &&
+		       ksm_drain_dead(KSM_DRAIN_BATCH);
+		if (!done)
+			ksm_lock_break();
+	}
+	if (ksm_scan.ending) {
+		WRITE_ONCE(ksm_scan.ending, false);
+		WRITE_ONCE(ksm_full_scans, ksm_full_scans + 1);
+	}
+	mutex_unlock(&ksm_mutex);
+	mutex_unlock(&ksm_pass_mutex);
 }
 
 /*
@@ -446,7 +534,7 @@ static void ksm_scan_mm(struct ksm_mm_slot *slot, struct ksm_step *step)
 	mmap_assert_locked(mm);
 	while (more && step->quota && step->pages < step->budget &&
 	       READ_ONCE(ksm_run) == KSM_RUN_MERGE) {
-		if (step->pages && ksm_step_contended(mm))
+		if (step->pages && ksm_step_yield(mm))
 			break;
 		vma = ksm_next_vma(mm, ksm_scan.address);
 		if (!vma) {
@@ -461,12 +549,14 @@ static void ksm_scan_mm(struct ksm_mm_slot *slot, struct ksm_step *step)
 		step->quota--;
 		ret = walk_page_range(mm, start, end, &ksm_scan_ops, &b);
 		for (i = 0; i < b.nr; i++) {
+			if (more && i && ksm_step_yield(mm)) {
+				ksm_scan.address = b.addr[i];
+				more = false;
+			}
 			if (more)
 				more = ksm_scan_one(slot, &b, i, step);
 			if (b.page[i])
 				put_page(b.page[i]);
-			/* A fault on this CPU need not wait for the step. */
-			cond_resched();
 		}
 		/* The walk stopped at a full batch, or covered the span. */
 		if (more && ret != 1)
@@ -486,10 +576,7 @@ static int ksm_scan_step(unsigned int budget)
 	struct mm_struct *mm;
 	bool pinned = false;
 
-	/* Flush per-cpu LRU batches at each pass, so page counts are exact. */
-	if (READ_ONCE(ksm_scan.slot) == &ksm_mm_head)
-		lru_add_drain_all();
-	mutex_lock(&ksm_mutex);
+	ksm_lock_last();
 	/*
 	 * run may have changed while we waited for the mutex: run = 2 puts
 	 * the cursor back at the list head, and starting a pass now would
@@ -498,6 +585,11 @@ static int ksm_scan_step(unsigned int budget)
 	if (READ_ONCE(ksm_run) != KSM_RUN_MERGE) {
 		mutex_unlock(&ksm_mutex);
 		return -1;
+	}
+	if (ksm_scan.ending) {
+		mutex_unlock(&ksm_mutex);
+		ksm_end_pass();
+		return 0;
 	}
 	if (ksm_scan.slot == &ksm_mm_head) {
 		spin_lock(&ksm_slots_lock);
@@ -524,7 +616,7 @@ static int ksm_scan_step(unsigned int budget)
 		pinned = true;
 		mutex_unlock(&ksm_mutex);
 		mmap_read_lock(mm);
-		mutex_lock(&ksm_mutex);
+		ksm_lock();
 		/* It exited meanwhile (and its slot may be another's now). */
 		if (ksm_scan.slot != slot || slot->mm != mm)
 			goto unlock;
@@ -564,10 +656,12 @@ static void ksm_do_scan(void)
 	}
 }
 
+/* Is there a pass to scan, or one to end (its last mm may have gone)? */
 static bool ksm_should_run(void)
 {
 	return READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
-	       !list_empty_careful(&ksm_mm_head.scan_list);
+	       (!list_empty_careful(&ksm_mm_head.scan_list) ||
+		READ_ONCE(ksm_scan.ending));
 }
 
 void ksm_wake(void)

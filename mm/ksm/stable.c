@@ -17,6 +17,16 @@
 static struct kmem_cache *ksm_node_cache;
 static struct rb_root ksm_stable_roots[MAX_NUMNODES];
 
+/*
+ * Every node of a KSM page (plain or dup), oldest first, for the sweep at
+ * the end of a pass; and the dead nodes, whose page has gone but whose
+ * rmap items have not all come off yet.  ksm_sweep_pos is where the sweep
+ * in progress goes on (&ksm_nodes once it is through).
+ */
+static LIST_HEAD(ksm_nodes);
+static LIST_HEAD(ksm_dead_nodes);
+static struct list_head *ksm_sweep_pos = &ksm_nodes;
+
 struct ksm_stable_node *ksm_alloc_node(void)
 {
 	return kmem_cache_zalloc(ksm_node_cache, GFP_KERNEL | __GFP_NOWARN);
@@ -26,6 +36,9 @@ void ksm_free_node(struct ksm_stable_node *node)
 {
 	kmem_cache_free(ksm_node_cache, node);
 }
+
+static void ksm_stable_insert(struct ksm_stable_node *node,
+			      struct page *kpage);
 
 static struct rb_root *ksm_root_of(struct ksm_stable_node *node)
 {
@@ -69,33 +82,74 @@ static void ksm_detach_item(struct ksm_stable_node *node,
 	item->anon_vma = NULL;
 	item->checksum = 0;
 	item->address = ksm_item_addr(item) | KSM_ITEM_FRESH;
+	if (node->kind == KSM_NODE_DEAD && !node->nr_items) {
+		list_del(&node->link);
+		ksm_free_node(node);
+	}
 }
 
-/* Remove a node whose KSM page has gone, with all its rmap items. */
-static void ksm_remove_node(struct ksm_stable_node *node)
+/* Take @node off ksm_nodes, keeping the sweep's place. */
+static void ksm_unlist_node(struct ksm_stable_node *node)
 {
-	struct ksm_rmap_item *item;
-	struct hlist_node *tmp;
+	if (ksm_sweep_pos == &node->link)
+		ksm_sweep_pos = node->link.next;
+	list_del(&node->link);
+}
 
-	hlist_for_each_entry_safe(item, tmp, &node->rmap_list, snode) {
-		ksm_detach_item(node, item);
-		cond_resched();
-	}
+/*
+ * The KSM page of @node has gone (or was let go of): take the node out of
+ * its tree or chain at once.  A node left with rmap items is dead until
+ * they are off: each comes off at its next visit, or in ksm_drain_dead()'s
+ * bounded batches, never all at once under ksm_mutex (a page may have been
+ * mapped tens of thousands of times).  An empty chain is left for
+ * ksm_chain_tidy() to free.
+ */
+static void ksm_node_gone(struct ksm_stable_node *node)
+{
 	if (node->kind == KSM_NODE_DUP) {
-		/* An empty chain is left for ksm_chain_tidy() to free. */
 		list_del(&node->dup_link);
 		ksm_stable_node_dups--;
 	} else {
 		rb_erase(&node->rb, ksm_root_of(node));
 	}
-	ksm_free_node(node);
+	ksm_unlist_node(node);
+	if (!node->nr_items) {
+		ksm_free_node(node);
+		return;
+	}
+	node->kind = KSM_NODE_DEAD;
+	list_add_tail(&node->link, &ksm_dead_nodes);
+}
+
+/**
+ * ksm_drain_dead() - take rmap items off dead stable nodes
+ * @max: how many at most
+ *
+ * Context: ksm_mutex held.
+ * Return: true once no dead node is left.
+ */
+bool ksm_drain_dead(unsigned int max)
+{
+	struct ksm_stable_node *node;
+
+	lockdep_assert_held(&ksm_mutex);
+	while (!list_empty(&ksm_dead_nodes)) {
+		if (!max--)
+			return false;
+		node = list_first_entry(&ksm_dead_nodes,
+					struct ksm_stable_node, link);
+		ksm_detach_item(node, hlist_entry(node->rmap_list.first,
+						  struct ksm_rmap_item, snode));
+	}
+	return true;
 }
 
 /*
  * Get a reference to the KSM page of plain or dup @node, locked for
- * KSM_GET_LOCK.  A node whose page has been freed is stale: it is removed
- * (*@stale set) and NULL returned.  NULL without *@stale means the page
- * is unavailable for a moment (its refcount frozen in the swap cache).
+ * KSM_GET_LOCK.  A node whose page has been freed is stale: it leaves its
+ * tree (*@stale set, see ksm_node_gone()) and NULL is returned.  NULL
+ * without *@stale means the page is unavailable for a moment (its refcount
+ * frozen in the swap cache).
  *
  * page->mapping of the KSM page points at the node until the page is
  * freed; a migrated KSM page keeps it too, so the pfn is checked against
@@ -152,7 +206,7 @@ gone:
 	smp_rmb();
 	if (READ_ONCE(node->kpfn) != kpfn)
 		goto retry;
-	ksm_remove_node(node);
+	ksm_node_gone(node);
 	*stale = true;
 	return NULL;
 }
@@ -305,7 +359,6 @@ again:
 		}
 		put_page(tpage);
 		n = cmp < 0 ? n->rb_left : n->rb_right;
-		cond_resched();
 	}
 	return NULL;
 }
@@ -385,7 +438,8 @@ static bool ksm_add_dup(struct ksm_stable_node *tnode,
  * stable tree.  If an entry with the same content exists, @node joins it
  * as a dup; if no chain can be allocated, it goes in as an equal entry.
  */
-void ksm_stable_insert(struct ksm_stable_node *node, struct page *kpage)
+static void ksm_stable_insert(struct ksm_stable_node *node,
+			      struct page *kpage)
 {
 	struct rb_root *root = ksm_root_of(node);
 	struct ksm_stable_node *tnode, *room;
@@ -417,6 +471,17 @@ again:
 	rb_insert_color(&node->rb, root);
 }
 
+/*
+ * Insert new plain @node, whose KSM page @kpage is set up, in its stable
+ * tree, and in the list the sweep at the end of a pass goes through.
+ */
+void ksm_stable_add(struct ksm_stable_node *node, struct page *kpage)
+{
+	lockdep_assert_held(&ksm_mutex);
+	list_add_tail(&node->link, &ksm_nodes);
+	ksm_stable_insert(node, kpage);
+}
+
 /* Take @item off its stable node, whose KSM page the caller has locked. */
 void ksm_stable_unlink_locked(struct ksm_rmap_item *item)
 {
@@ -426,7 +491,7 @@ void ksm_stable_unlink_locked(struct ksm_rmap_item *item)
 
 /*
  * Take @item off its stable node (ksm_mutex held, KSM page not locked).
- * If the KSM page turns out to be gone, the node goes with all its items.
+ * If the KSM page turns out to be gone, the node dies (ksm_node_gone()).
  */
 void ksm_stable_unlink(struct ksm_rmap_item *item)
 {
@@ -435,6 +500,12 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
 	struct page *page;
 	bool stale;
 
+	lockdep_assert_held(&ksm_mutex);
+	/* Its page is gone: no rmap walker reads a dead node's list. */
+	if (node->kind == KSM_NODE_DEAD) {
+		ksm_detach_item(node, item);
+		return;
+	}
 	if (node->kind == KSM_NODE_DUP)
 		chain = node->chain;
 	/*
@@ -444,8 +515,8 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
 	 */
 	while (!(page = ksm_get_page(node, KSM_GET_LOCK, &stale)) && !stale)
 		cond_resched();
+	ksm_detach_item(node, item);
 	if (page) {
-		ksm_detach_item(node, item);
 		unlock_page(page);
 		put_page(page);
 	}
@@ -454,81 +525,115 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
 }
 
 /*
- * Remove @node if its KSM page has gone, or if the page it names lies in
+ * Let @node go if its KSM page has gone, or if the page it names lies in
  * [@start_pfn, @end_pfn).  When @release, also let go of a KSM page that
  * no pte maps any more, only waiting to be freed (in the swap cache, in a
  * per-cpu batch): it stays a KSM page without a node, which a swapin
- * copies, and its node goes.
+ * copies, and its node goes.  Then tidy the chain @node was a dup of, if
+ * any, pruning it when @prune.
  */
 static void ksm_sweep_node(struct ksm_stable_node *node,
 			   unsigned long start_pfn, unsigned long end_pfn,
-			   bool release)
+			   bool release, bool prune)
 {
+	struct ksm_stable_node *chain = NULL;
 	struct page *page;
 	bool stale;
 
+	if (node->kind == KSM_NODE_DUP)
+		chain = node->chain;
 	if (node->kpfn >= start_pfn && node->kpfn < end_pfn) {
-		ksm_remove_node(node);
-		return;
+		ksm_node_gone(node);
+		goto tidy;
 	}
 	page = ksm_get_page(node, release ? KSM_GET_LOCK : KSM_GET_NOLOCK,
 			    &stale);
 	if (!page)
-		return;
+		goto tidy;
 	if (release) {
 		if (!page_mapped(page)) {
 			ksm_folio_set_node(page_folio(page), NULL);
-			ksm_remove_node(node);
+			ksm_node_gone(node);
 		}
 		unlock_page(page);
 	}
 	put_page(page);
+tidy:
+	if (!chain)
+		return;
+	if (prune)
+		chain->pruned = jiffies;
+	ksm_chain_tidy(chain, prune);
 }
 
-/*
- * Sweep every KSM page's node (plain nodes and the dups of chains), see
- * ksm_sweep_node(); then tidy each chain, pruning it when @prune.
- */
+/* Sweep every KSM page's node at once, see ksm_sweep_node(). */
 static void ksm_sweep(unsigned long start_pfn, unsigned long end_pfn,
-		      bool prune, bool release)
+		      bool release)
 {
-	struct ksm_stable_node *node, *dup, *tmp;
-	struct rb_node *n, *next;
-	int nid;
+	struct ksm_stable_node *node, *tmp;
 
-	for (nid = 0; nid < MAX_NUMNODES; nid++) {
-		for (n = rb_first(&ksm_stable_roots[nid]); n; n = next) {
-			next = rb_next(n);
-			node = rb_entry(n, struct ksm_stable_node, rb);
-			if (node->kind != KSM_NODE_CHAIN) {
-				ksm_sweep_node(node, start_pfn, end_pfn,
-					       release);
-			} else {
-				list_for_each_entry_safe(dup, tmp, &node->dups,
-							 dup_link)
-					ksm_sweep_node(dup, start_pfn, end_pfn,
-						       release);
-				if (prune)
-					node->pruned = jiffies;
-				ksm_chain_tidy(node, prune);
-			}
-			cond_resched();
-		}
+	list_for_each_entry_safe(node, tmp, &ksm_nodes, link) {
+		ksm_sweep_node(node, start_pfn, end_pfn, release, false);
+		cond_resched();
 	}
 }
 
-void ksm_purge_stale(void)
+/**
+ * ksm_sweep_start() - start the sweep that ends a pass
+ *
+ * The sweep visits every KSM page's node, over several calls of
+ * ksm_sweep_some(), so that a node whose page went after the pass visited
+ * its items leaves the counters before the pass is counted.
+ *
+ * Context: ksm_mutex held.
+ */
+void ksm_sweep_start(void)
 {
-	ksm_sweep(0, 0, true, false);
+	lockdep_assert_held(&ksm_mutex);
+	ksm_sweep_pos = ksm_nodes.next;
 }
 
-/*
+/**
+ * ksm_sweep_some() - go on with the sweep that ends a pass
+ * @max: how many nodes to look at, at most
+ *
+ * Chains are pruned on the way.
+ *
+ * Context: ksm_mutex held.
+ * Return: true once the sweep has been through every node.
+ */
+bool ksm_sweep_some(unsigned int max)
+{
+	struct ksm_stable_node *node;
+
+	lockdep_assert_held(&ksm_mutex);
+	while (ksm_sweep_pos != &ksm_nodes) {
+		if (!max--)
+			return false;
+		node = list_entry(ksm_sweep_pos, struct ksm_stable_node, link);
+		ksm_sweep_pos = node->link.next;
+		ksm_sweep_node(node, 0, 0, false, true);
+	}
+	return true;
+}
+
+/**
+ * ksm_release_unmapped() - let go of every KSM page that nothing maps
+ *
  * After everything was unmerged, or before a setting changes that needs no
- * KSM pages: purge, and let go of the KSM pages that nothing maps.
+ * KSM pages: sweep at once, let go of the KSM pages that no pte maps, and
+ * take every rmap item off the dead nodes.  The time it takes grows with
+ * the KSM pages and their mappings: only root's run = 2 and settings call
+ * it.
+ *
+ * Context: ksm_mutex held.
  */
 void ksm_release_unmapped(void)
 {
-	ksm_sweep(0, 0, true, true);
+	lockdep_assert_held(&ksm_mutex);
+	ksm_sweep(0, 0, true);
+	while (!ksm_drain_dead(KSM_DRAIN_BATCH))
+		cond_resched();
 }
 
 bool ksm_stable_empty(void)
@@ -555,7 +660,7 @@ static int ksm_memory_callback(struct notifier_block *nb,
 	if (action != MEM_OFFLINE)
 		return NOTIFY_OK;
 	ksm_lock();
-	ksm_sweep(mn->start_pfn, mn->start_pfn + mn->nr_pages, false, false);
+	ksm_sweep(mn->start_pfn, mn->start_pfn + mn->nr_pages, false);
 	mutex_unlock(&ksm_mutex);
 	return NOTIFY_OK;
 }

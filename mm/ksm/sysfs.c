@@ -137,10 +137,11 @@ static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
 	if (!f->var)
 		return sysfs_emit(buf, "%lu\n", ksm_pages_volatile());
 	/*
-	 * full_scans is read under ksm_pass_mutex, never during a purge, so
-	 * the stale-node purge that comes with its next move runs after the
-	 * read: a KSM page whose last mapping the reader broke before
-	 * reading it has left the counters once full_scans has moved on.
+	 * full_scans is read under ksm_pass_mutex, never during the sweep
+	 * that ends a pass, so the sweep that comes with its next move starts
+	 * after the read: a KSM page whose last mapping the reader broke
+	 * before reading it has left the counters once full_scans has moved
+	 * on.
 	 */
 	if (f->flags & KSM_F_PASS)
 		mutex_lock(&ksm_pass_mutex);

@@ -208,16 +208,18 @@ int ksm_unmerge_all(void)
 	clear_current_oom_origin();
 	kvfree(mms);
 
-	ksm_lock();
 	mutex_lock(&ksm_pass_mutex);
+	ksm_lock();
 	ksm_release_unmapped();
 	spin_lock(&ksm_slots_lock);
 	ksm_scan.slot = &ksm_mm_head;
 	spin_unlock(&ksm_slots_lock);
 	/* Once all is unmerged, scanning starts over: full_scans too. */
-	if (!err)
+	if (!err) {
+		WRITE_ONCE(ksm_scan.ending, false);
 		WRITE_ONCE(ksm_full_scans, 0);
-	mutex_unlock(&ksm_pass_mutex);
+	}
 	mutex_unlock(&ksm_mutex);
+	mutex_unlock(&ksm_pass_mutex);
 	return err;
 }
