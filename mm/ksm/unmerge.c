@@ -85,18 +85,36 @@ static int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 	return 0;
 }
 
+/*
+ * MADV_UNMERGEABLE (or mremap) of [@start, @end) in @vma; the mmap_lock held
+ * for write, so no page of the mm can be merged meanwhile.
+ *
+ * Once the KSM pages are broken, the rmap items of the range are freed at
+ * once, so that pages_shared, pages_sharing and ksm_merging_pages drop
+ * before the call returns.  An mm with no merged page has none of those
+ * to drop: then the items are only freed at once if that takes no wait for
+ * ksmd, and otherwise when ksmd's scan next passes the range, as Linux
+ * 6.1 frees them all.  Until then an item in the unstable table is
+ * harmless: a merge with it finds its area again, and compares contents.
+ */
 int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
 		      unsigned long end)
 {
+	struct mm_struct *mm = vma->vm_mm;
 	struct ksm_mm_slot *slot;
 	int err;
 
+	mmap_assert_write_locked(mm);
 	err = ksm_break_range(vma, start, end);
 	if (err)
 		return err;
 
-	ksm_lock();
-	slot = ksm_find_slot(vma->vm_mm);
+	if (!mutex_trylock(&ksm_mutex)) {
+		if (!READ_ONCE(mm->ksm_merging_pages))
+			return 0;
+		ksm_lock();
+	}
+	slot = ksm_find_slot(mm);
 	if (slot)
 		ksm_drop_items(slot, start, end);
 	mutex_unlock(&ksm_mutex);

@@ -15,9 +15,11 @@
  *    are unshared with contents intact, and run=1 merges the still
  *    registered area again;
  *  - by munmap() of half the area, then of the rest;
- *  - by the exit of a process that shared the KSM page with us.
- * For munmap and exit the counters may drop at once or after ksmd's next
- * scan: the test prints which.
+ *  - by the exit of a process that shared the KSM page with us;
+ *  - by madvise(MADV_UNMERGEABLE) of pages that never merged: their rmap
+ *    items and pages_unshared go.
+ * For munmap, exit and pages that never merged the counters may drop at
+ * once or after ksmd's next scan: the test prints which.
  *
  * The "at once" check after MADV_UNMERGEABLE is reported on its own line;
  * Linux 6.1 drops those counters only when ksmd next scans the mm.
@@ -271,13 +273,52 @@ static void test_exit(void)
 	munmap(area, HALF * ksm_page_size);
 }
 
+/*
+ * MADV_UNMERGEABLE of pages that never merged: their rmap items go, and
+ * pages_unshared with them, at once or at ksmd's next scans (when ksmd
+ * holds its lock, ours leaves them to its scan rather than wait), but
+ * never linger; the pages keep their contents.
+ */
+static void test_never_merged(void)
+{
+	struct ksm_counters unshared = { 0, 0, NPAGES, 0, 0, 0 };
+	struct ksm_counters zero = { 0, 0, 0, 0, 0, 0 };
+	unsigned long long k[NPAGES];
+	char *area;
+	size_t i;
+	bool ok;
+
+	ksm_unmerge_all();
+	for (i = 0; i < NPAGES; i++)
+		k[i] = 100 + i;
+	area = ksm_mmap(NPAGES);
+	ksm_fill_pages(area, k, NPAGES);
+	ksm_madvise(area, NPAGES, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	ok = ksm_wait_counters(&unshared) && ksm_proc_rmap_items(0) == NPAGES;
+	if (!ok) {
+		ksft_test_result_fail("never merged: %d unique pages not all in the unstable table\n",
+				      NPAGES);
+		munmap(area, NPAGES * ksm_page_size);
+		return;
+	}
+	ksm_madvise(area, NPAGES, MADV_UNMERGEABLE);
+	ok = wait_report(&zero, "MADV_UNMERGEABLE of pages never merged");
+	ok = ok && ksm_proc_rmap_items(0) == 0 && ksm_proc_merging_pages(0) == 0;
+	ok = !ksm_check_pages(area, k, NPAGES, "never merged") && ok;
+	ksft_test_result(ok,
+			 "MADV_UNMERGEABLE of pages never merged: pages_unshared %d -> 0, ksm_rmap_items %d -> 0, contents intact\n",
+			 NPAGES, NPAGES);
+	munmap(area, NPAGES * ksm_page_size);
+}
+
 int main(void)
 {
 	char *area;
 	size_t i;
 
 	ksft_print_header();
-	ksft_set_plan(11);
+	ksft_set_plan(12);
 	ksm_selftest_init(2 * NPAGES + 100, 0, 270);
 
 	for (i = 0; i < NPAGES; i++)
@@ -289,6 +330,7 @@ int main(void)
 	test_run2(area);
 	test_munmap(area);
 	test_exit();
+	test_never_merged();
 
 	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
 	ksft_finished();
