@@ -168,6 +168,7 @@ struct ksm_mm_slot {
 	struct mm_struct *mm;
 	struct ksm_rmap_item *rmap_list;
 	unsigned long unmerged;		/* last run = 2 that took it */
+	bool orphan;			/* its mm exited, left to ksmd */
 };
 
 /* Where ksmd is: the scan of one mm goes up in address. */
@@ -238,6 +239,9 @@ static inline int ksm_tree_nid(struct page *page)
 
 /* register.c */
 struct ksm_mm_slot *ksm_find_slot(struct mm_struct *mm);
+bool ksm_reap_slot(struct ksm_mm_slot *slot);
+void ksm_free_slot(struct ksm_mm_slot *slot);
+void ksm_reap_orphans(void);
 void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 		    unsigned long end);
 bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags);

@@ -25,19 +25,25 @@ struct ksm_scan ksm_scan = {
 	.slot = &ksm_mm_head,
 };
 
+static struct ksm_mm_slot *ksm_find_slot_locked(struct mm_struct *mm)
+{
+	struct ksm_mm_slot *slot;
+
+	lockdep_assert_held(&ksm_slots_lock);
+	hash_for_each_possible(ksm_slot_hash, slot, hash, (unsigned long)mm)
+		if (slot->mm == mm)
+			return slot;
+	return NULL;
+}
+
 struct ksm_mm_slot *ksm_find_slot(struct mm_struct *mm)
 {
-	struct ksm_mm_slot *slot, *found = NULL;
+	struct ksm_mm_slot *slot;
 
 	spin_lock(&ksm_slots_lock);
-	hash_for_each_possible(ksm_slot_hash, slot, hash, (unsigned long)mm) {
-		if (slot->mm == mm) {
-			found = slot;
-			break;
-		}
-	}
+	slot = ksm_find_slot_locked(mm);
 	spin_unlock(&ksm_slots_lock);
-	return found;
+	return slot;
 }
 
 /* Take the item at *@link off its mm's list and free it; ksm_mutex held. */
@@ -224,38 +230,135 @@ int __ksm_enter(struct mm_struct *mm_to_scan)
 	return 0;
 }
 
+/**
+ * ksm_free_slot() - free an mm slot taken off the slot list and hash
+ * @slot: the slot, whose rmap items are all gone
+ */
+void ksm_free_slot(struct ksm_mm_slot *slot)
+{
+	struct mm_struct *mm = slot->mm;
+
+	kmem_cache_free(ksm_slot_cache, slot);
+	clear_bit(MMF_VM_MERGEABLE, &mm->flags);
+	mmdrop(mm);
+}
+
+/*
+ * Take @slot off the slot list and hash, moving the scan cursor past it
+ * if it is there.  ksm_mutex held.
+ */
+static void ksm_unlist_slot(struct ksm_mm_slot *slot)
+{
+	struct ksm_mm_slot *next = NULL;
+
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	if (ksm_scan.slot == slot) {
+		next = list_next_entry(slot, scan_list);
+		ksm_scan.slot = next;
+		ksm_scan.address = 0;
+		ksm_scan.rmap_link = &next->rmap_list;
+	}
+	hash_del(&slot->hash);
+	list_del(&slot->scan_list);
+	spin_unlock(&ksm_slots_lock);
+	/* ksmd was in its last mm: the pass ends here. */
+	if (next == &ksm_mm_head) {
+		ksm_pass_done();
+		ksm_wake();
+	}
+}
+
+/**
+ * ksm_reap_slot() - take an orphan slot off the lists
+ * @slot: a slot whose mm has exited and which ksmd's cursor has left
+ *
+ * Context: ksm_mutex held.
+ * Return: true if @slot was an orphan, now off the lists: the caller frees
+ * it with ksm_free_slot() once it holds no lock of its mm.
+ */
+bool ksm_reap_slot(struct ksm_mm_slot *slot)
+{
+	bool orphan;
+
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	orphan = slot->orphan;
+	if (orphan) {
+		hash_del(&slot->hash);
+		list_del(&slot->scan_list);
+	}
+	spin_unlock(&ksm_slots_lock);
+	return orphan;
+}
+
+/**
+ * ksm_reap_orphans() - free every orphan slot, with its rmap items
+ *
+ * For run = 2, which leaves no rmap item behind.
+ *
+ * Context: ksm_mutex held; let go of and taken again on the way.
+ */
+void ksm_reap_orphans(void)
+{
+	struct ksm_mm_slot *slot;
+	bool found;
+
+	do {
+		found = false;
+		spin_lock(&ksm_slots_lock);
+		list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list) {
+			if (slot->orphan) {
+				found = true;
+				break;
+			}
+		}
+		spin_unlock(&ksm_slots_lock);
+		if (!found)
+			break;
+		/* Off the lists first: then no one else reaches its items. */
+		ksm_unlist_slot(slot);
+		ksm_drop_items(slot, 0, ULONG_MAX);
+		ksm_free_slot(slot);
+	} while (found);
+}
+
+/*
+ * The mm is going: free its rmap items and slot.  When ksmd holds
+ * ksm_mutex and is not scanning this mm, an mm with no merged page (so
+ * nothing to take out of pages_shared or pages_sharing) does not wait: its
+ * slot is left to ksmd as an orphan, which ksmd frees when its scan comes
+ * to it (ksm_reap_slot()), as Linux 6.1 does with every exiting mm.  A
+ * step of ksmd that starts later sees the mm exiting and leaves its pages
+ * alone.
+ */
 void __ksm_exit(struct mm_struct *dying_mm)
 {
-	struct ksm_mm_slot *slot, *next = NULL;
+	struct ksm_mm_slot *slot;
+	bool orphan;
 
-	ksm_lock();
+	if (!mutex_trylock(&ksm_mutex)) {
+		if (!READ_ONCE(dying_mm->ksm_merging_pages)) {
+			spin_lock(&ksm_slots_lock);
+			slot = ksm_find_slot_locked(dying_mm);
+			orphan = slot && ksm_scan.slot != slot;
+			if (orphan)
+				slot->orphan = true;
+			spin_unlock(&ksm_slots_lock);
+			/* ksmd may free the slot from here on. */
+			if (orphan)
+				return;
+		}
+		ksm_lock();
+	}
 	slot = ksm_find_slot(dying_mm);
 	if (slot) {
 		ksm_drop_items(slot, 0, ULONG_MAX);
-		spin_lock(&ksm_slots_lock);
-		if (ksm_scan.slot == slot) {
-			next = list_next_entry(slot, scan_list);
-			ksm_scan.slot = next;
-			ksm_scan.address = 0;
-			ksm_scan.rmap_link = &next->rmap_list;
-		}
-		hash_del(&slot->hash);
-		list_del(&slot->scan_list);
-		spin_unlock(&ksm_slots_lock);
-		/* ksmd was in its last mm: the pass ends here. */
-		if (next == &ksm_mm_head)
-			ksm_pass_done();
+		ksm_unlist_slot(slot);
 	}
 	mutex_unlock(&ksm_mutex);
-	/* ksmd ends the pass even if this was the last registered mm. */
-	if (next == &ksm_mm_head)
-		ksm_wake();
-
-	if (!slot)
-		return;
-	kmem_cache_free(ksm_slot_cache, slot);
-	clear_bit(MMF_VM_MERGEABLE, &dying_mm->flags);
-	mmdrop(dying_mm);
+	if (slot)
+		ksm_free_slot(slot);
 }
 
 int ksm_madvise(struct vm_area_struct *vma,

@@ -431,14 +431,15 @@ static void ksm_end_pass(void)
 
 /*
  * At the end of an mm's scan: trim its list and move on to the next mm.
- * A tail longer than the step's quota is trimmed over several steps.
+ * A tail longer than the step's quota is trimmed over several steps: true
+ * once the cursor has moved on.
  */
-static void ksm_next_mm(struct ksm_step *step)
+static bool ksm_next_mm(struct ksm_step *step)
 {
 	struct ksm_mm_slot *next;
 
 	if (!ksm_cursor_trim(&step->quota))
-		return;
+		return false;
 	spin_lock(&ksm_slots_lock);
 	next = list_next_entry(ksm_scan.slot, scan_list);
 	ksm_scan.slot = next;
@@ -447,6 +448,7 @@ static void ksm_next_mm(struct ksm_step *step)
 	ksm_scan.rmap_link = &next->rmap_list;
 	if (next == &ksm_mm_head)
 		ksm_pass_done();
+	return true;
 }
 
 /*
@@ -574,7 +576,7 @@ static int ksm_scan_step(unsigned int budget)
 	struct ksm_step step = { .budget = budget, .quota = KSM_STEP_WORK };
 	struct ksm_mm_slot *slot;
 	struct mm_struct *mm;
-	bool pinned = false;
+	bool pinned = false, reaped = false;
 
 	ksm_lock_last();
 	/*
@@ -621,13 +623,16 @@ static int ksm_scan_step(unsigned int budget)
 		if (ksm_scan.slot != slot || slot->mm != mm)
 			goto unlock;
 	}
+	/* An mm that exited: its items go, and its slot if exit left it. */
 	if (ksm_test_exit(mm))
-		ksm_next_mm(&step);
+		reaped = ksm_next_mm(&step) && ksm_reap_slot(slot);
 	else
 		ksm_scan_mm(slot, &step);
 unlock:
 	mmap_read_unlock(mm);
 	mutex_unlock(&ksm_mutex);
+	if (reaped)
+		ksm_free_slot(slot);
 	if (pinned)
 		mmdrop(mm);
 	return step.pages;

@@ -228,6 +228,7 @@ int ksm_unmerge_all(void)
 
 	mutex_lock(&ksm_pass_mutex);
 	ksm_lock();
+	ksm_reap_orphans();
 	ksm_release_unmapped();
 	spin_lock(&ksm_slots_lock);
 	ksm_scan.slot = &ksm_mm_head;
