@@ -17,6 +17,7 @@ MEM=${LAB_MEM:-2G}
 SMP=${LAB_SMP:-2}
 IDLE=${LAB_IDLE:-300}      # seconds without any output before the guest counts as hung
 LIMIT=${LAB_LIMIT:-5400}   # seconds for the whole boot
+GRACE=${LAB_GRACE:-60}     # seconds past a program's own limit before the host stops it
 # One socket per CPU: SeaBIOS's MP table (this kernel has no ACPI) lists sockets.
 accel="-accel tcg,thread=multi"
 if [ -n "${LAB_KVM:-}" ]; then
@@ -30,6 +31,11 @@ log=$REPORTS/$report.log tap=$REPORTS/$report.tap
 # slab_nomerge: KSM's slab caches stay apart, so tests can count their objects.
 cmdline="console=ttyS0 numa=fake=2 panic=-1 slab_nomerge lab.suites=$suites"
 [ -n "${SEED:-}" ] && cmdline="$cmdline lab.seed=$SEED"
+# The test flavour's eyes on memory corruption: SLUB's consistency checks,
+# red zones and poisoning on every cache (KFENCE is in its config).
+if [ "$flavour" = test ]; then
+	cmdline="$cmdline slub_debug=FZPU"
+fi
 cmdline="$cmdline ${LAB_CMDLINE:-}"
 qemu=(qemu-system-x86_64 $accel -cpu max -smp "$SMP,sockets=$SMP" -m "$MEM" -nodefaults -no-reboot
       -display none -kernel "$img" -initrd "$initrd" -append "$cmdline")
@@ -38,6 +44,22 @@ if [ "$suites" = shell ]; then
 	say "booting $kernel-$flavour with a shell; 'exit' or Ctrl-A X leaves"
 	exec "${qemu[@]}" -serial mon:stdio -serial null
 fi
+
+# What the verdict must find: one result per case of each suite, in order
+# (lab/guest/run-suites numbers them the same way).
+{
+	echo "# flavour $flavour"
+	n=0
+	for suite in ${suites//,/ }; do
+		cases=$BUILD/guest/root/lab/$suite.cases
+		[ -f "$cases" ] || die "no suite '$suite' ($cases)"
+		while IFS='|' read -r name _; do
+			case $name in '#'* | '') continue ;; esac
+			n=$((n + 1))
+			echo "$n $suite: $name"
+		done <"$cases"
+	done
+} >"$REPORTS/$report.expect"
 
 say "booting $kernel-$flavour under QEMU ($accel, $SMP CPUs, $MEM, 2 NUMA nodes) for suites: $suites"
 "${qemu[@]}" -serial "file:$log" -serial "file:$tap" </dev/null >"$REPORTS/$report.qemu" 2>&1 &
@@ -57,7 +79,18 @@ while kill -0 $qpid 2>/dev/null; do
 	if [ "$size" != "$last" ]; then
 		last=$size idle_since=$now
 	fi
-	if [ $((now - ${idle_since:-$now})) -ge "$IDLE" ]; then
+	# The guest kills a program at its limit, but not one stuck in the
+	# kernel, nor a runner stuck behind it (its heartbeat goes on).
+	cur=$(tr -d '\r' <"$tap" | grep -E '^(# running |ok |not ok )' | tail -n 1 || true)
+	if [[ $cur == "# running "* ]]; then
+		[ "$cur" = "${cur_line:-}" ] || cur_line=$cur cur_since=$now
+		lim=$(sed -n 's/.*(limit \([0-9]*\)s)$/\1/p' <<<"$cur")
+	else
+		cur_line='' lim=''
+	fi
+	if [ -n "$lim" ] && [ $((now - cur_since)) -ge $((lim + GRACE)) ]; then
+		why="watchdog: ${cur#\# running } has run for $((now - cur_since))s, past its limit (host's grace ${GRACE}s)"
+	elif [ $((now - ${idle_since:-$now})) -ge "$IDLE" ]; then
 		why="watchdog: no output from the guest for ${IDLE}s (hung?)"
 	elif [ $((now - t0)) -ge "$LIMIT" ]; then
 		why="watchdog: guest still running after ${LIMIT}s"

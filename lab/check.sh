@@ -22,6 +22,9 @@ rm -f "$REPORTS"/host-*.tap
 if [ "$kernel" = ours ]; then
 	"$LAB/patch.sh" --checkpatch
 	"$LAB/lint.sh"
+	# The harness must see failures: a kernel without KSM, a failing and
+	# a hanging program (host-controls.tap).
+	[ "$flavour" = test ] && "$LAB/controls.sh"
 fi
 "$LAB/boot.sh" "$kernel" "$flavour" "$suites" "$report"
 say "verdict (build/reports/$report.summary):"

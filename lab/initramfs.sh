@@ -81,6 +81,15 @@ done
 compile "$root/tests/ksm_cow_race" "$LAB/guest/ksm_cow_race.c"
 echo "ksm_cow_race|600|ksm_cow_race" >"$root/lab/race.cases"
 
+# The negative controls of make check (lab/controls.sh): a program that
+# fails, and one that leaves its runner hung (a child keeps its output
+# open), must both reach the verdict as failures.
+{
+	echo "# negative controls: each must fail the verdict (lab/controls.sh)"
+	echo "fails|60|echo 'this control fails on purpose'; exit 1"
+	echo "hangs its runner|5|sleep 100000 & echo 'a child keeps the output open'"
+} >"$root/lab/controls.cases"
+
 # The demo of `make run`.
 compile "$root/tests/ksm_demo" "$LAB/guest/ksm_demo.c"
 echo "ksm_demo|900|ksm_demo" >"$root/lab/demo.cases"

@@ -4,7 +4,9 @@
 # and .log (plus the host's own TAP files), write REPORT.summary, print it
 # and end with "N passed, N failed"; exit 1 on any failure.
 # A kernel WARNING, BUG, Oops, lockdep report, KASAN report, RCU stall or
-# soft lockup anywhere in the console log is a failure of its own.
+# soft lockup anywhere in the console log is a failure of its own; so are
+# a missing result, a skip (unless lab/skips-allowed.txt allows it in the
+# flavour), a runner that did not exit 0, and a tainted kernel.
 source "$(dirname "$0")/common.sh"
 
 report=$1 impl=$2
@@ -23,21 +25,52 @@ known_why() { # known_why RESULT-LINE: the reason, if upstream may fail it
 	return 1
 }
 
+# Allowed skips: FLAVOUR|NAME-PREFIX|WHY lines (FLAVOUR * for any).  Any
+# other skip is a failure: the lab controls the guest.
+allowed=$LAB/skips-allowed.txt
+skip_why() { # skip_why NAME: the reason NAME may skip in this flavour, if any
+	local fl pat why
+	while IFS='|' read -r fl pat why; do
+		case $fl in '#'* | '') continue ;; esac
+		[ "$fl" = "$flavour" ] || [ "$fl" = '*' ] || continue
+		[[ $1 == "$pat"* ]] && { echo "$why"; return 0; }
+	done <"$allowed"
+	return 1
+}
+
 KERNEL_BAD='WARNING:|BUG:|Oops|kernel BUG at|general protection fault|Kernel panic|'
+KERNEL_BAD+='invalid opcode:|divide error:|stack segment:|double fault:|\[#[0-9]+\]|'
+KERNEL_BAD+='BUG [A-Za-z0-9_:.()-]+ \(|Bad swap file entry|Unused swap offset entry|Bad swap offset entry|'
 KERNEL_BAD+='possible recursive locking|possible circular locking|inconsistent lock state|'
 KERNEL_BAD+='INFO: trying to register non-static key|DEBUG_LOCKS_WARN_ON|'
 KERNEL_BAD+='KASAN:|KFENCE:|UBSAN:|rcu_.* detected stalls|rcu: INFO:|self-detected stall|kthread starved|'
 KERNEL_BAD+='soft lockup|hard LOCKUP|blocked for more than [0-9]+ seconds|'
 KERNEL_BAD+='list_add corruption|list_del corruption|Bad page (state|map)|page dumped because'
 
+expect=$REPORTS/$report.expect
+[ -f "$expect" ] || die "no $expect: boot the guest with lab/boot.sh first"
+flavour=$(sed -n 's/^# flavour //p' "$expect")
+nexpect=$(grep -vc '^#' "$expect" || true)
+guest=$(tr -d '\r' <"$tap")
+
 {
-	echo "$report: Linux $(base_version), $impl KSM code"
+	echo "$report: Linux $(base_version), $impl KSM code, $flavour flavour"
 	pass=0 fail=0 skip=0 known_fail=0
-	results=$(cat "$tap" "$@" 2>/dev/null | tr -d '\r' | grep -E '^(ok|not ok) [0-9]+ ' || true)
+	results=$( (grep -E '^(ok|not ok) [0-9]+ ' <<<"$guest"; cat "$@" 2>/dev/null | tr -d '\r' |
+		grep -E '^(ok|not ok) [0-9]+ ') || true)
 	while IFS= read -r l; do
 		[ -n "$l" ] || continue
+		name=${l#not ok } name=${name#ok } name=${name#* } name=${name%% # *}
 		case $l in
-		ok*'# SKIP'*) skip=$((skip + 1)); echo "SKIP  ${l#ok }" ;;
+		ok*'# SKIP'*)
+			if why=$(skip_why "$name"); then
+				skip=$((skip + 1))
+				echo "SKIP  ${l#ok } (allowed in $flavour: $why)"
+			else
+				fail=$((fail + 1))
+				echo "FAIL  ${l#ok } (a skip is a failure here: $allowed)"
+			fi
+			;;
 		ok*) pass=$((pass + 1)) ;;
 		*)
 			if [ "$impl" = upstream ] && why=$(known_why "$l"); then
@@ -50,12 +83,46 @@ KERNEL_BAD+='list_add corruption|list_del corruption|Bad page (state|map)|page d
 			;;
 		esac
 	done <<<"$results"
-	if grep -q '^lab: guest failed' "$tap"; then
+	# A subtest skipped inside a program that passed (kselftest counts it
+	# as passed) fails too, unless allowed.
+	while IFS=$'\t' read -r prog sub; do
+		[ -n "$prog" ] || continue
+		skip_why "$prog" >/dev/null && continue
 		fail=$((fail + 1))
-		echo "FAIL  $(grep -m1 '^lab: guest failed' "$tap")"
-	elif ! grep -q '^lab: done' "$tap"; then
+		echo "FAIL  $prog: a subtest skipped: ${sub#"${sub%%[! ]*}"}"
+	done < <(awk '/^# running / { p = $0; sub(/^# running /, "", p); sub(/ \(limit [0-9]+s\)$/, "", p) }
+		/^ +(ok|not ok) [0-9]+ .*# SKIP/ { print p "\t" $0 }' <<<"$guest")
+	# Every case of every suite, once, and the plan.
+	got=$(grep -E '^(ok|not ok) [0-9]+ ' <<<"$guest" | sed -E 's/^(not )?ok //; s/ # .*//' || true)
+	missing=$(grep -v '^#' "$expect" | grep -vxF -f <(printf '%s\n' "$got") || true)
+	if [ -n "$missing" ]; then
+		fail=$((fail + 1))
+		echo "FAIL  $(wc -l <<<"$missing") of $nexpect results missing, the first ones:"
+		head -n 5 <<<"$missing" | sed 's/^/        /'
+	fi
+	extra=$(grep -vxF -f <(grep -v '^#' "$expect") <<<"$got" || true)
+	if [ -n "$extra" ]; then
+		fail=$((fail + 1))
+		echo "FAIL  results no suite has: $(head -n 3 <<<"$extra" | tr '\n' ';')"
+	fi
+	if ! grep -qx "1\.\.$nexpect" <<<"$guest"; then
+		fail=$((fail + 1))
+		echo "FAIL  no plan line 1..$nexpect from the guest"
+	fi
+	if grep -q '^lab: guest failed' <<<"$guest"; then
+		fail=$((fail + 1))
+		echo "FAIL  $(grep -m1 '^lab: guest failed' <<<"$guest")"
+	elif ! grep -q '^lab: done' <<<"$guest"; then
 		fail=$((fail + 1))
 		echo "FAIL  the guest did not report completion"
+	elif ! grep -qx 'lab: run-suites exit 0' <<<"$guest"; then
+		fail=$((fail + 1))
+		echo "FAIL  the guest's runner: $(grep -m1 '^lab: run-suites' <<<"$guest" || echo 'no exit status')"
+	fi
+	tainted=$(sed -n 's/^lab: tainted //p' <<<"$guest")
+	if [ "$tainted" != 0 ]; then
+		fail=$((fail + 1))
+		echo "FAIL  the kernel is tainted at the end of the run: ${tainted:-not reported} (see Documentation/admin-guide/tainted-kernels.rst)"
 	fi
 	nk=0
 	kbad=$(tr -d '\r' <"$log" | grep -E "$KERNEL_BAD" || true)
@@ -77,7 +144,7 @@ KERNEL_BAD+='list_add corruption|list_del corruption|Bad page (state|map)|page d
 				n, t["ops"], t["verified"], t["mismatches"], kw }' <<<"$sums"
 	fi
 	[ $known_fail -gt 0 ] && echo "$known_fail known failures of upstream KSM code, not counted ($known)"
-	[ $skip -gt 0 ] && echo "$skip skipped (not counted as passed)"
+	[ $skip -gt 0 ] && echo "$skip skipped, allowed in this flavour (not counted as passed)"
 	echo "reports: $log $tap"
 	echo "$pass passed, $fail failed"
 } | tee "$sum"

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+# controls.sh: the negative controls of `make check`.  Each boots a guest
+# that must fail, and checks that the verdict says so, for the right
+# reason; the results go to build/reports/host-controls.tap.
+#  1. the kernel built with CONFIG_KSM=n (lab/lint.sh builds it) runs the
+#     selftests: every one of them must fail (a skip is a failure);
+#  2. the controls suite: a program that fails, and one that hangs its
+#     runner, which the host must stop (lab/boot.sh's watchdog).
+source "$(dirname "$0")/common.sh"
+
+out=$REPORTS/host-controls.tap
+: >"$out"
+n=0
+res() { # res ok|"not ok" TEXT
+	n=$((n + 1))
+	echo "$1 $n control: $2" >>"$out"
+	say "$1 $n control: $2"
+}
+
+say "negative controls: a kernel without KSM, a failing and a hanging program"
+[ -f "$BUILD/obj/ours-test-noksm/arch/x86/boot/bzImage" ] ||
+	die "no CONFIG_KSM=n kernel: lab/lint.sh builds it"
+LAB_OBJ_SUFFIX=-noksm LAB_SHOW='^$' "$LAB/boot.sh" ours test selftests control-noksm
+sum=$("$LAB/verdict.sh" control-noksm ours 2>&1 || true)
+total=$(grep -vc '^#' "$REPORTS/control-noksm.expect")
+failed=$(grep -cE '^FAIL  [0-9]+ selftests: ' <<<"$sum" || true)
+if tail -n 1 <<<"$sum" | grep -qE '^0 passed, ' && [ "$failed" -eq "$total" ]; then
+	res ok "CONFIG_KSM=n: all $total selftests fail"
+else
+	res "not ok" "CONFIG_KSM=n: $failed of $total selftests fail ($REPORTS/control-noksm.summary)"
+fi
+
+LAB_GRACE=10 LAB_SHOW='^$' "$LAB/boot.sh" ours test controls control-runner
+sum=$("$LAB/verdict.sh" control-runner ours 2>&1 || true)
+if grep -qE '^FAIL  1 controls: fails' <<<"$sum"; then
+	res ok "a failing program fails the verdict"
+else
+	res "not ok" "a failing program did not fail the verdict ($REPORTS/control-runner.summary)"
+fi
+if grep -q 'guest failed: watchdog: controls: hangs its runner' <<<"$sum" &&
+	grep -q 'results missing' <<<"$sum"; then
+	res ok "a program that hangs its runner is stopped by the host and fails the verdict"
+else
+	res "not ok" "a hanging program did not fail the verdict as such ($REPORTS/control-runner.summary)"
+fi
