@@ -99,9 +99,9 @@ while kill -0 $qpid 2>/dev/null; do
 		why="kernel panic: $(grep -m1 'Kernel panic' "$log" | tr -d '\r')"
 	fi
 	if [ -n "$why" ]; then
-		kill $qpid 2>/dev/null
+		kill $qpid 2>/dev/null || true
 		sleep 1
-		kill -9 $qpid 2>/dev/null
+		kill -9 $qpid 2>/dev/null || true
 		break
 	fi
 done
