@@ -6,12 +6,17 @@
  * merge into one KSM page (pages_shared 1, pages_sharing 39).  Then:
  *  - rewriting one whole page gives the writer a private copy holding the
  *    new data at once, while every other sharer, here and in the child,
- *    keeps the old content; /proc/vmstat cow_ksm grows by exactly 1;
+ *    keeps the old content; /proc/vmstat cow_ksm grows by exactly 1 (the
+ *    writes are made with ksmd stopped: do_wp_page() counts cow_ksm before
+ *    it copies, and a fault that finds the pte changed meanwhile, by ksmd
+ *    moving the mapping to another KSM page or by a migration, is retried
+ *    and counted again; nothing else changes these ptes);
  *  - once ksmd has rescanned, pages_sharing is exactly 1 lower (38),
  *    pages_shared still 1, pages_unshared 1, ksm_merging_pages 31;
  *  - writing a single byte of another merged page copies the rest of the
  *    page: the writer sees the old content with just that byte changed;
- *    cow_ksm grows by 1 more and pages_sharing drops to 37 after a rescan.
+ *    cow_ksm grows by exactly 1 more, and not again at a second write of
+ *    that page, now private; pages_sharing drops to 37 after a rescan.
  *
  * The lab's time limit for this program - limit: 180s
  */
@@ -70,7 +75,7 @@ static bool same_pfn_except(char *area, int skip1, int skip2)
 
 int main(void)
 {
-	long long cow0, cow1, cow2;
+	long long cow0, cow1, cow2, cow3;
 	int ready[2], go[2];
 	struct ksm_counters want = { 1, NPAGES + NCHILD - 1, 0, 0, 0, 0 };
 	unsigned char *byte, *expect;
@@ -123,7 +128,8 @@ int main(void)
 	if (!ok)
 		ksft_exit_fail_msg("cannot test COW without merged pages\n");
 
-	/* 1. Rewrite a whole page. */
+	/* 1. Rewrite a whole page, ksmd stopped (see above). */
+	ksm_set("run", 0);
 	cow0 = ksm_vmstat("cow_ksm");
 	ksm_fill_page(ksm_page_addr(area, WHOLE_PAGE), NEW_KEY);
 	cow1 = ksm_vmstat("cow_ksm");
@@ -136,14 +142,10 @@ int main(void)
 	if (cow0 < 0)
 		ksft_test_result_skip("no cow_ksm in /proc/vmstat\n");
 	else
-		/*
-		 * do_wp_page() counts cow_ksm before it copies, and a copy
-		 * that finds the pte changed is retried and counted again:
-		 * one write counts at least once, not exactly once.
-		 */
-		ksft_test_result(cow1 - cow0 >= 1, "cow_ksm grew (%lld -> %lld)\n",
+		ksft_test_result(cow1 - cow0 == 1, "cow_ksm grew by exactly 1 (%lld -> %lld)\n",
 				 cow0, cow1);
 
+	ksm_set("run", 1);
 	want.sharing--;
 	want.unshared = 1;
 	ok = ksm_wait_counters(&want);
@@ -151,10 +153,14 @@ int main(void)
 			 "after rescan: pages_shared 1 pages_sharing %ld (-1) pages_unshared 1, ksm_merging_pages %d\n",
 			 want.sharing, NPAGES - 1);
 
-	/* 2. Write one byte of another merged page. */
+	/* 2. Write one byte of another merged page, then another byte. */
+	ksm_set("run", 0);
 	byte = ksm_page_addr(area, ONE_BYTE_PAGE);
 	byte[BYTE_OFFSET] ^= 0xff;
 	cow2 = ksm_vmstat("cow_ksm");
+	byte[BYTE_OFFSET + 1] ^= 0xff;
+	cow3 = ksm_vmstat("cow_ksm");
+	byte[BYTE_OFFSET + 1] ^= 0xff;
 	expect = malloc(ksm_page_size);
 	if (!expect)
 		ksft_exit_fail_msg("malloc\n");
@@ -172,10 +178,11 @@ int main(void)
 	if (cow0 < 0)
 		ksft_test_result_skip("no cow_ksm in /proc/vmstat\n");
 	else
-		ksft_test_result(cow2 - cow1 >= 1 && ksm_vmstat("cow_ksm") == cow2,
-				 "cow_ksm grew for the first write of the page only (%lld -> %lld -> %lld)\n",
-				 cow1, cow2, ksm_vmstat("cow_ksm"));
+		ksft_test_result(cow2 - cow1 == 1 && cow3 == cow2,
+				 "cow_ksm grew by exactly 1, for the first write of the page only (%lld -> %lld -> %lld)\n",
+				 cow1, cow2, cow3);
 
+	ksm_set("run", 1);
 	want.sharing--;
 	want.unshared = 2;
 	ok = ksm_wait_counters(&want);
