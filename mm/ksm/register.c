@@ -93,14 +93,14 @@ void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 
 	lockdep_assert_held(&ksm_mutex);
 	while (*link && ksm_item_addr(*link) < start) {
-		link = &(*link)->next;
-		if (!(++n % KSM_DROP_BATCH))
+		if (++n % KSM_DROP_BATCH == 0)
 			ksm_lock_break();
+		link = &(*link)->next;
 	}
 	while (*link && ksm_item_addr(*link) < end) {
-		ksm_free_item_at(link);
-		if (!(++n % KSM_DROP_BATCH))
+		if (++n % KSM_DROP_BATCH == 0)
 			ksm_lock_break();
+		ksm_free_item_at(link);
 	}
 }
 

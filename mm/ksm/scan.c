@@ -363,7 +363,8 @@ static void ksm_lock_last(void)
  * When another task waits for ksm_mutex, or this CPU is wanted, let go of
  * the mutex and reschedule before taking it again: a task that holds
  * ksm_mutex over a long job never makes others wait for it to get a CPU
- * back.
+ * back.  ksmd then takes it after the tasks that wait; any other task,
+ * which ksmd should not hold up, as soon as it can.
  *
  * Context: ksm_mutex held; the caller's state must survive its release.
  * Return: true if ksm_mutex was let go of.
@@ -375,7 +376,10 @@ bool ksm_lock_break(void)
 		return false;
 	mutex_unlock(&ksm_mutex);
 	cond_resched();
-	ksm_lock_last();
+	if (current == ksm_thread)
+		ksm_lock_last();
+	else
+		ksm_lock();
 	return true;
 }
 
