@@ -530,15 +530,17 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
  * no pte maps any more, only waiting to be freed (in the swap cache, in a
  * per-cpu batch): it stays a KSM page without a node, which a swapin
  * copies, and its node goes.  Then tidy the chain @node was a dup of, if
- * any, pruning it when @prune.
+ * any, pruning it when @prune.  Without @release, returns true for a KSM
+ * page that no pte maps and the swap cache does not hold: perhaps only a
+ * per-cpu LRU batch does.
  */
-static void ksm_sweep_node(struct ksm_stable_node *node,
+static bool ksm_sweep_node(struct ksm_stable_node *node,
 			   unsigned long start_pfn, unsigned long end_pfn,
 			   bool release, bool prune)
 {
 	struct ksm_stable_node *chain = NULL;
+	bool stale, idle = false;
 	struct page *page;
-	bool stale;
 
 	if (node->kind == KSM_NODE_DUP)
 		chain = node->chain;
@@ -556,14 +558,17 @@ static void ksm_sweep_node(struct ksm_stable_node *node,
 			ksm_node_gone(node);
 		}
 		unlock_page(page);
+	} else {
+		idle = !page_mapped(page) && !PageSwapCache(page);
 	}
 	put_page(page);
 tidy:
-	if (!chain)
-		return;
-	if (prune)
-		chain->pruned = jiffies;
-	ksm_chain_tidy(chain, prune);
+	if (chain) {
+		if (prune)
+			chain->pruned = jiffies;
+		ksm_chain_tidy(chain, prune);
+	}
+	return idle;
 }
 
 /* Sweep every KSM page's node at once, see ksm_sweep_node(). */
@@ -596,13 +601,15 @@ void ksm_sweep_start(void)
 /**
  * ksm_sweep_some() - go on with the sweep that ends a pass
  * @max: how many nodes to look at, at most
+ * @idle: set if a KSM page was found that no pte maps and the swap cache
+ *	does not hold: a per-cpu LRU batch may be all that keeps it
  *
  * Chains are pruned on the way.
  *
  * Context: ksm_mutex held.
  * Return: true once the sweep has been through every node.
  */
-bool ksm_sweep_some(unsigned int max)
+bool ksm_sweep_some(unsigned int max, bool *idle)
 {
 	struct ksm_stable_node *node;
 
@@ -612,7 +619,8 @@ bool ksm_sweep_some(unsigned int max)
 			return false;
 		node = list_entry(ksm_sweep_pos, struct ksm_stable_node, link);
 		ksm_sweep_pos = node->link.next;
-		ksm_sweep_node(node, 0, 0, false, true);
+		if (ksm_sweep_node(node, 0, 0, false, true))
+			*idle = true;
 	}
 	return true;
 }
