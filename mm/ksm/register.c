@@ -92,14 +92,15 @@ void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
 	unsigned int n = 0;
 
 	lockdep_assert_held(&ksm_mutex);
+	/* After a break, *link is looked at again: ksmd may have trimmed. */
 	while (*link && ksm_item_addr(*link) < start) {
-		if (++n % KSM_DROP_BATCH == 0)
-			ksm_lock_break();
+		if (++n % KSM_DROP_BATCH == 0 && ksm_lock_break())
+			continue;
 		link = &(*link)->next;
 	}
 	while (*link && ksm_item_addr(*link) < end) {
-		if (++n % KSM_DROP_BATCH == 0)
-			ksm_lock_break();
+		if (++n % KSM_DROP_BATCH == 0 && ksm_lock_break())
+			continue;
 		ksm_free_item_at(link);
 	}
 }
