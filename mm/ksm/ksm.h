@@ -206,7 +206,6 @@ extern struct ksm_mm_slot ksm_mm_head;
 extern struct ksm_scan ksm_scan;
 extern wait_queue_head_t ksm_thread_wait;
 extern u32 ksm_zero_checksum;
-extern bool ksm_drain_wanted;
 
 static inline unsigned long ksm_item_addr(const struct ksm_rmap_item *item)
 {
@@ -278,7 +277,7 @@ void ksm_stable_unlink_locked(struct ksm_rmap_item *item);
 #define KSM_DRAIN_BATCH	256	/* dead nodes' items per ksm_drain_dead() */
 bool ksm_drain_dead(unsigned int max);
 void ksm_sweep_start(void);
-bool ksm_sweep_some(unsigned int max, bool *idle);
+bool ksm_sweep_some(unsigned int max);
 void ksm_release_unmapped(void);
 bool ksm_stable_empty(void);
 int ksm_stable_init(void);

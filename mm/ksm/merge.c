@@ -64,12 +64,8 @@ static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
 	cur = ptep_clear_flush(vma, addr, ptep);
 	if (page_count(page) != page_mapcount(page) + 1 + swapcache ||
 	    (exclusive && page_try_share_anon_rmap(page))) {
-		/*
-		 * Possibly pinned for DMA: leave it alone.  Or only held by a
-		 * per-cpu LRU batch, which the end of the pass drains.
-		 */
+		/* Possibly pinned for DMA: leave it alone. */
 		set_pte_at(mm, addr, ptep, cur);
-		WRITE_ONCE(ksm_drain_wanted, true);
 		goto unlock;
 	}
 	if (pte_dirty(cur))

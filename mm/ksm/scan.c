@@ -43,7 +43,6 @@ unsigned long ksm_full_scans;
 unsigned long ksm_stable_node_chains;
 unsigned long ksm_stable_node_dups;
 u32 ksm_zero_checksum;
-bool ksm_drain_wanted;	/* a page had a reference a merge did not expect */
 
 /*
  * The key of the content checksum, drawn at boot: the checksum decides a
@@ -403,43 +402,28 @@ static bool ksm_step_yield(struct mm_struct *mm)
  * dead ones, a step at a time, then count the pass.  ksm_pass_mutex is
  * held throughout, so that a reader of full_scans never sees a pass
  * counted by a sweep that started before it read (see sysfs.c).
- *
- * Per-cpu LRU batches hold references for a while: to a page just faulted
- * in, which a merge then finds one reference too many on, and to a KSM
- * page whose last mapping went.  The batches of every CPU are drained
- * (lru_add_drain_all(), which disturbs every CPU, so only then) when a
- * merge found an unexpected reference during the pass, or when the sweep
- * finds a KSM page that no pte maps; in the second case the nodes are
- * swept once more.
  */
 static void ksm_end_pass(void)
 {
-	bool done, idle = false, drained = false;
+	bool done;
 
 	mutex_lock(&ksm_pass_mutex);
-	if (READ_ONCE(ksm_drain_wanted)) {
-		WRITE_ONCE(ksm_drain_wanted, false);
-		lru_add_drain_all();
-		drained = true;
-	}
+	/*
+	 * A KSM page held only by a per-cpu LRU batch is freed now, so that
+	 * the sweep finds its node stale: after a reader's look at
+	 * full_scans, which waits for ksm_pass_mutex.
+	 */
+	lru_add_drain_all();
 	ksm_lock_last();
 	/* run = 2 may have started the scan over meanwhile. */
 	done = !ksm_scan.ending;
 	if (!done)
 		ksm_sweep_start();
 	while (!done) {
-		done = ksm_sweep_some(KSM_SWEEP_WORK, &idle) &&
+		done = ksm_sweep_some(KSM_SWEEP_WORK) &&
 		       ksm_drain_dead(KSM_DRAIN_BATCH);
-		if (done && idle && !drained) {
-			mutex_unlock(&ksm_mutex);
-			lru_add_drain_all();
-			drained = true;
-			ksm_lock_last();
-			ksm_sweep_start();
-			done = false;
-		} else if (!done) {
+		if (!done)
 			ksm_lock_break();
-		}
 	}
 	if (ksm_scan.ending) {
 		WRITE_ONCE(ksm_scan.ending, false);

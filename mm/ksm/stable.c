@@ -530,17 +530,15 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
  * no pte maps any more, only waiting to be freed (in the swap cache, in a
  * per-cpu batch): it stays a KSM page without a node, which a swapin
  * copies, and its node goes.  Then tidy the chain @node was a dup of, if
- * any, pruning it when @prune.  Without @release, returns true for a KSM
- * page that no pte maps and the swap cache does not hold: perhaps only a
- * per-cpu LRU batch does.
+ * any, pruning it when @prune.
  */
-static bool ksm_sweep_node(struct ksm_stable_node *node,
+static void ksm_sweep_node(struct ksm_stable_node *node,
 			   unsigned long start_pfn, unsigned long end_pfn,
 			   bool release, bool prune)
 {
 	struct ksm_stable_node *chain = NULL;
-	bool stale, idle = false;
 	struct page *page;
+	bool stale;
 
 	if (node->kind == KSM_NODE_DUP)
 		chain = node->chain;
@@ -558,17 +556,14 @@ static bool ksm_sweep_node(struct ksm_stable_node *node,
 			ksm_node_gone(node);
 		}
 		unlock_page(page);
-	} else {
-		idle = !page_mapped(page) && !PageSwapCache(page);
 	}
 	put_page(page);
 tidy:
-	if (chain) {
-		if (prune)
-			chain->pruned = jiffies;
-		ksm_chain_tidy(chain, prune);
-	}
-	return idle;
+	if (!chain)
+		return;
+	if (prune)
+		chain->pruned = jiffies;
+	ksm_chain_tidy(chain, prune);
 }
 
 /* Sweep every KSM page's node at once, see ksm_sweep_node(). */
@@ -601,15 +596,13 @@ void ksm_sweep_start(void)
 /**
  * ksm_sweep_some() - go on with the sweep that ends a pass
  * @max: how many nodes to look at, at most
- * @idle: set if a KSM page was found that no pte maps and the swap cache
- *	does not hold: a per-cpu LRU batch may be all that keeps it
  *
  * Chains are pruned on the way.
  *
  * Context: ksm_mutex held.
  * Return: true once the sweep has been through every node.
  */
-bool ksm_sweep_some(unsigned int max, bool *idle)
+bool ksm_sweep_some(unsigned int max)
 {
 	struct ksm_stable_node *node;
 
@@ -619,8 +612,7 @@ bool ksm_sweep_some(unsigned int max, bool *idle)
 			return false;
 		node = list_entry(ksm_sweep_pos, struct ksm_stable_node, link);
 		ksm_sweep_pos = node->link.next;
-		if (ksm_sweep_node(node, 0, 0, false, true))
-			*idle = true;
+		ksm_sweep_node(node, 0, 0, false, true);
 	}
 	return true;
 }
