@@ -104,7 +104,7 @@ compile "$root/tests/ksm_bench" "$LAB/guest/ksm_bench.c"
 	echo "cow|600|ksm_bench cow -p 4096 -d 64"
 	echo "unmerge|900|ksm_bench unmerge -m 256 -d 512"
 	echo "steady|600|ksm_bench steady -m 64 -t 60 -d 64 -u 10"
-	echo "latency|900|ksm_bench latency -m 128 -s 3"
+	echo "latency|900|ksm_bench latency -m 128 -s 8"
 } >"$root/lab/bench.cases"
 {
 	echo "# make bench BENCH=quick: the same workloads, smaller"
@@ -113,7 +113,7 @@ compile "$root/tests/ksm_bench" "$LAB/guest/ksm_bench.c"
 	echo "cow|600|ksm_bench cow -p 1024 -d 64"
 	echo "unmerge|600|ksm_bench unmerge -m 64 -d 512"
 	echo "steady|600|ksm_bench steady -m 64 -t 30 -d 64 -u 10"
-	echo "latency|600|ksm_bench latency -m 32 -s 2"
+	echo "latency|600|ksm_bench latency -m 32 -s 4"
 } >"$root/lab/bench-quick.cases"
 
 # lab/profile.sh: each bench workload (quick sizes) under the tick profiler,

@@ -778,7 +778,11 @@ static int lat_worker(int k, unsigned long pages)
 /*
  * Another process: MADV_UNMERGEABLE, and exits of registered processes.
  * Its pages are unique, so that the counters stay exactly the workers'.
+ * A cycle of about 12 ms gives some 2,000 samples of each in a full run:
+ * enough for a p99 that is not just the second largest of a handful.
  */
+#define LAT_PAUSE_US 5000
+
 static int lat_bystander(void)
 {
 	unsigned long i, n = 64, tag = 0;
@@ -791,7 +795,7 @@ static int lat_bystander(void)
 		for (i = 0; i < n; i++)
 			fill(p + i * PAGE, UNIQUE(7, tag++));
 		mergeable(p, n, MADV_MERGEABLE);
-		usleep(20000);
+		usleep(LAT_PAUSE_US);
 		t = now();
 		mergeable(p, n, MADV_UNMERGEABLE);
 		lat_add(LAT_UNMERGE, t);
@@ -807,7 +811,7 @@ static int lat_bystander(void)
 			pause();
 			_exit(0);
 		}
-		usleep(20000);
+		usleep(LAT_PAUSE_US);
 		t = now();
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
