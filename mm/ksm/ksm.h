@@ -33,7 +33,7 @@
  *                         whose page went dies at once and its items come
  *                         off one by one (stable.c); a task freeing many
  *                         items of its own lets go of it when another
- *                         waits (register.c).
+ *                         waits (cursor.c).
  *                         While holding ksm_mutex, the mmap_lock of any
  *                         other mm is only ever taken with
  *                         mmap_read_trylock(): that is what lets madvise
@@ -180,7 +180,7 @@ struct ksm_scan {
 	bool ending;			/* past the last mm, not yet counted */
 };
 
-/* Knobs (sysfs.c). */
+/* core.c: the knobs, as /sys/kernel/mm/ksm shows them. */
 extern unsigned int ksm_run;
 extern unsigned int ksm_pages_to_scan;
 extern unsigned int ksm_sleep_ms;
@@ -189,7 +189,7 @@ extern bool ksm_use_zero_pages;
 extern int ksm_max_page_sharing;
 extern unsigned int ksm_prune_ms;
 
-/* Counters, written under ksm_mutex. */
+/* core.c: the counters, written under ksm_mutex. */
 extern unsigned long ksm_pages_shared;
 extern unsigned long ksm_pages_sharing;
 extern unsigned long ksm_pages_unshared;
@@ -198,14 +198,28 @@ extern unsigned long ksm_full_scans;
 extern unsigned long ksm_stable_node_chains;
 extern unsigned long ksm_stable_node_dups;
 
-extern struct mutex ksm_mutex;
+/* core.c: the locks, ksmd and the content hashes. */
 extern struct mutex ksm_ctl_mutex;
 extern struct mutex ksm_pass_mutex;
-extern spinlock_t ksm_slots_lock;
-extern struct ksm_mm_slot ksm_mm_head;
-extern struct ksm_scan ksm_scan;
+extern struct mutex ksm_mutex;
+extern struct task_struct *ksm_thread;
 extern wait_queue_head_t ksm_thread_wait;
 extern u32 ksm_zero_checksum;
+
+void ksm_lock(void);
+void ksm_lock_last(void);
+bool ksm_lock_wanted(void);
+bool ksm_lock_break(void);
+void ksm_wake(void);
+u32 ksm_calc_checksum(struct page *page);
+u32 ksm_calc_sample(struct page *page);
+void ksm_core_init(void);
+
+struct dentry;
+#if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)
+void ksm_core_debugfs(struct dentry *dir);
+void ksm_unstable_debugfs(struct dentry *dir);
+#endif
 
 static inline unsigned long ksm_item_addr(const struct ksm_rmap_item *item)
 {
@@ -237,29 +251,7 @@ static inline int ksm_tree_nid(struct page *page)
 	return ksm_merge_across_nodes ? 0 : page_to_nid(page);
 }
 
-/* register.c */
-struct ksm_mm_slot *ksm_find_slot(struct mm_struct *mm);
-bool ksm_reap_slot(struct ksm_mm_slot *slot);
-void ksm_free_slot(struct ksm_mm_slot *slot);
-void ksm_reap_orphans(void);
-void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
-		    unsigned long end);
-bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags);
-struct ksm_rmap_item *ksm_cursor_item(struct ksm_mm_slot *slot,
-				      unsigned long addr, unsigned int *quota);
-bool ksm_cursor_keep(unsigned long addr, unsigned int *quota);
-bool ksm_cursor_trim(unsigned int *quota);
-
-/* scan.c */
-void ksm_lock(void);
-bool ksm_lock_break(void);
-u32 ksm_calc_checksum(struct page *page);
-u32 ksm_calc_sample(struct page *page);
-void ksm_pass_done(void);
-int ksm_scan_init(void);
-void ksm_wake(void);
-
-/* stable.c */
+/* stable.c: the stable trees. */
 enum ksm_get_mode { KSM_GET_NOLOCK, KSM_GET_LOCK };
 struct page *ksm_get_page(struct ksm_stable_node *node, enum ksm_get_mode mode,
 			  bool *stale);
@@ -281,20 +273,35 @@ bool ksm_sweep_some(unsigned int max);
 void ksm_release_unmapped(void);
 bool ksm_stable_empty(void);
 int ksm_stable_init(void);
+void ksm_stable_exit(void);
 
-/* unstable.c */
+/* unstable.c: the unstable table. */
 struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 						 struct page *page,
 						 struct page **tree_pagep);
 void ksm_unstable_remove(struct ksm_rmap_item *item);
+void ksm_unstable_new_pass(void);
 void ksm_unstable_step(void);
-int ksm_unstable_init(void);
-struct dentry;
-void ksm_unstable_debugfs(struct dentry *dir);
+struct vm_area_struct *ksm_item_vma(struct ksm_rmap_item *item);
 struct page *ksm_item_page(struct ksm_rmap_item *item,
 			   struct mm_struct *locked_mm);
+int ksm_unstable_init(void);
+void ksm_unstable_exit(void);
 
-/* merge.c */
+/* items.c: mm slots and rmap items. */
+extern spinlock_t ksm_slots_lock;
+extern struct ksm_mm_slot ksm_mm_head;
+struct ksm_mm_slot *ksm_find_slot_locked(struct mm_struct *mm);
+struct ksm_mm_slot *ksm_find_slot(struct mm_struct *mm);
+int ksm_add_slot(struct mm_struct *mm, bool *first);
+void ksm_del_slot(struct ksm_mm_slot *slot);
+void ksm_free_slot(struct ksm_mm_slot *slot);
+struct ksm_rmap_item *ksm_alloc_item(struct mm_struct *mm, unsigned long addr);
+void ksm_free_item(struct ksm_rmap_item *item);
+int ksm_items_init(void);
+void ksm_items_exit(void);
+
+/* merge.c: merging pages. */
 int ksm_merge_into(struct vm_area_struct *vma, unsigned long addr,
 		   struct page *page, struct page *kpage);
 int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
@@ -305,14 +312,30 @@ int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *page, struct ksm_rmap_item *tree_item,
 		   struct page *tree_page);
-struct vm_area_struct *ksm_item_vma(struct ksm_rmap_item *item);
 
-/* unmerge.c */
-int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-		      unsigned long end);
-int ksm_unmerge_all(void);
+/* unmerge.c: unmerging pages. */
+int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
+		    unsigned long end);
 
-/* sysfs.c */
+/* cursor.c: the scanner's cursor and the walks of the item lists. */
+extern struct ksm_scan ksm_scan;
+struct ksm_rmap_item *ksm_cursor_item(unsigned long addr, unsigned int *quota);
+bool ksm_cursor_keep(unsigned long addr, unsigned int *quota);
+bool ksm_cursor_next_mm(unsigned int *quota);
+bool ksm_cursor_start_pass(void);
+void ksm_cursor_reset(bool pass_over);
+bool ksm_reap_slot(struct ksm_mm_slot *slot);
+void ksm_reap_orphans(void);
+void ksm_forget_mm(struct mm_struct *mm);
+void ksm_forget_range(struct mm_struct *mm, unsigned long start,
+		      unsigned long end, bool wait);
+
+/* scan.c: ksmd, and the changes of run. */
+int ksm_set_run(unsigned int run);
+int ksm_scan_init(void);
+void ksm_scan_exit(void);
+
+/* sysfs.c: /sys/kernel/mm/ksm. */
 int ksm_sysfs_init(void);
 
 #endif /* _MM_KSM_KSM_H */

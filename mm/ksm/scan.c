@@ -1,20 +1,20 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM: the ksmd thread.  It walks the registered mms round robin, a few
- * pages at a time, and offers each anonymous page of a mergeable area to
- * the stable tree, then (if its content has stayed the same since its last
- * visit) to the unstable table.
+ * KSM: the scanner.  The ksmd thread walks the registered mms round robin,
+ * a few pages at a time, and offers each anonymous page of a mergeable
+ * area to the stable tree, then (if its content has stayed the same since
+ * its last visit) to the unstable table.  The changes of run (start, stop,
+ * and run = 2: unmerge everything) are made here too.
  */
-#include <linux/debugfs.h>
 #include <linux/freezer.h>
-#include <linux/highmem.h>
 #include <linux/kthread.h>
+#include <linux/oom.h>
 #include <linux/pagewalk.h>
-#include <linux/random.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
-#include <linux/xxhash.h>
 
 #include "ksm.h"
 
@@ -29,59 +29,6 @@ struct ksm_batch {
 	struct vm_area_struct *vma[KSM_BATCH];
 	bool migrating[KSM_BATCH];	/* a migration entry: keep its item */
 };
-
-DEFINE_MUTEX(ksm_mutex);		/* see the locking rules in ksm.h */
-DEFINE_MUTEX(ksm_pass_mutex);		/* see the locking rules in ksm.h */
-DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
-static struct task_struct *ksm_thread;
-
-unsigned long ksm_pages_shared;
-unsigned long ksm_pages_sharing;
-unsigned long ksm_pages_unshared;
-unsigned long ksm_rmap_items;
-unsigned long ksm_full_scans;
-unsigned long ksm_stable_node_chains;
-unsigned long ksm_stable_node_dups;
-u32 ksm_zero_checksum;
-
-/*
- * The key of the content checksum, drawn at boot: the checksum decides a
- * page's bucket in the unstable table, and pages made to share one would
- * make every search walk all of them.
- */
-static u64 ksm_checksum_key __ro_after_init;
-
-u32 ksm_calc_checksum(struct page *page)
-{
-	void *addr = kmap_local_page(page);
-	u32 sum = (u32)xxhash(addr, PAGE_SIZE, ksm_checksum_key);
-
-	kunmap_local(addr);
-	return sum;
-}
-
-/*
- * The change test of a visit: a hash of KSM_SAMPLE_CHUNKS pieces of the
- * page spread over it, an eighth of its bytes.  A page rewritten since the
- * last visit is found volatile at that cost instead of a whole-page hash;
- * one changed only outside the sample goes on to the tables, where the
- * merge's own compare of the contents still tells it apart.
- */
-#define KSM_SAMPLE_CHUNKS	8
-#define KSM_SAMPLE_BYTES	(PAGE_SIZE / 8 / KSM_SAMPLE_CHUNKS)
-
-u32 ksm_calc_sample(struct page *page)
-{
-	const u8 *addr = kmap_local_page(page);
-	u64 sum = 0;
-	int i;
-
-	for (i = 0; i < KSM_SAMPLE_CHUNKS; i++)
-		sum = xxh64(addr + i * (PAGE_SIZE / KSM_SAMPLE_CHUNKS),
-			    KSM_SAMPLE_BYTES, sum);
-	kunmap_local(addr);
-	return (u32)sum;
-}
 
 static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
 			  unsigned long addr, struct page *page, bool migrating)
@@ -295,20 +242,6 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	put_page(tpage);
 }
 
-/**
- * ksm_pass_done() - note that the scan cursor went past the last mm
- *
- * The pass is counted in full_scans once ksmd has swept the stable nodes,
- * see ksm_end_pass().
- *
- * Context: ksm_mutex held.
- */
-void ksm_pass_done(void)
-{
-	lockdep_assert_held(&ksm_mutex);
-	WRITE_ONCE(ksm_scan.ending, true);
-}
-
 /*
  * One step of ksmd: the work it does under ksm_mutex and one mm's
  * mmap_lock before it lets go of both and reschedules.  Whatever
@@ -327,62 +260,6 @@ struct ksm_step {
 	unsigned int quota;	/* work left, see above */
 };
 
-static atomic_t ksm_mutex_waiters = ATOMIC_INIT(0);
-
-/**
- * ksm_lock() - take ksm_mutex, letting its holder see the wait
- *
- * Everyone takes ksm_mutex this way: ksmd ends its step at the next page
- * when another task waits, and so does a task freeing many rmap items.
- */
-void ksm_lock(void)
-{
-	atomic_inc(&ksm_mutex_waiters);
-	mutex_lock(&ksm_mutex);
-	if (atomic_dec_and_test(&ksm_mutex_waiters))
-		wake_up_var(&ksm_mutex_waiters);
-}
-
-/*
- * Take ksm_mutex after the tasks that wait for it already: once ksmd (or a
- * long job) lets go for a waiter, the waiter takes the mutex first, not
- * ksmd again before the woken waiter gets a CPU.  A stream of waiters
- * delays it by a tick at most.  Not for a holder of an mmap_lock: a
- * writer queued behind it would hold up the faults of that mm.
- */
-static void ksm_lock_last(void)
-{
-	wait_var_event_timeout(&ksm_mutex_waiters,
-			       !atomic_read(&ksm_mutex_waiters), 1);
-	ksm_lock();
-}
-
-/**
- * ksm_lock_break() - let another task go first if it needs to
- *
- * When another task waits for ksm_mutex, or this CPU is wanted, let go of
- * the mutex and reschedule before taking it again: a task that holds
- * ksm_mutex over a long job never makes others wait for it to get a CPU
- * back.  ksmd then takes it after the tasks that wait; any other task,
- * which ksmd should not hold up, as soon as it can.
- *
- * Context: ksm_mutex held; the caller's state must survive its release.
- * Return: true if ksm_mutex was let go of.
- */
-bool ksm_lock_break(void)
-{
-	lockdep_assert_held(&ksm_mutex);
-	if (!need_resched() && !atomic_read(&ksm_mutex_waiters))
-		return false;
-	mutex_unlock(&ksm_mutex);
-	cond_resched();
-	if (current == ksm_thread)
-		ksm_lock_last();
-	else
-		ksm_lock();
-	return true;
-}
-
 /*
  * Should the step end before its next page: does another task wait for a
  * lock ksmd holds, or for its CPU?  ksmd reschedules only once it has let
@@ -390,7 +267,7 @@ bool ksm_lock_break(void)
  */
 static bool ksm_step_yield(struct mm_struct *mm)
 {
-	return need_resched() || atomic_read(&ksm_mutex_waiters) ||
+	return need_resched() || ksm_lock_wanted() ||
 	       mmap_lock_is_contended(mm);
 }
 
@@ -434,34 +311,12 @@ static void ksm_end_pass(void)
 }
 
 /*
- * At the end of an mm's scan: trim its list and move on to the next mm.
- * A tail longer than the step's quota is trimmed over several steps: true
- * once the cursor has moved on.
- */
-static bool ksm_next_mm(struct ksm_step *step)
-{
-	struct ksm_mm_slot *next;
-
-	if (!ksm_cursor_trim(&step->quota))
-		return false;
-	spin_lock(&ksm_slots_lock);
-	next = list_next_entry(ksm_scan.slot, scan_list);
-	ksm_scan.slot = next;
-	spin_unlock(&ksm_slots_lock);
-	ksm_scan.address = 0;
-	ksm_scan.rmap_link = &next->rmap_list;
-	if (next == &ksm_mm_head)
-		ksm_pass_done();
-	return true;
-}
-
-/*
  * Look at page @i of @b: find or make its item, and offer the page for
  * merging.  False if the step's quota ran out on the way (freeing the
  * items of pages gone before it): the cursor is left at the page.
  */
-static bool ksm_scan_one(struct ksm_mm_slot *slot, struct ksm_batch *b,
-			 unsigned int i, struct ksm_step *step)
+static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
+			 struct ksm_step *step)
 {
 	unsigned long addr = b->addr[i];
 	struct vm_area_struct *vma = b->vma[i];
@@ -490,7 +345,7 @@ static bool ksm_scan_one(struct ksm_mm_slot *slot, struct ksm_batch *b,
 		}
 		b->page[i] = page;
 	}
-	item = ksm_cursor_item(slot, addr, &step->quota);
+	item = ksm_cursor_item(addr, &step->quota);
 	if (IS_ERR(item))
 		goto stop;
 	if (item) {
@@ -526,9 +381,8 @@ static struct vm_area_struct *ksm_next_vma(struct mm_struct *mm,
  * Scan the mm at the cursor, within @step; ksm_mutex and the mm's
  * mmap_lock held.  The cursor moves to the next mm at the end of this one.
  */
-static void ksm_scan_mm(struct ksm_mm_slot *slot, struct ksm_step *step)
+static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 {
-	struct mm_struct *mm = slot->mm;
 	struct vm_area_struct *vma;
 	unsigned long start, end;
 	struct ksm_batch b;
@@ -544,7 +398,7 @@ static void ksm_scan_mm(struct ksm_mm_slot *slot, struct ksm_step *step)
 			break;
 		vma = ksm_next_vma(mm, ksm_scan.address);
 		if (!vma) {
-			ksm_next_mm(step);
+			ksm_cursor_next_mm(&step->quota);
 			break;
 		}
 		start = max(ksm_scan.address, vma->vm_start);
@@ -560,7 +414,7 @@ static void ksm_scan_mm(struct ksm_mm_slot *slot, struct ksm_step *step)
 				more = false;
 			}
 			if (more)
-				more = ksm_scan_one(slot, &b, i, step);
+				more = ksm_scan_one(&b, i, step);
 			if (b.page[i])
 				put_page(b.page[i]);
 		}
@@ -597,20 +451,9 @@ static int ksm_scan_step(unsigned int budget)
 		ksm_end_pass();
 		return 0;
 	}
-	if (ksm_scan.slot == &ksm_mm_head) {
-		spin_lock(&ksm_slots_lock);
-		if (list_empty(&ksm_mm_head.scan_list)) {
-			spin_unlock(&ksm_slots_lock);
-			mutex_unlock(&ksm_mutex);
-			return -1;
-		}
-		slot = list_first_entry(&ksm_mm_head.scan_list,
-					struct ksm_mm_slot, scan_list);
-		ksm_scan.slot = slot;
-		spin_unlock(&ksm_slots_lock);
-		ksm_scan.address = 0;
-		ksm_scan.rmap_link = &slot->rmap_list;
-		ksm_scan.seqnr++;
+	if (ksm_scan.slot == &ksm_mm_head && !ksm_cursor_start_pass()) {
+		mutex_unlock(&ksm_mutex);
+		return -1;
 	}
 	ksm_unstable_step();
 	slot = ksm_scan.slot;
@@ -629,9 +472,10 @@ static int ksm_scan_step(unsigned int budget)
 	}
 	/* An mm that exited: its items go, and its slot if exit left it. */
 	if (ksm_test_exit(mm))
-		reaped = ksm_next_mm(&step) && ksm_reap_slot(slot);
+		reaped = ksm_cursor_next_mm(&step.quota) &&
+			 ksm_reap_slot(slot);
 	else
-		ksm_scan_mm(slot, &step);
+		ksm_scan_mm(mm, &step);
 unlock:
 	mmap_read_unlock(mm);
 	mutex_unlock(&ksm_mutex);
@@ -673,11 +517,6 @@ static bool ksm_should_run(void)
 		READ_ONCE(ksm_scan.ending));
 }
 
-void ksm_wake(void)
-{
-	wake_up_interruptible(&ksm_thread_wait);
-}
-
 /* Should ksmd stop sleeping: asked to stop, or run/sleep changed? */
 static bool ksm_wake_up_early(bool running, unsigned int ms)
 {
@@ -708,35 +547,162 @@ static int ksm_thread_fn(void *unused)
 	return 0;
 }
 
-#if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)
-/*
- * Debug kernels only, for tests that play an attacker who knows the key:
- * /sys/kernel/debug/ksm/checksum_key and unstable_bits (root only).
- */
-static void __init ksm_debugfs_init(void)
+/* Unmerge one registered mm entirely; a reference to it is held. */
+static int ksm_unmerge_mm(struct mm_struct *mm)
 {
-	struct dentry *dir = debugfs_create_dir("ksm", NULL);
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+	int err = 0;
 
-	debugfs_create_x64("checksum_key", 0400, dir, &ksm_checksum_key);
-	ksm_unstable_debugfs(dir);
+	mmap_read_lock(mm);
+	for_each_vma(vmi, vma) {
+		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
+			continue;
+		err = ksm_break_range(vma, vma->vm_start, vma->vm_end);
+		if (err)
+			break;
+	}
+	if (!err)
+		ksm_forget_range(mm, 0, ULONG_MAX, true);
+	mmap_read_unlock(mm);
+	return err;
 }
-#else
-static inline void ksm_debugfs_init(void)
+
+/*
+ * Take a reference to the mm_struct (not the address space) of each
+ * registered mm that this run = 2, @epoch, has not taken yet: in *@mmsp,
+ * an array grown as needed.  Returns how many, or -ENOMEM.
+ */
+static int ksm_unmerge_batch(unsigned long epoch, struct mm_struct ***mmsp,
+			     unsigned int *maxp)
 {
+	struct ksm_mm_slot *slot;
+	struct mm_struct **mms;
+	unsigned int nr = 0, need = 0;
+
+	spin_lock(&ksm_slots_lock);
+	list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list)
+		need += slot->unmerged != epoch;
+	if (need > *maxp) {
+		spin_unlock(&ksm_slots_lock);
+		mms = kvmalloc_array(need + 16, sizeof(*mms), GFP_KERNEL);
+		if (!mms)
+			return -ENOMEM;
+		kvfree(*mmsp);
+		*mmsp = mms;
+		*maxp = need + 16;
+		spin_lock(&ksm_slots_lock);
+	}
+	list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list) {
+		if (slot->unmerged == epoch)
+			continue;
+		if (nr == *maxp)
+			break;		/* forked meanwhile: the next batch */
+		slot->unmerged = epoch;
+		mmgrab(slot->mm);
+		(*mmsp)[nr++] = slot->mm;
+	}
+	spin_unlock(&ksm_slots_lock);
+	return nr;
 }
-#endif
+
+/*
+ * run = 2: unmerge every registered mm.  An mm whose process is exiting
+ * is skipped: its pages go with it, not copied first.  Children forked
+ * meanwhile are registered after the mms taken so far, so batches are
+ * taken until one comes back empty.  The writer is the first the OOM
+ * killer picks while it makes copies.
+ */
+static int ksm_unmerge_all(void)
+{
+	static unsigned long epoch;
+	struct mm_struct **mms = NULL;
+	unsigned int max = 0, i;
+	int nr, err = 0;
+
+	lockdep_assert_held(&ksm_ctl_mutex);
+	/* 0 is a new slot's: never an epoch. */
+	if (!++epoch)
+		++epoch;
+	set_current_oom_origin();
+	while (!err) {
+		/* Forks may keep coming: let the writer be interrupted. */
+		if (signal_pending(current)) {
+			err = -ERESTARTSYS;
+			break;
+		}
+		nr = ksm_unmerge_batch(epoch, &mms, &max);
+		if (nr <= 0) {
+			err = nr;
+			break;
+		}
+		for (i = 0; i < nr; i++) {
+			if (!err && mmget_not_zero(mms[i])) {
+				err = ksm_unmerge_mm(mms[i]);
+				mmput(mms[i]);
+			}
+			mmdrop(mms[i]);
+		}
+	}
+	clear_current_oom_origin();
+	kvfree(mms);
+
+	mutex_lock(&ksm_pass_mutex);
+	ksm_lock();
+	/* Once all is unmerged, scanning starts over: full_scans too. */
+	ksm_cursor_reset(!err);
+	ksm_reap_orphans();
+	ksm_release_unmapped();
+	if (!err)
+		WRITE_ONCE(ksm_full_scans, 0);
+	mutex_unlock(&ksm_mutex);
+	mutex_unlock(&ksm_pass_mutex);
+	return err;
+}
+
+/**
+ * ksm_set_run() - start, stop, or unmerge everything and stop
+ * @run: KSM_RUN_MERGE, KSM_RUN_STOP or KSM_RUN_UNMERGE
+ *
+ * Context: ksm_ctl_mutex held.
+ * Return: 0, or the error of run = 2 (-ENOMEM, -ERESTARTSYS, or that of an
+ * unmerge), which leaves KSM stopped.
+ */
+int ksm_set_run(unsigned int run)
+{
+	int err = 0;
+
+	lockdep_assert_held(&ksm_ctl_mutex);
+	if (run == READ_ONCE(ksm_run))
+		return 0;
+	ksm_lock();
+	WRITE_ONCE(ksm_run, run);
+	mutex_unlock(&ksm_mutex);
+	if (run == KSM_RUN_UNMERGE) {
+		err = ksm_unmerge_all();
+		if (err)
+			WRITE_ONCE(ksm_run, KSM_RUN_STOP);
+	}
+	ksm_wake();
+	return err;
+}
 
 int __init ksm_scan_init(void)
 {
-	struct page *zero = ZERO_PAGE(0);
+	struct task_struct *thread;
 
-	ksm_checksum_key = get_random_u64();
-	ksm_zero_checksum = ksm_calc_checksum(zero);
-	ksm_debugfs_init();
-	ksm_thread = kthread_run(ksm_thread_fn, NULL, "ksmd");
-	if (IS_ERR(ksm_thread)) {
+	thread = kthread_create(ksm_thread_fn, NULL, "ksmd");
+	if (IS_ERR(thread)) {
 		pr_err("ksm: creating kthread failed\n");
-		return PTR_ERR(ksm_thread);
+		return PTR_ERR(thread);
 	}
+	ksm_thread = thread;
+	wake_up_process(thread);
 	return 0;
+}
+
+void __init ksm_scan_exit(void)
+{
+	kthread_stop(ksm_thread);
+	ksm_thread = NULL;
 }

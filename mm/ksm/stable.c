@@ -664,6 +664,11 @@ static int ksm_memory_callback(struct notifier_block *nb,
 	mutex_unlock(&ksm_mutex);
 	return NOTIFY_OK;
 }
+
+static struct notifier_block ksm_memory_nb = {
+	.notifier_call = ksm_memory_callback,
+	.priority = 100,
+};
 #endif
 
 int __init ksm_stable_init(void)
@@ -676,7 +681,15 @@ int __init ksm_stable_init(void)
 	if (!ksm_node_cache)
 		return -ENOMEM;
 #ifdef CONFIG_MEMORY_HOTREMOVE
-	hotplug_memory_notifier(ksm_memory_callback, 100);
+	register_memory_notifier(&ksm_memory_nb);
 #endif
 	return 0;
+}
+
+void __init ksm_stable_exit(void)
+{
+#ifdef CONFIG_MEMORY_HOTREMOVE
+	unregister_memory_notifier(&ksm_memory_nb);
+#endif
+	kmem_cache_destroy(ksm_node_cache);
 }

@@ -1,25 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * KSM: the knobs and counters of /sys/kernel/mm/ksm, described by a
- * table: each file names its variable, its type and how a write is
- * checked.  Input is parsed strictly; a rejected write leaves the value
- * as it was.
+ * KSM: the files of /sys/kernel/mm/ksm, described by a table: each file
+ * names its variable (core.c), its type and how a write is checked.  Input
+ * is parsed strictly; a rejected write leaves the value as it was.  A
+ * write only calls down: into the scanner for run, into the stable trees
+ * to see that no KSM page is left.
  */
 #include <linux/kobject.h>
 #include <linux/kstrtox.h>
 #include <linux/sysfs.h>
 
 #include "ksm.h"
-
-unsigned int ksm_run = KSM_RUN_STOP;
-unsigned int ksm_pages_to_scan = 100;
-unsigned int ksm_sleep_ms = 20;
-bool ksm_merge_across_nodes = true;
-bool ksm_use_zero_pages;
-int ksm_max_page_sharing = 256;
-unsigned int ksm_prune_ms = 2000;
-
-DEFINE_MUTEX(ksm_ctl_mutex);	/* see the locking rules in ksm.h */
 
 enum ksm_file_type {
 	KSM_UINT,	/* unsigned int knob */
@@ -164,24 +155,6 @@ static int ksm_lock_if_no_ksm_pages(void)
 		return -EBUSY;
 	}
 	return 0;
-}
-
-static int ksm_set_run(unsigned int val)
-{
-	int err = 0;
-
-	if (val == READ_ONCE(ksm_run))
-		return 0;
-	ksm_lock();
-	WRITE_ONCE(ksm_run, val);
-	mutex_unlock(&ksm_mutex);
-	if (val == KSM_RUN_UNMERGE) {
-		err = ksm_unmerge_all();
-		if (err)
-			WRITE_ONCE(ksm_run, KSM_RUN_STOP);
-	}
-	ksm_wake();
-	return err;
 }
 
 static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,

@@ -2,14 +2,11 @@
 /*
  * KSM: unmerging.  Every pte of a range that maps a KSM page (or a KSM
  * page under migration) is given a private copy by an unsharing fault, as
- * a write would, and the rmap items of the range are dropped at once.
+ * a write would.  Used by MADV_UNMERGEABLE, mremap and run = 2.
  */
 #include <linux/mm.h>
-#include <linux/oom.h>
 #include <linux/pagewalk.h>
-#include <linux/sched/mm.h>
 #include <linux/sched/signal.h>
-#include <linux/slab.h>
 #include <linux/swap.h>
 #include <linux/swapops.h>
 
@@ -56,9 +53,21 @@ static const struct mm_walk_ops ksm_find_ops = {
 	.pmd_entry = ksm_find_pmd,
 };
 
-/* Break every KSM mapping in [start, end) of @vma; its mmap_lock held. */
-static int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
-			   unsigned long end)
+/**
+ * ksm_break_range() - give every KSM mapping of a range a private copy
+ * @vma: the area
+ * @start: first address
+ * @end: address after the last
+ *
+ * Each pte of [@start, @end) that maps a KSM page (or a KSM page under
+ * migration) is unshared by a fault, as a write would do.  The rmap items
+ * of the range are the caller's business (ksm_forget_range()).
+ *
+ * Context: @vma's mmap_lock held; may sleep.
+ * Return: 0, -ENOMEM, or -ERESTARTSYS if a signal is pending.
+ */
+int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
+		    unsigned long end)
 {
 	unsigned long addr = start, found;
 	vm_fault_t ret;
@@ -83,162 +92,4 @@ static int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 		cond_resched();
 	}
 	return 0;
-}
-
-/*
- * MADV_UNMERGEABLE (or mremap) of [@start, @end) in @vma; the mmap_lock held
- * for write, so no page of the mm can be merged meanwhile.
- *
- * Once the KSM pages are broken, the rmap items of the range are freed at
- * once, so that pages_shared, pages_sharing and ksm_merging_pages drop
- * before the call returns.  An mm with no merged page has none of those
- * to drop: then the items are only freed at once if that takes no wait for
- * ksmd, and otherwise when ksmd's scan next passes the range, as Linux
- * 6.1 frees them all.  Until then an item in the unstable table is
- * harmless: a merge with it finds its area again, and compares contents.
- */
-int ksm_unmerge_range(struct vm_area_struct *vma, unsigned long start,
-		      unsigned long end)
-{
-	struct mm_struct *mm = vma->vm_mm;
-	struct ksm_mm_slot *slot;
-	int err;
-
-	mmap_assert_write_locked(mm);
-	err = ksm_break_range(vma, start, end);
-	if (err)
-		return err;
-
-	if (!mutex_trylock(&ksm_mutex)) {
-		if (!READ_ONCE(mm->ksm_merging_pages))
-			return 0;
-		ksm_lock();
-	}
-	slot = ksm_find_slot(mm);
-	if (slot)
-		ksm_drop_items(slot, start, end);
-	mutex_unlock(&ksm_mutex);
-	return 0;
-}
-
-/* Unmerge one registered mm entirely; a reference to it is held. */
-static int ksm_unmerge_mm(struct mm_struct *mm)
-{
-	VMA_ITERATOR(vmi, mm, 0);
-	struct vm_area_struct *vma;
-	struct ksm_mm_slot *slot;
-	int err = 0;
-
-	mmap_read_lock(mm);
-	for_each_vma(vmi, vma) {
-		if (!(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
-			continue;
-		err = ksm_break_range(vma, vma->vm_start, vma->vm_end);
-		if (err)
-			break;
-	}
-	if (!err) {
-		ksm_lock();
-		slot = ksm_find_slot(mm);
-		if (slot)
-			ksm_drop_items(slot, 0, ULONG_MAX);
-		mutex_unlock(&ksm_mutex);
-	}
-	mmap_read_unlock(mm);
-	return err;
-}
-
-/*
- * Take a reference to the mm_struct (not the address space) of each
- * registered mm that this run = 2, @epoch, has not taken yet: in *@mmsp,
- * an array grown as needed.  Returns how many, or -ENOMEM.
- */
-static int ksm_unmerge_batch(unsigned long epoch, struct mm_struct ***mmsp,
-			     unsigned int *maxp)
-{
-	struct ksm_mm_slot *slot;
-	struct mm_struct **mms;
-	unsigned int nr = 0, need = 0;
-
-	spin_lock(&ksm_slots_lock);
-	list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list)
-		need += slot->unmerged != epoch;
-	if (need > *maxp) {
-		spin_unlock(&ksm_slots_lock);
-		mms = kvmalloc_array(need + 16, sizeof(*mms), GFP_KERNEL);
-		if (!mms)
-			return -ENOMEM;
-		kvfree(*mmsp);
-		*mmsp = mms;
-		*maxp = need + 16;
-		spin_lock(&ksm_slots_lock);
-	}
-	list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list) {
-		if (slot->unmerged == epoch)
-			continue;
-		if (nr == *maxp)
-			break;		/* forked meanwhile: the next batch */
-		slot->unmerged = epoch;
-		mmgrab(slot->mm);
-		(*mmsp)[nr++] = slot->mm;
-	}
-	spin_unlock(&ksm_slots_lock);
-	return nr;
-}
-
-/*
- * run = 2: unmerge every registered mm, ksm_ctl_mutex held.  An mm whose
- * process is exiting is skipped: its pages go with it, not copied first.
- * Children forked meanwhile are registered after the mms taken so far,
- * so batches are taken until one comes back empty.  The writer is the
- * first the OOM killer picks while it makes copies.
- */
-int ksm_unmerge_all(void)
-{
-	static unsigned long epoch;
-	struct mm_struct **mms = NULL;
-	unsigned int max = 0, i;
-	int nr, err = 0;
-
-	/* 0 is a new slot's: never an epoch. */
-	if (!++epoch)
-		++epoch;
-	set_current_oom_origin();
-	while (!err) {
-		/* Forks may keep coming: let the writer be interrupted. */
-		if (signal_pending(current)) {
-			err = -ERESTARTSYS;
-			break;
-		}
-		nr = ksm_unmerge_batch(epoch, &mms, &max);
-		if (nr <= 0) {
-			err = nr;
-			break;
-		}
-		for (i = 0; i < nr; i++) {
-			if (!err && mmget_not_zero(mms[i])) {
-				err = ksm_unmerge_mm(mms[i]);
-				mmput(mms[i]);
-			}
-			mmdrop(mms[i]);
-		}
-	}
-	clear_current_oom_origin();
-	kvfree(mms);
-
-	mutex_lock(&ksm_pass_mutex);
-	ksm_lock();
-	ksm_reap_orphans();
-	ksm_release_unmapped();
-	spin_lock(&ksm_slots_lock);
-	ksm_scan.slot = &ksm_mm_head;
-	spin_unlock(&ksm_slots_lock);
-	/* Once all is unmerged, scanning starts over: full_scans too. */
-	if (!err) {
-		WRITE_ONCE(ksm_scan.ending, false);
-		WRITE_ONCE(ksm_full_scans, 0);
-	}
-	mutex_unlock(&ksm_mutex);
-	mutex_unlock(&ksm_pass_mutex);
-	return err;
 }

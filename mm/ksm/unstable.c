@@ -5,9 +5,9 @@
  * later page with the same content.  Their content may change at any
  * time, so a hit is only a candidate: the caller compares again once both
  * pages are write-protected.  Entries belong to one scan pass (the low
- * bits of ksm_scan.seqnr kept in the item): those of an older pass are
- * ignored, and unlinked when met, so the table starts afresh every pass
- * without being walked.  Everything here runs with ksm_mutex held.
+ * bits of its number, ksm_unstable_seq, kept in the item): those of an
+ * older pass are ignored, and unlinked when met, so the table starts
+ * afresh every pass without being walked.  Everything here runs with ksm_mutex held.
  *
  * The checksum is keyed by a secret drawn at boot, so the bucket of a page
  * cannot be chosen by whoever writes it; still, a search looks at no more
@@ -40,6 +40,18 @@ struct ksm_table {
 static struct ksm_table ksm_table;	/* where entries go */
 static struct ksm_table ksm_old_table;	/* being emptied, or none */
 static unsigned long ksm_old_next;	/* its first bucket not emptied */
+static unsigned long ksm_unstable_seq;	/* the pass, KSM_ITEM_SEQ_MASK bits */
+
+/**
+ * ksm_unstable_new_pass() - forget the entries of the pass before
+ *
+ * Context: ksm_mutex held.
+ */
+void ksm_unstable_new_pass(void)
+{
+	lockdep_assert_held(&ksm_mutex);
+	ksm_unstable_seq = (ksm_unstable_seq + 1) & KSM_ITEM_SEQ_MASK;
+}
 
 static struct hlist_head *ksm_bucket(struct ksm_table *t, u32 checksum)
 {
@@ -73,7 +85,7 @@ static struct hlist_head *ksm_alloc_buckets(unsigned int bits)
  */
 void ksm_unstable_step(void)
 {
-	unsigned long seq = ksm_scan.seqnr & KSM_ITEM_SEQ_MASK;
+	unsigned long seq = ksm_unstable_seq;
 	struct ksm_rmap_item *item;
 	struct hlist_node *tmp;
 	struct hlist_head *new;
@@ -172,7 +184,7 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
 					       struct page **tree_pagep,
 					       unsigned int *budget)
 {
-	unsigned long seq = ksm_scan.seqnr & KSM_ITEM_SEQ_MASK;
+	unsigned long seq = ksm_unstable_seq;
 	struct ksm_rmap_item *titem;
 	struct hlist_node *tmp;
 	struct page *tpage;
@@ -212,7 +224,7 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 						 struct page *page,
 						 struct page **tree_pagep)
 {
-	unsigned long seq = ksm_scan.seqnr & KSM_ITEM_SEQ_MASK;
+	unsigned long seq = ksm_unstable_seq;
 	unsigned int budget = KSM_BUCKET_MAX;
 	struct ksm_rmap_item *titem;
 	u32 idx;
@@ -248,4 +260,10 @@ int __init ksm_unstable_init(void)
 	ksm_table.bits = KSM_TABLE_MIN_BITS;
 	ksm_table.buckets = ksm_alloc_buckets(ksm_table.bits);
 	return ksm_table.buckets ? 0 : -ENOMEM;
+}
+
+void __init ksm_unstable_exit(void)
+{
+	kvfree(ksm_table.buckets);
+	ksm_table.buckets = NULL;
 }

@@ -1,0 +1,185 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: the state every other file shares, defined once.  The knobs of
+ * /sys/kernel/mm/ksm, the counters, the locks (their rules are in ksm.h)
+ * and the content hashes.  Nothing here calls into another file of
+ * mm/ksm/: this is the bottom of the layers.
+ */
+#include <linux/debugfs.h>
+#include <linux/highmem.h>
+#include <linux/random.h>
+#include <linux/sched.h>
+#include <linux/xxhash.h>
+
+#include "ksm.h"
+
+/* Knobs, as /sys/kernel/mm/ksm shows them. */
+unsigned int ksm_run = KSM_RUN_STOP;
+unsigned int ksm_pages_to_scan = 100;
+unsigned int ksm_sleep_ms = 20;
+bool ksm_merge_across_nodes = true;
+bool ksm_use_zero_pages;
+int ksm_max_page_sharing = 256;
+unsigned int ksm_prune_ms = 2000;
+
+/* Counters, written under ksm_mutex. */
+unsigned long ksm_pages_shared;
+unsigned long ksm_pages_sharing;
+unsigned long ksm_pages_unshared;
+unsigned long ksm_rmap_items;
+unsigned long ksm_full_scans;
+unsigned long ksm_stable_node_chains;
+unsigned long ksm_stable_node_dups;
+
+/* The locks, outermost first: their rules are at the top of ksm.h. */
+DEFINE_MUTEX(ksm_ctl_mutex);	/* writers of the knobs */
+DEFINE_MUTEX(ksm_pass_mutex);	/* the end of a pass, full_scans */
+DEFINE_MUTEX(ksm_mutex);	/* trees, items, cursor, counters */
+
+struct task_struct *ksm_thread;
+DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
+
+/* Tasks in ksm_lock(): the holder of ksm_mutex looks, and lets go. */
+static atomic_t ksm_mutex_waiters = ATOMIC_INIT(0);
+
+/**
+ * ksm_lock() - take ksm_mutex, letting its holder see the wait
+ *
+ * Everyone takes ksm_mutex this way: ksmd ends its step at the next page
+ * when another task waits, and so does a task freeing many rmap items.
+ */
+void ksm_lock(void)
+{
+	atomic_inc(&ksm_mutex_waiters);
+	mutex_lock(&ksm_mutex);
+	if (atomic_dec_and_test(&ksm_mutex_waiters))
+		wake_up_var(&ksm_mutex_waiters);
+}
+
+/**
+ * ksm_lock_last() - take ksm_mutex after the tasks that wait for it already
+ *
+ * Once ksmd (or a long job) lets go for a waiter, the waiter takes the
+ * mutex first, not ksmd again before the woken waiter gets a CPU.  A
+ * stream of waiters delays it by a tick at most.  Not for a holder of an
+ * mmap_lock: a writer queued behind it would hold up the faults of that mm.
+ */
+void ksm_lock_last(void)
+{
+	wait_var_event_timeout(&ksm_mutex_waiters,
+			       !atomic_read(&ksm_mutex_waiters), 1);
+	ksm_lock();
+}
+
+/**
+ * ksm_lock_wanted() - does another task wait for ksm_mutex?
+ *
+ * Return: true if a task is in ksm_lock(), or about to be.
+ */
+bool ksm_lock_wanted(void)
+{
+	return atomic_read(&ksm_mutex_waiters);
+}
+
+/**
+ * ksm_lock_break() - let another task go first if it needs to
+ *
+ * When another task waits for ksm_mutex, or this CPU is wanted, let go of
+ * the mutex and reschedule before taking it again: a task that holds
+ * ksm_mutex over a long job never makes others wait for it to get a CPU
+ * back.  ksmd then takes it after the tasks that wait; any other task,
+ * which ksmd should not hold up, as soon as it can.
+ *
+ * Context: ksm_mutex held; the caller's state must survive its release.
+ * Return: true if ksm_mutex was let go of.
+ */
+bool ksm_lock_break(void)
+{
+	lockdep_assert_held(&ksm_mutex);
+	if (!need_resched() && !ksm_lock_wanted())
+		return false;
+	mutex_unlock(&ksm_mutex);
+	cond_resched();
+	if (current == ksm_thread)
+		ksm_lock_last();
+	else
+		ksm_lock();
+	return true;
+}
+
+/**
+ * ksm_wake() - wake ksmd: there is work, or its settings changed
+ */
+void ksm_wake(void)
+{
+	wake_up_interruptible(&ksm_thread_wait);
+}
+
+/*
+ * The key of the content checksum, drawn at boot: the checksum decides a
+ * page's bucket in the unstable table, and pages made to share one would
+ * make every search walk all of them.
+ */
+static u64 ksm_checksum_key __ro_after_init;
+u32 ksm_zero_checksum __ro_after_init;
+
+/**
+ * ksm_calc_checksum() - the keyed hash of a page's content
+ * @page: the page
+ *
+ * Return: 32 bits of a keyed xxhash of the whole page.
+ */
+u32 ksm_calc_checksum(struct page *page)
+{
+	void *addr = kmap_local_page(page);
+	u32 sum = (u32)xxhash(addr, PAGE_SIZE, ksm_checksum_key);
+
+	kunmap_local(addr);
+	return sum;
+}
+
+/*
+ * The change test of a visit: a hash of KSM_SAMPLE_CHUNKS pieces of the
+ * page spread over it, an eighth of its bytes.  A page rewritten since the
+ * last visit is found volatile at that cost instead of a whole-page hash;
+ * one changed only outside the sample goes on to the tables, where the
+ * merge's own compare of the contents still tells it apart.
+ */
+#define KSM_SAMPLE_CHUNKS	8
+#define KSM_SAMPLE_BYTES	(PAGE_SIZE / 8 / KSM_SAMPLE_CHUNKS)
+
+/**
+ * ksm_calc_sample() - a cheap hash of part of a page, to see it change
+ * @page: the page
+ *
+ * Return: 32 bits of a hash of an eighth of the page's bytes.
+ */
+u32 ksm_calc_sample(struct page *page)
+{
+	const u8 *addr = kmap_local_page(page);
+	u64 sum = 0;
+	int i;
+
+	for (i = 0; i < KSM_SAMPLE_CHUNKS; i++)
+		sum = xxh64(addr + i * (PAGE_SIZE / KSM_SAMPLE_CHUNKS),
+			    KSM_SAMPLE_BYTES, sum);
+	kunmap_local(addr);
+	return (u32)sum;
+}
+
+#if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)
+/* Debug kernels only, for tests that play an attacker who knows the key. */
+void __init ksm_core_debugfs(struct dentry *dir)
+{
+	debugfs_create_x64("checksum_key", 0400, dir, &ksm_checksum_key);
+}
+#endif
+
+/**
+ * ksm_core_init() - draw the checksum key
+ */
+void __init ksm_core_init(void)
+{
+	ksm_checksum_key = get_random_u64();
+	ksm_zero_checksum = ksm_calc_checksum(ZERO_PAGE(0));
+}

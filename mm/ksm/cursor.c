@@ -1,0 +1,380 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: where ksmd is, and the walks of the rmap item lists.  The cursor
+ * (ksm_scan) names an mm slot, an address in it and the place in its
+ * sorted list of rmap items where the item for that address is, or would
+ * go.  Every change to the slot list or to an item list that may meet the
+ * cursor is made here, and keeps the cursor valid: forgetting a slot
+ * (exit), a range (madvise) or a whole mm (run = 2), moving on to the next
+ * mm, and starting a pass over.  ksmd's scan (scan.c) moves the cursor
+ * with the ksm_cursor_*() helpers; the interfaces call ksm_forget_*().
+ */
+#include <linux/sched/mm.h>
+
+#include "ksm.h"
+
+struct ksm_scan ksm_scan = {
+	.slot = &ksm_mm_head,
+	.rmap_link = &ksm_mm_head.rmap_list,
+};
+
+/* Take the item at *@link off its mm's list and free it. */
+static void ksm_free_item_at(struct ksm_rmap_item **link)
+{
+	struct ksm_rmap_item *item = *link;
+
+	*link = item->next;
+	if (ksm_scan.rmap_link == &item->next)
+		ksm_scan.rmap_link = link;
+	ksm_free_item(item);
+}
+
+/* Items freed between two looks at whether another task waits. */
+#define KSM_DROP_BATCH	64
+
+/*
+ * Free the rmap items of [@start, @end) of @slot's mm.  ksm_mutex is let
+ * go of for a moment when another task waits for it or for the CPU
+ * (ksm_lock_break()), so that a large area keeps neither ksmd nor other
+ * processes waiting.  The place in the list survives that: items are only
+ * freed by ksmd while it scans the mm (under its mmap_lock, in run = 1),
+ * by exit, and here.  So the caller either holds the mmap_lock for write
+ * (madvise, mremap), or is run = 2 (ksmd does not scan) holding an mm
+ * user, or is the exit or the reaper of an orphan (the list head is the
+ * place).
+ */
+static void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
+			   unsigned long end)
+{
+	struct ksm_rmap_item **link = &slot->rmap_list;
+	unsigned int n = 0;
+
+	lockdep_assert_held(&ksm_mutex);
+	/* After a break, *link is looked at again: ksmd may have trimmed. */
+	while (*link && ksm_item_addr(*link) < start) {
+		if (++n % KSM_DROP_BATCH == 0 && ksm_lock_break())
+			continue;
+		link = &(*link)->next;
+	}
+	while (*link && ksm_item_addr(*link) < end) {
+		if (++n % KSM_DROP_BATCH == 0 && ksm_lock_break())
+			continue;
+		ksm_free_item_at(link);
+	}
+}
+
+/*
+ * Free the items of the addresses the scan has passed on its way to @addr
+ * (their pages went), at most *@quota of them, taking each off *@quota.
+ * Returns the link of the first item at or after @addr, or NULL if the
+ * quota ran out first: the caller ends its step and comes back.
+ */
+static struct ksm_rmap_item **ksm_cursor_seek(unsigned long addr,
+					      unsigned int *quota)
+{
+	struct ksm_rmap_item **link = ksm_scan.rmap_link;
+
+	while (*link && ksm_item_addr(*link) < addr) {
+		if (!*quota)
+			return NULL;
+		ksm_free_item_at(link);
+		--*quota;
+	}
+	return link;
+}
+
+/**
+ * ksm_cursor_item() - the rmap item of a page ksmd looks at
+ * @addr: the page's address in the mm at the cursor
+ * @quota: items ksmd may still free in this step, decremented
+ *
+ * Find the item for @addr at the cursor, creating it if needed and
+ * freeing, within *@quota, the items of addresses the scan has passed.
+ * The cursor moves past the item.
+ *
+ * Context: ksm_mutex and the mmap_lock of the mm at the cursor held.
+ * Return: the item; NULL if none could be made; ERR_PTR(-EAGAIN) if the
+ * quota ran out before @addr was reached.
+ */
+struct ksm_rmap_item *ksm_cursor_item(unsigned long addr, unsigned int *quota)
+{
+	struct ksm_rmap_item **link = ksm_cursor_seek(addr, quota);
+	struct ksm_rmap_item *item;
+
+	if (!link)
+		return ERR_PTR(-EAGAIN);
+	item = *link;
+	if (!item || ksm_item_addr(item) != addr) {
+		item = ksm_alloc_item(ksm_scan.slot->mm, addr);
+		if (!item)
+			return NULL;
+		item->next = *link;
+		*link = item;
+	}
+	ksm_scan.rmap_link = &item->next;
+	return item;
+}
+
+/**
+ * ksm_cursor_keep() - move past a page that cannot be looked at now
+ * @addr: the page's address in the mm at the cursor
+ * @quota: as for ksm_cursor_item()
+ *
+ * The page at @addr is still mapped there, but a migration entry stands in
+ * for it: move the cursor past the item for @addr, if any, leaving the
+ * item as it is.
+ *
+ * Context: as for ksm_cursor_item().
+ * Return: false if *@quota ran out first.
+ */
+bool ksm_cursor_keep(unsigned long addr, unsigned int *quota)
+{
+	struct ksm_rmap_item **link = ksm_cursor_seek(addr, quota);
+
+	if (!link)
+		return false;
+	if (*link && ksm_item_addr(*link) == addr)
+		ksm_scan.rmap_link = &(*link)->next;
+	return true;
+}
+
+/**
+ * ksm_pass_done() - note that the scan cursor went past the last mm
+ *
+ * The pass is counted in full_scans once ksmd has swept the stable nodes,
+ * see ksm_end_pass() in scan.c.
+ *
+ * Context: ksm_mutex held.
+ */
+static void ksm_pass_done(void)
+{
+	lockdep_assert_held(&ksm_mutex);
+	WRITE_ONCE(ksm_scan.ending, true);
+}
+
+/* Put the cursor at the start of @slot, or past the last mm. */
+static void ksm_cursor_set(struct ksm_mm_slot *slot)
+{
+	lockdep_assert_held(&ksm_slots_lock);
+	ksm_scan.slot = slot;
+	ksm_scan.address = 0;
+	ksm_scan.rmap_link = &slot->rmap_list;
+}
+
+/**
+ * ksm_cursor_next_mm() - end the scan of the mm at the cursor
+ * @quota: items that may still be freed in this step, decremented
+ *
+ * Free what the scan did not reach, the tail of the mm's list, within
+ * *@quota; a longer tail is trimmed over several steps.  Then move the
+ * cursor to the next mm, noting the end of the pass after the last.
+ *
+ * Context: ksm_mutex held, and the mm's mmap_lock unless it exited.
+ * Return: true once the cursor has moved on.
+ */
+bool ksm_cursor_next_mm(unsigned int *quota)
+{
+	struct ksm_mm_slot *next;
+
+	lockdep_assert_held(&ksm_mutex);
+	while (*ksm_scan.rmap_link) {
+		if (!*quota)
+			return false;
+		ksm_free_item_at(ksm_scan.rmap_link);
+		--*quota;
+	}
+	spin_lock(&ksm_slots_lock);
+	next = list_next_entry(ksm_scan.slot, scan_list);
+	ksm_cursor_set(next);
+	spin_unlock(&ksm_slots_lock);
+	if (next == &ksm_mm_head)
+		ksm_pass_done();
+	return true;
+}
+
+/**
+ * ksm_cursor_start_pass() - put the cursor on the first mm, for a new pass
+ *
+ * Entries the unstable table holds from the pass before no longer count.
+ *
+ * Context: ksm_mutex held; the cursor is past the last mm.
+ * Return: false if no mm is registered.
+ */
+bool ksm_cursor_start_pass(void)
+{
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	if (list_empty(&ksm_mm_head.scan_list)) {
+		spin_unlock(&ksm_slots_lock);
+		return false;
+	}
+	ksm_cursor_set(list_first_entry(&ksm_mm_head.scan_list,
+					struct ksm_mm_slot, scan_list));
+	spin_unlock(&ksm_slots_lock);
+	ksm_scan.seqnr++;
+	ksm_unstable_new_pass();
+	return true;
+}
+
+/**
+ * ksm_cursor_reset() - start scanning over, from the first mm (run = 2)
+ * @pass_over: the pass ksmd was ending (if any) will not be counted
+ *
+ * Context: ksm_mutex held.
+ */
+void ksm_cursor_reset(bool pass_over)
+{
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	ksm_cursor_set(&ksm_mm_head);
+	spin_unlock(&ksm_slots_lock);
+	if (pass_over)
+		WRITE_ONCE(ksm_scan.ending, false);
+}
+
+/*
+ * Take @slot off the slot list and hash, moving the cursor past it if it
+ * is there.  ksm_mutex held.
+ */
+static void ksm_forget_slot(struct ksm_mm_slot *slot)
+{
+	struct ksm_mm_slot *next = NULL;
+
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	if (ksm_scan.slot == slot) {
+		next = list_next_entry(slot, scan_list);
+		ksm_cursor_set(next);
+	}
+	ksm_del_slot(slot);
+	spin_unlock(&ksm_slots_lock);
+	/* ksmd was in its last mm: the pass ends here. */
+	if (next == &ksm_mm_head) {
+		ksm_pass_done();
+		ksm_wake();
+	}
+}
+
+/**
+ * ksm_reap_slot() - take an orphan slot off the lists
+ * @slot: the slot ksmd has just left, with none of its items left
+ *
+ * Context: ksm_mutex held.
+ * Return: true if @slot was an orphan, now off the lists: the caller frees
+ * it with ksm_free_slot() once it holds no lock of its mm.
+ */
+bool ksm_reap_slot(struct ksm_mm_slot *slot)
+{
+	bool orphan;
+
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	orphan = slot->orphan && ksm_scan.slot != slot;
+	if (orphan)
+		ksm_del_slot(slot);
+	spin_unlock(&ksm_slots_lock);
+	return orphan;
+}
+
+/**
+ * ksm_reap_orphans() - free every orphan slot, with its rmap items
+ *
+ * For run = 2, which leaves no rmap item behind.  One walk of the slot list
+ * takes every orphan off the lists, under ksm_slots_lock; their items are
+ * freed after that, when no one else can reach them any more.
+ *
+ * Context: ksm_mutex held; let go of and taken again on the way.
+ */
+void ksm_reap_orphans(void)
+{
+	struct ksm_mm_slot *slot, *tmp;
+	LIST_HEAD(orphans);
+
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	list_for_each_entry_safe(slot, tmp, &ksm_mm_head.scan_list, scan_list) {
+		if (!slot->orphan || ksm_scan.slot == slot)
+			continue;
+		ksm_del_slot(slot);
+		list_add_tail(&slot->scan_list, &orphans);
+	}
+	spin_unlock(&ksm_slots_lock);
+	list_for_each_entry_safe(slot, tmp, &orphans, scan_list) {
+		list_del(&slot->scan_list);
+		ksm_drop_items(slot, 0, ULONG_MAX);
+		ksm_free_slot(slot);
+	}
+}
+
+/**
+ * ksm_forget_mm() - the mm is going: free its rmap items and slot
+ * @mm: the exiting mm
+ *
+ * When ksmd holds ksm_mutex and is not scanning this mm, an mm with no
+ * merged page (so nothing to take out of pages_shared or pages_sharing)
+ * does not wait: its slot is left to ksmd as an orphan, which ksmd frees
+ * when its scan comes to it (ksm_reap_slot()), as Linux 6.1 does with
+ * every exiting mm.  A step of ksmd that starts later sees the mm exiting
+ * and leaves its pages alone.
+ */
+void ksm_forget_mm(struct mm_struct *mm)
+{
+	struct ksm_mm_slot *slot;
+	bool orphan;
+
+	if (!mutex_trylock(&ksm_mutex)) {
+		if (!READ_ONCE(mm->ksm_merging_pages)) {
+			spin_lock(&ksm_slots_lock);
+			slot = ksm_find_slot_locked(mm);
+			orphan = slot && ksm_scan.slot != slot;
+			if (orphan)
+				slot->orphan = true;
+			spin_unlock(&ksm_slots_lock);
+			/* ksmd may free the slot from here on. */
+			if (orphan)
+				return;
+		}
+		ksm_lock();
+	}
+	slot = ksm_find_slot(mm);
+	if (slot) {
+		ksm_drop_items(slot, 0, ULONG_MAX);
+		ksm_forget_slot(slot);
+	}
+	mutex_unlock(&ksm_mutex);
+	if (slot)
+		ksm_free_slot(slot);
+}
+
+/**
+ * ksm_forget_range() - free the rmap items of a range just unmerged
+ * @mm: the mm
+ * @start: first address
+ * @end: address after the last
+ * @wait: free them now even if that means waiting for ksm_mutex
+ *
+ * The KSM pages of the range are broken already, so freeing the items
+ * makes pages_shared, pages_sharing and ksm_merging_pages drop.  An mm
+ * with no merged page has none of those to drop: unless @wait, its items
+ * are only freed at once if that takes no wait for ksmd, and otherwise
+ * when ksmd's scan next passes the range, as Linux 6.1 frees them all.
+ * Until then an item in the unstable table is harmless: a merge with it
+ * finds its area again, and compares contents.
+ *
+ * Context: @mm's mmap_lock held for write, or run = 2 holding an mm user.
+ */
+void ksm_forget_range(struct mm_struct *mm, unsigned long start,
+		      unsigned long end, bool wait)
+{
+	struct ksm_mm_slot *slot;
+
+	if (!mutex_trylock(&ksm_mutex)) {
+		if (!wait && !READ_ONCE(mm->ksm_merging_pages))
+			return;
+		ksm_lock();
+	}
+	slot = ksm_find_slot(mm);
+	if (slot)
+		ksm_drop_items(slot, start, end);
+	mutex_unlock(&ksm_mutex);
+}
