@@ -59,6 +59,29 @@ else
 	res "not ok" "the kernel does not build with CONFIG_KSM=n ($logs/build-ours-test-noksm.log)"
 fi
 
+# Layers: the files of mm/ksm/ call each other in one direction only.
+if [ -d "$ROOT/mm/ksm" ]; then
+	if python3 "$LAB/callgraph.py" "$ROOT/mm/ksm" >"$logs/callgraph.log"; then
+		res ok "mm/ksm/ call graph has no cycle: $(tail -n 1 "$logs/callgraph.log")"
+	else
+		res "not ok" "mm/ksm/ call graph: $(tail -n 1 "$logs/callgraph.log") ($logs/callgraph.log)"
+	fi
+fi
+
+# Exports: every symbol stock 6.1's KSM exports, ours exports too (a
+# modular KVM on powerpc calls ksm_madvise()).
+exports() { grep -ohE 'EXPORT_SYMBOL(_GPL)?\([a-z_0-9]+\)' "$@" | sort -u; }
+stock_exports=$(exports "$VANILLA/mm/ksm.c")
+our_exports=$(exports "$ROOT"/mm/ksm/*.c)
+missing=$(comm -23 <(echo "$stock_exports") <(echo "$our_exports"))
+if [ -z "$stock_exports" ]; then
+	res "not ok" "exports: found none in $VANILLA/mm/ksm.c"
+elif [ -z "$missing" ]; then
+	res ok "exports: all of stock 6.1's KSM exports are ours too ($(echo $stock_exports))"
+else
+	res "not ok" "exports: stock 6.1 exports what ours does not: $(echo $missing)"
+fi
+
 # Clean room: our KSM sources against upstream's.
 cr=${CLEANROOM_CHECK:-$ROOT/../shared/tools/cleanroom-check}
 if [ -x "$cr" ]; then
