@@ -9,8 +9,8 @@ kernel=${1:-ours} flavour=${2:-test}
 # KASAN slows the guest: its run keeps the project's programs and the stress
 # suite's short runs, and leaves the repeated upstream conformance to test.
 case $flavour in
-kasan) suites=${3:-selftests,stress} ;;
-*) suites=${3:-selftests,conformance,race,stress} ;;
+kasan) suites=${3:-kunit,selftests,stress} ;;
+*) suites=${3:-kunit,selftests,conformance,race,stress} ;;
 esac
 report=check-$kernel-$flavour
 impl=$(ksm_impl "$kernel")

@@ -4,7 +4,8 @@
 # that must fail, and checks that the verdict says so, for the right
 # reason; the results go to build/reports/host-controls.tap.
 #  1. the kernel built with CONFIG_KSM=n (lab/lint.sh builds it) runs the
-#     selftests: every one of them must fail (a skip is a failure);
+#     KUnit suites and the selftests: every one of them must fail (a skip
+#     is a failure);
 #  2. the controls suite: a program that fails, and one that hangs its
 #     runner, which the host must stop (lab/boot.sh's watchdog).
 source "$(dirname "$0")/common.sh"
@@ -21,14 +22,14 @@ res() { # res ok|"not ok" TEXT
 say "negative controls: a kernel without KSM, a failing and a hanging program"
 [ -f "$BUILD/obj/ours-test-noksm/arch/x86/boot/bzImage" ] ||
 	die "no CONFIG_KSM=n kernel: lab/lint.sh builds it"
-LAB_OBJ_SUFFIX=-noksm LAB_SHOW='^$' "$LAB/boot.sh" ours test selftests control-noksm
+LAB_OBJ_SUFFIX=-noksm LAB_SHOW='^$' "$LAB/boot.sh" ours test kunit,selftests control-noksm
 sum=$("$LAB/verdict.sh" control-noksm ours 2>&1 || true)
 total=$(grep -vc '^#' "$REPORTS/control-noksm.expect")
-failed=$(grep -cE '^FAIL  [0-9]+ selftests: ' <<<"$sum" || true)
+failed=$(grep -cE '^FAIL  [0-9]+ (kunit|selftests): ' <<<"$sum" || true)
 if tail -n 1 <<<"$sum" | grep -qE '^0 passed, ' && [ "$failed" -eq "$total" ]; then
-	res ok "CONFIG_KSM=n: all $total selftests fail"
+	res ok "CONFIG_KSM=n: all $total KUnit suites and selftests fail"
 else
-	res "not ok" "CONFIG_KSM=n: $failed of $total selftests fail ($REPORTS/control-noksm.summary)"
+	res "not ok" "CONFIG_KSM=n: $failed of $total KUnit suites and selftests fail ($REPORTS/control-noksm.summary)"
 fi
 
 LAB_GRACE=10 LAB_SHOW='^$' "$LAB/boot.sh" ours test controls control-runner

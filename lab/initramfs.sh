@@ -19,7 +19,7 @@ rm -rf "$root"
 mkdir -p "$root"/{bin,dev,proc,sys,tmp,lab,tests} "$bin" "$logs"
 cp "$BUSYBOX" "$root/bin/busybox"
 cp "$LAB/guest/init" "$root/init"
-cp "$LAB/guest/run-suites" "$root/lab/"
+cp "$LAB/guest/run-suites" "$LAB/guest/kunit-results" "$root/lab/"
 
 CFLAGS="-static -O2 -g0 -Wall -Wextra -Wno-unused-parameter"
 compile() { # compile OUT SRC [extra args]
@@ -76,6 +76,16 @@ for src in "$own"/*.c; do
 	*) echo "$name|${limit:-600}|$name" >>"$root/lab/selftests.cases" ;;
 	esac
 done
+
+# KUnit: the suites of mm/ksm/*-test.h, which ran at boot (test flavour).
+{
+	echo "# KUnit suites of mm/ksm/*-test.h, read from debugfs"
+	for t in "$ROOT"/mm/ksm/*-test.h; do
+		[ -e "$t" ] || continue
+		sed -n 's/^[[:space:]]*\.name = "\(ksm_[a-z_]*\)",$/\1/p' "$t" |
+			while read -r s; do echo "$s|60|/lab/kunit-results $s"; done
+	done
+} >"$root/lab/kunit.cases"
 
 # The race behind ksm_tests -U, repeated: the race suite of make check.
 compile "$root/tests/ksm_cow_race" "$LAB/guest/ksm_cow_race.c"

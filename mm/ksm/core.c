@@ -183,3 +183,5 @@ void __init ksm_core_init(void)
 	ksm_checksum_key = get_random_u64();
 	ksm_zero_checksum = ksm_calc_checksum(ZERO_PAGE(0));
 }
+
+#include "core-test.h"

@@ -378,3 +378,5 @@ void ksm_forget_range(struct mm_struct *mm, unsigned long start,
 		ksm_drop_items(slot, start, end);
 	mutex_unlock(&ksm_mutex);
 }
+
+#include "cursor-test.h"

@@ -117,6 +117,21 @@ static int ksm_file_parse(struct ksm_file *f, const char *buf,
 	}
 }
 
+/*
+ * Check a write to @f: the value in *@val, or the errno the write returns.
+ * As in 6.1, only merge_across_nodes and max_page_sharing tell -ERANGE
+ * from -EINVAL.
+ */
+static int ksm_file_check(struct ksm_file *f, const char *buf,
+			  unsigned int *val)
+{
+	int err = ksm_file_parse(f, buf, val);
+
+	if (err == -ERANGE && (f->flags & KSM_F_ERANGE))
+		return -ERANGE;
+	return err ? -EINVAL : 0;
+}
+
 static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
 			     char *buf)
 {
@@ -164,10 +179,9 @@ static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
 	unsigned int val;
 	int err;
 
-	err = ksm_file_parse(f, buf, &val);
+	err = ksm_file_check(f, buf, &val);
 	if (err)
-		return err == -ERANGE && (f->flags & KSM_F_ERANGE) ?
-			-ERANGE : -EINVAL;
+		return err;
 
 	mutex_lock(&ksm_ctl_mutex);
 	if (f->flags & KSM_F_RUN) {
@@ -261,3 +275,5 @@ int __init ksm_sysfs_init(void)
 	return 0;
 #endif
 }
+
+#include "sysfs-test.h"

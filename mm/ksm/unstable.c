@@ -267,3 +267,5 @@ void __init ksm_unstable_exit(void)
 	kvfree(ksm_table.buckets);
 	ksm_table.buckets = NULL;
 }
+
+#include "unstable-test.h"

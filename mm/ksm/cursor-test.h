@@ -1,0 +1,197 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests of cursor.c: the rmap item list of an mm as the scan
+ * cursor makes, keeps, skips and trims it, and as exit and madvise forget
+ * it, with the counters.  They use a slot of their own for a fake mm,
+ * at boot, before any process can register one: ksmd is stopped (run 0)
+ * and the slot list is empty, or the tests are skipped (which the lab
+ * reports as a failure).
+ */
+#ifdef CONFIG_KSM_KUNIT_TEST
+
+#ifndef _MM_KSM_CURSOR_TEST_H
+#define _MM_KSM_CURSOR_TEST_H
+
+#include <kunit/test.h>
+
+/* A fake mm registered with KSM; mm_count keeps it from ever being freed. */
+static struct mm_struct *ksm_test_mm(struct kunit *test)
+{
+	struct mm_struct *mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	bool first;
+
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	if (READ_ONCE(ksm_run) != KSM_RUN_STOP ||
+	    !list_empty_careful(&ksm_mm_head.scan_list))
+		kunit_skip(test, "KSM is in use: run %u", ksm_run);
+	atomic_set(&mm->mm_count, 1);
+	KUNIT_ASSERT_EQ(test, ksm_add_slot(mm, &first), 0);
+	KUNIT_EXPECT_TRUE(test, first);
+	return mm;
+}
+
+/* The addresses of @mm's items, in list order, in @addrs; how many. */
+static unsigned int ksm_test_items(struct mm_struct *mm, unsigned long *addrs,
+				   unsigned int max)
+{
+	struct ksm_mm_slot *slot = ksm_find_slot(mm);
+	struct ksm_rmap_item *item;
+	unsigned int n = 0;
+
+	for (item = slot->rmap_list; item && n < max; item = item->next)
+		addrs[n++] = ksm_item_addr(item);
+	return n;
+}
+
+#define KSM_TEST_ITEMS(test, mm, ...) do {				\
+	const unsigned long want[] = { __VA_ARGS__ };			\
+	unsigned long got[ARRAY_SIZE(want) + 1];			\
+	unsigned int i, n;						\
+									\
+	n = ksm_test_items(mm, got, ARRAY_SIZE(got));			\
+	KUNIT_EXPECT_EQ(test, n, (unsigned int)ARRAY_SIZE(want));	\
+	for (i = 0; i < n && i < ARRAY_SIZE(want); i++)			\
+		KUNIT_EXPECT_EQ(test, got[i], want[i]);			\
+	KUNIT_EXPECT_EQ(test, (mm)->ksm_rmap_items, (unsigned long)n);	\
+} while (0)
+
+/* Make items at the cursor for @addrs, in a new pass. */
+static void ksm_test_visit(struct kunit *test, const unsigned long *addrs,
+			   unsigned int n)
+{
+	struct ksm_rmap_item *item;
+	unsigned int quota = 64, i;
+
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_start_pass());
+	for (i = 0; i < n; i++) {
+		item = ksm_cursor_item(addrs[i], &quota);
+		KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(item));
+		KUNIT_EXPECT_EQ(test, ksm_item_addr(item), addrs[i]);
+	}
+}
+
+static void ksm_test_cursor(struct kunit *test)
+{
+	static const unsigned long addrs[] = { 0x1000, 0x3000, 0x5000 };
+	struct mm_struct *mm = ksm_test_mm(test);
+	unsigned long base = ksm_rmap_items;
+	struct ksm_rmap_item *item, *five;
+	unsigned int quota;
+
+	ksm_lock();
+	/* New items, in address order, fresh. */
+	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
+	KSM_TEST_ITEMS(test, mm, 0x1000, 0x3000, 0x5000);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + 3);
+	five = ksm_find_slot(mm)->rmap_list->next->next;
+	KUNIT_EXPECT_TRUE(test, five->address & KSM_ITEM_FRESH);
+
+	/* The next pass finds 0x5000 first: the items passed go, by quota. */
+	quota = 8;
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_next_mm(&quota));
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_start_pass());
+	quota = 1;
+	item = ksm_cursor_item(0x5000, &quota);
+	KUNIT_EXPECT_TRUE(test, IS_ERR(item) && PTR_ERR(item) == -EAGAIN);
+	KUNIT_EXPECT_EQ(test, quota, 0U);
+	KSM_TEST_ITEMS(test, mm, 0x3000, 0x5000);
+	quota = 5;
+	item = ksm_cursor_item(0x5000, &quota);
+	KUNIT_EXPECT_PTR_EQ(test, item, five);
+	KUNIT_EXPECT_EQ(test, quota, 4U);
+	KSM_TEST_ITEMS(test, mm, 0x5000);
+
+	/* New items go in order behind and before the cursor. */
+	quota = 5;
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(ksm_cursor_item(0x7000,
+								&quota)));
+	KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(ksm_cursor_item(0x8000,
+								&quota)));
+	KSM_TEST_ITEMS(test, mm, 0x5000, 0x7000, 0x8000);
+
+	/* A page under migration keeps its item; the tail is trimmed. */
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_next_mm(&quota));
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_start_pass());
+	quota = 5;
+	KUNIT_EXPECT_TRUE(test, ksm_cursor_keep(0x5000, &quota));
+	KUNIT_EXPECT_EQ(test, quota, 5U);
+	quota = 1;
+	KUNIT_EXPECT_FALSE(test, ksm_cursor_next_mm(&quota));
+	KSM_TEST_ITEMS(test, mm, 0x5000, 0x8000);
+	quota = 1;
+	KUNIT_EXPECT_TRUE(test, ksm_cursor_next_mm(&quota));
+	KSM_TEST_ITEMS(test, mm, 0x5000);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + 1);
+	/* Past the last mm: the pass is over. */
+	KUNIT_EXPECT_PTR_EQ(test, ksm_scan.slot, &ksm_mm_head);
+	KUNIT_EXPECT_TRUE(test, ksm_scan.ending);
+	ksm_cursor_reset(true);
+	KUNIT_EXPECT_FALSE(test, ksm_scan.ending);
+	mutex_unlock(&ksm_mutex);
+
+	ksm_forget_mm(mm);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, 0UL);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_find_slot(mm), NULL);
+	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
+}
+
+/* madvise and exit forget items while the cursor is among them. */
+static void ksm_test_forget(struct kunit *test)
+{
+	static const unsigned long addrs[] = {
+		0x1000, 0x2000, 0x3000, 0x4000, 0x5000, 0x6000, 0x7000,
+	};
+	struct mm_struct *mm = ksm_test_mm(test);
+	unsigned long base = ksm_rmap_items;
+	struct ksm_rmap_item *six;
+	unsigned int quota = 8;
+
+	ksm_lock();
+	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_next_mm(&quota));
+	/* The cursor just past 0x5000, whose item is about to go. */
+	ksm_test_visit(test, addrs, 5);
+	six = ksm_find_slot(mm)->rmap_list;
+	while (ksm_item_addr(six) != 0x6000)
+		six = six->next;
+	mutex_unlock(&ksm_mutex);
+
+	ksm_forget_range(mm, 0x3000, 0x6000, true);
+	KSM_TEST_ITEMS(test, mm, 0x1000, 0x2000, 0x6000, 0x7000);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + 4);
+
+	/* The cursor still finds the next item, instead of a new one. */
+	ksm_lock();
+	quota = 8;
+	KUNIT_EXPECT_PTR_EQ(test, ksm_cursor_item(0x6000, &quota), six);
+	KUNIT_EXPECT_EQ(test, quota, 8U);
+	mutex_unlock(&ksm_mutex);
+	KSM_TEST_ITEMS(test, mm, 0x1000, 0x2000, 0x6000, 0x7000);
+
+	/* Exit, with the cursor in the mm: the pass ends there. */
+	ksm_forget_mm(mm);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_find_slot(mm), NULL);
+	ksm_lock();
+	KUNIT_EXPECT_PTR_EQ(test, ksm_scan.slot, &ksm_mm_head);
+	KUNIT_EXPECT_TRUE(test, ksm_scan.ending);
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+}
+
+static struct kunit_case ksm_cursor_test_cases[] = {
+	KUNIT_CASE(ksm_test_cursor),
+	KUNIT_CASE(ksm_test_forget),
+	{},
+};
+
+static struct kunit_suite ksm_cursor_test_suite = {
+	.name = "ksm_cursor",
+	.test_cases = ksm_cursor_test_cases,
+};
+kunit_test_suite(ksm_cursor_test_suite);
+
+#endif /* _MM_KSM_CURSOR_TEST_H */
+
+#endif /* CONFIG_KSM_KUNIT_TEST */
