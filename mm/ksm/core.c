@@ -168,7 +168,15 @@ u32 ksm_calc_sample(struct page *page)
 }
 
 #if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)
-/* Debug kernels only, for tests that play an attacker who knows the key. */
+/**
+ * ksm_core_debugfs() - show the checksum key in debugfs
+ * @dir: the ksm directory of debugfs
+ *
+ * Debug kernels only, for tests that play an attacker who knows the key:
+ * checksum_key, root only.
+ *
+ * Context: boot, from ksm_init().
+ */
 void __init ksm_core_debugfs(struct dentry *dir)
 {
 	debugfs_create_x64("checksum_key", 0400, dir, &ksm_checksum_key);

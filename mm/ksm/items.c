@@ -158,12 +158,24 @@ void ksm_free_item(struct ksm_rmap_item *item)
 	kmem_cache_free(ksm_item_cache, item);
 }
 
+/**
+ * ksm_items_exit() - destroy the caches of mm slots and rmap items
+ *
+ * Context: boot, when ksm_items_init() or a later step of ksm_init()
+ * failed.
+ */
 void __init ksm_items_exit(void)
 {
 	kmem_cache_destroy(ksm_item_cache);
 	kmem_cache_destroy(ksm_slot_cache);
 }
 
+/**
+ * ksm_items_init() - make the caches of mm slots and rmap items
+ *
+ * Context: boot, from ksm_init().
+ * Return: 0, or -ENOMEM.
+ */
 int __init ksm_items_init(void)
 {
 	BUILD_BUG_ON(IS_ENABLED(CONFIG_64BIT) &&

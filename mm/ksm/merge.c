@@ -208,22 +208,61 @@ static int ksm_merge_one(struct vm_area_struct *vma, unsigned long addr,
 	return err;
 }
 
+/**
+ * ksm_merge_into() - merge a page into a KSM page
+ * @vma: the vma @page is mapped in
+ * @addr: the address of @page in @vma
+ * @page: the page, referenced by the caller
+ * @kpage: the KSM page
+ *
+ * Lock @page, write-protect it and compare it with @kpage: if they are
+ * the same, the pte at @addr maps @kpage instead, and @page loses that
+ * mapping and its reference.
+ *
+ * Context: the mmap_lock of @vma's mm held; @kpage locked by the caller.
+ * Return: 0 if the pte maps @kpage now (or @page is @kpage); -EFAULT if
+ * @page is not anon or its pte cannot be found; -EBUSY if @page cannot be
+ * locked or split; -EAGAIN if the pte changed, @page may be pinned, or
+ * the contents differ.
+ */
 int ksm_merge_into(struct vm_area_struct *vma, unsigned long addr,
 		   struct page *page, struct page *kpage)
 {
 	return ksm_merge_one(vma, addr, page, kpage);
 }
 
+/**
+ * ksm_merge_zero() - map the zero page instead of a page of zeroes
+ * @vma: the vma @page is mapped in
+ * @addr: the address of @page in @vma
+ * @page: the page, referenced by the caller
+ *
+ * As ksm_merge_into(), with the zero page for the KSM page: the pte at
+ * @addr becomes a special pte of the zero page.
+ *
+ * Context: the mmap_lock of @vma's mm held.
+ * Return: as for ksm_merge_into().
+ */
 int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
 		   struct page *page)
 {
 	return ksm_merge_one(vma, addr, page, NULL);
 }
 
-/*
+/**
+ * ksm_merge_move() - move a mapping from one KSM page to another
+ * @item: the rmap item of the mapping
+ * @vma: the vma the mapping is in
+ * @page: the KSM page it maps now, referenced by the caller
+ * @kpage: the KSM page to map instead
+ * @node: the node of @kpage
+ *
  * Move the mapping of @item, at its address in @vma, from KSM page @page to
  * KSM page @kpage of @node (a dup of the same chain, made earlier), which
- * the caller holds locked.
+ * the caller holds locked.  @item moves to @node's rmap list with it.
+ *
+ * Context: ksm_mutex and the mmap_lock of @vma's mm held; @kpage locked.
+ * Return: 0 once moved, else an errno as for ksm_merge_into().
  */
 int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *page, struct page *kpage,
@@ -262,13 +301,26 @@ static void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
 				NULL);
 }
 
-/*
+/**
+ * ksm_merge_pair() - make a new KSM page of two identical pages
+ * @item: the rmap item of @page
+ * @vma: the vma @page is mapped in
+ * @page: the page at @item's address
+ * @tree_item: the unstable table entry found for @page
+ * @tree_page: the page @tree_item maps
+ *
  * @page (mapped by @item at its address in @vma, the mm being scanned) and
  * @tree_page (mapped by @tree_item) look identical: make @page a KSM page
  * mapped in both places, with a new stable node.  Both pages are
  * referenced by the caller.  Both are write-protected and compared before
  * @page becomes a KSM page: if the tree page cannot follow, nothing was
- * merged and @page stays an ordinary page.
+ * merged and @page stays an ordinary page.  Once merged, @tree_item leaves
+ * the unstable table, and both items are on the new node.
+ *
+ * Context: ksm_mutex and the mmap_lock of @vma's mm held; the mmap_lock of
+ * @tree_item's mm, if another, is only tried.
+ * Return: 0 if both map the new KSM page; else a negative errno, -ENOMEM
+ * if no stable node could be allocated.
  */
 int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *page, struct ksm_rmap_item *tree_item,

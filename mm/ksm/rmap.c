@@ -13,11 +13,20 @@
 #include "../internal.h"
 #include "ksm.h"
 
-/*
+/**
+ * rmap_walk_ksm() - visit every mapping of a KSM folio
+ * @folio: the KSM folio
+ * @rwc: what to do at each mapping, as for rmap_walk()
+ *
  * Visit every mapping of KSM folio @folio.  Each rmap item names the
  * anon_vma and address of one mapping; mms forked from its mm may map the
  * page at the same address through that anon_vma without an item of their
- * own, so a second round visits those.
+ * own, so a second round visits those.  The walk stops once rmap_one
+ * returns false or done returns true; with try_lock set, it stops at the
+ * first anon_vma it cannot lock at once, setting contended.
+ *
+ * Context: @folio locked; no KSM lock is taken (see ksm.h).  Each anon_vma
+ * lock is taken for read in turn.  May sleep.
  */
 void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 {
@@ -78,9 +87,15 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 	}
 }
 
-/*
+/**
+ * folio_migrate_ksm() - point the stable node of a migrated KSM page anew
+ * @newfolio: the folio the content moved to
+ * @folio: the KSM folio it moved from
+ *
  * Migration moved the content of KSM folio @folio to @newfolio, which has
  * inherited its mapping; both are locked.  Point the node at the new page.
+ *
+ * Context: both folios locked; no KSM lock is taken.
  */
 void folio_migrate_ksm(struct folio *newfolio, struct folio *folio)
 {
@@ -100,11 +115,22 @@ void folio_migrate_ksm(struct folio *newfolio, struct folio *folio)
 	smp_wmb();
 }
 
-/*
+/**
+ * ksm_might_need_to_copy() - the page a swapin is to map
+ * @page: the page swapped in, in swap cache
+ * @vma: the vma of the swapin
+ * @address: the address of the swapin in @vma
+ *
  * Swapin of @page (locked, in swap cache) at @address of @vma: can it be
- * mapped there as it is?  Not if it is a KSM page and KSM is unmerging;
- * not if it is an anon page of another anon_vma tree or index, as when it
- * was a KSM page before swapout.  Then map a private copy instead.
+ * mapped there as it is?  Not if it is a KSM page and KSM is unmerging, or
+ * it has no node any more; not if it is an anon page of another anon_vma
+ * tree or index, as when it was a KSM page before swapout.  Then map a
+ * private copy instead.
+ *
+ * Context: @page locked; no KSM lock is taken.  May sleep.
+ * Return: @page if it can be mapped as it is, or is not uptodate (an I/O
+ * error, for the caller to report); else a new copy, locked, dirty and
+ * uptodate; NULL if no copy could be allocated or charged.
  */
 struct page *ksm_might_need_to_copy(struct page *page,
 				    struct vm_area_struct *vma,

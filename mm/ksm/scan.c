@@ -687,6 +687,12 @@ int ksm_set_run(unsigned int run)
 	return err;
 }
 
+/**
+ * ksm_scan_init() - start ksmd
+ *
+ * Context: boot, from ksm_init().
+ * Return: 0, or the error of kthread_create().
+ */
 int __init ksm_scan_init(void)
 {
 	struct task_struct *thread;
@@ -701,6 +707,11 @@ int __init ksm_scan_init(void)
 	return 0;
 }
 
+/**
+ * ksm_scan_exit() - stop ksmd
+ *
+ * Context: boot, when a later step of ksm_init() failed.
+ */
 void __init ksm_scan_exit(void)
 {
 	kthread_stop(ksm_thread);

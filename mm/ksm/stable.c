@@ -27,11 +27,23 @@ static LIST_HEAD(ksm_nodes);
 static LIST_HEAD(ksm_dead_nodes);
 static struct list_head *ksm_sweep_pos = &ksm_nodes;
 
+/**
+ * ksm_alloc_node() - allocate a stable node
+ *
+ * Context: ksm_mutex held; may sleep.
+ * Return: a zeroed node, or NULL.
+ */
 struct ksm_stable_node *ksm_alloc_node(void)
 {
 	return kmem_cache_zalloc(ksm_node_cache, GFP_KERNEL | __GFP_NOWARN);
 }
 
+/**
+ * ksm_free_node() - free a stable node
+ * @node: the node, which nothing refers to any more
+ *
+ * Context: ksm_mutex held.
+ */
 void ksm_free_node(struct ksm_stable_node *node)
 {
 	kmem_cache_free(ksm_node_cache, node);
@@ -45,9 +57,16 @@ static struct rb_root *ksm_root_of(struct ksm_stable_node *node)
 	return &ksm_stable_roots[node->nid];
 }
 
-/*
+/**
+ * ksm_stable_link() - link an rmap item on a stable node's rmap list
+ * @item: the item, in neither tree
+ * @node: the plain or dup node of the KSM page @item maps
+ * @anon_vma: the anon_vma it maps the page through; a reference is taken
+ *
  * Link @item, which maps the KSM page of @node through @anon_vma, on the
- * node's rmap list.  ksm_mutex held, KSM page locked (or not yet visible).
+ * node's rmap list.
+ *
+ * Context: ksm_mutex held, KSM page locked (or not yet visible).
  */
 void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
 		     struct anon_vma *anon_vma)
@@ -144,7 +163,12 @@ bool ksm_drain_dead(unsigned int max)
 	return true;
 }
 
-/*
+/**
+ * ksm_get_page() - get the KSM page of a stable node
+ * @node: a plain or dup node
+ * @mode: KSM_GET_LOCK to lock the page too, else KSM_GET_NOLOCK
+ * @stale: set if the node is stale
+ *
  * Get a reference to the KSM page of plain or dup @node, locked for
  * KSM_GET_LOCK.  A node whose page has been freed is stale: it leaves its
  * tree (*@stale set, see ksm_node_gone()) and NULL is returned.  NULL
@@ -154,6 +178,9 @@ bool ksm_drain_dead(unsigned int max)
  * page->mapping of the KSM page points at the node until the page is
  * freed; a migrated KSM page keeps it too, so the pfn is checked against
  * node->kpfn again once the page is pinned, and locked.
+ *
+ * Context: ksm_mutex held; may sleep for the page lock (KSM_GET_LOCK).
+ * Return: the page, referenced (and locked for KSM_GET_LOCK), or NULL.
  */
 struct page *ksm_get_page(struct ksm_stable_node *node, enum ksm_get_mode mode,
 			  bool *stale)
@@ -162,6 +189,7 @@ struct page *ksm_get_page(struct ksm_stable_node *node, enum ksm_get_mode mode,
 	unsigned long kpfn;
 	struct page *page;
 
+	lockdep_assert_held(&ksm_mutex);
 	*stale = false;
 retry:
 	kpfn = READ_ONCE(node->kpfn);
@@ -327,10 +355,18 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 	return best;
 }
 
-/*
- * Look for a KSM page with the content of @page.  Returns it referenced,
- * with *@nodep set to the node to link a new mapping to; or NULL.  A KSM
- * page whose nodes are all full is returned with *@nodep NULL.
+/**
+ * ksm_stable_search() - look for a KSM page with the content of a page
+ * @page: the page
+ * @nodep: set to the node to link a new mapping to, or NULL
+ *
+ * Look in the stable tree @page belongs in.  A KSM page whose nodes are
+ * all full is returned with *@nodep NULL.  On the way, stale nodes leave
+ * the tree, and KSM pages found on the wrong NUMA node move to the tree
+ * of theirs.
+ *
+ * Context: ksm_mutex held.
+ * Return: the KSM page, referenced, or NULL.
  */
 struct page *ksm_stable_search(struct page *page,
 			       struct ksm_stable_node **nodep)
@@ -342,6 +378,7 @@ struct page *ksm_stable_search(struct page *page,
 	bool restart;
 	int cmp;
 
+	lockdep_assert_held(&ksm_mutex);
 again:
 	*nodep = NULL;
 	n = root->rb_node;
@@ -370,12 +407,20 @@ again:
  */
 #define KSM_DUP_SCAN	16	/* dups ksm_better_dup() looks at, at most */
 
-/*
+/**
+ * ksm_better_dup() - an earlier dup of the chain, with room
+ * @node: the stable node an item's mapping is in
+ * @roomp: set to the dup found, if any
+ *
  * The mapping of an item is in dup @node of a chain: if one of the first
  * KSM_DUP_SCAN dups, made before @node, has room, return its KSM page,
  * referenced, and the dup in *@roomp.  The bound keeps a visit cheap on a
  * chain of thousands of dups (a small max_page_sharing): there, the
  * earliest dups are full anyway.
+ *
+ * Context: ksm_mutex held.
+ * Return: the KSM page of *@roomp, referenced; NULL if none was found, or
+ * @node is not a dup.
  */
 struct page *ksm_better_dup(struct ksm_stable_node *node,
 			    struct ksm_stable_node **roomp)
@@ -385,6 +430,7 @@ struct page *ksm_better_dup(struct ksm_stable_node *node,
 	struct page *page;
 	bool stale;
 
+	lockdep_assert_held(&ksm_mutex);
 	if (node->kind != KSM_NODE_DUP)
 		return NULL;
 	list_for_each_entry_safe(dup, tmp, &node->chain->dups, dup_link) {
@@ -471,9 +517,15 @@ again:
 	rb_insert_color(&node->rb, root);
 }
 
-/*
+/**
+ * ksm_stable_add() - publish a new stable node
+ * @node: the new plain node
+ * @kpage: its KSM page
+ *
  * Insert new plain @node, whose KSM page @kpage is set up, in its stable
  * tree, and in the list the sweep at the end of a pass goes through.
+ *
+ * Context: ksm_mutex held.
  */
 void ksm_stable_add(struct ksm_stable_node *node, struct page *kpage)
 {
@@ -482,16 +534,28 @@ void ksm_stable_add(struct ksm_stable_node *node, struct page *kpage)
 	ksm_stable_insert(node, kpage);
 }
 
-/* Take @item off its stable node, whose KSM page the caller has locked. */
+/**
+ * ksm_stable_unlink_locked() - take an rmap item off its stable node
+ * @item: the item
+ *
+ * Context: ksm_mutex held; the node's KSM page locked by the caller.
+ */
 void ksm_stable_unlink_locked(struct ksm_rmap_item *item)
 {
 	lockdep_assert_held(&ksm_mutex);
 	ksm_detach_item(item->head, item);
 }
 
-/*
+/**
+ * ksm_stable_unlink() - take an rmap item off its stable node
+ * @item: the item
+ *
  * Take @item off its stable node (ksm_mutex held, KSM page not locked).
  * If the KSM page turns out to be gone, the node dies (ksm_node_gone()).
+ * The chain the node was a dup of, if any, is freed once empty.
+ *
+ * Context: ksm_mutex held, the KSM page not locked; may sleep, waiting for
+ * the page lock.
  */
 void ksm_stable_unlink(struct ksm_rmap_item *item)
 {
@@ -636,10 +700,17 @@ void ksm_release_unmapped(void)
 		cond_resched();
 }
 
+/**
+ * ksm_stable_empty() - are the stable trees empty?
+ *
+ * Context: ksm_mutex held.
+ * Return: true if no stable tree holds a node.
+ */
 bool ksm_stable_empty(void)
 {
 	int nid;
 
+	lockdep_assert_held(&ksm_mutex);
 	for (nid = 0; nid < MAX_NUMNODES; nid++)
 		if (!RB_EMPTY_ROOT(&ksm_stable_roots[nid]))
 			return false;
@@ -671,6 +742,15 @@ static struct notifier_block ksm_memory_nb = {
 };
 #endif
 
+/**
+ * ksm_stable_init() - set up the stable trees
+ *
+ * With memory hotremove, also listen for memory going offline: the nodes
+ * that name a pfn there are stale.
+ *
+ * Context: boot, from ksm_init().
+ * Return: 0, or -ENOMEM.
+ */
 int __init ksm_stable_init(void)
 {
 	int nid;
@@ -686,6 +766,11 @@ int __init ksm_stable_init(void)
 	return 0;
 }
 
+/**
+ * ksm_stable_exit() - undo ksm_stable_init()
+ *
+ * Context: boot, when a later step of ksm_init() failed.
+ */
 void __init ksm_stable_exit(void)
 {
 #ifdef CONFIG_MEMORY_HOTREMOVE

@@ -265,6 +265,14 @@ static const struct attribute_group ksm_group = {
 	.attrs = ksm_files,
 };
 
+/**
+ * ksm_sysfs_init() - create /sys/kernel/mm/ksm
+ *
+ * Without sysfs, KSM runs from the start.
+ *
+ * Context: boot, from ksm_init().
+ * Return: 0, or the error of sysfs_create_group().
+ */
 int __init ksm_sysfs_init(void)
 {
 #ifdef CONFIG_SYSFS

@@ -58,8 +58,15 @@ static struct hlist_head *ksm_bucket(struct ksm_table *t, u32 checksum)
 	return &t->buckets[hash_32(checksum, t->bits)];
 }
 
+/**
+ * ksm_unstable_remove() - take an rmap item out of the unstable table
+ * @item: the item, in the table (of this pass or an older one)
+ *
+ * Context: ksm_mutex held.
+ */
 void ksm_unstable_remove(struct ksm_rmap_item *item)
 {
+	lockdep_assert_held(&ksm_mutex);
 	VM_WARN_ON_ONCE(!(item->address & KSM_ITEM_UNSTABLE));
 	hlist_del(&item->hash);
 	item->address = ksm_item_addr(item);
@@ -79,9 +86,13 @@ static struct hlist_head *ksm_alloc_buckets(unsigned int bits)
 			GFP_KERNEL | __GFP_NOWARN);
 }
 
-/*
+/**
+ * ksm_unstable_step() - empty some of the old table, or resize the table
+ *
  * Once per step of ksmd: empty a few buckets of the old table, if there is
  * one; else replace the table if the number of items no longer fits it.
+ *
+ * Context: ksm_mutex held; may sleep (allocation).
  */
 void ksm_unstable_step(void)
 {
@@ -126,20 +137,36 @@ void ksm_unstable_step(void)
 	}
 }
 
-/* The vma that @item's page is in, if still mergeable; its mm locked. */
+/**
+ * ksm_item_vma() - the vma of an rmap item's page
+ * @item: the item
+ *
+ * Context: ksm_mutex held, and the mmap_lock of @item's mm.
+ * Return: the vma that @item's page is in, if still mergeable (with an
+ * anon_vma); else NULL.
+ */
 struct vm_area_struct *ksm_item_vma(struct ksm_rmap_item *item)
 {
 	struct vm_area_struct *vma;
 
+	lockdep_assert_held(&ksm_mutex);
 	vma = vma_lookup(item->mm, ksm_item_addr(item));
 	if (!vma || !(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma)
 		return NULL;
 	return vma;
 }
 
-/*
+/**
+ * ksm_item_page() - the anon page an rmap item maps now
+ * @item: the item
+ * @locked_mm: the mm whose mmap_lock the caller holds
+ *
  * Get a reference to the anon page @item maps now, or NULL.  The mmap_lock
- * of @locked_mm is held by the caller; any other is only tried.
+ * of @locked_mm is held by the caller; any other is only tried.  There is
+ * no page if @item's mm is exiting or its vma is no longer mergeable.
+ *
+ * Context: ksm_mutex held, and the mmap_lock of @locked_mm.
+ * Return: the page, referenced, or NULL.
  */
 struct page *ksm_item_page(struct ksm_rmap_item *item,
 			   struct mm_struct *locked_mm)
@@ -148,6 +175,7 @@ struct page *ksm_item_page(struct ksm_rmap_item *item,
 	struct vm_area_struct *vma;
 	struct page *page = NULL;
 
+	lockdep_assert_held(&ksm_mutex);
 	if (mm != locked_mm && !mmap_read_trylock(mm))
 		return NULL;
 	if (ksm_test_exit(mm))
@@ -215,10 +243,21 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
 	return NULL;
 }
 
-/*
+/**
+ * ksm_unstable_search_insert() - find a page's match, or enter the page
+ * @item: the rmap item of @page
+ * @page: the page
+ * @tree_pagep: set to the page of the match, referenced
+ *
  * Look for a page with the content of @page (mapped by @item, whose
  * checksum is current) in the table.  On a hit return its item, with a
  * reference to its page in *@tree_pagep; else enter @item and return NULL.
+ * The buckets of the old table not yet emptied are looked at too.  A KSM
+ * page, @page itself, or a page on another NUMA node (unless
+ * merge_across_nodes) is no match.
+ *
+ * Context: ksm_mutex and the mmap_lock of @item's mm held.
+ * Return: the item of the match, or NULL.
  */
 struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 						 struct page *page,
@@ -249,12 +288,27 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 }
 
 #if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)
+/**
+ * ksm_unstable_debugfs() - show the table size in debugfs
+ * @dir: the ksm directory of debugfs
+ *
+ * Debug kernels only: unstable_bits, root only, the log2 of the number of
+ * buckets.
+ *
+ * Context: boot, from ksm_init().
+ */
 void __init ksm_unstable_debugfs(struct dentry *dir)
 {
 	debugfs_create_u32("unstable_bits", 0400, dir, &ksm_table.bits);
 }
 #endif
 
+/**
+ * ksm_unstable_init() - make the unstable table, at its smallest size
+ *
+ * Context: boot, from ksm_init().
+ * Return: 0, or -ENOMEM.
+ */
 int __init ksm_unstable_init(void)
 {
 	ksm_table.bits = KSM_TABLE_MIN_BITS;
@@ -262,6 +316,11 @@ int __init ksm_unstable_init(void)
 	return ksm_table.buckets ? 0 : -ENOMEM;
 }
 
+/**
+ * ksm_unstable_exit() - free the unstable table
+ *
+ * Context: boot, when a later step of ksm_init() failed.
+ */
 void __init ksm_unstable_exit(void)
 {
 	kvfree(ksm_table.buckets);
