@@ -10,7 +10,7 @@
 
 #include <kunit/test.h>
 
-/* Two to four items per bucket, within the bounds of the table size. */
+/* One to two items per bucket, within the bounds of the table size. */
 static void ksm_test_table_bits(struct kunit *test)
 {
 	static const unsigned long items[] = {
@@ -26,11 +26,12 @@ static void ksm_test_table_bits(struct kunit *test)
 		buckets = 1UL << bits;
 		KUNIT_EXPECT_GE_MSG(test, bits, KSM_TABLE_MIN_BITS, "%lu", n);
 		KUNIT_EXPECT_LE_MSG(test, bits, KSM_TABLE_MAX_BITS, "%lu", n);
-		/* At most four per bucket... */
-		KUNIT_EXPECT_GE_MSG(test, buckets * 4, n, "%lu items", n);
+		/* At most two per bucket... */
+		if (bits < KSM_TABLE_MAX_BITS)
+			KUNIT_EXPECT_GE_MSG(test, buckets * 2, n, "%lu items", n);
 		/* ...and no more than twice the buckets that takes. */
 		if (bits > KSM_TABLE_MIN_BITS)
-			KUNIT_EXPECT_LT_MSG(test, buckets / 2, n / 4 + 1,
+			KUNIT_EXPECT_LT_MSG(test, buckets / 2, n / 2 + 1,
 					    "%lu items", n);
 	}
 	/* A table that would not fit in memory is never asked for. */

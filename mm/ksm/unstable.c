@@ -12,7 +12,7 @@
  * The checksum is keyed by a secret drawn at boot, so the bucket of a page
  * cannot be chosen by whoever writes it; still, a search looks at no more
  * than KSM_BUCKET_MAX entries of the current pass.  The table is sized for
- * the rmap items there are, two to four per bucket: when that changes by
+ * the rmap items there are, one to two per bucket: when that changes by
  * more than a factor of two, a new table takes over, and ksmd empties the
  * old one a few buckets per step (ksm_unstable_step()), moving the entries
  * of the current pass to the new table.  Until a bucket of the old table
@@ -29,7 +29,7 @@
 
 #define KSM_TABLE_MIN_BITS	10
 #define KSM_TABLE_MAX_BITS	30
-#define KSM_BUCKET_MAX		64	/* entries a search compares at most */
+#define KSM_BUCKET_MAX		8	/* entries a search compares at most */
 #define KSM_DRAIN_BUCKETS	256	/* old buckets emptied per step */
 
 struct ksm_table {
@@ -73,10 +73,10 @@ void ksm_unstable_remove(struct ksm_rmap_item *item)
 	ksm_pages_unshared--;
 }
 
-/* The table size for @items rmap items: two to four of them per bucket. */
+/* The table size for @items rmap items: one to two of them per bucket. */
 static unsigned int ksm_table_bits(unsigned long items)
 {
-	return clamp_t(unsigned int, order_base_2(items / 4 + 1),
+	return clamp_t(unsigned int, order_base_2(items / 2 + 1),
 		       KSM_TABLE_MIN_BITS, KSM_TABLE_MAX_BITS);
 }
 
