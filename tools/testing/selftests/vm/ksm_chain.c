@@ -17,7 +17,7 @@
  * The lab's time limit for this program - limit: 300s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #define NPAGES		1024
 #define MAX_SHARING	256

@@ -21,7 +21,7 @@
  * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #define NPAGES		32
 #define NCHILD		8

@@ -25,7 +25,7 @@
 #define _GNU_SOURCE
 #include <inttypes.h>
 #include <stdint.h>
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #define NPAGES		8192
 #define VICTIM		256

@@ -17,7 +17,7 @@
  * The lab's time limit for this program - limit: 240s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #ifndef MADV_HWPOISON
 #define MADV_HWPOISON	100

@@ -21,7 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #define NKEYS		8
 #define CHUNK		16

@@ -17,7 +17,7 @@
  * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #define NCONTENTS	3
 #define PER_CONTENT	10

@@ -15,7 +15,7 @@
  * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #define PER_AREA	16
 #define KEY		77

@@ -25,7 +25,7 @@
  * The lab's time limit for this program - limit: 600s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #define BIG_MIB		256
 #define KILL_MIB	64

@@ -30,7 +30,7 @@
 #define _GNU_SOURCE
 #include <limits.h>
 #include <pthread.h>
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #define NPROC		3
 #define LIMIT_MS	2000.0

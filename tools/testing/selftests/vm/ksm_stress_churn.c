@@ -60,7 +60,7 @@
  * and the short run of make check (60 s) within - limit: 240s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 #include "ksm_stress.h"
 
 #include <sys/mman.h>

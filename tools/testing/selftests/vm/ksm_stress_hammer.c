@@ -40,7 +40,7 @@
  */
 #define _GNU_SOURCE
 #include <limits.h>
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 #include "ksm_stress.h"
 
 #define DEFAULT_SECS	30

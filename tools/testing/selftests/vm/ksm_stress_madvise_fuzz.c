@@ -43,7 +43,7 @@
  * The lab's stress suite - suite: stress; limit: 240s; long: 120s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 #include "ksm_stress.h"
 
 #define DEFAULT_SECS	20

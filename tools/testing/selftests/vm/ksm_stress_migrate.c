@@ -30,7 +30,7 @@
  * The lab's stress suite - suite: stress; limit: 300s; long: 300s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 #include "ksm_stress.h"
 
 #define DEFAULT_SECS	40

@@ -38,7 +38,7 @@
  * The lab's stress suite - suite: stress; limit: 480s; long: 300s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 #include "ksm_stress.h"
 
 #define DEFAULT_SECS	45
@@ -111,6 +111,25 @@ static long oom_dump_tasks = -1;
 /* ---------------------------------------------------------------------- */
 /* Helpers.                                                               */
 /* ---------------------------------------------------------------------- */
+
+static bool ksm_cg_write_ull(const char *dir, const char *file,
+			     unsigned long long val)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%llu", val);
+	return ksm_cg_write(dir, file, buf);
+}
+
+/* A "key value" line of @dir/@file (memory.events, memory.stat); -1 if absent. */
+static long long ksm_cg_keyed(const char *dir, const char *file,
+			      const char *key)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return ksm_read_keyed(path, key);
+}
 
 static void restore_sysctl(void)
 {

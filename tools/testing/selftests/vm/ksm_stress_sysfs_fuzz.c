@@ -49,7 +49,7 @@
 #include <grp.h>
 #include <limits.h>
 #include <sys/uio.h>
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 #include "ksm_stress.h"
 
 #define DEFAULT_SECS	20

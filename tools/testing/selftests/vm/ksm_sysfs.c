@@ -21,7 +21,7 @@
  */
 #define _GNU_SOURCE
 #include <grp.h>
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 struct bad {
 	const char *in;

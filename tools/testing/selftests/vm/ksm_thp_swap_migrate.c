@@ -27,7 +27,7 @@
  * The lab's time limit for this program - limit: 300s
  */
 #define _GNU_SOURCE
-#include "ksm_selftest.h"
+#include "ksm_util.h"
 
 #define HPAGE		(2UL << 20)
 #define N		16

@@ -1,61 +1,14 @@
-/* SPDX-License-Identifier: GPL-2.0 */
+// SPDX-License-Identifier: GPL-2.0
 /*
- * Shared helpers for the ksm_*.c selftests.
- *
- * Every test program:
- *  - calls ksm_selftest_init() first: it saves every knob of
- *    /sys/kernel/mm/ksm, arranges for them to be restored at exit (also on
- *    failure, on a fatal signal and on the global watchdog alarm), writes
- *    run=2 so that the global counters start from 0 and checks that they do;
- *  - uses only bounded waits: a timeout is reported as a failure.
- *
- * Define _GNU_SOURCE before including this header.
+ * Shared helpers for the ksm_*.c selftests (ksm_util.h) and for the stress
+ * programs among them (ksm_stress.h).  Every program is linked with this
+ * file.
  */
-#ifndef __KSM_SELFTEST_H
-#define __KSM_SELFTEST_H
+#define _GNU_SOURCE
+#include "ksm_util.h"
+#include "ksm_stress.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
-#include <stdarg.h>
-#include <stdbool.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include <unistd.h>
-#include <sys/mman.h>
-#include <sys/mount.h>
-#include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/select.h>
-#include <sys/stat.h>
-#include <sys/time.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <linux/mempolicy.h>
-
-/*
- * In a kernel tree kselftest.h is "../kselftest.h"; from a copy of this
- * directory elsewhere it is found through -I<tree>/tools/testing/selftests.
- */
-#if __has_include("../kselftest.h")
-#include "../kselftest.h"
-#else
-#include "kselftest.h"
-#endif
-
-#define KSM_SYSFS_DIR		"/sys/kernel/mm/ksm/"
-#define KSM_TIMEOUT_MS		(120 * 1000)
-#define KSM_WATCHDOG_S		600
-#define KSM_POLL_US		2000
-#define KSM_IDLE_MS		3000
-#define KSM_TRANSIENT_MS	2000
-
-/* Pass as an expected value to mean "any value". */
-#define KSM_ANY			(-1L)
-
-static long ksm_page_size;
+long ksm_page_size;
 
 /* ---------------------------------------------------------------------- */
 /* Knobs: saving and restoring.                                           */
@@ -78,10 +31,10 @@ static struct ksm_knob ksm_knobs[] = {
 	{ .name = "run" },
 };
 
-static pid_t ksm_owner_pid;
+pid_t ksm_owner_pid;
 static bool ksm_knobs_saved;
 
-static inline const char *ksm_path(const char *name)
+const char *ksm_path(const char *name)
 {
 	static char path[256];
 
@@ -89,13 +42,13 @@ static inline const char *ksm_path(const char *name)
 	return path;
 }
 
-static inline bool ksm_file_exists(const char *name)
+bool ksm_file_exists(const char *name)
 {
 	return access(ksm_path(name), F_OK) == 0;
 }
 
 /* Read an unsigned decimal from @path: 0 or -errno. */
-static inline int ksm_read_ulong_path(const char *path, unsigned long *val)
+int ksm_read_ulong_path(const char *path, unsigned long *val)
 {
 	char buf[64], *end;
 	ssize_t n;
@@ -121,13 +74,13 @@ static inline int ksm_read_ulong_path(const char *path, unsigned long *val)
 	return 0;
 }
 
-static inline int ksm_try_read(const char *name, unsigned long *val)
+int ksm_try_read(const char *name, unsigned long *val)
 {
 	return ksm_read_ulong_path(ksm_path(name), val);
 }
 
 /* Read a KSM sysfs file; bail out when it cannot be read. */
-static inline unsigned long ksm_read(const char *name)
+unsigned long ksm_read(const char *name)
 {
 	unsigned long val;
 	int err = ksm_try_read(name, &val);
@@ -142,7 +95,7 @@ static inline unsigned long ksm_read(const char *name)
  * Write @len bytes of @buf to a KSM sysfs file in one write(2).
  * Returns what write(2) returned, or -errno.
  */
-static inline long ksm_write_raw(const char *name, const char *buf, size_t len)
+long ksm_write_raw(const char *name, const char *buf, size_t len)
 {
 	ssize_t n;
 	int fd, err;
@@ -157,7 +110,7 @@ static inline long ksm_write_raw(const char *name, const char *buf, size_t len)
 }
 
 /* Write a string: 0 when all of it was accepted, else -errno. */
-static inline int ksm_write_str(const char *name, const char *s)
+int ksm_write_str(const char *name, const char *s)
 {
 	long n = ksm_write_raw(name, s, strlen(s));
 
@@ -166,7 +119,7 @@ static inline int ksm_write_str(const char *name, const char *s)
 	return (size_t)n == strlen(s) ? 0 : -EIO;
 }
 
-static inline int ksm_write_ulong(const char *name, unsigned long val)
+int ksm_write_ulong(const char *name, unsigned long val)
 {
 	char buf[32];
 
@@ -175,7 +128,7 @@ static inline int ksm_write_ulong(const char *name, unsigned long val)
 }
 
 /* Write a knob and read it back; bail out on any failure. */
-static inline void ksm_set(const char *name, unsigned long val)
+void ksm_set(const char *name, unsigned long val)
 {
 	int err = ksm_write_ulong(name, val);
 
@@ -187,7 +140,7 @@ static inline void ksm_set(const char *name, unsigned long val)
 				   ksm_path(name), ksm_read(name), val);
 }
 
-static inline void ksm_restore_knobs(void)
+static void ksm_restore_knobs(void)
 {
 	unsigned int i;
 	int err;
@@ -209,7 +162,7 @@ static inline void ksm_restore_knobs(void)
 	fflush(stdout);
 }
 
-static inline void ksm_fatal_signal(int sig)
+static void ksm_fatal_signal(int sig)
 {
 	char msg[96];
 	int len;
@@ -231,7 +184,7 @@ static inline void ksm_fatal_signal(int sig)
 	_exit(KSFT_FAIL);
 }
 
-static inline void ksm_save_knobs(void)
+static void ksm_save_knobs(void)
 {
 	unsigned int i;
 	int err;
@@ -251,7 +204,7 @@ static inline void ksm_save_knobs(void)
 	atexit(ksm_restore_knobs);
 }
 
-static inline unsigned long ksm_saved_knob(const char *name)
+unsigned long ksm_saved_knob(const char *name)
 {
 	unsigned int i;
 
@@ -265,19 +218,10 @@ static inline unsigned long ksm_saved_knob(const char *name)
 /* Counters.                                                              */
 /* ---------------------------------------------------------------------- */
 
-struct ksm_counters {
-	long shared;
-	long sharing;
-	long unshared;
-	long vol;
-	long chains;
-	long dups;
-};
-
 #define KSM_SEEN_FMT "%s: pages_shared %ld pages_sharing %ld pages_unshared %ld pages_volatile %ld stable_node_chains %ld stable_node_dups %ld full_scans %lu\n"
 #define KSM_WANT_FMT "expected: pages_shared %ld pages_sharing %ld pages_unshared %ld pages_volatile %ld stable_node_chains %ld stable_node_dups %ld (-1: any)\n"
 
-static inline void ksm_read_counters(struct ksm_counters *c)
+void ksm_read_counters(struct ksm_counters *c)
 {
 	c->shared = ksm_read("pages_shared");
 	c->sharing = ksm_read("pages_sharing");
@@ -287,7 +231,7 @@ static inline void ksm_read_counters(struct ksm_counters *c)
 	c->dups = ksm_read("stable_node_dups");
 }
 
-static inline void ksm_print_counters(const char *what)
+void ksm_print_counters(const char *what)
 {
 	struct ksm_counters c;
 
@@ -296,8 +240,8 @@ static inline void ksm_print_counters(const char *what)
 		       c.dups, ksm_read("full_scans"));
 }
 
-static inline bool ksm_counters_match(const struct ksm_counters *c,
-				      const struct ksm_counters *want)
+bool ksm_counters_match(const struct ksm_counters *c,
+			const struct ksm_counters *want)
 {
 	return (want->shared == KSM_ANY || c->shared == want->shared) &&
 	       (want->sharing == KSM_ANY || c->sharing == want->sharing) &&
@@ -307,14 +251,14 @@ static inline bool ksm_counters_match(const struct ksm_counters *c,
 	       (want->dups == KSM_ANY || c->dups == want->dups);
 }
 
-static inline void ksm_print_want(const struct ksm_counters *w)
+static void ksm_print_want(const struct ksm_counters *w)
 {
 	ksft_print_msg(KSM_WANT_FMT, w->shared, w->sharing, w->unshared, w->vol, w->chains,
 		       w->dups);
 }
 
 /* Only pages_shared and pages_sharing matter, the rest is "any". */
-static inline struct ksm_counters ksm_want(long shared, long sharing)
+static struct ksm_counters ksm_want(long shared, long sharing)
 {
 	struct ksm_counters w = {
 		shared, sharing, KSM_ANY, KSM_ANY, KSM_ANY, KSM_ANY
@@ -323,7 +267,7 @@ static inline struct ksm_counters ksm_want(long shared, long sharing)
 	return w;
 }
 
-static inline long long ksm_now_ms(void)
+long long ksm_now_ms(void)
 {
 	struct timespec ts;
 
@@ -331,7 +275,7 @@ static inline long long ksm_now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-static inline unsigned long ksm_full_scans(void)
+unsigned long ksm_full_scans(void)
 {
 	return ksm_read("full_scans");
 }
@@ -340,8 +284,8 @@ static inline unsigned long ksm_full_scans(void)
  * Wait until full_scans has grown by @n from @start.  False (and a message)
  * on timeout.
  */
-static inline bool ksm_wait_scans_from(unsigned long start, unsigned long n,
-				       long timeout_ms)
+static bool ksm_wait_scans_from(unsigned long start, unsigned long n,
+				long timeout_ms)
 {
 	long long deadline = ksm_now_ms() + timeout_ms;
 	unsigned long now;
@@ -359,7 +303,7 @@ static inline bool ksm_wait_scans_from(unsigned long start, unsigned long n,
 	}
 }
 
-static inline bool ksm_wait_full_scans(unsigned long n, long timeout_ms)
+bool ksm_wait_full_scans(unsigned long n, long timeout_ms)
 {
 	return ksm_wait_scans_from(ksm_full_scans(), n, timeout_ms);
 }
@@ -370,9 +314,8 @@ static inline bool ksm_wait_full_scans(unsigned long n, long timeout_ms)
  * seen and return false.  *@scans_waited (if set) gets the number of full
  * scans that completed before the counters first matched.
  */
-static inline bool ksm_wait_counters_scans(const struct ksm_counters *want,
-					   long timeout_ms,
-					   unsigned long *scans_waited)
+bool ksm_wait_counters_scans(const struct ksm_counters *want, long timeout_ms,
+			     unsigned long *scans_waited)
 {
 	long long deadline = ksm_now_ms() + timeout_ms;
 	unsigned long start = ksm_full_scans(), stable_from, last_scans, now;
@@ -437,13 +380,13 @@ timeout:
 	return false;
 }
 
-static inline bool ksm_wait_counters(const struct ksm_counters *want)
+bool ksm_wait_counters(const struct ksm_counters *want)
 {
 	return ksm_wait_counters_scans(want, KSM_TIMEOUT_MS, NULL);
 }
 
 /* Shorthand: wait for pages_shared/pages_sharing only. */
-static inline bool ksm_wait_merged(long shared, long sharing)
+bool ksm_wait_merged(long shared, long sharing)
 {
 	struct ksm_counters w = ksm_want(shared, sharing);
 
@@ -453,7 +396,7 @@ static inline bool ksm_wait_merged(long shared, long sharing)
 /*
  * Wait until the counters no longer change across two full scans.
  */
-static inline bool ksm_wait_settled(long timeout_ms)
+bool ksm_wait_settled(long timeout_ms)
 {
 	long long deadline = ksm_now_ms() + timeout_ms;
 	struct ksm_counters a, b;
@@ -473,7 +416,7 @@ static inline bool ksm_wait_settled(long timeout_ms)
 }
 
 /* Check counters right now, without waiting. */
-static inline bool ksm_counters_now(const struct ksm_counters *want)
+bool ksm_counters_now(const struct ksm_counters *want)
 {
 	struct ksm_counters c;
 
@@ -485,7 +428,7 @@ static inline bool ksm_counters_now(const struct ksm_counters *want)
 	return false;
 }
 
-static inline bool ksm_all_counters_zero(void)
+bool ksm_all_counters_zero(void)
 {
 	struct ksm_counters zero = { 0, 0, 0, 0, 0, 0 };
 
@@ -493,7 +436,7 @@ static inline bool ksm_all_counters_zero(void)
 }
 
 /* run=2 and check that every global counter is then exactly 0. */
-static inline bool ksm_unmerge_all(void)
+bool ksm_unmerge_all(void)
 {
 	ksm_set("run", 2);
 	if (ksm_read("run") != 2) {
@@ -507,7 +450,7 @@ static inline bool ksm_unmerge_all(void)
 /* Setup.                                                                 */
 /* ---------------------------------------------------------------------- */
 
-static inline void ksm_install_signals(void)
+static void ksm_install_signals(void)
 {
 	static const int sigs[] = { SIGINT, SIGTERM, SIGHUP, SIGALRM, SIGSEGV,
 				    SIGBUS, SIGABRT };
@@ -528,9 +471,8 @@ static inline void ksm_install_signals(void)
  * pages_to_scan=@pages_to_scan, sleep_millisecs=@sleep_ms.
  * @watchdog_s: the whole program is failed after that many seconds.
  */
-static inline void ksm_selftest_init(unsigned long pages_to_scan,
-				     unsigned long sleep_ms,
-				     unsigned int watchdog_s)
+void ksm_selftest_init(unsigned long pages_to_scan, unsigned long sleep_ms,
+		       unsigned int watchdog_s)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	ksm_page_size = sysconf(_SC_PAGESIZE);
@@ -563,7 +505,7 @@ static inline void ksm_selftest_init(unsigned long pages_to_scan,
 /* Memory and page contents.                                              */
 /* ---------------------------------------------------------------------- */
 
-static inline void *ksm_mmap(size_t npages)
+void *ksm_mmap(size_t npages)
 {
 	void *p = mmap(NULL, npages * ksm_page_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
@@ -573,14 +515,14 @@ static inline void *ksm_mmap(size_t npages)
 	return p;
 }
 
-static inline void ksm_madvise(void *p, size_t npages, int advice)
+void ksm_madvise(void *p, size_t npages, int advice)
 {
 	if (madvise(p, npages * ksm_page_size, advice))
 		ksft_exit_fail_msg("madvise(%p, %zu pages, %d): %s\n", p, npages,
 				   advice, strerror(errno));
 }
 
-static inline unsigned long long ksm_mix64(unsigned long long x)
+unsigned long long ksm_mix64(unsigned long long x)
 {
 	x += 0x9e3779b97f4a7c15ULL;
 	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ULL;
@@ -593,7 +535,7 @@ static inline unsigned long long ksm_mix64(unsigned long long x)
  * page holding any other key (or a torn mix of two) is detected.
  * Key 0 is reserved for the all-zero page.
  */
-static inline void ksm_fill_page(void *page, unsigned long long key)
+void ksm_fill_page(void *page, unsigned long long key)
 {
 	unsigned long long *w = page;
 	size_t i, n = ksm_page_size / sizeof(*w);
@@ -607,7 +549,7 @@ static inline void ksm_fill_page(void *page, unsigned long long key)
 }
 
 /* -1 if @page holds @key, else the byte offset of the first difference. */
-static inline long ksm_check_page(const void *page, unsigned long long key)
+long ksm_check_page(const void *page, unsigned long long key)
 {
 	const unsigned long long *w = page;
 	size_t i, n = ksm_page_size / sizeof(*w);
@@ -621,17 +563,12 @@ static inline long ksm_check_page(const void *page, unsigned long long key)
 	return -1;
 }
 
-static inline void *ksm_page_addr(void *base, size_t idx)
-{
-	return (char *)base + idx * ksm_page_size;
-}
-
 /*
  * Check @npages pages at @base, page i holding keys[i].  Returns the number
  * of bad pages, printing the first few.
  */
-static inline size_t ksm_check_pages(void *base, const unsigned long long *keys,
-				     size_t npages, const char *what)
+size_t ksm_check_pages(void *base, const unsigned long long *keys,
+		       size_t npages, const char *what)
 {
 	size_t i, bad = 0;
 	long off;
@@ -649,8 +586,7 @@ static inline size_t ksm_check_pages(void *base, const unsigned long long *keys,
 	return bad;
 }
 
-static inline void ksm_fill_pages(void *base, const unsigned long long *keys,
-				  size_t npages)
+void ksm_fill_pages(void *base, const unsigned long long *keys, size_t npages)
 {
 	size_t i;
 
@@ -663,7 +599,7 @@ static inline void ksm_fill_pages(void *base, const unsigned long long *keys,
 /* ---------------------------------------------------------------------- */
 
 /* /proc/PID/ksm_merging_pages (pid 0: self), -1 if unreadable. */
-static inline long ksm_proc_merging_pages(pid_t pid)
+long ksm_proc_merging_pages(pid_t pid)
 {
 	char path[64];
 	unsigned long val;
@@ -678,7 +614,7 @@ static inline long ksm_proc_merging_pages(pid_t pid)
 }
 
 /* A "name value" line of a file, -1 if absent. */
-static inline long long ksm_read_keyed(const char *path, const char *key)
+long long ksm_read_keyed(const char *path, const char *key)
 {
 	char line[256], name[128];
 	long long val, ret = -1;
@@ -698,7 +634,7 @@ static inline long long ksm_read_keyed(const char *path, const char *key)
 }
 
 /* ksm_rmap_items of /proc/PID/ksm_stat (pid 0: self), -1 if absent. */
-static inline long ksm_proc_rmap_items(pid_t pid)
+long ksm_proc_rmap_items(pid_t pid)
 {
 	char path[64];
 
@@ -710,17 +646,12 @@ static inline long ksm_proc_rmap_items(pid_t pid)
 }
 
 /* A /proc/vmstat counter (e.g. "cow_ksm"), -1 if absent. */
-static inline long long ksm_vmstat(const char *name)
+long long ksm_vmstat(const char *name)
 {
 	return ksm_read_keyed("/proc/vmstat", name);
 }
 
-/* The /proc/self/pagemap entry of @addr (bit 63 present, 62 swapped). */
-#define KSM_PM_PRESENT		0x8000000000000000ULL
-#define KSM_PM_SWAP		0x4000000000000000ULL
-#define KSM_PM_PFN_MASK		((1ULL << 55) - 1)
-
-static inline unsigned long long ksm_pagemap(const void *addr)
+unsigned long long ksm_pagemap(const void *addr)
 {
 	unsigned long long ent;
 	off_t off = (unsigned long)addr / ksm_page_size * sizeof(ent);
@@ -734,13 +665,11 @@ static inline unsigned long long ksm_pagemap(const void *addr)
 	return ent;
 }
 
-#define KSM_KPF_KSM		(1ULL << 21)
-
 /*
  * How many of the @npages pages at @base map a KSM page, by
  * /proc/self/pagemap and /proc/kpageflags; -1 if those cannot be read.
  */
-static inline long ksm_count_ksm_pages(void *base, size_t npages)
+long ksm_count_ksm_pages(void *base, size_t npages)
 {
 	int pm = open("/proc/self/pagemap", O_RDONLY);
 	int kpf = open("/proc/kpageflags", O_RDONLY);
@@ -783,14 +712,13 @@ out:
 static char ksm_cg_mnt[64];
 static bool ksm_cg_mounted;
 
-static inline bool ksm_have_swap(void)
+bool ksm_have_swap(void)
 {
 	return ksm_read_keyed("/proc/meminfo", "SwapTotal:") > 0;
 }
 
 /* Write @val to @dir/@file in one write(2): true when all was accepted. */
-static inline bool ksm_cg_write(const char *dir, const char *file,
-				const char *val)
+bool ksm_cg_write(const char *dir, const char *file, const char *val)
 {
 	char path[512];
 	ssize_t n;
@@ -805,17 +733,8 @@ static inline bool ksm_cg_write(const char *dir, const char *file,
 	return n == (ssize_t)strlen(val);
 }
 
-static inline bool ksm_cg_write_ull(const char *dir, const char *file,
-				    unsigned long long val)
-{
-	char buf[32];
-
-	snprintf(buf, sizeof(buf), "%llu", val);
-	return ksm_cg_write(dir, file, buf);
-}
-
 /* A file of one number (memory.current, say); -1 if unreadable. */
-static inline long long ksm_cg_read(const char *dir, const char *file)
+long long ksm_cg_read(const char *dir, const char *file)
 {
 	char path[512];
 	unsigned long val;
@@ -826,21 +745,11 @@ static inline long long ksm_cg_read(const char *dir, const char *file)
 	return val;
 }
 
-/* A "key value" line of @dir/@file (memory.events, memory.stat); -1 if absent. */
-static inline long long ksm_cg_keyed(const char *dir, const char *file,
-				     const char *key)
-{
-	char path[512];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	return ksm_read_keyed(path, key);
-}
-
 /*
  * Find the cgroup2 hierarchy, mounting one if there is none, and enable the
  * memory controller below its root.  False, with a reason, if impossible.
  */
-static inline bool ksm_cg_mount(char *why, size_t len)
+bool ksm_cg_mount(char *why, size_t len)
 {
 	char line[512], dev[64], mnt[256], type[64];
 	FILE *f;
@@ -873,7 +782,7 @@ static inline bool ksm_cg_mount(char *why, size_t len)
 }
 
 /* Unmount what ksm_cg_mount() mounted. */
-static inline void ksm_cg_unmount(void)
+void ksm_cg_unmount(void)
 {
 	if (ksm_cg_mounted) {
 		umount2(ksm_cg_mnt, MNT_DETACH);
@@ -889,8 +798,8 @@ static inline void ksm_cg_unmount(void)
  * "memory.reclaim"), or NULL.  False, with a reason, if impossible; @dir
  * is then empty, or names a cgroup to remove.
  */
-static inline bool ksm_cg_create(const char *name, const char *need,
-				 char *dir, size_t dirlen, char *why, size_t len)
+bool ksm_cg_create(const char *name, const char *need, char *dir, size_t dirlen,
+		   char *why, size_t len)
 {
 	char path[640];
 
@@ -912,7 +821,7 @@ static inline bool ksm_cg_create(const char *name, const char *need,
 }
 
 /* Move @pid (0: the caller) into the cgroup @dir. */
-static inline bool ksm_cg_attach(const char *dir, pid_t pid)
+bool ksm_cg_attach(const char *dir, pid_t pid)
 {
 	char buf[32];
 
@@ -925,7 +834,7 @@ static inline bool ksm_cg_attach(const char *dir, pid_t pid)
  * reaped; a cgroup whose last process is still on its way out is busy for
  * a moment, so this retries for a few seconds.
  */
-static inline bool ksm_cg_remove(char *dir)
+bool ksm_cg_remove(char *dir)
 {
 	long long deadline = ksm_now_ms() + 10000;
 
@@ -943,8 +852,8 @@ static inline bool ksm_cg_remove(char *dir)
 }
 
 /* Move the caller into a new memory cgroup (see ksm_cg_create()). */
-static inline bool ksm_cg_enter(const char *name, const char *need, char *dir,
-				size_t dirlen, char *why, size_t len)
+bool ksm_cg_enter(const char *name, const char *need, char *dir, size_t dirlen,
+		  char *why, size_t len)
 {
 	if (!ksm_cg_create(name, need, dir, dirlen, why, len))
 		return false;
@@ -956,7 +865,7 @@ static inline bool ksm_cg_enter(const char *name, const char *need, char *dir,
 }
 
 /* Leave @dir for the root, remove it and unmount what was mounted. */
-static inline void ksm_cg_leave(char *dir)
+void ksm_cg_leave(char *dir)
 {
 	if (ksm_cg_mnt[0])
 		ksm_cg_attach(ksm_cg_mnt, 0);
@@ -968,21 +877,21 @@ static inline void ksm_cg_leave(char *dir)
 /* NUMA, by raw system calls (no libnuma needed).                         */
 /* ---------------------------------------------------------------------- */
 
-static inline long ksm_mbind(void *addr, unsigned long len, int mode,
-			     const unsigned long *mask, unsigned long maxnode,
-			     unsigned int flags)
+long ksm_mbind(void *addr, unsigned long len, int mode,
+	       const unsigned long *mask, unsigned long maxnode,
+	       unsigned int flags)
 {
 	return syscall(SYS_mbind, addr, len, mode, mask, maxnode, flags);
 }
 
-static inline long ksm_move_pages(unsigned long count, void **pages,
-				  const int *nodes, int *status, int flags)
+long ksm_move_pages(unsigned long count, void **pages, const int *nodes,
+		    int *status, int flags)
 {
 	return syscall(SYS_move_pages, 0, count, pages, nodes, status, flags);
 }
 
 /* The node of the page at @addr, or -errno. */
-static inline int ksm_node_of(void *addr)
+int ksm_node_of(void *addr)
 {
 	int status = -ENOENT;
 
@@ -992,7 +901,7 @@ static inline int ksm_node_of(void *addr)
 }
 
 /* Nodes 0 and 1 both have memory? */
-static inline bool ksm_two_nodes(void)
+bool ksm_two_nodes(void)
 {
 	char buf[128] = "";
 	FILE *f = fopen("/sys/devices/system/node/has_memory", "r");
@@ -1009,7 +918,7 @@ static inline bool ksm_two_nodes(void)
 }
 
 /* Bind [addr, addr + npages) to @node (before it is populated). */
-static inline void ksm_bind_node(void *addr, size_t npages, int node)
+void ksm_bind_node(void *addr, size_t npages, int node)
 {
 	unsigned long mask = 1UL << node;
 
@@ -1026,7 +935,7 @@ static inline void ksm_bind_node(void *addr, size_t npages, int node)
  * fork() a child that dies with the parent.  The child must leave with
  * _exit(), never exit(): the knobs are the parent's to restore.
  */
-static inline pid_t ksm_fork(void)
+pid_t ksm_fork(void)
 {
 	pid_t pid;
 
@@ -1045,7 +954,7 @@ static inline pid_t ksm_fork(void)
 }
 
 /* Wait for a child: true if it exited with status 0. */
-static inline bool ksm_wait_child(pid_t pid, const char *what)
+bool ksm_wait_child(pid_t pid, const char *what)
 {
 	int status;
 
@@ -1065,12 +974,12 @@ static inline bool ksm_wait_child(pid_t pid, const char *what)
 }
 
 /* One byte over a pipe, with a timeout: used to step children. */
-static inline bool ksm_pipe_send(int fd, char c)
+bool ksm_pipe_send(int fd, char c)
 {
 	return write(fd, &c, 1) == 1;
 }
 
-static inline int ksm_pipe_recv(int fd, long timeout_ms)
+int ksm_pipe_recv(int fd, long timeout_ms)
 {
 	long long deadline = ksm_now_ms() + timeout_ms;
 	struct timeval tv;
@@ -1100,4 +1009,194 @@ static inline int ksm_pipe_recv(int fd, long timeout_ms)
 	}
 }
 
-#endif /* __KSM_SELFTEST_H */
+/* ---------------------------------------------------------------------- */
+/* The stress programs (ksm_stress.h).                                    */
+/* ---------------------------------------------------------------------- */
+
+struct ksm_stress_stats *ksm_stats;
+unsigned long long ksm_seed;
+unsigned int ksm_secs;
+long long ksm_deadline_ms;
+const char *ksm_prog;
+
+/* splitmix64: a small, good generator; each process seeds its own state. */
+unsigned long long ksm_rand(unsigned long long *state)
+{
+	*state += 0x9e3779b97f4a7c15ULL;
+	return ksm_mix64(*state);
+}
+
+/* A uniform value in [0, n), n > 0. */
+unsigned long long ksm_rand_below(unsigned long long *state,
+				  unsigned long long n)
+{
+	return ksm_rand(state) % n;
+}
+
+/* The state of stream @stream (a child number, say) of this run's seed. */
+unsigned long long ksm_rand_stream(unsigned long long stream)
+{
+	return ksm_mix64(ksm_seed ^ ksm_mix64(stream + 1));
+}
+
+static void ksm_stress_usage(void)
+{
+	fprintf(stderr, "usage: %s [-t SECONDS] [-s SEED]\n", ksm_prog);
+	exit(KSFT_FAIL);
+}
+
+/*
+ * Parse -t and -s, set the deadline, map the shared counters and print the
+ * seed.  Call before ksm_selftest_init(), whose watchdog should be given
+ * ksm_stress_watchdog().
+ */
+void ksm_stress_init(int argc, char **argv, unsigned int default_secs)
+{
+	const char *env = getenv("KSM_SEED");
+	char *end;
+	int opt;
+
+	ksm_prog = strrchr(argv[0], '/') ? strrchr(argv[0], '/') + 1 : argv[0];
+	ksm_secs = default_secs;
+	if (env && *env)
+		ksm_seed = strtoull(env, NULL, 0);
+	else
+		ksm_seed = ksm_mix64((unsigned long long)time(NULL) << 20 ^ getpid());
+	while ((opt = getopt(argc, argv, "t:s:")) != -1) {
+		switch (opt) {
+		case 't':
+			ksm_secs = strtoul(optarg, &end, 0);
+			if (*end || !ksm_secs)
+				ksm_stress_usage();
+			break;
+		case 's':
+			ksm_seed = strtoull(optarg, &end, 0);
+			if (*end)
+				ksm_stress_usage();
+			break;
+		default:
+			ksm_stress_usage();
+		}
+	}
+	ksm_stats = mmap(NULL, sizeof(*ksm_stats), PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (ksm_stats == MAP_FAILED)
+		ksft_exit_fail_msg("mmap of the shared counters: %s\n", strerror(errno));
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	ksft_print_msg("seed %llu, %u s (repeat: %s -s %llu -t %u)\n", ksm_seed,
+		       ksm_secs, ksm_prog, ksm_seed, ksm_secs);
+	ksm_deadline_ms = ksm_now_ms() + ksm_secs * 1000LL;
+}
+
+void ksm_stress_ops(unsigned long long n)
+{
+	__atomic_fetch_add(&ksm_stats->ops, n, __ATOMIC_RELAXED);
+}
+
+/*
+ * Count @npages verified pages, @bad of which held the wrong contents.
+ * Returns @bad, so that callers can write "if (ksm_stress_verified(...))".
+ */
+unsigned long long ksm_stress_verified(unsigned long long npages,
+				       unsigned long long bad)
+{
+	__atomic_fetch_add(&ksm_stats->verified, npages, __ATOMIC_RELAXED);
+	if (bad)
+		__atomic_fetch_add(&ksm_stats->mismatches, bad, __ATOMIC_RELAXED);
+	return bad;
+}
+
+/* Print the summary line the lab adds up; true if no mismatch was seen. */
+bool ksm_stress_summary(void)
+{
+	struct ksm_stress_stats s = {
+		.ops = __atomic_load_n(&ksm_stats->ops, __ATOMIC_SEQ_CST),
+		.verified = __atomic_load_n(&ksm_stats->verified, __ATOMIC_SEQ_CST),
+		.mismatches = __atomic_load_n(&ksm_stats->mismatches, __ATOMIC_SEQ_CST),
+	};
+
+	printf("# summary: %s seed=%llu secs=%u ops=%llu verified=%llu mismatches=%llu\n",
+	       ksm_prog, ksm_seed, ksm_secs, s.ops, s.verified, s.mismatches);
+	return s.mismatches == 0;
+}
+
+/* KSM's three slab caches, in the order of the counts of ksm_slab_objs(). */
+static const char * const ksm_slab_names[KSM_NR_SLABS] = {
+	"ksm_rmap_item", "ksm_stable_node", "ksm_mm_slot",
+};
+
+/* Fill @objs; false if /proc/slabinfo lacks one of the caches. */
+bool ksm_slab_objs(long objs[KSM_NR_SLABS])
+{
+	char line[512], name[64];
+	int i, found = 0;
+	long active;
+	FILE *f = fopen("/proc/slabinfo", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "%63s %ld", name, &active) != 2)
+			continue;
+		for (i = 0; i < KSM_NR_SLABS; i++) {
+			if (!strcmp(name, ksm_slab_names[i])) {
+				objs[i] = active;
+				found |= 1 << i;
+			}
+		}
+	}
+	fclose(f);
+	return found == (1 << KSM_NR_SLABS) - 1;
+}
+
+/*
+ * SLUB counts the free objects of per-cpu slabs as active: have it flush
+ * them and discard empty slabs (/sys/kernel/slab/NAME/shrink), if it can.
+ */
+void ksm_slab_shrink(void)
+{
+	char path[128];
+	int i, fd;
+
+	for (i = 0; i < KSM_NR_SLABS; i++) {
+		snprintf(path, sizeof(path), "/sys/kernel/slab/%s/shrink",
+			 ksm_slab_names[i]);
+		fd = open(path, O_WRONLY);
+		if (fd < 0)
+			continue;
+		if (write(fd, "1", 1) != 1)
+			ksft_print_msg("write %s: %s\n", path, strerror(errno));
+		close(fd);
+	}
+}
+
+void ksm_slab_print(const char *what, const long objs[KSM_NR_SLABS])
+{
+	ksft_print_msg("%s: ksm_rmap_item %ld ksm_stable_node %ld ksm_mm_slot %ld\n",
+		       what, objs[0], objs[1], objs[2]);
+}
+
+/*
+ * Wait (at most @timeout_ms: frees may be deferred, by RCU say) until every
+ * KSM slab object is freed.  1 when they are, 0 on timeout (printed), -1
+ * when they cannot be counted (no /proc/slabinfo or merged caches).
+ */
+int ksm_slab_wait_zero(long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms;
+	long objs[KSM_NR_SLABS];
+
+	for (;;) {
+		if (!ksm_slab_objs(objs))
+			return -1;
+		if (!objs[0] && !objs[1] && !objs[2])
+			return 1;
+		if (ksm_now_ms() > deadline) {
+			ksm_slab_print("KSM slab objects still active", objs);
+			return 0;
+		}
+		ksm_slab_shrink();
+		usleep(100000);
+	}
+}
+
