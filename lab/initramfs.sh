@@ -52,19 +52,44 @@ compile "$root/tests/ksm_tests" "$vm/ksm_tests.c" -I"$vm" -Wno-sign-compare -Wno
 } >"$root/lab/conformance.cases"
 
 # The project's own selftests: every tools/testing/selftests/vm/*.c here is
-# one program; an optional "limit: N" comment sets its time limit.  A program
-# marked "suite: stress" goes to the stress suite instead (its short run, for
-# make check) and to stress-long (make stress), run with "-t N" from its
-# "long: N" comment.
+# one program, linked with ksm_util.c (the helpers of ksm_util.h and
+# ksm_stress.h), which is not a program itself; an optional "limit: N" comment
+# sets its time limit.  A program marked "suite: stress" goes to the stress
+# suite instead (its short run, for make check) and to stress-long (make
+# stress), run with "-t N" from its "long: N" comment.
+# They are built as kselftest builds them, by the series' own
+# tools/testing/selftests/vm/Makefile (lab/patches/0004), statically, into
+# build/guest/kselftest-vm: make rebuilds only the programs that changed.
 own=$ROOT/tools/testing/selftests/vm
+lib=$own/ksm_util.c
+LAB_OBJ_SUFFIX= "$LAB/tree.sh" >/dev/null
+hdr=$BUILD/obj/uapi-headers
+if [ ! -f "$hdr/usr/include/linux/mman.h" ]; then
+	step "$logs/uapi-headers.log" "installing the kernel's uAPI headers for the selftests (once)" \
+		make -C "$OURS_SRC" O="$hdr" ARCH=x86_64 headers
+fi
+kst=$BUILD/guest/kselftest-vm
+mkdir -p "$kst"
+progs=
+for src in "$own"/*.c; do
+	if [ -e "$src" ] && [ "$src" != "$lib" ]; then
+		progs="$progs $kst/$(basename "$src" .c)"
+	fi
+done
+make -C "$OURS_SRC/tools/testing/selftests/vm" OUTPUT="$kst" \
+	KHDR_INCLUDES="-isystem $hdr/usr/include" LDFLAGS=-static \
+	EXTRA_CFLAGS="-O2 -g0 -Wextra -Wno-unused-parameter" -j"$JOBS" $progs \
+	>>"$logs/tests-build.log" 2>&1 ||
+	{ tail -n 20 "$logs/tests-build.log" >&2; die "could not build the selftests (log $logs/tests-build.log)"; }
 echo "# the project's tools/testing/selftests/vm" >"$root/lab/selftests.cases"
 echo "# the stress and fault programs, short runs (make check)" >"$root/lab/stress.cases"
 echo "# the stress and fault programs, long runs (make stress)" >"$root/lab/stress-long.cases"
 tag() { sed -n "s/.*[^a-z]$1: *\([0-9a-z-][0-9a-z-]*\).*/\1/p" "$2" | head -n 1; }
 for src in "$own"/*.c; do
 	[ -e "$src" ] || continue
+	[ "$src" = "$lib" ] && continue
 	name=$(basename "$src" .c)
-	compile "$root/tests/$name" "$src" -I"$own"
+	cp "$kst/$name" "$root/tests/$name"
 	limit=$(tag limit "$src") limit=${limit%s}
 	case $(tag suite "$src") in
 	stress)
