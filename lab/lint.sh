@@ -52,7 +52,9 @@ fi
 
 # CONFIG_KSM=n: every caller's stub must build.
 noksm=$BUILD/noksm.config
-echo "CONFIG_KSM=n" >"$noksm"
+printf '%s\n' "CONFIG_KSM=n" "CONFIG_KSM_KUNIT_TEST=n" >"$noksm"
+# No stale kernel for the controls (lab/controls.sh) if this build fails.
+rm -f "$BUILD/obj/ours-test-noksm/arch/x86/boot/bzImage"
 if (LAB_EXTRA_CONFIG=$noksm LAB_OBJ_SUFFIX=-noksm "$LAB/kernel.sh" ours test); then
 	res ok "the kernel builds with CONFIG_KSM=n"
 else
