@@ -72,6 +72,7 @@ static struct kunit_suite ksm_core_test_suite = {
 	.name = "ksm_core",
 	.test_cases = ksm_core_test_cases,
 };
+
 kunit_test_suite(ksm_core_test_suite);
 
 #endif /* _MM_KSM_CORE_TEST_H */

@@ -43,17 +43,24 @@ static unsigned int ksm_test_items(struct mm_struct *mm, unsigned long *addrs,
 	return n;
 }
 
-#define KSM_TEST_ITEMS(test, mm, ...) do {				\
-	const unsigned long want[] = { __VA_ARGS__ };			\
-	unsigned long got[ARRAY_SIZE(want) + 1];			\
-	unsigned int i, n;						\
-									\
-	n = ksm_test_items(mm, got, ARRAY_SIZE(got));			\
-	KUNIT_EXPECT_EQ(test, n, (unsigned int)ARRAY_SIZE(want));	\
-	for (i = 0; i < n && i < ARRAY_SIZE(want); i++)			\
-		KUNIT_EXPECT_EQ(test, got[i], want[i]);			\
-	KUNIT_EXPECT_EQ(test, (mm)->ksm_rmap_items, (unsigned long)n);	\
-} while (0)
+/* Expect @mm's items at exactly the @n addresses @want, in that order. */
+static void ksm_test_expect(struct kunit *test, struct mm_struct *mm,
+			    const unsigned long *want, unsigned int n)
+{
+	unsigned long got[16];
+	unsigned int i, nr;
+
+	nr = ksm_test_items(mm, got, ARRAY_SIZE(got));
+	KUNIT_EXPECT_EQ(test, nr, n);
+	for (i = 0; i < nr && i < n; i++)
+		KUNIT_EXPECT_EQ(test, got[i], want[i]);
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, (unsigned long)nr);
+}
+
+#define KSM_TEST_ITEMS(test, mm, ...)					\
+	ksm_test_expect(test, mm, (const unsigned long[]){ __VA_ARGS__ }, \
+			sizeof((const unsigned long[]){ __VA_ARGS__ }) /	\
+			sizeof(unsigned long))
 
 /* Make items at the cursor for @addrs, in a new pass. */
 static void ksm_test_visit(struct kunit *test, const unsigned long *addrs,
@@ -190,6 +197,7 @@ static struct kunit_suite ksm_cursor_test_suite = {
 	.name = "ksm_cursor",
 	.test_cases = ksm_cursor_test_cases,
 };
+
 kunit_test_suite(ksm_cursor_test_suite);
 
 #endif /* _MM_KSM_CURSOR_TEST_H */

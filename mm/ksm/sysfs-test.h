@@ -101,6 +101,7 @@ static struct kunit_suite ksm_sysfs_test_suite = {
 	.name = "ksm_sysfs",
 	.test_cases = ksm_sysfs_test_cases,
 };
+
 kunit_test_suite(ksm_sysfs_test_suite);
 
 #endif /* _MM_KSM_SYSFS_TEST_H */

@@ -67,6 +67,7 @@ static struct kunit_suite ksm_unstable_test_suite = {
 	.name = "ksm_unstable",
 	.test_cases = ksm_unstable_test_cases,
 };
+
 kunit_test_suite(ksm_unstable_test_suite);
 
 #endif /* _MM_KSM_UNSTABLE_TEST_H */
