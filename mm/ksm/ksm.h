@@ -252,9 +252,6 @@ static inline int ksm_tree_nid(struct page *page)
 }
 
 /* stable.c: the stable trees. */
-enum ksm_get_mode { KSM_GET_NOLOCK, KSM_GET_LOCK };
-struct page *ksm_get_page(struct ksm_stable_node *node, enum ksm_get_mode mode,
-			  bool *stale);
 struct page *ksm_stable_search(struct page *page,
 			       struct ksm_stable_node **nodep);
 void ksm_stable_add(struct ksm_stable_node *node, struct page *kpage);
@@ -283,8 +280,6 @@ void ksm_unstable_remove(struct ksm_rmap_item *item);
 void ksm_unstable_new_pass(void);
 void ksm_unstable_step(void);
 struct vm_area_struct *ksm_item_vma(struct ksm_rmap_item *item);
-struct page *ksm_item_page(struct ksm_rmap_item *item,
-			   struct mm_struct *locked_mm);
 int ksm_unstable_init(void);
 void ksm_unstable_exit(void);
 

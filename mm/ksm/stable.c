@@ -163,6 +163,8 @@ bool ksm_drain_dead(unsigned int max)
 	return true;
 }
 
+enum ksm_get_mode { KSM_GET_NOLOCK, KSM_GET_LOCK };
+
 /**
  * ksm_get_page() - get the KSM page of a stable node
  * @node: a plain or dup node
@@ -182,8 +184,8 @@ bool ksm_drain_dead(unsigned int max)
  * Context: ksm_mutex held; may sleep for the page lock (KSM_GET_LOCK).
  * Return: the page, referenced (and locked for KSM_GET_LOCK), or NULL.
  */
-struct page *ksm_get_page(struct ksm_stable_node *node, enum ksm_get_mode mode,
-			  bool *stale)
+static struct page *ksm_get_page(struct ksm_stable_node *node,
+				 enum ksm_get_mode mode, bool *stale)
 {
 	void *want = (void *)((unsigned long)node | PAGE_MAPPING_KSM);
 	unsigned long kpfn;

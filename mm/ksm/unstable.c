@@ -168,8 +168,8 @@ struct vm_area_struct *ksm_item_vma(struct ksm_rmap_item *item)
  * Context: ksm_mutex held, and the mmap_lock of @locked_mm.
  * Return: the page, referenced, or NULL.
  */
-struct page *ksm_item_page(struct ksm_rmap_item *item,
-			   struct mm_struct *locked_mm)
+static struct page *ksm_item_page(struct ksm_rmap_item *item,
+				  struct mm_struct *locked_mm)
 {
 	struct mm_struct *mm = item->mm;
 	struct vm_area_struct *vma;
