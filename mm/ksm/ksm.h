@@ -1,77 +1,81 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * Kernel Samepage Merging: definitions shared by the files of mm/ksm/.
+ */
+
+/**
+ * DOC: Locking rules
  *
- * Locking rules (the only place they are written down)
- * ====================================================
+ * This is the only place they are written down.  Locks, outermost first:
+ * a lock may be taken while holding the ones listed above it, never the
+ * other way round.
  *
- * Locks, outermost first.  A lock may be taken while holding the ones
- * listed above it, never the other way round:
+ * 1. ``ksm_ctl_mutex`` serialises writers of the sysfs knobs; it is held
+ *    over the "run = 2" unmerge of every registered mm.
  *
- *   1. ksm_ctl_mutex      serialises writers of the sysfs knobs; held over
- *                         the "run = 2" unmerge of every registered mm.
- *   2. ksm_pass_mutex    held by ksmd over the end of a pass: the sweep
- *                         of the stable nodes, taken in steps of
- *                         ksm_mutex, and the move of full_scans (or its
- *                         reset, run = 2).  A reader of full_scans takes
- *                         it alone: the sweep that comes with the next
- *                         move of full_scans then starts after the read,
- *                         and readers only ever wait for a sweep, never
- *                         for ksmd's scan.
- *   3. mm->mmap_lock      of the mm being scanned, or being unmerged by
- *                         madvise/mremap/run=2 (read or write).
- *   4. ksm_mutex          protects the stable trees, the unstable table,
- *                         every rmap item and stable node, the scan cursor
- *                         (ksm_scan) and the counters.  Everyone takes it
- *                         with ksm_lock(), which lets the holder see the
- *                         wait.  ksmd holds it, and the mmap_lock of the
- *                         mm it scans, for one step (scan.c: a bounded run
- *                         of pages whatever pages_to_scan says, cut short
- *                         when another task waits for either lock), then
- *                         drops both.  No one holds it over work that
- *                         grows with the mappings of a KSM page: a node
- *                         whose page went dies at once and its items come
- *                         off one by one (stable.c); a task freeing many
- *                         items of its own lets go of it when another
- *                         waits (cursor.c).
- *                         While holding ksm_mutex, the mmap_lock of any
- *                         other mm is only ever taken with
- *                         mmap_read_trylock(): that is what lets madvise
- *                         and exit take ksm_mutex from inside mmap_lock.
- *   5. page lock          of a KSM page (blocking lock_page()), then the
- *                         page lock of a page merged into it, which is
- *                         only ever taken with trylock_page().  Waiting
- *                         for it holds a page reference, which fails a
- *                         migration holding the lock (its refcount check):
- *                         so ksmd leaves alone the rmap items of ptes that
- *                         are migration entries, instead of freeing them.
- *   6. anon_vma lock, page table lock (spinlocks): taken by the rmap and
- *                         page table helpers as usual.
- *   7. ksm_slots_lock    (spinlock, innermost) protects the list and hash
- *                         of mm slots.  A slot is only freed with both
- *                         ksm_mutex and ksm_slots_lock held, so a holder
- *                         of either may look at any registered slot.
+ * 2. ``ksm_pass_mutex`` is held by ksmd over the end of a pass: the sweep
+ *    of the stable nodes, taken in steps of ``ksm_mutex``, and the move of
+ *    full_scans (or its reset, run = 2).  A reader of full_scans takes it
+ *    alone: the sweep that comes with the next move of full_scans then
+ *    starts after the read, and readers only ever wait for a sweep, never
+ *    for ksmd's scan.
  *
- * The rmap items linked on a stable node (its "rmap list") are changed only
- * with ksm_mutex held *and* the KSM page locked; rmap_walk_ksm() readers
- * hold only the page lock (rmap_walk() callers lock folios they saw KSM).
- * One reader holds nothing: a walker that found a page anon just before
- * ksmd made it a KSM page.  So items are only ever added to a list
- * (published with release semantics) while its page lives, and a node
- * once published in page->mapping is never freed before its page.  When
- * the KSM page is gone (node stale) there are no readers left and
- * ksm_mutex is enough.  stable_node->kpfn is written with the old and new
- * pages locked (migration) and read locklessly, see ksm_get_page().
+ * 3. ``mm->mmap_lock`` of the mm being scanned, or being unmerged by
+ *    madvise, mremap or run = 2 (read or write).
+ *
+ * 4. ``ksm_mutex`` protects the stable trees, the unstable table, every
+ *    rmap item and stable node, the scan cursor (``ksm_scan``) and the
+ *    counters.  Everyone takes it with ksm_lock(), which lets the holder
+ *    see the wait.  ksmd holds it, and the mmap_lock of the mm it scans,
+ *    for one step (scan.c: a bounded run of pages whatever pages_to_scan
+ *    says, cut short when another task waits for either lock), then drops
+ *    both.  No one holds it over work that grows with the mappings of a
+ *    KSM page: a node whose page went dies at once and its items come off
+ *    one by one (stable.c); a task freeing many items of its own lets go
+ *    of it when another waits (cursor.c).  While holding ``ksm_mutex``,
+ *    the mmap_lock of any other mm is only ever taken with
+ *    mmap_read_trylock(): that is what lets madvise and exit take
+ *    ``ksm_mutex`` from inside mmap_lock.
+ *
+ * 5. The page lock of a KSM page (blocking lock_page()), then the page
+ *    lock of a page merged into it, which is only ever taken with
+ *    trylock_page().  Waiting for it holds a page reference, which fails
+ *    a migration holding the lock (its refcount check): so ksmd leaves
+ *    alone the rmap items of ptes that are migration entries, instead of
+ *    freeing them.
+ *
+ * 6. The anon_vma lock and the page table lock (spinlocks), taken by the
+ *    rmap and page table helpers as usual.
+ *
+ * 7. ``ksm_slots_lock`` (spinlock, innermost) protects the list and hash
+ *    of mm slots, and every move of the cursor from one slot to another.
+ *    A slot only leaves the list with both ``ksm_mutex`` and
+ *    ``ksm_slots_lock`` held, so a holder of either may look at any
+ *    registered slot.
+ *
+ * The rmap items linked on a stable node (its "rmap list") are changed
+ * only with ``ksm_mutex`` held *and* the KSM page locked; rmap_walk_ksm()
+ * readers hold only the page lock (rmap_walk() callers lock folios they
+ * saw KSM).  One reader holds nothing: a walker that found a page anon
+ * just before ksmd made it a KSM page.  So items are only ever added to a
+ * list (published with release semantics) while its page lives, and a
+ * node once published in page->mapping is never freed before its page.
+ * When the KSM page is gone (node stale) there are no readers left and
+ * ``ksm_mutex`` is enough.  The node's kpfn is written with the old and
+ * new pages locked (migration) and read locklessly, see ksm_get_page().
  *
  * rmap_walk_ksm(), folio_migrate_ksm() and ksm_might_need_to_copy() take
  * no KSM lock at all; nothing that holds a page lock ever waits for
- * ksm_mutex.  Nothing sleeps under ksm_slots_lock; ksmd calls
- * cond_resched() only with no spinlock held, and holds neither ksm_mutex
- * nor any mmap_lock while it sleeps between batches.
+ * ``ksm_mutex``.  Nothing sleeps under ``ksm_slots_lock``; ksmd calls
+ * cond_resched() only with no spinlock held, and holds neither
+ * ``ksm_mutex`` nor any mmap_lock while it sleeps between batches.
  *
- * __ksm_exit() takes ksm_mutex: since ksmd only touches an mm with that
- * mutex held (and rechecks the cursor after any unlock), a slot removed
- * under it can never be in use by ksmd.
+ * Exit (ksm_forget_mm()) frees a slot with ``ksm_mutex`` held: since
+ * ksmd only touches an mm with that mutex held (and rechecks the cursor
+ * after any unlock), such a slot is never in use by ksmd.  When the mutex
+ * is busy and the mm has no merged page, exit marks the slot an orphan
+ * under ``ksm_slots_lock`` instead, unless the cursor is on it; only ksmd
+ * frees an orphan, once its cursor has left it.
  */
 #ifndef _MM_KSM_KSM_H
 #define _MM_KSM_KSM_H
