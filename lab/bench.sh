@@ -122,11 +122,11 @@ for kernel, r, rep in runs:
         summary = ""
     kbad = re.search(r"^FAIL  (kernel log: .*)", summary, re.M)
     # Ours sizes its unstable table for the rmap items there are (one per
-    # registered page once scanned): 2^clamp(order_base_2(items / 4 + 1),
+    # registered page once scanned): 2^clamp(order_base_2(items / 2 + 1),
     # 10, 30) hlist heads of 8 bytes (mm/ksm/unstable.c).  Stock has none.
     if "merge_wall_s" in res:
         items = int(res["registered_pages"])
-        bits = min(max((items // 4).bit_length(), 10), 30)
+        bits = min(max((items // 2).bit_length(), 10), 30)
         table = (1 << bits) * 8 if kernel == "ours" else 0
         res["meta_unstable_table_kib"] = table / 1024
         res["meta_bytes_per_registered_page_incl_table"] = \
