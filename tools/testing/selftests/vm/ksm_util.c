@@ -5,6 +5,8 @@
  * file.
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+
 #include "ksm_util.h"
 #include "ksm_stress.h"
 
@@ -314,6 +316,44 @@ bool ksm_wait_full_scans(unsigned long n, long timeout_ms)
  * seen and return false.  *@scans_waited (if set) gets the number of full
  * scans that completed before the counters first matched.
  */
+/* Does any process have a mergeable area ("mg" in its smaps VmFlags)? */
+static bool ksm_any_mergeable_area(void)
+{
+	char path[300], line[512];
+	struct dirent *d;
+	bool found = false;
+	DIR *dir;
+	FILE *f;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return true;	/* cannot tell: assume there is */
+	while (!found && (d = readdir(dir))) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/smaps", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		while (!found && fgets(line, sizeof(line), f))
+			found = !strncmp(line, "VmFlags:", 8) && strstr(line, " mg");
+		fclose(f);
+	}
+	closedir(dir);
+	return found;
+}
+
+/*
+ * May ksmd have stopped making full scans?  Only if it has nothing to do:
+ * stopped (run is not 1), told to scan no page, or no process has a
+ * mergeable area left.  Otherwise a pass that does not end is a stall.
+ */
+static bool ksm_may_idle(void)
+{
+	return ksm_read("run") != 1 || !ksm_read("pages_to_scan") ||
+	       !ksm_any_mergeable_area();
+}
+
 bool ksm_wait_counters_scans(const struct ksm_counters *want, long timeout_ms,
 			     unsigned long *scans_waited)
 {
@@ -334,8 +374,8 @@ bool ksm_wait_counters_scans(const struct ksm_counters *want, long timeout_ms,
 		*scans_waited = ksm_full_scans() - start;
 	/*
 	 * Must stay so: a counter passing through a value is not enough.
-	 * But ksmd goes idle once no mm has a mergeable area left (it then
-	 * drops the mm): full_scans standing still for KSM_IDLE_MS counts.
+	 * But ksmd may go idle (ksm_may_idle()): then full_scans standing
+	 * still for KSM_IDLE_MS counts.  While it has work, it must not.
 	 */
 	stable_from = ksm_full_scans();
 	last_change = ksm_now_ms();
@@ -366,9 +406,14 @@ bool ksm_wait_counters_scans(const struct ksm_counters *want, long timeout_ms,
 			last_scans = now;
 			last_change = ksm_now_ms();
 		} else if (ksm_now_ms() - last_change > KSM_IDLE_MS) {
-			ksft_print_msg("ksmd idle (full_scans stays %lu): counters final\n",
-				       now);
-			return true;
+			if (ksm_may_idle()) {
+				ksft_print_msg("ksmd idle (full_scans stays %lu): counters final\n",
+					       now);
+				return true;
+			}
+			ksft_print_msg("full_scans stays %lu for %d ms with areas to scan\n",
+				       now, KSM_IDLE_MS);
+			goto timeout;
 		}
 		if (ksm_now_ms() > deadline)
 			goto timeout;
