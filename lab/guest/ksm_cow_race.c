@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * ksm_cow_race: the race behind ksm_tests -U, repeated.  Merge two pages,
- * write both (copy on write), wait for one more full scan, and expect the
- * counters at 0; on a miss, print the counters and the old KSM page's
- * /proc/kpageflags.  The pass that ends just after the writes may have
- * looked at the KSM page before they freed it; reading full_scans under
- * ksm_mutex closes that window.  It is the "race" suite of make check;
- * the window was widest on a loaded host (a few `while :; do :; done`
- * loops beside `./lab/boot.sh ours test race race`).
+ * ksm_cow_race: the race behind ksm_tests -U, repeated.  Merge two pages
+ * (checked: one KSM page, mapped twice), write both (copy on write), wait
+ * for one more full scan, and expect the counters at 0; on a miss, print
+ * the counters and the old KSM page's /proc/kpageflags.  The pass that
+ * ends just after the writes may have looked at the KSM page before they
+ * freed it; reading full_scans under ksm_mutex closes that window.  It is
+ * the "race" suite of make check; the window was widest on a loaded host
+ * (a few `while :; do :; done` loops beside
+ * `./lab/boot.sh ours test race race`).
  */
 #include <fcntl.h>
 #include <stdint.h>
@@ -71,9 +72,9 @@ static int wait_scans(unsigned long n)
 int main(void)
 {
 	long ps = sysconf(_SC_PAGESIZE);
-	int i, missed = 0;
+	int i, missed = 0, unmerged = 0;
 
-	printf("TAP version 13\n1..1\n");
+	printf("TAP version 13\n1..2\n");
 	for (i = 0; i < RUNS; i++) {
 		uint64_t pfn;
 		char *m;
@@ -93,6 +94,18 @@ int main(void)
 			return 2;
 		pfn = rd64("/proc/self/pagemap", (uintptr_t)m / ps) &
 		      ((1ULL << 55) - 1);
+		/* Merged: one KSM page (KPF_KSM, bit 21) mapped by both. */
+		if (rd("pages_shared") != 1 || rd("pages_sharing") != 1 || !pfn ||
+		    pfn != (rd64("/proc/self/pagemap", (uintptr_t)m / ps + 1) &
+			    ((1ULL << 55) - 1)) ||
+		    !(rd64("/proc/kpageflags", pfn) & (1ULL << 21))) {
+			unmerged++;
+			printf("# run %d: not merged after two full scans: ", i);
+			printf("pages_shared %lu pages_sharing %lu, page %#llx kpageflags %#llx\n",
+			       rd("pages_shared"), rd("pages_sharing"),
+			       (unsigned long long)pfn,
+			       (unsigned long long)rd64("/proc/kpageflags", pfn));
+		}
 		m[0] = '-';
 		m[ps] = '+';
 		if (wait_scans(1))
@@ -108,7 +121,9 @@ int main(void)
 		munmap(m, 2 * ps);
 	}
 	wr("run", 2);
-	printf("%s 1 counters at 0 one full scan after COW broke the last mapping: %d of %d runs missed\n",
+	printf("%s 1 two identical pages merged into one KSM page: %d of %d runs did not\n",
+	       unmerged ? "not ok" : "ok", unmerged, RUNS);
+	printf("%s 2 counters at 0 one full scan after COW broke the last mapping: %d of %d runs missed\n",
 	       missed ? "not ok" : "ok", missed, RUNS);
-	return missed != 0;
+	return unmerged || missed;
 }
