@@ -177,12 +177,9 @@ bool ksm_cursor_next_mm(unsigned int *quota)
 	struct ksm_mm_slot *next;
 
 	lockdep_assert_held(&ksm_mutex);
-	while (*ksm_scan.rmap_link) {
-		if (!*quota)
-			return false;
-		ksm_free_item_at(ksm_scan.rmap_link);
-		--*quota;
-	}
+	/* Every item address is below ULONG_MAX: the whole tail goes. */
+	if (!ksm_cursor_seek(ULONG_MAX, quota))
+		return false;
 	spin_lock(&ksm_slots_lock);
 	next = list_next_entry(ksm_scan.slot, scan_list);
 	ksm_cursor_set(next);
@@ -211,7 +208,6 @@ bool ksm_cursor_start_pass(void)
 	ksm_cursor_set(list_first_entry(&ksm_mm_head.scan_list,
 					struct ksm_mm_slot, scan_list));
 	spin_unlock(&ksm_slots_lock);
-	ksm_scan.seqnr++;
 	ksm_unstable_new_pass();
 	return true;
 }

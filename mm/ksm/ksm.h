@@ -180,7 +180,6 @@ struct ksm_scan {
 	struct ksm_mm_slot *slot;
 	unsigned long address;
 	struct ksm_rmap_item **rmap_link;	/* where the next item goes */
-	unsigned long seqnr;			/* full passes started */
 	bool ending;			/* past the last mm, not yet counted */
 };
 
