@@ -21,13 +21,32 @@ cp "$BUSYBOX" "$root/bin/busybox"
 cp "$LAB/guest/init" "$root/init"
 cp "$LAB/guest/run-suites" "$LAB/guest/kunit-results" "$root/lab/"
 
-CFLAGS="-static -O2 -g0 -Wall -Wextra -Wno-unused-parameter"
-compile() { # compile OUT SRC [extra args]
-	local out=$1 src=$2
+CFLAGS="-O2 -g0 -Wall -Wextra -Wno-unused-parameter"
+own=$ROOT/tools/testing/selftests/vm
+lib=$own/ksm_util.c
+# compile OUT SRC [extra args]: build SRC, statically, into $bin and copy it
+# to OUT; rebuilt only when SRC, a file it is built with or the command
+# changes.  "-util" as the first extra arg links the selftests' helpers
+# (ksm_util.c).
+compile() {
+	local out=$1 src=$2 cmd deps exe
 	shift 2
-	gcc $CFLAGS -I"$VANILLA/tools/testing/selftests" -I"$VANILLA" "$@" \
-		-o "$out" "$src" -lnuma -lpthread -lm >>"$logs/tests-build.log" 2>&1 ||
-		{ tail -n 20 "$logs/tests-build.log" >&2; die "could not build $src (log $logs/tests-build.log)"; }
+	deps=$src
+	if [ "${1:-}" = -util ]; then
+		shift
+		set -- -I"$own" "$@" "$lib"
+		deps="$deps $lib $own/ksm_util.h $own/ksm_stress.h"
+	fi
+	exe=$bin/$(basename "$out")
+	cmd="gcc ${LAB_STATIC--static} $CFLAGS -I$VANILLA/tools/testing/selftests -I$VANILLA $* -o $exe $src -lnuma -lpthread -lm"
+	if [ ! -x "$exe" ] || [ "$(cat "$exe.cmd" 2>/dev/null)" != "$cmd" ] ||
+		[ -n "$(find $deps -newer "$exe" 2>/dev/null)" ]; then
+		rm -f "$exe" "$exe.cmd"
+		$cmd >>"$logs/tests-build.log" 2>&1 ||
+			{ tail -n 20 "$logs/tests-build.log" >&2; die "could not build $src (log $logs/tests-build.log)"; }
+		echo "$cmd" >"$exe.cmd"
+	fi
+	[ "$out" = "$exe" ] || cp "$exe" "$out"
 }
 : >"$logs/tests-build.log"
 
@@ -60,8 +79,6 @@ compile "$root/tests/ksm_tests" "$vm/ksm_tests.c" -I"$vm" -Wno-sign-compare -Wno
 # They are built as kselftest builds them, by the series' own
 # tools/testing/selftests/vm/Makefile (lab/patches/0004), statically, into
 # build/guest/kselftest-vm: make rebuilds only the programs that changed.
-own=$ROOT/tools/testing/selftests/vm
-lib=$own/ksm_util.c
 LAB_OBJ_SUFFIX= "$LAB/tree.sh" >/dev/null
 hdr=$BUILD/obj/uapi-headers
 if [ ! -f "$hdr/usr/include/linux/mman.h" ]; then
@@ -113,7 +130,7 @@ done
 } >"$root/lab/kunit.cases"
 
 # The race behind ksm_tests -U, repeated: the race suite of make check.
-compile "$root/tests/ksm_cow_race" "$LAB/guest/ksm_cow_race.c"
+compile "$root/tests/ksm_cow_race" "$LAB/guest/ksm_cow_race.c" -util
 echo "ksm_cow_race|600|ksm_cow_race" >"$root/lab/race.cases"
 
 # The negative controls of make check (lab/controls.sh): a program that
@@ -126,12 +143,14 @@ echo "ksm_cow_race|600|ksm_cow_race" >"$root/lab/race.cases"
 } >"$root/lab/controls.cases"
 
 # The demo of `make run`.
-compile "$root/tests/ksm_demo" "$LAB/guest/ksm_demo.c"
+compile "$root/tests/ksm_demo" "$LAB/guest/ksm_demo.c" -util
 echo "ksm_demo|900|ksm_demo" >"$root/lab/demo.cases"
 
 # The benchmark of `make bench` (lab/bench.sh): the workloads of the full
 # run and of BENCH=quick (smaller sizes).
-compile "$root/tests/ksm_bench" "$LAB/guest/ksm_bench.c"
+compile "$root/tests/ksm_bench" "$LAB/guest/ksm_bench.c" -util
+# ... and on the host, for its TSC frequency (ksm_bench tsc_khz).
+LAB_STATIC= compile "$bin/ksm_bench-host" "$LAB/guest/ksm_bench.c" -util
 {
 	echo "# make bench: ksm_bench WORKLOAD [sizes]"
 	echo "merge|900|ksm_bench merge -m 256 -n 4 -d 64 -u 25"

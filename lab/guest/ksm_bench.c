@@ -20,23 +20,13 @@
  * ksmd's CPU time is utime+stime of /proc/<ksmd>/stat in clock ticks; wall
  * times are CLOCK_MONOTONIC.  The host (lab/bench.sh) gathers the results.
  */
-#include <errno.h>
-#include <fcntl.h>
+#define _GNU_SOURCE
 #include <pthread.h>
-#include <signal.h>
-#include <dirent.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <sys/wait.h>
-#include <time.h>
-#include <unistd.h>
 #include <x86intrin.h>
 
-#define KSM "/sys/kernel/mm/ksm/"
+#include "ksm_util.h"
+
 #define PAGE 4096UL
 #define KPF_KSM 21
 #define MAX_PROCS 64
@@ -87,57 +77,26 @@ static void result(const char *key, double v)
 
 static unsigned long rd(const char *name)
 {
-	char path[128];
-	unsigned long v = 0;
-	FILE *f;
+	unsigned long v;
+	int err = ksm_try_read(name, &v);
 
-	snprintf(path, sizeof(path), KSM "%s", name);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%lu", &v) != 1)
-		fail("cannot read %s: %s", path, strerror(errno));
-	fclose(f);
+	if (err)
+		fail("cannot read %s: %s", ksm_path(name), strerror(-err));
 	return v;
 }
 
 static void wr(const char *name, unsigned long v)
 {
-	char path[128];
-	FILE *f;
+	int err = ksm_write_ulong(name, v);
 
-	snprintf(path, sizeof(path), KSM "%s", name);
-	f = fopen(path, "w");
-	if (!f || fprintf(f, "%lu", v) < 0 || fclose(f))
-		fail("cannot write %lu to %s: %s", v, path, strerror(errno));
+	if (err)
+		fail("cannot write %lu to %s: %s", v, ksm_path(name), strerror(-err));
 }
 
-/* ksmd's pid, found by its name. */
 static int ksmd_pid(void)
 {
-	static int pid;
-	struct dirent *d;
-	char path[300], comm[32];
-	DIR *dir;
-	FILE *f;
+	pid_t pid = ksm_ksmd_pid();
 
-	if (pid)
-		return pid;
-	dir = opendir("/proc");
-	if (!dir)
-		fail("cannot open /proc: %s", strerror(errno));
-	while ((d = readdir(dir))) {
-		if (d->d_name[0] < '1' || d->d_name[0] > '9')
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n"))
-			pid = atoi(d->d_name);
-		fclose(f);
-		if (pid)
-			break;
-	}
-	closedir(dir);
 	if (!pid)
 		fail("no ksmd thread in /proc");
 	return pid;
@@ -146,23 +105,11 @@ static int ksmd_pid(void)
 /* ksmd's CPU time so far (utime + stime), in seconds. */
 static double ksmd_cpu(void)
 {
-	unsigned long utime, stime;
-	char path[64], buf[1024], *p;
-	int fd, n;
+	long long ticks = ksm_ksmd_ticks();
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", ksmd_pid());
-	fd = open(path, O_RDONLY);
-	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		fail("cannot read %s: %s", path, strerror(errno));
-	close(fd);
-	buf[n] = 0;
-	/* After "pid (comm) ": state is field 3, utime 14, stime 15. */
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &utime, &stime) != 2)
-		fail("cannot parse %s", path);
-	return (double)(utime + stime) / sysconf(_SC_CLK_TCK);
+	if (ticks < 0)
+		fail("cannot read ksmd's CPU time from /proc/%d/stat", ksmd_pid());
+	return (double)ticks / sysconf(_SC_CLK_TCK);
 }
 
 /* The clock source behind CLOCK_MONOTONIC. */
@@ -179,27 +126,19 @@ static const char *clocksource(void)
 	return name;
 }
 
-/* Fill one page with the pseudo-random stream of @tag. */
+/*
+ * Fill one page with the content of @tag (ksm_fill_page()'s key @tag + 1:
+ * its key 0 is the zero page, and tag 0 is a content like the others).
+ */
 static void fill(void *page, uint64_t tag)
 {
-	uint64_t x = tag * 0x9e3779b97f4a7c15ULL + 1, *p = page;
-	unsigned long i;
-
-	for (i = 0; i < PAGE / 8; i++) {
-		x ^= x << 13;
-		x ^= x >> 7;
-		x ^= x << 17;
-		p[i] = x;
-	}
+	ksm_fill_page(page, tag + 1);
 }
 
-/* Does the page hold the stream of @tag? */
+/* Does the page hold the content of @tag? */
 static int same(const void *page, uint64_t tag)
 {
-	static uint64_t want[PAGE / 8];
-
-	fill(want, tag);
-	return !memcmp(want, page, PAGE);
+	return ksm_check_page(page, tag + 1) < 0;
 }
 
 static void *map(unsigned long pages)

@@ -10,120 +10,77 @@
  * (a few `while :; do :; done` loops beside
  * `./lab/boot.sh ours test race race`).
  */
-#include <fcntl.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <time.h>
-#include <string.h>
-#include <sys/mman.h>
-#include <unistd.h>
+#define _GNU_SOURCE
+#include "ksm_util.h"
 
 #define RUNS 60
 
-static unsigned long rd(const char *name)
+static unsigned long long pfn_of(const void *addr)
 {
-	char path[128];
-	unsigned long v = 0;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
-	f = fopen(path, "r");
-	if (!f || fscanf(f, "%lu", &v) != 1)
-		exit(2);
-	fclose(f);
-	return v;
+	return ksm_pagemap(addr) & KSM_PM_PFN_MASK;
 }
 
-static void wr(const char *name, unsigned long v)
+/*
+ * Wait for @n more full scans, polling without a pause: the check must
+ * look at the counters as soon as the scan after the writes ends, before
+ * the next one can mend what it missed.
+ */
+static bool wait_scans(unsigned long n)
 {
-	char path[128];
-	FILE *f;
+	unsigned long start = ksm_full_scans();
+	long long deadline = ksm_now_ms() + 60 * 1000;
 
-	snprintf(path, sizeof(path), "/sys/kernel/mm/ksm/%s", name);
-	f = fopen(path, "w");
-	if (!f || fprintf(f, "%lu", v) < 0 || fclose(f))
-		exit(2);
-}
-
-static uint64_t rd64(const char *file, uint64_t idx)
-{
-	uint64_t v = 0;
-	int fd = open(file, O_RDONLY);
-
-	if (fd < 0 || pread(fd, &v, 8, idx * 8) != 8)
-		v = 0;
-	if (fd >= 0)
-		close(fd);
-	return v;
-}
-
-static int wait_scans(unsigned long n)
-{
-	unsigned long s = rd("full_scans");
-	time_t t0 = time(NULL);
-
-	while (rd("full_scans") < s + n)
-		if (time(NULL) - t0 > 60)
-			return -1;
-	return 0;
+	while (ksm_full_scans() < start + n)
+		if (ksm_now_ms() > deadline)
+			return false;
+	return true;
 }
 
 int main(void)
 {
-	long ps = sysconf(_SC_PAGESIZE);
 	int i, missed = 0, unmerged = 0;
 
-	printf("TAP version 13\n1..2\n");
+	ksft_print_header();
+	ksft_set_plan(2);
+	ksm_selftest_init(10, 0, 0);
 	for (i = 0; i < RUNS; i++) {
-		uint64_t pfn;
+		unsigned long long pfn;
 		char *m;
 
-		wr("run", 2);
-		wr("sleep_millisecs", 0);
-		wr("pages_to_scan", 10);
-		m = mmap(NULL, 2 * ps, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (m == MAP_FAILED)
-			return 2;
-		memset(m, '*', 2 * ps);
-		if (madvise(m, 2 * ps, MADV_MERGEABLE))
-			return 2;
-		wr("run", 1);
-		if (wait_scans(2))
-			return 2;
-		pfn = rd64("/proc/self/pagemap", (uintptr_t)m / ps) &
-		      ((1ULL << 55) - 1);
-		/* Merged: one KSM page (KPF_KSM, bit 21) mapped by both. */
-		if (rd("pages_shared") != 1 || rd("pages_sharing") != 1 || !pfn ||
-		    pfn != (rd64("/proc/self/pagemap", (uintptr_t)m / ps + 1) &
-			    ((1ULL << 55) - 1)) ||
-		    !(rd64("/proc/kpageflags", pfn) & (1ULL << 21))) {
+		ksm_set("run", 2);
+		m = ksm_mmap(2);
+		memset(m, '*', 2 * ksm_page_size);
+		ksm_madvise(m, 2, MADV_MERGEABLE);
+		ksm_set("run", 1);
+		if (!wait_scans(2))
+			ksft_exit_fail_msg("run %d: ksmd made no two full scans\n", i);
+		pfn = pfn_of(m);
+		/* Merged: one KSM page mapped by both. */
+		if (ksm_read("pages_shared") != 1 || ksm_read("pages_sharing") != 1 ||
+		    !pfn || pfn != pfn_of(m + ksm_page_size) ||
+		    !(ksm_kpage("/proc/kpageflags", pfn) & KSM_KPF_KSM)) {
 			unmerged++;
-			printf("# run %d: not merged after two full scans: ", i);
-			printf("pages_shared %lu pages_sharing %lu, page %#llx kpageflags %#llx\n",
-			       rd("pages_shared"), rd("pages_sharing"),
-			       (unsigned long long)pfn,
-			       (unsigned long long)rd64("/proc/kpageflags", pfn));
+			ksft_print_msg("run %d: not merged after two full scans: pages_shared %lu pages_sharing %lu, page %#llx kpageflags %#llx\n",
+				       i, ksm_read("pages_shared"), ksm_read("pages_sharing"),
+				       pfn, ksm_kpage("/proc/kpageflags", pfn));
 		}
 		m[0] = '-';
-		m[ps] = '+';
-		if (wait_scans(1))
-			return 2;
-		if (rd("pages_shared") || rd("pages_sharing")) {
+		m[ksm_page_size] = '+';
+		if (!wait_scans(1))
+			ksft_exit_fail_msg("run %d: ksmd made no full scan\n", i);
+		if (ksm_read("pages_shared") || ksm_read("pages_sharing")) {
 			missed++;
-			printf("# run %d: pages_shared %lu pages_sharing %lu after the scan; old KSM page %#llx: kpagecount %llu kpageflags %#llx\n",
-			       i, rd("pages_shared"), rd("pages_sharing"),
-			       (unsigned long long)pfn,
-			       (unsigned long long)rd64("/proc/kpagecount", pfn),
-			       (unsigned long long)rd64("/proc/kpageflags", pfn));
+			ksft_print_msg("run %d: pages_shared %lu pages_sharing %lu after the scan; old KSM page %#llx: kpagecount %lld kpageflags %#llx\n",
+				       i, ksm_read("pages_shared"), ksm_read("pages_sharing"),
+				       pfn, ksm_kpage("/proc/kpagecount", pfn),
+				       ksm_kpage("/proc/kpageflags", pfn));
 		}
-		munmap(m, 2 * ps);
+		munmap(m, 2 * ksm_page_size);
 	}
-	wr("run", 2);
-	printf("%s 1 two identical pages merged into one KSM page: %d of %d runs did not\n",
-	       unmerged ? "not ok" : "ok", unmerged, RUNS);
-	printf("%s 2 counters at 0 one full scan after COW broke the last mapping: %d of %d runs missed\n",
-	       missed ? "not ok" : "ok", missed, RUNS);
-	return unmerged || missed;
+	ksm_set("run", 2);
+	ksft_test_result(!unmerged, "two identical pages merged into one KSM page: %d of %d runs did not\n",
+			 unmerged, RUNS);
+	ksft_test_result(!missed, "counters at 0 one full scan after COW broke the last mapping: %d of %d runs missed\n",
+			 missed, RUNS);
+	ksft_finished();
 }

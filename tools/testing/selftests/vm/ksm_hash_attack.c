@@ -211,46 +211,14 @@ static unsigned long long craft(char *area, size_t n)
 	return trials;
 }
 
-static int ksmd_pid(void)
-{
-	char path[64], comm[32];
-	int pid;
-	FILE *f;
-
-	for (pid = 2; pid < 1000; pid++) {
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		f = fopen(path, "r");
-		if (!f)
-			continue;
-		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n")) {
-			fclose(f);
-			return pid;
-		}
-		fclose(f);
-	}
-	ksft_exit_fail_msg("no ksmd\n");
-	return -1;
-}
-
 /* ksmd's CPU time, in clock ticks. */
 static unsigned long ksmd_ticks(void)
 {
-	unsigned long ut, st;
-	char path[64], buf[1024], *p;
-	int fd, n;
+	long long ticks = ksm_ksmd_ticks();
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", ksmd_pid());
-	fd = open(path, O_RDONLY);
-	n = fd < 0 ? -1 : read(fd, buf, sizeof(buf) - 1);
-	if (n <= 0)
-		ksft_exit_fail_msg("read %s\n", path);
-	close(fd);
-	buf[n] = 0;
-	p = strrchr(buf, ')');
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu",
-			 &ut, &st) != 2)
-		ksft_exit_fail_msg("parse %s\n", path);
-	return ut + st;
+	if (ticks < 0)
+		ksft_exit_fail_msg("cannot read ksmd's CPU time from /proc\n");
+	return ticks;
 }
 
 /*

@@ -12,6 +12,12 @@
 
 long ksm_page_size;
 
+/* Set before main(), for the programs that do not call ksm_selftest_init(). */
+static void __attribute__((constructor)) ksm_util_init(void)
+{
+	ksm_page_size = sysconf(_SC_PAGESIZE);
+}
+
 /* ---------------------------------------------------------------------- */
 /* Knobs: saving and restoring.                                           */
 /* ---------------------------------------------------------------------- */
@@ -708,6 +714,77 @@ unsigned long long ksm_pagemap(const void *addr)
 		ksft_exit_fail_msg("read /proc/self/pagemap: %s\n", strerror(errno));
 	close(fd);
 	return ent;
+}
+
+/* Entry @pfn of /proc/kpageflags or /proc/kpagecount; -1 if unreadable. */
+long long ksm_kpage(const char *file, unsigned long long pfn)
+{
+	unsigned long long val;
+	int fd = open(file, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = pread(fd, &val, sizeof(val), pfn * sizeof(val));
+	close(fd);
+	return n == sizeof(val) ? (long long)val : -1;
+}
+
+/* ksmd's pid, found by its name in /proc; 0 if there is no ksmd. */
+pid_t ksm_ksmd_pid(void)
+{
+	static pid_t pid;
+	char path[300], comm[32];
+	struct dirent *d;
+	DIR *dir;
+	FILE *f;
+
+	if (pid)
+		return pid;
+	dir = opendir("/proc");
+	if (!dir)
+		return 0;
+	while (!pid && (d = readdir(dir))) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f) && !strcmp(comm, "ksmd\n"))
+			pid = atoi(d->d_name);
+		fclose(f);
+	}
+	closedir(dir);
+	return pid;
+}
+
+/* ksmd's CPU time so far (utime + stime), in clock ticks; -1 if unreadable. */
+long long ksm_ksmd_ticks(void)
+{
+	unsigned long long utime, stime;
+	char path[64], buf[1024], *p;
+	pid_t pid = ksm_ksmd_pid();
+	ssize_t n = -1;
+	int fd;
+
+	if (!pid)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	/* After "pid (comm) ": the state is field 3, utime 14, stime 15. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &utime, &stime) != 2)
+		return -1;
+	return utime + stime;
 }
 
 /*

@@ -149,6 +149,9 @@ unsigned long long ksm_pagemap(const void *addr);
 #define KSM_KPF_KSM		(1ULL << 21)
 
 long ksm_count_ksm_pages(void *base, size_t npages);
+long long ksm_kpage(const char *file, unsigned long long pfn);
+pid_t ksm_ksmd_pid(void);
+long long ksm_ksmd_ticks(void);
 
 /* ---------------------------------------------------------------------- */
 /* Swap and memory cgroups (cgroup2).                                     */
