@@ -16,20 +16,14 @@ quick) suite=bench-quick repeats=${BENCH_REPEATS:-1} ;;
 esac
 command -v python3 >/dev/null || die "python3 missing: run 'make setup'"
 
-"$LAB/setup.sh"
-say "make bench ($mode): stock and ours, bench flavour, Linux $(base_version), $repeats boot(s) of each"
-"$LAB/kernel.sh" stock bench
-"$LAB/kernel.sh" ours bench
-"$LAB/initramfs.sh"
+say "make bench ($mode): stock and ours, bench flavour, $repeats boot(s) of each"
+lab_build stock bench
+lab_build ours bench
 grep -q '^CONFIG_SLUB_DEBUG=y' "$BUILD/obj/stock-bench/.config" "$BUILD/obj/ours-bench/.config" ||
 	die "the bench kernels lack CONFIG_SLUB_DEBUG (no /proc/slabinfo)"
 
-# Under TCG the guest's TSC is the host's, and its calibration against the
-# PIT fails on a loaded host; then CLOCK_MONOTONIC ticks in jiffies.  Give
-# the guest the host's TSC frequency (measured by ksm_bench on the host).
-gcc -O2 -Wall -Wextra -o "$BUILD/guest/ksm_bench-host" "$LAB/guest/ksm_bench.c" ||
-	die "could not build ksm_bench for the host"
-tsc_khz=$("$BUILD/guest/ksm_bench-host" tsc_khz)
+# Give the guests the host's TSC frequency (see host_tsc_khz).
+tsc_khz=$(host_tsc_khz)
 say "bench: host TSC ${tsc_khz} kHz, given to the guests as tsc_early_khz"
 
 mkdir -p "$REPORTS"
@@ -49,11 +43,10 @@ for r in $(seq 1 "$repeats"); do
 		LAB_CMDLINE="slab_nomerge tsc=reliable tsc_early_khz=$tsc_khz ${LAB_CMDLINE:-}" \
 			LAB_LIMIT=${LAB_LIMIT:-2400} \
 			LAB_SHOW='^(ok |not ok |# running|    bench: (progress|FAIL|result))' \
-			"$LAB/boot.sh" "$k" bench "$suite" "$rep"
+			LAB_QUIET_VERDICT=1 lab_run "$k" bench "$suite" "$rep" ||
+			say "bench: $k run $r: problems, see $REPORTS/$rep.summary"
 		grep -q 'Switched to clocksource tsc' "$REPORTS/$rep.log" ||
 			say "bench: warning: $k run $r: the guest's clocksource is not tsc ($REPORTS/$rep.log)"
-		"$LAB/verdict.sh" "$rep" "$(ksm_impl "$k")" >/dev/null ||
-			say "bench: $k run $r: problems, see $REPORTS/$rep.summary"
 	done
 done
 wall=$(($(date +%s) - t0))

@@ -14,10 +14,8 @@ kasan) suites=${3:-kunit,selftests,stress} ;;
 esac
 report=check-$kernel-$flavour
 impl=$(ksm_impl "$kernel")
-"$LAB/setup.sh"
-say "make check: $kernel kernel ($impl KSM code), $flavour flavour, Linux $(base_version)"
-"$LAB/kernel.sh" "$kernel" "$flavour"
-"$LAB/initramfs.sh"
+say "make check: $kernel kernel ($impl KSM code), $flavour flavour"
+lab_build "$kernel" "$flavour"
 rm -f "$REPORTS"/host-*.tap
 if [ "$kernel" = ours ]; then
 	"$LAB/patch.sh" --checkpatch
@@ -26,6 +24,4 @@ if [ "$kernel" = ours ]; then
 	# a hanging program (host-controls.tap).
 	[ "$flavour" = test ] && "$LAB/controls.sh"
 fi
-"$LAB/boot.sh" "$kernel" "$flavour" "$suites" "$report"
-say "verdict (build/reports/$report.summary):"
-"$LAB/verdict.sh" "$report" "$impl" "$REPORTS"/host-*.tap
+lab_run "$kernel" "$flavour" "$suites" "$report" "$REPORTS"/host-*.tap

@@ -77,3 +77,57 @@ ksm_impl() {
 		echo upstream
 	fi
 }
+
+# The functions below return their failures explicitly: a caller may run
+# them in a condition (`lab_run ... || ...`), where set -e does not apply.
+
+# lab_build KERNEL FLAVOUR: bring up to date the base tree, the kernel
+# build/obj/KERNEL-FLAVOUR$LAB_OBJ_SUFFIX (with $LAB_EXTRA_CONFIG) and the
+# initramfs.  Each is looked at once per make invocation (LAB_BUILT).
+lab_build() {
+	local what
+	for what in setup "kernel:$1-$2${LAB_OBJ_SUFFIX:-}" initramfs; do
+		case " ${LAB_BUILT:-} " in *" $what "*) continue ;; esac
+		case $what in
+		setup) "$LAB/setup.sh" || return ;;
+		kernel:*) "$LAB/kernel.sh" "$1" "$2" || return ;;
+		initramfs) "$LAB/initramfs.sh" || return ;;
+		esac
+		LAB_BUILT="${LAB_BUILT:-} $what"
+	done
+	export LAB_BUILT
+}
+
+# lab_boot KERNEL FLAVOUR SUITES REPORT [HOST_TAP...]: boot the built kernel,
+# run SUITES in the guest (lab/boot.sh) and give the verdict on them and on
+# the host's own results HOST_TAP (lab/verdict.sh), which also goes to
+# build/reports/REPORT.summary (LAB_QUIET_VERDICT=1: only there).  Returns
+# the verdict's status.
+lab_boot() {
+	local kernel=$1 flavour=$2 suites=$3 report=$4
+	shift 4
+	"$LAB/boot.sh" "$kernel" "$flavour" "$suites" "$report" || return
+	if [ -n "${LAB_QUIET_VERDICT:-}" ]; then
+		"$LAB/verdict.sh" "$report" "$(ksm_impl "$kernel")" "$@" >/dev/null
+	else
+		say "verdict (build/reports/$report.summary):"
+		"$LAB/verdict.sh" "$report" "$(ksm_impl "$kernel")" "$@"
+	fi
+}
+
+# lab_run KERNEL FLAVOUR SUITES REPORT [HOST_TAP...]: build what is stale,
+# boot, run, verdict: lab_build, then lab_boot.  Every entry point of the
+# lab (make run, check, stress, bench, profile) goes through here.
+lab_run() {
+	lab_build "$1" "$2" || return
+	lab_boot "$@"
+}
+
+# host_tsc_khz: the host's TSC frequency, by ksm_bench on the host (built
+# with the initramfs), for the guest's tsc_early_khz= (under TCG the guest's
+# TSC is the host's, and its calibration against the PIT fails on a loaded
+# host; then CLOCK_MONOTONIC ticks in jiffies).
+host_tsc_khz() {
+	"$BUILD/guest/bin/ksm_bench-host" tsc_khz ||
+		die "ksm_bench-host could not measure the TSC (lab/initramfs.sh builds it)"
+}

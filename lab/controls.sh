@@ -22,8 +22,9 @@ res() { # res ok|"not ok" TEXT
 say "negative controls: a kernel without KSM, a failing and a hanging program"
 [ -f "$BUILD/obj/ours-test-noksm/arch/x86/boot/bzImage" ] ||
 	die "no CONFIG_KSM=n kernel: lab/lint.sh builds it"
-LAB_OBJ_SUFFIX=-noksm LAB_SHOW='^$' "$LAB/boot.sh" ours test kunit,selftests control-noksm
-sum=$("$LAB/verdict.sh" control-noksm ours 2>&1 || true)
+LAB_OBJ_SUFFIX=-noksm LAB_SHOW='^$' LAB_QUIET_VERDICT=1 \
+	lab_boot ours test kunit,selftests control-noksm || true
+sum=$(cat "$REPORTS/control-noksm.summary")
 total=$(grep -vc '^#' "$REPORTS/control-noksm.expect")
 failed=$(grep -cE '^FAIL  [0-9]+ (kunit|selftests): ' <<<"$sum" || true)
 if tail -n 1 <<<"$sum" | grep -qE '^0 passed, ' && [ "$failed" -eq "$total" ]; then
@@ -32,8 +33,8 @@ else
 	res "not ok" "CONFIG_KSM=n: $failed of $total KUnit suites and selftests fail ($REPORTS/control-noksm.summary)"
 fi
 
-LAB_GRACE=10 LAB_SHOW='^$' "$LAB/boot.sh" ours test controls control-runner
-sum=$("$LAB/verdict.sh" control-runner ours 2>&1 || true)
+LAB_GRACE=10 LAB_SHOW='^$' LAB_QUIET_VERDICT=1 lab_boot ours test controls control-runner || true
+sum=$(cat "$REPORTS/control-runner.summary")
 if grep -qE '^FAIL  1 controls: fails' <<<"$sum"; then
 	res ok "a failing program fails the verdict"
 else

@@ -18,16 +18,11 @@ for w in ${workloads//,/ }; do
 done
 report=profile-$kernel-${workloads//,/-}
 obj=$BUILD/obj/$kernel-bench-prof
-"$LAB/setup.sh"
-LAB_EXTRA_CONFIG=$LAB/config/profile.config LAB_OBJ_SUFFIX=-prof "$LAB/kernel.sh" "$kernel" bench
-"$LAB/initramfs.sh"
-gcc -O2 -Wall -Wextra -o "$BUILD/guest/ksm_bench-host" "$LAB/guest/ksm_bench.c" ||
-	die "could not build ksm_bench for the host"
-tsc_khz=$("$BUILD/guest/ksm_bench-host" tsc_khz)
-LAB_OBJ_SUFFIX=-prof LAB_CMDLINE="profile=2 tsc=reliable tsc_early_khz=$tsc_khz ${LAB_CMDLINE:-}" \
-	LAB_SHOW='^(ok |not ok |# running|    bench: (FAIL|result))' \
-	"$LAB/boot.sh" "$kernel" bench "$suites" "$report"
-"$LAB/verdict.sh" "$report" "$(ksm_impl "$kernel")" >/dev/null ||
+export LAB_EXTRA_CONFIG=$LAB/config/profile.config LAB_OBJ_SUFFIX=-prof
+lab_build "$kernel" bench
+LAB_CMDLINE="profile=2 tsc=reliable tsc_early_khz=$(host_tsc_khz) ${LAB_CMDLINE:-}" \
+	LAB_SHOW='^(ok |not ok |# running|    bench: (FAIL|result))' LAB_QUIET_VERDICT=1 \
+	lab_run "$kernel" bench "$suites" "$report" ||
 	die "the profiled run failed: see $REPORTS/$report.summary"
 say "profile (build/reports/$report.txt):"
 "$LAB/profile-report.py" "$obj/System.map" "$REPORTS/$report.tap" | tee "$REPORTS/$report.txt"

@@ -5,10 +5,7 @@
 source "$(dirname "$0")/common.sh"
 
 kernel=${1:-ours} flavour=${2:-test}
-"$LAB/setup.sh"
-"$LAB/kernel.sh" "$kernel" "$flavour"
-"$LAB/initramfs.sh"
-LAB_SHOW=. "$LAB/boot.sh" "$kernel" "$flavour" demo "run-$kernel"
+rc=0
+LAB_SHOW=. LAB_QUIET_VERDICT=1 lab_run "$kernel" "$flavour" demo "run-$kernel" || rc=$?
 tr -d '\r' <"$REPORTS/run-$kernel.tap" | sed -n 's/^    \(ksm_demo: .*\)/\1/p' | tail -n 1
-"$LAB/verdict.sh" "run-$kernel" "$(ksm_impl "$kernel")" >/dev/null ||
-	die "the demo failed: see $REPORTS/run-$kernel.summary"
+[ $rc -eq 0 ] || die "the demo failed: see $REPORTS/run-$kernel.summary"

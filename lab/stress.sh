@@ -7,10 +7,5 @@ source "$(dirname "$0")/common.sh"
 
 kernel=${1:-ours} flavour=${2:-test}
 report=stress-$kernel-$flavour
-"$LAB/setup.sh"
-say "make stress: $kernel kernel, $flavour flavour, Linux $(base_version), seed ${SEED:-fresh per program}"
-"$LAB/kernel.sh" "$kernel" "$flavour"
-"$LAB/initramfs.sh"
-LAB_LIMIT=${LAB_LIMIT:-10800} "$LAB/boot.sh" "$kernel" "$flavour" stress-long "$report"
-say "verdict (build/reports/$report.summary):"
-"$LAB/verdict.sh" "$report" "$(ksm_impl "$kernel")"
+say "make stress: $kernel kernel, $flavour flavour, seed ${SEED:-fresh per program}"
+LAB_LIMIT=${LAB_LIMIT:-10800} lab_run "$kernel" "$flavour" stress-long "$report"
