@@ -485,30 +485,47 @@ static int cmp_double(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-static int w_cow(unsigned long pages, unsigned long contents)
+/*
+ * The start of the cow and unmerge workloads: a fresh area of @pages pages,
+ * page i holding content i % @contents, registered and merged within
+ * @limit seconds; ksmd is stopped, and the counters checked once more.
+ */
+static char *merged_area(unsigned long pages, unsigned long contents, double limit)
 {
 	unsigned long *count = calloc(contents, sizeof(*count)), i;
-	double *lat = calloc(pages, sizeof(*lat)), t;
 	struct expect e;
 	char *area;
 
-	if (!count || !lat)
+	if (!count)
 		fail("bad parameters");
-	/* Under QEMU the TSC may be marked unstable: jiffies tick in ms. */
-	if (strstr(clocksource(), "jiffies"))
-		fail("clocksource %s is too coarse to time a fault (boot with tsc=reliable)",
-		     clocksource());
 	for (i = 0; i < pages; i++)
 		count[i % contents]++;
 	e = expected(count, contents);
+	free(count);
 	settle();
 	area = map(pages);
 	for (i = 0; i < pages; i++)
 		fill(area + i * PAGE, i % contents);
 	mergeable(area, pages, MADV_MERGEABLE);
-	merge_until(e, 600, NULL);
+	merge_until(e, limit, NULL);
 	wr("run", 0);
 	still(e, "after stopping ksmd");
+	return area;
+}
+
+static int w_cow(unsigned long pages, unsigned long contents)
+{
+	double *lat = calloc(pages, sizeof(*lat)), t;
+	unsigned long i;
+	char *area;
+
+	if (!lat)
+		fail("bad parameters");
+	/* Under QEMU the TSC may be marked unstable: jiffies tick in ms. */
+	if (strstr(clocksource(), "jiffies"))
+		fail("clocksource %s is too coarse to time a fault (boot with tsc=reliable)",
+		     clocksource());
+	area = merged_area(pages, contents, 600);
 	if (ksm_pages_in(area, pages) != pages)
 		fail("not every page is a KSM page after merging");
 	for (i = 0; i < pages; i++) {
@@ -536,25 +553,12 @@ static int w_cow(unsigned long pages, unsigned long contents)
 
 static int w_unmerge(unsigned long mib, unsigned long contents)
 {
-	unsigned long pages = mib * 256, *count = calloc(contents, sizeof(*count)), i;
-	struct expect e;
+	unsigned long pages = mib * 256, i;
 	double t;
 	char *area;
 
-	if (!count)
-		fail("bad parameters");
-	for (i = 0; i < pages; i++)
-		count[i % contents]++;
-	e = expected(count, contents);
-	settle();
-	area = map(pages);
-	for (i = 0; i < pages; i++)
-		fill(area + i * PAGE, i % contents);
-	mergeable(area, pages, MADV_MERGEABLE);
 	progress("%lu MiB from %lu contents", mib, contents);
-	merge_until(e, 900, NULL);
-	wr("run", 0);
-	still(e, "after stopping ksmd");
+	area = merged_area(pages, contents, 900);
 	t = now();
 	mergeable(area, pages, MADV_UNMERGEABLE);
 	t = now() - t;

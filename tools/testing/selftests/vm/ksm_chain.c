@@ -90,9 +90,7 @@ int main(void)
 		ksft_exit_fail_msg("calloc\n");
 	for (i = 0; i < NPAGES; i++)
 		keys[i] = 42;
-	area = ksm_mmap(NPAGES);
-	ksm_fill_pages(area, keys, NPAGES);
-	ksm_madvise(area, NPAGES, MADV_MERGEABLE);
+	area = ksm_mmap_mergeable(keys, NPAGES);
 	ksm_set("run", 1);
 
 	ok = ksm_wait_counters(&want) && pfn_groups(area);
@@ -129,9 +127,7 @@ int main(void)
 	ok = ksm_unmerge_all();
 	err = ksm_write_str("max_page_sharing", "2");
 	ok = ok && !err && ksm_read("max_page_sharing") == 2;
-	area = ksm_mmap(NSMALL);
-	ksm_fill_pages(area, keys, NSMALL);
-	ksm_madvise(area, NSMALL, MADV_MERGEABLE);
+	area = ksm_mmap_mergeable(keys, NSMALL);
 	ksm_set("run", 1);
 	ok = ksm_wait_counters(&small) && ok;
 	ok = !ksm_check_pages(area, keys, NSMALL, "small chain") && ok;

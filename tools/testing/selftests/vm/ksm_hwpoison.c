@@ -40,9 +40,7 @@ int main(void)
 
 	for (i = 0; i < NPAGES; i++)
 		keys[i] = 5;
-	area = ksm_mmap(NPAGES);
-	ksm_fill_pages(area, keys, NPAGES);
-	ksm_madvise(area, NPAGES, MADV_MERGEABLE);
+	area = ksm_mmap_mergeable(keys, NPAGES);
 	ksm_set("run", 1);
 	ok = ksm_wait_merged(1, NPAGES - 1);
 	ksft_test_result(ok, "%d pages merged into one KSM page\n", NPAGES);
@@ -57,9 +55,7 @@ int main(void)
 	ok = ksm_wait_full_scans(2, 60000) && ksm_wait_counters(&zero);
 	ksft_test_result(ok, "poisoned KSM page unmapped: two full scans, every counter 0\n");
 
-	other = ksm_mmap(NPAGES);
-	ksm_fill_pages(other, keys, NPAGES);
-	ksm_madvise(other, NPAGES, MADV_MERGEABLE);
+	other = ksm_mmap_mergeable(keys, NPAGES);
 	ok = ksm_wait_merged(1, NPAGES - 1);
 	t0 = ksm_now_ms();
 	ok = !madvise(other, NPAGES * ksm_page_size, MADV_UNMERGEABLE) && ok;

@@ -116,13 +116,12 @@ static void worker(unsigned int id)
 	unsigned long long s = ksm_rand_stream(100 + id), keys[NPAGES];
 	long long next_check = 0;
 	unsigned int i, p, iter = 0;
-	char *area = ksm_mmap(NPAGES);
 	size_t bad = 0;
+	char *area;
 
 	for (i = 0; i < NPAGES; i++)
 		keys[i] = worker_key(&s);
-	ksm_fill_pages(area, keys, NPAGES);
-	ksm_madvise(area, NPAGES, MADV_MERGEABLE);
+	area = ksm_mmap_mergeable(keys, NPAGES);
 	__atomic_store_n(&ctl->area[id], area, __ATOMIC_RELEASE);
 	while (!__atomic_load_n(&ctl->stop, __ATOMIC_ACQUIRE)) {
 		for (i = 0; i < 2; i++) {

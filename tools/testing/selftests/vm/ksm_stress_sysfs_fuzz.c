@@ -1004,13 +1004,12 @@ static void worker(unsigned int id)
 	unsigned long long s = ksm_rand_stream(100 + id), keys[WORKER_PAGES];
 	long long next_check = 0;
 	unsigned int i, p;
-	char *area = ksm_mmap(WORKER_PAGES);
 	size_t bad = 0;
+	char *area;
 
 	for (i = 0; i < WORKER_PAGES; i++)
 		keys[i] = worker_key(&s);
-	ksm_fill_pages(area, keys, WORKER_PAGES);
-	ksm_madvise(area, WORKER_PAGES, MADV_MERGEABLE);
+	area = ksm_mmap_mergeable(keys, WORKER_PAGES);
 	while (!__atomic_load_n(&ctl->stop, __ATOMIC_ACQUIRE)) {
 		for (i = 0; i < 2; i++) {
 			p = ksm_rand_below(&s, WORKER_PAGES);

@@ -137,9 +137,7 @@ static void test_pageout(void)
 		ksft_test_result_skip("MADV_PAGEOUT: no swap\n");
 		return;
 	}
-	area = ksm_mmap(2);
-	ksm_fill_pages(area, keys, 2);
-	ksm_madvise(area, 2, MADV_MERGEABLE);
+	area = ksm_mmap_mergeable(keys, 2);
 	ksm_set("run", 1);
 	ok = ksm_wait_merged(1, 1);
 	/* The second sharer writes: the KSM page keeps one mapping. */
@@ -195,9 +193,7 @@ static void test_reclaim(void)
 	}
 	for (i = 0; i < N; i++)
 		keys[i] = KEY;
-	area = ksm_mmap(N);
-	ksm_fill_pages(area, keys, N);
-	ksm_madvise(area, N, MADV_MERGEABLE);
+	area = ksm_mmap_mergeable(keys, N);
 	ksm_set("run", 1);
 	ok = ksm_wait_merged(1, N - 1);
 	ksm_set("run", 0);

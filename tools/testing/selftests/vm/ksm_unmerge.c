@@ -247,9 +247,7 @@ static void test_exit(void)
 	if (ksm_pipe_recv(ready[0], KSM_TIMEOUT_MS) != 'r')
 		ksft_exit_fail_msg("child not ready\n");
 	/* Only after fork(), so that the child has no copy of it. */
-	area = ksm_mmap(HALF);
-	ksm_fill_pages(area, k, HALF);
-	ksm_madvise(area, HALF, MADV_MERGEABLE);
+	area = ksm_mmap_mergeable(k, HALF);
 	ksm_set("run", 1);
 	ok = ksm_wait_counters(&both);
 	ok = ok && ksm_proc_merging_pages(pid) == HALF &&
@@ -291,9 +289,7 @@ static void test_never_merged(void)
 	ksm_unmerge_all();
 	for (i = 0; i < NPAGES; i++)
 		k[i] = 100 + i;
-	area = ksm_mmap(NPAGES);
-	ksm_fill_pages(area, k, NPAGES);
-	ksm_madvise(area, NPAGES, MADV_MERGEABLE);
+	area = ksm_mmap_mergeable(k, NPAGES);
 	ksm_set("run", 1);
 	ok = ksm_wait_counters(&unshared) && ksm_proc_rmap_items(0) == NPAGES;
 	if (!ok) {

@@ -645,6 +645,16 @@ void ksm_fill_pages(void *base, const unsigned long long *keys, size_t npages)
 		ksm_fill_page(ksm_page_addr(base, i), keys[i]);
 }
 
+/* A fresh area of @npages pages, page i holding keys[i], registered with KSM. */
+void *ksm_mmap_mergeable(const unsigned long long *keys, size_t npages)
+{
+	void *area = ksm_mmap(npages);
+
+	ksm_fill_pages(area, keys, npages);
+	ksm_madvise(area, npages, MADV_MERGEABLE);
+	return area;
+}
+
 /* ---------------------------------------------------------------------- */
 /* /proc readers.                                                         */
 /* ---------------------------------------------------------------------- */

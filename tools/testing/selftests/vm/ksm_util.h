@@ -129,6 +129,7 @@ static inline void *ksm_page_addr(void *base, size_t idx)
 size_t ksm_check_pages(void *base, const unsigned long long *keys,
 		       size_t npages, const char *what);
 void ksm_fill_pages(void *base, const unsigned long long *keys, size_t npages);
+void *ksm_mmap_mergeable(const unsigned long long *keys, size_t npages);
 
 /* ---------------------------------------------------------------------- */
 /* /proc readers.                                                         */
