@@ -780,3 +780,5 @@ void __init ksm_stable_exit(void)
 #endif
 	kmem_cache_destroy(ksm_node_cache);
 }
+
+#include "stable-test.h"

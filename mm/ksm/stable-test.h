@@ -1,0 +1,277 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * KUnit tests of stable.c: the life of a tree entry without pages.  A
+ * plain node that gets a second KSM page of its content becomes a chain of
+ * two dups; a chain left with one dup turns back into a plain node when
+ * pruned, and an empty chain goes; a node whose page went dies while rmap
+ * items still point at it, and each of them comes off.  Every step is
+ * checked with pages_shared, pages_sharing, stable_node_chains,
+ * stable_node_dups and ksm_merging_pages.
+ *
+ * The nodes go into the stable tree of node 0, as its leftmost entries:
+ * nothing compares their pages, since ksm_mutex is held throughout.  At
+ * boot, when KUnit runs, that tree is empty and ksmd stopped.  Nothing
+ * may abort between mutex_lock() and mutex_unlock(): only KUNIT_EXPECT
+ * there.
+ */
+#ifdef CONFIG_KSM_KUNIT_TEST
+
+#ifndef _MM_KSM_STABLE_TEST_H
+#define _MM_KSM_STABLE_TEST_H
+
+#include <kunit/test.h>
+
+struct ksm_test_counts {
+	unsigned long shared, sharing, chains, dups;
+};
+
+static struct ksm_test_counts ksm_test_counts(void)
+{
+	struct ksm_test_counts c = {
+		ksm_pages_shared, ksm_pages_sharing,
+		ksm_stable_node_chains, ksm_stable_node_dups,
+	};
+
+	return c;
+}
+
+/* The counters moved by exactly @d* since @c0. */
+static void ksm_test_expect_moved(struct kunit *test,
+				  const struct ksm_test_counts *c0,
+				  long dshared, long dsharing, long dchains,
+				  long ddups)
+{
+	struct ksm_test_counts c = ksm_test_counts();
+
+	KUNIT_EXPECT_EQ_MSG(test, (long)(c.shared - c0->shared), dshared,
+			    "pages_shared");
+	KUNIT_EXPECT_EQ_MSG(test, (long)(c.sharing - c0->sharing), dsharing,
+			    "pages_sharing");
+	KUNIT_EXPECT_EQ_MSG(test, (long)(c.chains - c0->chains), dchains,
+			    "stable_node_chains");
+	KUNIT_EXPECT_EQ_MSG(test, (long)(c.dups - c0->dups), ddups,
+			    "stable_node_dups");
+}
+
+/* A new node of node 0's tree, on no list yet. */
+static struct ksm_stable_node *ksm_test_node(void)
+{
+	struct ksm_stable_node *node = ksm_alloc_node();
+
+	if (node) {
+		INIT_HLIST_HEAD(&node->rmap_list);
+		INIT_LIST_HEAD(&node->link);
+	}
+	return node;
+}
+
+/* A new plain node as the leftmost entry of the tree of node 0. */
+static struct ksm_stable_node *ksm_test_plain(void)
+{
+	struct ksm_stable_node *node = ksm_test_node();
+	struct rb_node **link, *parent = NULL;
+	struct rb_root *root;
+
+	if (!node)
+		return NULL;
+	node->kind = KSM_NODE_PLAIN;
+	root = ksm_root_of(node);
+	for (link = &root->rb_node; *link; link = &parent->rb_left)
+		parent = *link;
+	rb_link_node(&node->rb, parent, link);
+	rb_insert_color(&node->rb, root);
+	return node;
+}
+
+static struct ksm_stable_node *ksm_test_leftmost(void)
+{
+	struct rb_node *rb = rb_first(&ksm_stable_roots[0]);
+
+	return rb ? rb_entry(rb, struct ksm_stable_node, rb) : NULL;
+}
+
+/* Plain -> chain of dups -> pruned back to plain -> gone. */
+static void ksm_test_chain_life(struct kunit *test)
+{
+	struct ksm_stable_node *a, *b, *c, *chain;
+	struct ksm_test_counts c0;
+
+	mutex_lock(&ksm_mutex);
+	c0 = ksm_test_counts();
+	a = ksm_test_plain();
+	b = ksm_test_node();
+	c = ksm_test_node();
+	/* A second page of a's content: a chain takes a's place. */
+	if (!a || !b || !c || !ksm_add_dup(a, b)) {
+		KUNIT_FAIL(test, "no memory for stable nodes");
+		goto out;
+	}
+	chain = ksm_test_leftmost();
+	KUNIT_EXPECT_PTR_NE(test, chain, a);
+	KUNIT_EXPECT_EQ(test, chain->kind, KSM_NODE_CHAIN);
+	KUNIT_EXPECT_EQ(test, a->kind, KSM_NODE_DUP);
+	KUNIT_EXPECT_EQ(test, b->kind, KSM_NODE_DUP);
+	KUNIT_EXPECT_PTR_EQ(test, a->chain, chain);
+	KUNIT_EXPECT_PTR_EQ(test, b->chain, chain);
+	/* Oldest first. */
+	KUNIT_EXPECT_PTR_EQ(test, list_first_entry(&chain->dups,
+						   struct ksm_stable_node,
+						   dup_link), a);
+	ksm_test_expect_moved(test, &c0, 0, 0, 1, 2);
+
+	/* A third joins the chain, which stays the tree's entry. */
+	KUNIT_EXPECT_TRUE(test, ksm_add_dup(chain, c));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_test_leftmost(), chain);
+	KUNIT_EXPECT_PTR_EQ(test, c->chain, chain);
+	ksm_test_expect_moved(test, &c0, 0, 0, 1, 3);
+
+	/* Two dups go; a chain of one is kept until pruned. */
+	ksm_node_gone(c);
+	ksm_node_gone(a);
+	ksm_test_expect_moved(test, &c0, 0, 0, 1, 1);
+	KUNIT_EXPECT_FALSE(test, ksm_chain_tidy(chain, false));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_test_leftmost(), chain);
+	ksm_test_expect_moved(test, &c0, 0, 0, 1, 1);
+
+	/* Pruned: its last dup takes its place as a plain node. */
+	KUNIT_EXPECT_TRUE(test, ksm_chain_tidy(chain, true));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_test_leftmost(), b);
+	KUNIT_EXPECT_EQ(test, b->kind, KSM_NODE_PLAIN);
+	KUNIT_EXPECT_EQ(test, b->nid, 0);
+	ksm_test_expect_moved(test, &c0, 0, 0, 0, 0);
+
+	/* Its page goes: no items, so the node is freed at once. */
+	ksm_node_gone(b);
+	KUNIT_EXPECT_NULL(test, ksm_test_leftmost());
+	ksm_test_expect_moved(test, &c0, 0, 0, 0, 0);
+	mutex_unlock(&ksm_mutex);
+	return;
+out:
+	if (a)
+		ksm_node_gone(a);
+	if (b)
+		ksm_free_node(b);
+	if (c)
+		ksm_free_node(c);
+	mutex_unlock(&ksm_mutex);
+}
+
+/* A chain whose every dup went is freed, whether pruning or not. */
+static void ksm_test_chain_empty(struct kunit *test)
+{
+	struct ksm_stable_node *a, *b, *chain;
+	struct ksm_test_counts c0;
+
+	mutex_lock(&ksm_mutex);
+	c0 = ksm_test_counts();
+	a = ksm_test_plain();
+	b = ksm_test_node();
+	if (!a || !b || !ksm_add_dup(a, b)) {
+		KUNIT_FAIL(test, "no memory for stable nodes");
+		if (a)
+			ksm_node_gone(a);
+		if (b)
+			ksm_free_node(b);
+		goto out;
+	}
+	chain = ksm_test_leftmost();
+	ksm_node_gone(a);
+	ksm_node_gone(b);
+	ksm_test_expect_moved(test, &c0, 0, 0, 1, 0);
+	KUNIT_EXPECT_TRUE(test, ksm_chain_tidy(chain, false));
+	KUNIT_EXPECT_NULL(test, ksm_test_leftmost());
+	ksm_test_expect_moved(test, &c0, 0, 0, 0, 0);
+out:
+	mutex_unlock(&ksm_mutex);
+}
+
+#define KSM_TEST_ITEMS	3
+
+/*
+ * Items linked to a node count one page shared and the rest sharing, and
+ * in their mm's ksm_merging_pages.  When the page goes, the node dies with
+ * its items on it; ksm_drain_dead() takes them off in bounded batches and
+ * frees the node with the last.
+ */
+static void ksm_test_items_and_death(struct kunit *test)
+{
+	struct ksm_rmap_item *items;
+	struct ksm_stable_node *node;
+	struct ksm_test_counts c0;
+	struct anon_vma *anon_vma;
+	struct mm_struct *mm;
+	int i;
+
+	items = kunit_kcalloc(test, KSM_TEST_ITEMS, sizeof(*items), GFP_KERNEL);
+	mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	anon_vma = kunit_kzalloc(test, sizeof(*anon_vma), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, items);
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	KUNIT_ASSERT_NOT_NULL(test, anon_vma);
+	/* The test's own reference: the items' never free it. */
+	atomic_set(&anon_vma->refcount, 1);
+
+	mutex_lock(&ksm_mutex);
+	c0 = ksm_test_counts();
+	node = ksm_test_plain();
+	if (!node) {
+		KUNIT_FAIL(test, "no memory for a stable node");
+		goto out;
+	}
+	for (i = 0; i < KSM_TEST_ITEMS; i++) {
+		items[i].mm = mm;
+		items[i].address = (i + 1) * PAGE_SIZE;
+		ksm_stable_link(&items[i], node, anon_vma);
+		KUNIT_EXPECT_EQ(test, items[i].address,
+				(i + 1) * PAGE_SIZE | KSM_ITEM_STABLE);
+	}
+	KUNIT_EXPECT_EQ(test, node->nr_items, KSM_TEST_ITEMS);
+	KUNIT_EXPECT_EQ(test, mm->ksm_merging_pages, KSM_TEST_ITEMS);
+	KUNIT_EXPECT_EQ(test, atomic_read(&anon_vma->refcount), 1 + KSM_TEST_ITEMS);
+	ksm_test_expect_moved(test, &c0, 1, KSM_TEST_ITEMS - 1, 0, 0);
+
+	/* One mapping goes: one fewer sharing, the item is fresh again. */
+	ksm_stable_unlink_locked(&items[0]);
+	KUNIT_EXPECT_EQ(test, items[0].address, PAGE_SIZE | KSM_ITEM_FRESH);
+	KUNIT_EXPECT_NULL(test, items[0].head);
+	KUNIT_EXPECT_EQ(test, mm->ksm_merging_pages, KSM_TEST_ITEMS - 1);
+	ksm_test_expect_moved(test, &c0, 1, KSM_TEST_ITEMS - 2, 0, 0);
+
+	/* The page goes with two items still on the node: it dies. */
+	ksm_node_gone(node);
+	KUNIT_EXPECT_EQ(test, node->kind, KSM_NODE_DEAD);
+	KUNIT_EXPECT_NULL(test, ksm_test_leftmost());
+	/* Still counted until its items come off, one per batch of 1. */
+	ksm_test_expect_moved(test, &c0, 1, KSM_TEST_ITEMS - 2, 0, 0);
+	KUNIT_EXPECT_FALSE(test, ksm_drain_dead(1));
+	ksm_test_expect_moved(test, &c0, 1, KSM_TEST_ITEMS - 3, 0, 0);
+	/* The last one frees the node. */
+	KUNIT_EXPECT_TRUE(test, ksm_drain_dead(1));
+	KUNIT_EXPECT_TRUE(test, ksm_drain_dead(0));
+	ksm_test_expect_moved(test, &c0, 0, 0, 0, 0);
+	KUNIT_EXPECT_EQ(test, mm->ksm_merging_pages, 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&anon_vma->refcount), 1);
+	for (i = 0; i < KSM_TEST_ITEMS; i++)
+		KUNIT_EXPECT_EQ(test, items[i].address & KSM_ITEM_FLAGS,
+				KSM_ITEM_FRESH);
+out:
+	mutex_unlock(&ksm_mutex);
+}
+
+static struct kunit_case ksm_stable_test_cases[] = {
+	KUNIT_CASE(ksm_test_chain_life),
+	KUNIT_CASE(ksm_test_chain_empty),
+	KUNIT_CASE(ksm_test_items_and_death),
+	{},
+};
+
+static struct kunit_suite ksm_stable_test_suite = {
+	.name = "ksm_stable",
+	.test_cases = ksm_stable_test_cases,
+};
+
+kunit_test_suite(ksm_stable_test_suite);
+
+#endif /* _MM_KSM_STABLE_TEST_H */
+
+#endif /* CONFIG_KSM_KUNIT_TEST */
