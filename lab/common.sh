@@ -19,6 +19,19 @@ PROJECT_PATHS="mm include Documentation tools/testing/selftests/vm"
 LAB_T0=${LAB_T0:-$(date +%s)}
 export LAB_T0
 
+# What a kernel log must not contain (verdict.sh; boot.sh with
+# LAB_STOP_AT_FAIL): warnings, BUGs, oopses and crash headers, lockdep,
+# KASAN, KFENCE and UBSAN reports, stalls, lockups and hung tasks, list and
+# page state corruption, swap entry errors.
+KERNEL_BAD='WARNING:|BUG:|Oops|kernel BUG at|general protection fault|Kernel panic|'
+KERNEL_BAD+='invalid opcode:|divide error:|stack segment:|double fault:|\[#[0-9]+\]|'
+KERNEL_BAD+='BUG [A-Za-z0-9_:.()-]+ \(|Bad swap file entry|Unused swap offset entry|Bad swap offset entry|'
+KERNEL_BAD+='possible recursive locking|possible circular locking|inconsistent lock state|'
+KERNEL_BAD+='INFO: trying to register non-static key|DEBUG_LOCKS_WARN_ON|'
+KERNEL_BAD+='KASAN:|KFENCE:|UBSAN:|rcu_.* detected stalls|rcu: INFO:|self-detected stall|kthread starved|'
+KERNEL_BAD+='soft lockup|hard LOCKUP|blocked for more than [0-9]+ seconds|'
+KERNEL_BAD+='list_add corruption|list_del corruption|Bad page (state|map)|page dumped because'
+
 say() { printf '[lab %4ss] %s\n' "$(($(date +%s) - LAB_T0))" "$*"; }
 die() { printf '[lab] error: %s\n' "$*" >&2; exit 1; }
 
