@@ -10,7 +10,7 @@ LAB     := lab
 # SEED=N: the stress programs' seed (default: a fresh one, printed).
 export SEED
 
-.PHONY: all run check stress bench profile shell patch setup kernel initramfs clean distclean help
+.PHONY: all run check stress bench profile mutants shell patch setup kernel initramfs clean distclean help
 
 all: help
 
@@ -20,6 +20,7 @@ help:
 	@echo "make stress the long stress and fault runs (FLAVOUR=test|kasan, SEED=N to repeat)"
 	@echo "make bench   stock vs ours, bench flavour: medians, ratios, targets (BENCH=quick: short)"
 	@echo "make profile KERNEL=ours|stock WORKLOAD=merge|scan|cow|unmerge|steady: where the kernel spends its time"
+	@echo "make mutants deliberate faults in mm/ksm/ (lab/mutants/), each against make check's suites"
 	@echo "make shell   an interactive shell in the guest"
 	@echo "make patch   write the project as a patch series against vanilla 6.1.y in build/patch"
 	@echo "make setup   install packages (Debian 12, as root) and extract the base tree"
@@ -48,6 +49,9 @@ bench:
 profile:
 	@$(LAB)/profile.sh $(KERNEL) $(WORKLOAD)
 
+mutants:
+	@$(LAB)/mutants.sh $(MUTANTS)
+
 shell: kernel initramfs
 	@$(LAB)/boot.sh $(KERNEL) $(FLAVOUR) shell shell
 
@@ -55,7 +59,7 @@ patch: setup
 	@$(LAB)/patch.sh
 
 clean:
-	rm -rf build/obj build/guest build/reports build/stage*
+	rm -rf build/obj build/guest build/reports build/stage* build/src/mutant
 
 distclean:
 	rm -rf build

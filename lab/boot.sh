@@ -3,7 +3,8 @@
 # boot.sh KERNEL FLAVOUR SUITES REPORT: boot the built kernel with the
 # initramfs under QEMU, run SUITES (comma-separated, or "shell") and keep the
 # console in build/reports/REPORT.log and the TAP results in REPORT.tap.
-# A watchdog ends a guest that stops making progress.
+# A watchdog ends a guest that stops making progress; with LAB_STOP_AT_FAIL
+# set, the first failed result or kernel problem (KERNEL_BAD) ends it too.
 source "$(dirname "$0")/common.sh"
 
 kernel=$1 flavour=$2 suites=$3 report=$4
@@ -97,6 +98,10 @@ while kill -0 $qpid 2>/dev/null; do
 	elif grep -q 'Kernel panic - not syncing' "$log"; then
 		sleep 5
 		why="kernel panic: $(grep -m1 'Kernel panic' "$log" | tr -d '\r')"
+	elif [ -n "${LAB_STOP_AT_FAIL:-}" ] &&
+		{ grep -q '^not ok' "$tap" || tr -d '\r' <"$log" | grep -qE "$KERNEL_BAD"; }; then
+		sleep 2
+		why="stopped at the first failure (LAB_STOP_AT_FAIL)"
 	fi
 	if [ -n "$why" ]; then
 		kill $qpid 2>/dev/null || true

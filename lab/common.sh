@@ -82,9 +82,9 @@ project_files() {
 }
 
 # ksm_impl KERNEL: "ours" when the project ships its own KSM sources and
-# KERNEL is ours, else "upstream".
+# KERNEL is ours (or a mutant of it), else "upstream".
 ksm_impl() {
-	if [ "$1" = ours ] && { [ -e "$ROOT/mm/ksm" ] || [ -e "$ROOT/mm/ksm.c" ]; }; then
+	if { [ "$1" = ours ] || [ "$1" = mutant ]; } && { [ -e "$ROOT/mm/ksm" ] || [ -e "$ROOT/mm/ksm.c" ]; }; then
 		echo ours
 	else
 		echo upstream

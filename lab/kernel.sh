@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# kernel.sh KERNEL FLAVOUR: build bzImage of KERNEL (ours|stock) in FLAVOUR
-# (test|bench|...) incrementally, in build/obj/KERNEL-FLAVOUR.
+# kernel.sh KERNEL FLAVOUR: build bzImage of KERNEL (ours|stock|mutant) in
+# FLAVOUR (test|bench|kasan) incrementally, in build/obj/KERNEL-FLAVOUR.
+# mutant is the tree lab/mutants.sh prepares in build/src/mutant.
 source "$(dirname "$0")/common.sh"
 
-kernel=${1:?usage: kernel.sh ours|stock FLAVOUR}
-flavour=${2:?usage: kernel.sh ours|stock FLAVOUR}
+kernel=${1:?usage: kernel.sh ours|stock|mutant FLAVOUR}
+flavour=${2:?usage: kernel.sh ours|stock|mutant FLAVOUR}
 case $kernel in
 ours) "$LAB/tree.sh"; src=$OURS_SRC ;;
 stock) src=$VANILLA ;;
+mutant)
+	src=$SRC/mutant
+	[ -f "$src/Makefile" ] || die "no mutant tree in $src: lab/mutants.sh makes it"
+	;;
 *) die "KERNEL must be ours or stock, not '$kernel'" ;;
 esac
 frags="$LAB/config/base.config"
