@@ -85,7 +85,7 @@ int main(void)
 	bool ok;
 
 	ksft_print_header();
-	ksft_set_plan(8);
+	ksft_set_plan(9);
 	ksm_selftest_init(2 * (NPAGES + NCHILD) + 100, 0, 150);
 
 	if (pipe(ready) || pipe(go))
@@ -194,6 +194,6 @@ int main(void)
 	ok = ksm_wait_child(pid, "child") && ok;
 	ksft_test_result(ok, "the other process's sharers kept the old content\n");
 
-	ksm_unmerge_all();
+	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
 	ksft_finished();
 }

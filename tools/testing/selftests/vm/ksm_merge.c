@@ -161,7 +161,7 @@ static void test_across_processes(void)
 	long ma, mb;
 	bool ok;
 
-	ksm_unmerge_all();
+	ksm_must_unmerge_all();
 	spawn(&a, true, NULL, 7);
 	spawn(&b, true, NULL, 7);
 	ksm_set("run", 1);
@@ -196,7 +196,7 @@ static void test_across_fork(void)
 	size_t i;
 	bool ok;
 
-	ksm_unmerge_all();
+	ksm_must_unmerge_all();
 	area = ksm_mmap(NPROC_PAGES);
 	ksm_madvise(area, NPROC_PAGES, MADV_MERGEABLE);
 	/* The parent leaves its copy untouched: only the child has pages. */

@@ -27,8 +27,11 @@
  * The keys and max_page_sharing (2 forms chains of the KSM pages) come
  * from the seed.
  *
- * The run fails on any mismatch or unexpected error, if the hammered pages
- * were never merged while hammered (seen on a new pfn), or if the counters
+ * The run fails on any mismatch or unexpected error; if no hammered page
+ * was ever seen merged (on a new pfn that is a KSM page: a fork's copy on
+ * write changes the pfn too, to a page of its own), or cow_ksm did not
+ * grow (only hammered pages are written); if pages_sharing never reached
+ * what the untouched pages alone make once merged; or if the counters
  * are not all 0 after run=2 once the hammers have exited.
  *
  * Usage: ksm_stress_hammer [-t SECONDS] [-s SEED]; the seed is printed
@@ -52,7 +55,7 @@
 
 struct shared {
 	unsigned long long flips;
-	unsigned long long moved;	/* a hammered page seen on a new pfn */
+	unsigned long long merged;	/* a hammered page seen on a new KSM pfn */
 	unsigned long long forks;
 	unsigned long long errors;
 };
@@ -179,16 +182,20 @@ static void rewrite_phase(long long until)
 	}
 }
 
-/* A page on a new pfn: merged (then copied on write) since last seen. */
-static void note_moves(void)
+/* A page on a new pfn that is a KSM page: merged since last seen. */
+static void note_merges(void)
 {
 	unsigned long long pfn;
+	long long flags;
 	size_t i;
 
 	for (i = 0; i < NPAGES; i++) {
 		pfn = pfn_of(page_words(i));
-		if (pfn != pfns[i])
-			__atomic_fetch_add(&sh->moved, 1, __ATOMIC_RELAXED);
+		if (pfn && pfn != pfns[i]) {
+			flags = ksm_kpage("/proc/kpageflags", pfn);
+			if (flags > 0 && (flags & KSM_KPF_KSM))
+				__atomic_fetch_add(&sh->merged, 1, __ATOMIC_RELAXED);
+		}
 		pfns[i] = pfn;
 	}
 }
@@ -268,7 +275,7 @@ static void hammer(int id)
 			rewrite_phase(until);
 		else
 			fork_phase(until);
-		note_moves();
+		note_merges();
 		/* One page checked whole, and given another key. */
 		i = ksm_rand_below(&rng, NPAGES);
 		if (check(i, "re-key"))
@@ -284,7 +291,8 @@ static void hammer(int id)
 int main(int argc, char **argv)
 {
 	static const unsigned long sharing[] = { 2, 3, 256 };
-	unsigned long max_sharing = 0, mps, scans = 0, last = 0, now;
+	unsigned long max_sharing = 0, mps, scans = 0, last = 0, now, anchored;
+	unsigned long copies = 2 * NHAMMERS;
 	pid_t pids[NHAMMERS];
 	long long cow0, cow1, t0;
 	struct ksm_counters c;
@@ -293,7 +301,7 @@ int main(int argc, char **argv)
 
 	ksm_stress_init(argc, argv, DEFAULT_SECS);
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	/* Flat out: only ksmd's own bound on a step lets go of its locks. */
 	ksm_selftest_init(UINT_MAX, 0, ksm_stress_watchdog());
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
@@ -303,6 +311,11 @@ int main(int argc, char **argv)
 	rng = ksm_rand_stream(0xffff);
 	mps = sharing[ksm_rand_below(&rng, ARRAY_SIZE(sharing))];
 	ksm_set("max_page_sharing", mps);
+	/*
+	 * The untouched pages alone, once merged: each key has @copies of
+	 * them, at most @mps to a KSM page.
+	 */
+	anchored = NKEYS * (copies - (copies + mps - 1) / mps);
 	ksft_print_msg("%d hammers x %d pages, %d keys, max_page_sharing %lu\n",
 		       NHAMMERS, NPAGES, NKEYS, mps);
 	cow0 = ksm_vmstat("cow_ksm");
@@ -349,16 +362,20 @@ int main(int argc, char **argv)
 	if (!zero)
 		ksm_print_counters("30 s after run=2");
 
-	ksft_print_msg("%llu flips, %llu forks; pages seen on a new pfn (merged) %llu times\n",
-		       sh->flips, sh->forks, sh->moved);
+	ksft_print_msg("%llu flips, %llu forks; hammered pages seen newly merged %llu times\n",
+		       sh->flips, sh->forks, sh->merged);
 	ksft_print_msg("cow_ksm +%lld; %lu full scans, max pages_sharing %lu\n",
 		       cow0 >= 0 ? cow1 - cow0 : -1, scans, max_sharing);
 	ksft_test_result(ksm_stats->mismatches == 0,
 			 "no write lost or merged away: %llu checks, %llu mismatches (seed %llu)\n",
 			 ksm_stats->verified, ksm_stats->mismatches, ksm_seed);
 	ksft_test_result(ok && !sh->errors, "no unexpected error\n");
-	ksft_test_result(sh->moved > 0,
-			 "ksmd merged hammered pages (%llu times)\n", sh->moved);
+	ksft_test_result(sh->merged > 0 && cow0 >= 0 && cow1 > cow0,
+			 "ksmd merged hammered pages (seen %llu times), whose writes copied KSM pages (cow_ksm +%lld)\n",
+			 sh->merged, cow0 >= 0 ? cow1 - cow0 : -1);
+	ksft_test_result(max_sharing >= anchored,
+			 "pages_sharing reached %lu, at least the %lu of the untouched pages merged\n",
+			 max_sharing, anchored);
 	ksft_test_result(zero, "every counter 0 after run=2 once the hammers had exited\n");
 	ksm_stress_summary();
 	ksft_finished();

@@ -15,8 +15,11 @@
  *    stay a minority; ENOENT is what a page under migration by compaction
  *    or mbind at that moment gives, its PTE then being a migration entry),
  *    and any error of the call itself, is a failure; a page that could not
- *    be moved is counted through the call's positive return; afterwards
- *    most KSM pages must be on the node asked for;
+ *    be moved is counted through the call's positive return; of the KSM
+ *    pages that were on the other node before the call (the ones it had to
+ *    move), at least MOVED_PCT % must be on the node asked for after it
+ *    (ours moves about 81 % with ksmd scanning these very pages flat out:
+ *    a KSM page it holds a reference to at the moment fails to migrate);
  *  - writes 1 to /proc/sys/vm/compact_memory every 2 s;
  *  - every 6 s: stops ksmd (run=0) and, while KSM pages exist, writing the
  *    other merge_across_nodes must fail with EBUSY exactly, the value
@@ -41,6 +44,7 @@
 #define COMPACT_MS	2000
 #define SWITCH_MS	6000
 #define KPF_KSM		21
+#define MOVED_PCT	75
 
 struct control {
 	int stop;
@@ -56,7 +60,7 @@ static int kpf_fd;
 static struct {
 	unsigned long calls, call_errors, pages, ksm_pages;
 	unsigned long ok, ebusy, eagain, enomem, enoent, other, not_moved;
-	unsigned long on_node, ksm_on_node;
+	unsigned long on_node, ksm_to_move, ksm_moved;
 } mv;
 
 static unsigned long compactions, compact_bad;
@@ -165,7 +169,7 @@ static bool is_ksm(int pm_fd, void *addr)
 
 static void move_batch(pid_t pid, int pm_fd, char *area)
 {
-	int nodes[BATCH], status[BATCH], where[BATCH], node = below(2), i;
+	int nodes[BATCH], status[BATCH], where[BATCH], before[BATCH], node = below(2), i;
 	void *pages[BATCH];
 	bool ksm[BATCH];
 	long ret;
@@ -177,6 +181,10 @@ static void move_batch(pid_t pid, int pm_fd, char *area)
 		ksm[i] = is_ksm(pm_fd, pages[i]);
 		mv.ksm_pages += ksm[i];
 	}
+	/* Where are they now?  Only pages on the other node have to move. */
+	if (syscall(SYS_move_pages, pid, BATCH, pages, NULL, before, 0))
+		for (i = 0; i < BATCH; i++)
+			before[i] = node;
 	mv.calls++;
 	mv.pages += BATCH;
 	ksm_stress_ops(1);
@@ -205,12 +213,15 @@ static void move_batch(pid_t pid, int pm_fd, char *area)
 				       pages[i], ksm[i] ? " (KSM)" : "", node, status[i],
 				       status[i] < 0 ? strerror(-status[i]) : "another node");
 	}
-	/* Where are they now? */
+	/* And after? */
 	if (syscall(SYS_move_pages, pid, BATCH, pages, NULL, where, 0))
 		return;
 	for (i = 0; i < BATCH; i++) {
 		mv.on_node += where[i] == node;
-		mv.ksm_on_node += ksm[i] && where[i] == node;
+		if (!ksm[i] || before[i] < 0 || before[i] == node)
+			continue;
+		mv.ksm_to_move++;
+		mv.ksm_moved += where[i] == node;
 	}
 }
 
@@ -356,15 +367,15 @@ int main(int argc, char **argv)
 		workers_ok = ksm_wait_child(pids[i], "worker") && workers_ok;
 
 	transient = mv.ebusy + mv.eagain + mv.enomem + mv.enoent + mv.not_moved;
-	moved_pct = mv.ksm_pages ? 100 * mv.ksm_on_node / mv.ksm_pages : 0;
+	moved_pct = mv.ksm_to_move ? 100 * mv.ksm_moved / mv.ksm_to_move : 0;
 	ksft_print_msg("move_pages: %lu calls (%lu failed), %lu pages, %lu of them KSM pages\n",
 		       mv.calls, mv.call_errors, mv.pages, mv.ksm_pages);
 	ksft_print_msg("move_pages: status node %lu EBUSY %lu EAGAIN %lu ENOMEM %lu ENOENT %lu\n",
 		       mv.ok, mv.ebusy, mv.eagain, mv.enomem, mv.enoent);
 	ksft_print_msg("move_pages: %lu other statuses\n", mv.other);
 	ksft_print_msg("move_pages: %lu pages not moved (positive returns)\n", mv.not_moved);
-	ksft_print_msg("then on the node asked for: %lu of %lu pages, %lu of %lu KSM pages\n",
-		       mv.on_node, mv.pages, mv.ksm_on_node, mv.ksm_pages);
+	ksft_print_msg("then on the node asked for: %lu of %lu pages; of the %lu KSM pages on the other node before, %lu\n",
+		       mv.on_node, mv.pages, mv.ksm_to_move, mv.ksm_moved);
 	ksft_print_msg("mbind: %lu calls, %lu failed; compact_memory: %lu writes, %lu failed\n",
 		       ctl->mbind_calls, ctl->mbind_bad, compactions, compact_bad);
 	ksft_print_msg("merge_across_nodes: %lu switches, %lu EBUSY as due\n", switches, busy_seen);
@@ -376,9 +387,9 @@ int main(int argc, char **argv)
 	ksft_test_result(!mv.call_errors && !mv.other && mv.calls && 2 * transient < mv.pages,
 			 "move_pages: no failure but transient ones (%lu of %lu pages)\n",
 			 transient, mv.pages);
-	ksft_test_result(mv.ksm_pages && 2 * mv.ksm_on_node > mv.ksm_pages,
-			 "move_pages: KSM pages are movable (%lu%% on the node asked for)\n",
-			 moved_pct);
+	ksft_test_result(mv.ksm_to_move && 100 * mv.ksm_moved >= MOVED_PCT * mv.ksm_to_move,
+			 "move_pages: KSM pages move: %lu of %lu (%lu%%, at least %d%%) that had to\n",
+			 mv.ksm_moved, mv.ksm_to_move, moved_pct, MOVED_PCT);
 	ksft_test_result(ctl->mbind_calls && !ctl->mbind_bad,
 			 "mbind(MPOL_MF_MOVE): %lu calls, all succeeded\n", ctl->mbind_calls);
 	ksft_test_result(compactions && !compact_bad,

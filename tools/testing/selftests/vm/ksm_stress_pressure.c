@@ -118,7 +118,7 @@ static bool ksm_cg_write_ull(const char *dir, const char *file,
 	char buf[32];
 
 	snprintf(buf, sizeof(buf), "%llu", val);
-	return ksm_cg_write(dir, file, buf);
+	return ksm_cg_set(dir, file, buf);
 }
 
 /* A "key value" line of @dir/@file (memory.events, memory.stat); -1 if absent. */
@@ -552,9 +552,11 @@ static void phase_b(long long end)
 		v = (first + rounds++) % B_VARIANTS;
 		if (!swapmax && v != B_SWAP)
 			continue;	/* no memory.swap.max: only "swap" */
-		ksm_cg_write(cg_b, "memory.max", "max");
-		if (swapmax)
-			ksm_cg_write(cg_b, "memory.swap.max", v == B_SWAP ? "max" : "0");
+		if (!ksm_cg_set(cg_b, "memory.max", "max") ||
+		    (swapmax && !ksm_cg_set(cg_b, "memory.swap.max", v == B_SWAP ? "max" : "0"))) {
+			ok = false;
+			break;
+		}
 		oom0 = ksm_cg_keyed(cg_b, "memory.events", "oom_kill");
 		sh->b_err = -1;
 		oom_killed = false;
@@ -600,9 +602,9 @@ static void phase_b(long long end)
 			if (o >= 0)
 				outcomes[v][o]++;
 			/* Room now: it must unmerge it all. */
-			ksm_cg_write(cg_b, "memory.max", "max");
+			ok = ksm_cg_set(cg_b, "memory.max", "max") && ok;
 			if (swapmax)
-				ksm_cg_write(cg_b, "memory.swap.max", "max");
+				ok = ksm_cg_set(cg_b, "memory.swap.max", "max") && ok;
 			if (!step(pid, cmd, rep, 'U', "unmerge")) {
 				ok = false;
 			} else if (sh->b_err || sh->b_left) {
@@ -776,8 +778,11 @@ static void phase_c(long long end)
 		for (i = 0; i < C_SLOTS; i++) {
 			if (vi[i].pid)
 				continue;
-			ksm_cg_write(cg_c[i], "memory.max", "max");
-			ksm_cg_write(cg_c[i], "memory.swap.max", "0");
+			if (!ksm_cg_set(cg_c[i], "memory.max", "max") ||
+			    !ksm_cg_set(cg_c[i], "memory.swap.max", "0")) {
+				ok = false;
+				break;
+			}
 			vi[i].action = victims++ % C_ACTIONS;
 			vi[i].oom0 = ksm_cg_keyed(cg_c[i], "memory.events", "oom_kill");
 			vi[i].start_ms = ksm_now_ms();

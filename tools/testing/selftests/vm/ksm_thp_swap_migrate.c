@@ -120,7 +120,7 @@ static void test_thp(void)
 			 want.shared, want.sharing, want.chains, want.dups);
 	munmap(raw, 2 * HPAGE);
 	free(keys);
-	ksm_unmerge_all();
+	ksm_must_unmerge_all();
 }
 
 static void test_pageout(void)
@@ -167,7 +167,7 @@ static void test_pageout(void)
 	ksft_test_result(ok && (ksm_pagemap(area) & KSM_PM_PRESENT),
 			 "MADV_PAGEOUT: KSM page reads back from swap intact\n");
 	munmap(area, 2 * ksm_page_size);
-	ksm_unmerge_all();
+	ksm_must_unmerge_all();
 }
 
 static char cg_dir[256];
@@ -213,7 +213,7 @@ static void test_reclaim(void)
 			 "memory.reclaim: KSM page mapped %d times swapped out, reads back intact\n",
 			 N);
 	munmap(area, N * ksm_page_size);
-	ksm_unmerge_all();
+	ksm_must_unmerge_all();
 }
 
 static char *merged_area(unsigned long long *keys, int node)
@@ -277,7 +277,7 @@ static void test_migrate(void)
 			 "migration: KSM page moved to node %d, all %d mappings follow, still merged, intact\n",
 			 to, N);
 	munmap(area, N * ksm_page_size);
-	ksm_unmerge_all();
+	ksm_must_unmerge_all();
 }
 
 static void test_mprotect_mremap(void)
@@ -312,7 +312,7 @@ static void test_mprotect_mremap(void)
 	ksft_test_result(ok, "mremap: contents intact at the new address, merged again (1/%d)\n",
 			 N - 1);
 	munmap(moved, N * ksm_page_size);
-	ksm_unmerge_all();
+	ksm_must_unmerge_all();
 }
 
 int main(void)

@@ -497,6 +497,13 @@ bool ksm_unmerge_all(void)
 	return ksm_all_counters_zero();
 }
 
+/* Between two cases: a run=2 that leaves a counter behind fails the program. */
+void ksm_must_unmerge_all(void)
+{
+	if (!ksm_unmerge_all())
+		ksft_exit_fail_msg("run=2 between cases left counters behind\n");
+}
+
 /* ---------------------------------------------------------------------- */
 /* Setup.                                                                 */
 /* ---------------------------------------------------------------------- */
@@ -863,6 +870,15 @@ bool ksm_cg_write(const char *dir, const char *file, const char *val)
 	n = write(fd, val, strlen(val));
 	close(fd);
 	return n == (ssize_t)strlen(val);
+}
+
+/* ksm_cg_write(), saying what failed. */
+bool ksm_cg_set(const char *dir, const char *file, const char *val)
+{
+	if (ksm_cg_write(dir, file, val))
+		return true;
+	ksft_print_msg("cannot write %s to %s/%s: %s\n", val, dir, file, strerror(errno));
+	return false;
 }
 
 /* A file of one number (memory.current, say); -1 if unreadable. */

@@ -103,6 +103,7 @@ bool ksm_wait_settled(long timeout_ms);
 bool ksm_counters_now(const struct ksm_counters *want);
 bool ksm_all_counters_zero(void);
 bool ksm_unmerge_all(void);
+void ksm_must_unmerge_all(void);
 
 /* ---------------------------------------------------------------------- */
 /* Setup.                                                                 */
@@ -160,6 +161,7 @@ long long ksm_ksmd_ticks(void);
 
 bool ksm_have_swap(void);
 bool ksm_cg_write(const char *dir, const char *file, const char *val);
+bool ksm_cg_set(const char *dir, const char *file, const char *val);
 long long ksm_cg_read(const char *dir, const char *file);
 bool ksm_cg_mount(char *why, size_t len);
 void ksm_cg_unmount(void);
