@@ -23,9 +23,15 @@ int ksm_madvise(struct vm_area_struct *vma,
 int __ksm_enter(struct mm_struct *mm_to_scan);
 void __ksm_exit(struct mm_struct *dying_mm);
 
-/* Called by dup_mmap(): a child of a KSM user is registered as well. */
+/*
+ * Called by dup_mmap(): a child of a KSM user is registered as well.  The
+ * child's counts start from 0 (dup_mm() copied the parent's): it has no
+ * rmap item yet, and its pages count once ksmd has visited them.
+ */
 static inline int ksm_fork(struct mm_struct *child, struct mm_struct *parent)
 {
+	child->ksm_merging_pages = 0;
+	child->ksm_rmap_items = 0;
 	return test_bit(MMF_VM_MERGEABLE, &parent->flags) ?
 		__ksm_enter(child) : 0;
 }

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Merged pages across fork(), and pages KSM must leave alone.
+ *
+ *  - fork of merged pages: NPAGES pages of one content merge into one KSM
+ *    page; after fork() the child maps it too, and once ksmd has visited
+ *    the child, pages_sharing counts its mappings (2 * NPAGES - 1 in all)
+ *    and each process's ksm_merging_pages is NPAGES.  A write of the child
+ *    gives one page a content of its own: one mapping fewer, the copy
+ *    unshared, the parent's pages untouched.
+ *  - volatile pages: two pages rewritten all the time (with the same new
+ *    content each time, many times between two visits of ksmd, which
+ *    scans the 4 pages registered then, pages_to_scan 4, and sleeps
+ *    SLEEP_MS between passes) are never merged, and count in
+ *    pages_volatile, while a quiet pair beside them merges; once quiet,
+ *    they merge too.
+ *  - pinned pages: of two identical pages, one is held by a pipe
+ *    (vmsplice() without SPLICE_F_GIFT takes a reference to it): KSM must
+ *    not merge it, since the pipe would go on reading the old page, while
+ *    a write through the mapping lands in the merged one.  Once the pipe is
+ *    read, the pair merges.
+ *
+ * The lab's time limit for this program - limit: 240s
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/uio.h>
+#include "ksm_util.h"
+
+#define NPAGES		32
+#define KEY		0x5eedULL
+#define QUIET_KEY	0x9a1eULL
+#define SLEEP_MS	50
+
+static void test_fork(void)
+{
+	struct ksm_counters want = { 1, NPAGES - 1, 0, 0, 0, 0 };
+	unsigned long long keys[NPAGES];
+	int go[2], done[2], i;
+	long child_merging;
+	char *area;
+	bool ok;
+	pid_t pid;
+
+	for (i = 0; i < NPAGES; i++)
+		keys[i] = KEY;
+	area = ksm_mmap_mergeable(keys, NPAGES);
+	ksm_set("run", 1);
+	ok = ksm_wait_counters(&want) && ksm_proc_merging_pages(0) == NPAGES;
+	ksft_test_result(ok, "before fork: pages_shared 1 pages_sharing %d, ksm_merging_pages %d\n",
+			 NPAGES - 1, NPAGES);
+
+	if (pipe(go) || pipe(done))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = ksm_fork();
+	if (!pid) {
+		close(go[1]);
+		close(done[0]);
+		/* 'w': page 0 gets a content of its own; then the end. */
+		if (ksm_pipe_recv(go[0], KSM_TIMEOUT_MS) != 'w')
+			_exit(2);
+		keys[0] = KEY + 1;
+		ksm_fill_page(area, keys[0]);
+		if (!ksm_pipe_send(done[1], 'd'))
+			_exit(2);
+		if (ksm_pipe_recv(go[0], KSM_TIMEOUT_MS) != 'x')
+			_exit(2);
+		_exit(ksm_check_pages(area, keys, NPAGES, "child") ? 1 : 0);
+	}
+	close(go[0]);
+	close(done[1]);
+
+	/* The child's mappings of the KSM page join it at ksmd's visit. */
+	want.sharing = 2 * NPAGES - 1;
+	ok = ksm_wait_counters(&want);
+	child_merging = ksm_proc_merging_pages(pid);
+	ksft_test_result(ok && child_merging == NPAGES && ksm_proc_merging_pages(0) == NPAGES,
+			 "after fork: pages_sharing %d, ksm_merging_pages %d in the parent and %ld in the child\n",
+			 2 * NPAGES - 1, NPAGES, child_merging);
+
+	/* The child's write copies one page: its copy is unshared. */
+	ok = ksm_pipe_send(go[1], 'w') &&
+	     ksm_pipe_recv(done[0], KSM_TIMEOUT_MS) == 'd';
+	want.sharing = 2 * NPAGES - 2;
+	want.unshared = 1;
+	ok = ok && ksm_wait_counters(&want);
+	child_merging = ksm_proc_merging_pages(pid);
+	ok = ok && child_merging == NPAGES - 1 && ksm_proc_merging_pages(0) == NPAGES;
+	ok = !ksm_check_pages(area, keys, NPAGES, "parent") && ok;
+	ksft_test_result(ok, "a write of the child: pages_sharing %d, pages_unshared 1, ksm_merging_pages %d and %ld\n",
+			 2 * NPAGES - 2, NPAGES, child_merging);
+
+	ok = ksm_pipe_send(go[1], 'x');
+	ok = ksm_wait_child(pid, "child") && ok;
+	ksft_test_result(ok, "the child's pages held their content\n");
+	munmap(area, NPAGES * ksm_page_size);
+	close(go[1]);
+	close(done[0]);
+	ksm_must_unmerge_all();
+}
+
+struct churner {
+	char *pages;
+	int stop;
+	unsigned long long rounds;
+};
+
+/* Rewrite both pages, the same content each round, without a pause. */
+static void *churn(void *arg)
+{
+	struct churner *c = arg;
+	unsigned long long n = 1;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED)) {
+		ksm_fill_page(c->pages, KEY + (n << 20));
+		ksm_fill_page(c->pages + ksm_page_size, KEY + (n << 20));
+		n++;
+	}
+	c->rounds = n;
+	return NULL;
+}
+
+static void test_volatile(void)
+{
+	unsigned long long keys[4] = { QUIET_KEY, QUIET_KEY, KEY, KEY };
+	struct churner c = { 0 };
+	long vol, max_vol = 0, shared;
+	unsigned long scans0;
+	pthread_t thread;
+	bool ok = true;
+	char *area;
+
+	area = ksm_mmap(4);
+	ksm_fill_pages(area, keys, 4);
+	c.pages = ksm_page_addr(area, 2);
+	if (pthread_create(&thread, NULL, churn, &c))
+		ksft_exit_fail_msg("pthread_create: %s\n", strerror(errno));
+	ksm_madvise(area, 4, MADV_MERGEABLE);
+	/* One pass per wake-up: visits SLEEP_MS apart. */
+	ksm_set("pages_to_scan", 4);
+	ksm_set("run", 1);
+	/* Over three full scans: only the quiet pair merges. */
+	scans0 = ksm_full_scans();
+	while (ok && ksm_full_scans() < scans0 + 3) {
+		vol = ksm_read("pages_volatile");
+		if (vol > max_vol)
+			max_vol = vol;
+		shared = ksm_read("pages_shared");
+		if (shared > 1 || ksm_read("pages_sharing") > 1) {
+			ksft_print_msg("rewritten pages merged: pages_shared %ld pages_sharing %lu\n",
+				       shared, ksm_read("pages_sharing"));
+			ok = false;
+		}
+		usleep(KSM_POLL_US);
+	}
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	ksft_print_msg("%llu rewrites; pages_volatile up to %ld\n", c.rounds, max_vol);
+	ok = ok && max_vol > 0;
+	ksft_test_result(ok, "pages rewritten between visits stay unmerged and count as volatile (up to %ld); the quiet pair merges\n",
+			 max_vol);
+	ok = ksm_wait_merged(2, 2) && ksm_check_page(area, QUIET_KEY) < 0;
+	ksft_test_result(ok, "once the rewrites stop, the other pair merges too\n");
+	ksm_set("pages_to_scan", 1000);
+	munmap(area, 4 * ksm_page_size);
+	ksm_must_unmerge_all();
+}
+
+static void test_pinned(void)
+{
+	unsigned long long keys[2] = { KEY, KEY };
+	struct iovec iov;
+	unsigned long scans0;
+	int fds[2];
+	char *area, *buf;
+	bool ok;
+
+	area = ksm_mmap(2);
+	ksm_fill_pages(area, keys, 2);
+	if (pipe(fds))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	iov.iov_base = area;
+	iov.iov_len = ksm_page_size;
+	if (vmsplice(fds[1], &iov, 1, 0) != (ssize_t)ksm_page_size)
+		ksft_exit_fail_msg("vmsplice: %s\n", strerror(errno));
+	ksm_madvise(area, 2, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	scans0 = ksm_full_scans();
+	if (!ksm_wait_full_scans(3, KSM_TIMEOUT_MS))
+		ksft_exit_fail_msg("ksmd made no three full scans\n");
+	ok = !ksm_read("pages_shared") && !ksm_read("pages_sharing");
+	ksft_test_result(ok, "a page held by a pipe (vmsplice) is not merged in %lu full scans: pages_shared %lu\n",
+			 ksm_full_scans() - scans0, ksm_read("pages_shared"));
+
+	/* The pipe still reads what the page held; then it lets go. */
+	buf = malloc(ksm_page_size);
+	if (!buf || read(fds[0], buf, ksm_page_size) != (ssize_t)ksm_page_size)
+		ksft_exit_fail_msg("reading the pipe: %s\n", strerror(errno));
+	ok = ksm_check_page(buf, KEY) < 0;
+	ok = ksm_wait_merged(1, 1) && ok;
+	ok = !ksm_check_pages(area, keys, 2, "after the pipe let go") && ok;
+	ksft_test_result(ok, "once the pipe has been read, the pair merges\n");
+	free(buf);
+	close(fds[0]);
+	close(fds[1]);
+	munmap(area, 2 * ksm_page_size);
+	ksm_must_unmerge_all();
+}
+
+int main(void)
+{
+	ksft_print_header();
+	ksft_set_plan(8);
+	ksm_selftest_init(1000, SLEEP_MS, 220);
+	test_fork();
+	test_volatile();
+	test_pinned();
+	ksft_finished();
+}
