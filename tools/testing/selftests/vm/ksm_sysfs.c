@@ -2,6 +2,8 @@
 /*
  * The /sys/kernel/mm/ksm interface.
  *
+ *  - The directory holds exactly 6.1's files, no more (merge_across_nodes
+ *    only with NUMA).
  *  - Every file exists, is a regular file, mode 0644 for the knobs and
  *    0444 for the counters, and reads as one decimal number and a newline.
  *  - Counters cannot be opened for writing, not even by root (EACCES).
@@ -20,6 +22,7 @@
  * The lab's time limit for this program - limit: 120s
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <grp.h>
 #include "ksm_util.h"
 
@@ -254,14 +257,49 @@ static void test_non_root(void)
 			 "uid 65534: every file readable, none writable (EACCES/EPERM)\n");
 }
 
+/* The directory lists exactly the files above. */
+static void test_exact_list(void)
+{
+	unsigned int i, want = 0, seen = 0, unknown = 0;
+	struct dirent *d;
+	bool known;
+	DIR *dir;
+
+	for (i = 0; i < ARRAY_SIZE(knobs); i++)
+		want += available(knobs[i].name);
+	want += ARRAY_SIZE(counters);
+	dir = opendir(KSM_SYSFS_DIR);
+	if (!dir)
+		ksft_exit_fail_msg("opendir %s: %s\n", KSM_SYSFS_DIR, strerror(errno));
+	while ((d = readdir(dir))) {
+		if (!strcmp(d->d_name, ".") || !strcmp(d->d_name, ".."))
+			continue;
+		known = false;
+		for (i = 0; i < ARRAY_SIZE(knobs); i++)
+			known |= !strcmp(d->d_name, knobs[i].name);
+		for (i = 0; i < ARRAY_SIZE(counters); i++)
+			known |= !strcmp(d->d_name, counters[i]);
+		if (!known) {
+			ksft_print_msg("a file 6.1 does not have: %s\n", d->d_name);
+			unknown++;
+		}
+		seen++;
+	}
+	closedir(dir);
+	ksft_test_result(!unknown && seen == want,
+			 "%s holds exactly 6.1's %u files (%u seen)\n",
+			 KSM_SYSFS_DIR, want, seen);
+}
+
 int main(void)
 {
 	unsigned int i;
 
 	ksft_print_header();
-	ksft_set_plan(3 * ARRAY_SIZE(knobs) + ARRAY_SIZE(counters) + 3);
+	ksft_set_plan(3 * ARRAY_SIZE(knobs) + ARRAY_SIZE(counters) + 4);
 	ksm_selftest_init(100, 20, 100);
 
+	test_exact_list();
 	for (i = 0; i < ARRAY_SIZE(knobs); i++)
 		test_file(knobs[i].name, 0644);
 	for (i = 0; i < ARRAY_SIZE(counters); i++)

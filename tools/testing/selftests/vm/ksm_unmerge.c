@@ -17,7 +17,11 @@
  *  - by munmap() of half the area, then of the rest;
  *  - by the exit of a process that shared the KSM page with us;
  *  - by madvise(MADV_UNMERGEABLE) of pages that never merged: their rmap
- *    items and pages_unshared go.
+ *    items and pages_unshared go;
+ *  - by mremap() moving a merged area: when the call returns no page at the
+ *    new address is a KSM page, the contents are intact, pages_shared and
+ *    pages_sharing are 0 at once (the target, as for MADV_UNMERGEABLE), and
+ *    the area, still registered, merges again.
  * For munmap, exit and pages that never merged the counters may drop at
  * once or after ksmd's next scan: the test prints which.
  *
@@ -308,13 +312,46 @@ static void test_never_merged(void)
 	munmap(area, NPAGES * ksm_page_size);
 }
 
+static void test_mremap(void)
+{
+	struct ksm_counters want = { 2, NPAGES - 2, 0, 0, 0, 0 };
+	char *area, *dst, *moved;
+	long ksm_left;
+	bool ok;
+
+	ksm_must_unmerge_all();
+	area = ksm_mmap_mergeable(keys, NPAGES);
+	ksm_set("run", 1);
+	ok = ksm_wait_counters(&want);
+	ksm_set("run", 0);
+	/* A hole to move it to, away from where it was. */
+	dst = ksm_mmap(NPAGES);
+	moved = mremap(area, NPAGES * ksm_page_size, NPAGES * ksm_page_size,
+		       MREMAP_MAYMOVE | MREMAP_FIXED, dst);
+	if (moved == MAP_FAILED)
+		ksft_exit_fail_msg("mremap: %s\n", strerror(errno));
+	ksm_left = ksm_count_ksm_pages(moved, NPAGES);
+	ok = ok && ksm_left == 0;
+	ok = !ksm_check_pages(moved, keys, NPAGES, "mremap") && ok;
+	ksft_test_result(ok, "mremap: no KSM page at the new address when the call returns (%ld), contents intact\n",
+			 ksm_left);
+	ksft_print_msg("after mremap: shared %lu sharing %lu\n", ksm_read("pages_shared"),
+		       ksm_read("pages_sharing"));
+	ksft_test_result(!ksm_read("pages_shared") && !ksm_read("pages_sharing"),
+			 "mremap: pages_shared, pages_sharing 0 immediately after the call\n");
+	ksm_set("run", 1);
+	ok = ksm_wait_counters(&want) && !ksm_check_pages(moved, keys, NPAGES, "remerged");
+	ksft_test_result(ok, "mremap: the moved area, still registered, merges again\n");
+	munmap(moved, NPAGES * ksm_page_size);
+}
+
 int main(void)
 {
 	char *area;
 	size_t i;
 
 	ksft_print_header();
-	ksft_set_plan(12);
+	ksft_set_plan(15);
 	ksm_selftest_init(2 * NPAGES + 100, 0, 270);
 
 	for (i = 0; i < NPAGES; i++)
@@ -327,6 +364,7 @@ int main(void)
 	test_munmap(area);
 	test_exit();
 	test_never_merged();
+	test_mremap();
 
 	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
 	ksft_finished();
