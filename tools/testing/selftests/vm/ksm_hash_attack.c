@@ -33,7 +33,7 @@
  * ksmd's CPU time is counted in clock ticks, a few per full scan here:
  * enough scans that a tick or two more or less is not what decides.
  */
-#define SCANS		40
+#define SCANS		120
 #define DEBUGFS		"/sys/kernel/debug"
 #define KSM_DEBUG	DEBUGFS "/ksm/"
 

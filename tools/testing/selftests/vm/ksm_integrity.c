@@ -7,11 +7,18 @@
  * ksmd runs flat out (pages_to_scan large, sleep_millisecs 0), each process
  * keeps rewriting random pages; the content of a page is a function of a
  * per-process seed, the page index and a generation counter the process
- * tracks, so it always knows what every page must hold.  Now and then a
+ * tracks, so it always knows what every page must hold, and checks each
+ * page right before it rewrites it.  Now and then a
  * process also unmerges and re-registers a chunk (MADV_UNMERGEABLE, then
  * MADV_MERGEABLE).  Every page is checked periodically and at the end:
  * zero mismatches are required, and KSM must have merged pages (and COWed
  * them) during the run, or the run proves nothing and fails.
+ *
+ * Then the writes pause: every process reports how many of its pages hold
+ * each key, and KSM must reach exactly the share that implies (one KSM
+ * page per key held by two pages or more, the rest of them sharing it, a
+ * page alone with its key unshared, nothing volatile) and keep it for two
+ * full scans; every page is checked once more after that.
  *
  * Usage: ksm_integrity [-t SECONDS] [-s SEED] [-p PROCESSES] [-n PAGES]
  * (defaults: 120 s, seed from the clock, 4 processes, 256 pages each).
@@ -32,6 +39,7 @@ struct report {
 	unsigned long checks;
 	unsigned long bad;
 	unsigned long toggles;
+	unsigned long held[NKEYS + 1];	/* pages holding key k, at the pause */
 };
 
 static unsigned long long seed;
@@ -74,7 +82,7 @@ static unsigned long check_all(unsigned int proc, char *area,
 	return bad;
 }
 
-static void worker(unsigned int proc, int fd, long long deadline)
+static void worker(unsigned int proc, int fd, int go, long long deadline)
 {
 	unsigned long long s = ksm_mix64(seed + proc) | 1;
 	struct report r = { 0 };
@@ -96,6 +104,14 @@ static void worker(unsigned int proc, int fd, long long deadline)
 	while (ksm_now_ms() < deadline) {
 		for (i = 0; i < 4; i++) {
 			p = rnd(&s) % npages;
+			/* A lost write would be overwritten unseen: check first. */
+			if (ksm_check_page(ksm_page_addr(area, p),
+					   page_key(proc, p, gen[p])) >= 0) {
+				if (r.bad++ < 5)
+					printf("# proc %u: page %u gen %u wrong before its rewrite\n",
+					       proc, p, gen[p]);
+			}
+			r.checks++;
 			gen[p]++;
 			ksm_fill_page(ksm_page_addr(area, p), page_key(proc, p, gen[p]));
 			r.writes++;
@@ -120,8 +136,17 @@ static void worker(unsigned int proc, int fd, long long deadline)
 	}
 	r.bad += check_all(proc, area, gen, "final check");
 	r.checks++;
+	for (i = 0; i < npages; i++)
+		r.held[page_key(proc, i, gen[i])]++;
 	fflush(stdout);
 	if (write(fd, &r, sizeof(r)) != sizeof(r))
+		_exit(4);
+	/* Paused until the counters have been checked: then once more. */
+	if (read(go, &i, 1) != 0)
+		_exit(5);
+	r.bad = check_all(proc, area, gen, "check after the pause");
+	fflush(stdout);
+	if (write(fd, &r.bad, sizeof(r.bad)) != sizeof(r.bad))
 		_exit(4);
 	_exit(0);
 }
@@ -131,10 +156,12 @@ int main(int argc, char **argv)
 	unsigned long max_sharing = 0, scans0, scans;
 	long long deadline, cow0, cow1;
 	struct report r, total = { 0 };
-	bool ok = true, seeded = false;
+	struct ksm_counters want = { 0, 0, 0, 0, 0, 0 };
+	bool ok = true, seeded = false, shared_ok;
+	unsigned long bad_after = 0, bad;
+	int opt, fds[2], go[2];
+	unsigned int i, k;
 	pid_t *pids;
-	int opt, fds[2];
-	unsigned int i;
 
 	while ((opt = getopt(argc, argv, "t:s:p:n:")) != -1) {
 		switch (opt) {
@@ -164,13 +191,16 @@ int main(int argc, char **argv)
 		seed = ksm_mix64(time(NULL) ^ ((unsigned long long)getpid() << 32));
 
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	ksm_selftest_init(2 * nproc * npages + 100, 0, seconds + 240);
+	/* One KSM page per key, however many pages hold it. */
+	if (nproc * npages > 256)
+		ksm_set("max_page_sharing", nproc * npages);
 	ksft_print_msg("seed %llu (-s %llu repeats this run), %u processes x %u pages, %u s\n",
 		       seed, seed, nproc, npages, seconds);
 
 	pids = calloc(nproc, sizeof(*pids));
-	if (!pids || pipe(fds))
+	if (!pids || pipe(fds) || pipe(go))
 		ksft_exit_fail_msg("setup: %s\n", strerror(errno));
 	ksm_set("run", 1);
 	scans0 = ksm_full_scans();
@@ -180,10 +210,12 @@ int main(int argc, char **argv)
 		pids[i] = ksm_fork();
 		if (!pids[i]) {
 			close(fds[0]);
-			worker(i, fds[1], deadline);
+			close(go[1]);
+			worker(i, fds[1], go[0], deadline);
 		}
 	}
 	close(fds[1]);
+	close(go[0]);
 
 	while (ksm_now_ms() < deadline) {
 		unsigned long sharing = ksm_read("pages_sharing");
@@ -202,6 +234,27 @@ int main(int argc, char **argv)
 		total.checks += r.checks;
 		total.bad += r.bad;
 		total.toggles += r.toggles;
+		for (k = 1; k <= NKEYS; k++)
+			total.held[k] += r.held[k];
+	}
+	/* The share the data implies, now that the writes have paused. */
+	for (k = 1; k <= NKEYS; k++) {
+		if (total.held[k] >= 2) {
+			want.shared++;
+			want.sharing += total.held[k] - 1;
+		} else {
+			want.unshared += total.held[k];
+		}
+	}
+	shared_ok = ok && ksm_wait_counters(&want);
+	close(go[1]);
+	for (i = 0; ok && i < nproc; i++) {
+		if (read(fds[0], &bad, sizeof(bad)) != sizeof(bad)) {
+			ksft_print_msg("a process sent no report after the pause\n");
+			ok = false;
+			break;
+		}
+		bad_after += bad;
 	}
 	for (i = 0; i < nproc; i++)
 		ok = ksm_wait_child(pids[i], "worker") && ok;
@@ -213,9 +266,12 @@ int main(int argc, char **argv)
 	ksft_print_msg("%lu full scans, max pages_sharing %lu, cow_ksm +%lld\n",
 		       scans, max_sharing, cow0 >= 0 ? cow1 - cow0 : -1);
 
-	ksft_test_result(ok && total.bad == 0 && total.checks >= nproc,
+	ksft_test_result(ok && total.bad == 0 && bad_after == 0 && total.checks >= nproc,
 			 "every page held its expected content at every check (seed %llu)\n",
 			 seed);
+	ksft_test_result(shared_ok,
+			 "writes paused: pages_shared %ld pages_sharing %ld pages_unshared %ld, nothing volatile, as the keys held imply\n",
+			 want.shared, want.sharing, want.unshared);
 	ksft_test_result(scans >= 2 && max_sharing > 0,
 			 "ksmd scanned and merged during the run\n");
 	if (cow0 < 0)

@@ -667,6 +667,8 @@ static bool op_munmap(void)
 		return false;
 	if (a > 0 && b < r->n && w.nreg >= MAX_REGIONS)
 		b = r->n;
+	/* A write lost before the pages go would never be seen after. */
+	verify_range(r, a, b, "before munmap");
 	if (munmap(page_at(r, a), (b - a) * ksm_page_size)) {
 		say("munmap: %s\n", strerror(errno));
 		count_error();
@@ -944,9 +946,15 @@ static bool op_advise(enum op kind)
 		advice = MADV_UNMERGEABLE;
 		break;
 	}
+	/* MADV_DONTNEED and MADV_FREE drop what the pages held: check first. */
+	if (kind == OP_DONTNEED || kind == OP_FREE)
+		verify_range(r, a, b, kind == OP_DONTNEED ? "before MADV_DONTNEED" :
+			     "before MADV_FREE");
 	if (madvise(page_at(r, a), (b - a) * ksm_page_size, advice)) {
 		if (kind == OP_UNMERGEABLE && (errno == ENOMEM || errno == EAGAIN)) {
+			/* Some pages may be unmerged, none may have changed. */
 			count_soft();
+			verify_range(r, a, b, "after a failed MADV_UNMERGEABLE");
 			return true;
 		}
 		say("madvise(%s) of pages %zu-%zu of %zu: %s\n", op_names[kind],
@@ -1422,7 +1430,7 @@ static unsigned long draw_max_sharing(void)
  * stay while their KSM page lives on (mapped by such an exiting mm, or
  * still referenced): they are only reported here, and checked at the end.
  */
-static void check_drained(void)
+static bool check_drained(void)
 {
 	struct ksm_counters c;
 	long long t0 = ksm_now_ms(), took;
@@ -1437,7 +1445,7 @@ static void check_drained(void)
 			say("  unshared %ld volatile %ld chains %ld dups %ld\n",
 			    c.unshared, c.vol, c.chains, c.dups);
 			count_error();
-			return;
+			return false;
 		}
 		usleep(KSM_POLL_US);
 	}
@@ -1447,21 +1455,24 @@ static void check_drained(void)
 		sh->drain_ms_max = took;
 	if (c.chains || c.dups)
 		__atomic_fetch_add(&sh->drains_nodes_left, 1, __ATOMIC_RELAXED);
+	return true;
 }
 
-static void set_run(unsigned long run)
+/* True if run was set (and, for run=2, every page unmerged). */
+static bool set_run(unsigned long run)
 {
 	int allowed = run == 2 ? ENOMEM : 0;
 	int err = knob("run", run, allowed, run == 0 ? OP_RUN0 : run == 1 ? OP_RUN1 : OP_RUN2);
 
 	if (err == -ENOMEM) {
 		count_soft();
-		return;
+		return false;
 	}
 	if (!err)
 		__atomic_store_n(&sh->controller_run, run, __ATOMIC_RELAXED);
 	if (!err && run == 2)
-		check_drained();
+		return check_drained();
+	return !err;
 }
 
 static void controller(void)
@@ -1513,7 +1524,14 @@ static void controller(void)
 			usleep(50000 + rnd(750000));
 			set_run(1);
 		} else {
-			/* Unmerge everything; change what needs no KSM pages. */
+			/*
+			 * Unmerge everything; change what needs no KSM pages.
+			 * EBUSY is still right after a drained run=2: a KSM
+			 * page forked during the unmerge, or mapped by an mm
+			 * past ksm_exit() but not yet unmapped, keeps its
+			 * node.  The end of the run checks the knobs again
+			 * with no process left.
+			 */
 			set_run(2);
 			if (chance(70) &&
 			    knob("max_page_sharing", draw_max_sharing(), EBUSY,
@@ -1652,6 +1670,25 @@ static bool final_drain(long long *took)
 	return true;
 }
 
+/*
+ * With no process left and everything unmerged, the knobs that need no
+ * KSM pages must take a new value (mid-run, EBUSY may be right).
+ */
+static bool knobs_free(void)
+{
+	unsigned long mps = ksm_read("max_page_sharing");
+	int err;
+
+	err = ksm_write_ulong("max_page_sharing", mps == 256 ? 64 : 256);
+	if (!err && ksm_file_exists("merge_across_nodes"))
+		err = ksm_write_ulong("merge_across_nodes",
+				      !ksm_read("merge_across_nodes"));
+	if (err)
+		ksft_print_msg("a knob that needs no KSM pages refused with none: %s\n",
+			       strerror(-err));
+	return !err;
+}
+
 static void env_size(const char *name, size_t *val, size_t min, size_t max)
 {
 	const char *s = getenv(name);
@@ -1683,7 +1720,7 @@ int main(int argc, char **argv)
 	env_size("KSM_CHURN_PAGES", &worker_pages, 256, 1 << 20);
 	nworkers = nw;
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	ksm_selftest_init(4000, 0, ksm_stress_watchdog());
 
 	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE,
@@ -1778,16 +1815,21 @@ int main(int argc, char **argv)
 	if (drained)
 		ksft_print_msg("counters 0 %lld ms after the final run=2\n", drain_ms);
 
-	ok_errors = sh->errors == 0;
+	/* Out of memory or pids now and then, not as a rule. */
+	ok_errors = sh->errors == 0 && sh->soft * 100 <= ksm_stats->ops;
 	ksft_test_result(ksm_stats->mismatches == 0 && ksm_stats->verified > 0,
 			 "every page held its key: %llu verified, %llu mismatches (seed %llu)\n",
 			 ksm_stats->verified, ksm_stats->mismatches, ksm_seed);
-	ksft_test_result(ok_errors, "no unexpected error from a call, a knob or a process\n");
+	ksft_test_result(ok_errors,
+			 "no unexpected error from a call, a knob or a process; ENOMEM/EAGAIN in at most 1%% of %llu operations\n",
+			 ksm_stats->ops);
 	ksft_test_result(s.max_sharing > 0 && s.scans >= 2,
 			 "KSM merged during the run (max pages_sharing %lu)\n",
 			 s.max_sharing);
 	ksft_test_result(drained,
 			 "every counter 0 after run=2 once every worker had exited\n");
+	ksft_test_result(drained && knobs_free(),
+			 "then max_page_sharing and merge_across_nodes take new values\n");
 	if (!ksm_stress_summary())
 		ksft_print_msg("mismatches: the run fails (repeat: %s -s %llu -t %u)\n",
 			       ksm_prog, ksm_seed, ksm_secs);

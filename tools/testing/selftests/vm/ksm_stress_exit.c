@@ -26,7 +26,10 @@
  *
  * Checked: every page of every process always holds what it must; every
  * child ends as planned (no other exit status); pages were merged during
- * the run (pages_sharing, and the keeper's pages with the children's); once
+ * the run (pages_sharing, and the keeper's pages with the children's);
+ * once the children have gone, with the keeper alone, a probe process maps
+ * each of the keeper's contents once more and KSM must reach exactly one
+ * KSM page per content shared by the two, and nothing else; once
  * every process has gone every counter comes back to 0 with ksmd still
  * running, and again after run=2; and KSM's slab objects (ksm_rmap_item,
  * ksm_stable_node, ksm_mm_slot in /proc/slabinfo) are all freed.
@@ -36,6 +39,7 @@
  * The lab's stress suite - suite: stress; limit: 360s; long: 120s
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <sys/resource.h>
 #include "ksm_util.h"
 #include "ksm_stress.h"
@@ -421,17 +425,99 @@ static bool reap_all(void)
 	}
 }
 
+/* Our children, by /proc (grandchildren whose parent died come to us). */
+static int count_children(void)
+{
+	char path[300], buf[512], *p;
+	pid_t me = getpid();
+	struct dirent *d;
+	int n = 0, ppid;
+	DIR *dir;
+	FILE *f;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return -1;
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] < '1' || d->d_name[0] > '9')
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/stat", d->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		p = fgets(buf, sizeof(buf), f) ? strrchr(buf, ')') : NULL;
+		if (p && sscanf(p + 2, "%*c %d", &ppid) == 1 && ppid == me)
+			n++;
+		fclose(f);
+	}
+	closedir(dir);
+	return n;
+}
+
+/* Reap every process but the keeper, grandchildren included. */
+static bool reap_but_keeper(void)
+{
+	long long deadline = ksm_now_ms() + REAP_MS;
+
+	for (;;) {
+		reap_some();
+		if (keeper_pid < 0)
+			return false;
+		if (count_children() == 1)
+			return true;
+		if (ksm_now_ms() > deadline) {
+			ksft_print_msg("processes other than the keeper alive %d s after the run\n",
+				       REAP_MS / 1000);
+			return false;
+		}
+		usleep(10000);
+	}
+}
+
+/*
+ * The writes have paused, the keeper is alone: a probe maps each of its
+ * contents once more.  One KSM page per content, shared by the two, and
+ * nothing else: pages_shared and pages_sharing KEEP_PAGES, the rest 0.
+ */
+static bool probe_keeper(void)
+{
+	struct ksm_counters want = { KEEP_PAGES, KEEP_PAGES, 0, 0, 0, 0 };
+	unsigned long long keys[KEEP_PAGES];
+	int go[2], i;
+	bool ok;
+	pid_t pid;
+	char c;
+
+	for (i = 0; i < KEEP_PAGES; i++)
+		keys[i] = KEY(CLS_KEEP, i);
+	if (pipe(go))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = ksm_fork();
+	if (!pid) {
+		char *area = ksm_mmap_mergeable(keys, KEEP_PAGES);
+
+		close(go[1]);
+		if (read(go[0], &c, 1) != 0)
+			_exit(2);
+		_exit(ksm_check_pages(area, keys, KEEP_PAGES, "probe") ? 1 : 0);
+	}
+	close(go[0]);
+	ok = ksm_wait_counters(&want);
+	close(go[1]);
+	return ksm_wait_child(pid, "probe") && ok;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long long st;
 	long objs[KSM_NR_SLABS], max_sharing = 0, last_sample = 0;
-	bool ok, reaped_all, have_slabs;
+	bool ok, reaped_all, have_slabs, probed;
 	sigset_t term;
 	int i;
 
 	ksft_print_header();
 	ksm_stress_init(argc, argv, DEFAULT_SECS);
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	ksm_selftest_init(PAGES_TO_SCAN, 0, ksm_stress_watchdog());
 	st = ksm_rand_stream(~0ULL);
 	sigemptyset(&term);
@@ -488,6 +574,7 @@ int main(int argc, char **argv)
 		slots[i].killed_at_end = true;
 		kill(slots[i].pid, SIGKILL);
 	}
+	probed = reap_but_keeper() && probe_keeper();
 	__atomic_store_n(&sh->stop_keeper, 1, __ATOMIC_RELEASE);
 	reaped_all = reap_all();
 
@@ -507,6 +594,9 @@ int main(int argc, char **argv)
 	ksft_test_result(max_sharing > 0 && sh->child_merged > 0,
 			 "pages merged during the run: pages_sharing up to %ld, %llu children saw theirs merged\n",
 			 max_sharing, sh->child_merged);
+	ksft_test_result(probed,
+			 "children gone: the keeper's %d contents and a probe's make exactly %d KSM pages shared by both, nothing else\n",
+			 KEEP_PAGES, KEEP_PAGES);
 	ksft_test_result(!__atomic_load_n(&ksm_stats->mismatches, __ATOMIC_SEQ_CST),
 			 "every page of every process held its contents\n");
 
