@@ -23,6 +23,11 @@ int ksm_madvise(struct vm_area_struct *vma,
 int __ksm_enter(struct mm_struct *mm_to_scan);
 void __ksm_exit(struct mm_struct *dying_mm);
 
+/* PR_SET_MEMORY_MERGE: every area of the process, now and to come. */
+int ksm_enable_merge_any(struct mm_struct *mm);
+int ksm_disable_merge_any(struct mm_struct *mm);
+void ksm_add_vma(struct vm_area_struct *vma);
+
 /*
  * Called by dup_mmap(): a child of a KSM user is registered as well.  The
  * child's counts start from 0 (dup_mm() copied the parent's): it has no
@@ -68,6 +73,10 @@ static inline int ksm_madvise(struct vm_area_struct *vma,
 static inline int ksm_fork(struct mm_struct *child, struct mm_struct *parent)
 {
 	return 0;
+}
+
+static inline void ksm_add_vma(struct vm_area_struct *vma)
+{
 }
 
 static inline void ksm_exit(struct mm_struct *dying_mm)

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KSM: the interface to the rest of the kernel, the top of the layers.
- * Registration of mms and areas (madvise, fork, exit) and the init of
- * everything; /sys/kernel/mm/ksm is in sysfs.c, the rmap, migration and
- * swapin hooks in rmap.c.
+ * Registration of mms and areas (madvise, the prctl that merges a whole
+ * process, fork, exit) and the init of everything; /sys/kernel/mm/ksm is
+ * in sysfs.c, the rmap, migration and swapin hooks in rmap.c.
  */
 #include <linux/debugfs.h>
 #include <linux/mman.h>
@@ -107,6 +107,109 @@ int ksm_madvise(struct vm_area_struct *vma,
 	return 0;
 }
 EXPORT_SYMBOL_GPL(ksm_madvise);
+
+/*
+ * Whole-process merging, prctl(PR_SET_MEMORY_MERGE): with MMF_VM_MERGE_ANY
+ * set on an mm, each of its areas that can be merged is MADV_MERGEABLE, the
+ * ones it has and the ones it gets (ksm_add_vma(), called by mmap, brk and
+ * execve's stack).  The flag is in MMF_INIT_MASK: the child of a fork and
+ * the new mm of an execve keep it.  MADV_UNMERGEABLE still works on one
+ * area; 0 unmerges every area of the mm.
+ */
+
+/* MADV_MERGEABLE of the whole of @vma, if it can be merged. */
+static int ksm_merge_vma(struct vm_area_struct *vma)
+{
+	unsigned long vm_flags = vma->vm_flags;
+	int err;
+
+	err = ksm_madvise(vma, vma->vm_start, vma->vm_end, MADV_MERGEABLE,
+			  &vm_flags);
+	if (!err)
+		vma->vm_flags = vm_flags;
+	return err;
+}
+
+/**
+ * ksm_add_vma() - a new area of an mm
+ * @vma: the area, just made (mmap, brk) or set up (execve's stack)
+ *
+ * In an mm that merges everything, @vma becomes mergeable if it can be.
+ * An mm not registered yet (the new mm of an execve) is registered now;
+ * if that fails (-ENOMEM), the area is left as madvise would leave it.
+ *
+ * Context: @vma's mmap_lock held for write.
+ */
+void ksm_add_vma(struct vm_area_struct *vma)
+{
+	if (test_bit(MMF_VM_MERGE_ANY, &vma->vm_mm->flags))
+		ksm_merge_vma(vma);
+}
+
+/**
+ * ksm_enable_merge_any() - merge every area of @mm, now and to come
+ * @mm: the mm of the caller of prctl(PR_SET_MEMORY_MERGE, 1)
+ *
+ * Context: @mm's mmap_lock held for write.
+ * Return: 0, or -ENOMEM if @mm could not be registered.
+ */
+int ksm_enable_merge_any(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+	int err;
+
+	mmap_assert_write_locked(mm);
+	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return 0;
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
+		err = __ksm_enter(mm);
+		if (err)
+			return err;
+	}
+	set_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	/* Registered: marking an area cannot fail any more. */
+	for_each_vma(vmi, vma)
+		ksm_merge_vma(vma);
+	return 0;
+}
+
+/**
+ * ksm_disable_merge_any() - stop merging @mm's areas, and unmerge them
+ * @mm: the mm of the caller of prctl(PR_SET_MEMORY_MERGE, 0)
+ *
+ * Every area of @mm is unmerged and unregistered, as by MADV_UNMERGEABLE,
+ * those that madvise registered included.  If that fails, the areas are
+ * all mergeable again and the flag stays.
+ *
+ * Context: @mm's mmap_lock held for write.
+ * Return: 0, -ENOMEM, or -ERESTARTSYS if a signal came while unmerging.
+ */
+int ksm_disable_merge_any(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+	unsigned long vm_flags;
+	int err;
+
+	mmap_assert_write_locked(mm);
+	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
+		return 0;
+	for_each_vma(vmi, vma) {
+		vm_flags = vma->vm_flags;
+		err = ksm_madvise(vma, vma->vm_start, vma->vm_end,
+				  MADV_UNMERGEABLE, &vm_flags);
+		if (err) {
+			vma_iter_init(&vmi, mm, 0);
+			for_each_vma(vmi, vma)
+				ksm_merge_vma(vma);
+			return err;
+		}
+		vma->vm_flags = vm_flags;
+	}
+	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+	return 0;
+}
 
 #if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)
 /*
