@@ -9,7 +9,8 @@ source "$(dirname "$0")/common.sh"
 
 kernel=$1 flavour=$2 suites=$3 report=$4
 img=$BUILD/obj/$kernel-$flavour${LAB_OBJ_SUFFIX:-}/arch/x86/boot/bzImage
-initrd=$BUILD/guest/initramfs.cpio.gz
+guest=${LAB_GUEST:-$BUILD/guest}
+initrd=$guest/initramfs.cpio.gz
 [ -f "$img" ] || die "no kernel at $img: build it first"
 [ -f "$initrd" ] || die "no initramfs at $initrd: build it first"
 command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: apt-get install qemu-system-x86"
@@ -52,7 +53,7 @@ fi
 	echo "# flavour $flavour"
 	n=0
 	for suite in ${suites//,/ }; do
-		cases=$BUILD/guest/root/lab/$suite.cases
+		cases=$guest/root/lab/$suite.cases
 		[ -f "$cases" ] || die "no suite '$suite' ($cases)"
 		while IFS='|' read -r name _; do
 			case $name in '#'* | '') continue ;; esac

@@ -11,6 +11,8 @@
 # (LAB_STOP_AT_FAIL): a mutant is caught if the verdict fails.  The report,
 # build/reports/mutants.txt, says for each which test caught it, and ends
 # with "mutants: N of M caught"; the exit status is 0 only if all were.
+# With NAMEs, only those are run again: the report keeps the other
+# mutants' earlier results.
 source "$(dirname "$0")/common.sh"
 
 CHECK_SUITES="kunit selftests conformance race stress"
@@ -33,11 +35,18 @@ done
 say "make mutants: ${#muts[@]} mutants of mm/ksm/, each against make check's suites"
 lab_build ours test
 
-# The mutants' tree: the ours tree, hard-linked.  A file a mutant changes
-# is replaced by a copy of its own (a new inode, a new mtime: rebuilt) and
-# by a fresh copy again after the run.
+# The mutants' tree: a copy of the ours tree (not hard links: tree.sh
+# updates the ours tree in place, and a build of ours meanwhile must not
+# reach the mutants).  Each file a mutant changes gets a fresh copy (a new
+# mtime: rebuilt) before and after its run.  The guest too is a copy: the
+# initramfs and its cases as they are now (LAB_GUEST).
 rm -rf "$mut_src"
-cp -al "$OURS_SRC" "$mut_src"
+cp -a "$OURS_SRC" "$mut_src"
+export LAB_GUEST=$BUILD/guest-mutants
+rm -rf "$LAB_GUEST"
+mkdir -p "$LAB_GUEST/root"
+cp "$BUILD/guest/initramfs.cpio.gz" "$LAB_GUEST/"
+cp -a "$BUILD/guest/root/lab" "$LAB_GUEST/root/"
 touched() { sed -n 's|^+++ b/||p' "$1"; }
 restore() { # restore PATCH: the files PATCH changes, as in the ours tree
 	local f
@@ -46,11 +55,13 @@ restore() { # restore PATCH: the files PATCH changes, as in the ours tree
 		cp "$OURS_SRC/$f" "$mut_src/$f"
 	done
 }
-for p in "${muts[@]}"; do restore "$p"; done
+# Every mutant's files, run now or not: the last build may hold one.
+for p in "$LAB"/mutants/*.patch; do restore "$p"; done
 
 mkdir -p "$REPORTS"
-: >"$out"
-caught=0 total=0
+new=$(mktemp)
+trap 'rm -f "$new"' EXIT
+total=0
 for p in "${muts[@]}"; do
 	name=$(basename "$p" .patch)
 	what=$(sed -n 's/^Mutant: //p' "$p" | head -n 1)
@@ -63,12 +74,12 @@ for p in "${muts[@]}"; do
 		case ",$suites," in *",$s,"*) ;; *) suites=${suites:+$suites,}$s ;; esac
 	done
 	if ! patch -p1 -s -f --no-backup-if-mismatch -d "$mut_src" <"$p" >/dev/null; then
-		echo "BROKEN   $name: $what -- the patch does not apply" >>"$out"
+		echo "BROKEN   $name: $what -- the patch does not apply" >>"$new"
 		restore "$p"
 		continue
 	fi
 	if ! "$LAB/kernel.sh" mutant test; then
-		echo "BROKEN   $name: $what -- it does not build" >>"$out"
+		echo "BROKEN   $name: $what -- it does not build" >>"$new"
 		restore "$p"
 		continue
 	fi
@@ -77,17 +88,27 @@ for p in "${muts[@]}"; do
 		lab_boot mutant test "$suites" "mutant-$name" || rc=$?
 	restore "$p"
 	if [ $rc -ne 0 ]; then
-		caught=$((caught + 1))
 		by=$(grep -E '^FAIL  ' "$REPORTS/mutant-$name.summary" |
 		     grep -vE 'results missing|guest failed|the guest.s runner' | head -n 2 |
 		     sed 's/^FAIL  //' | cut -c1-150 | paste -sd ';' -)
-		echo "caught   $name: $what -- by: ${by:-the verdict (see $REPORTS/mutant-$name.summary)}" >>"$out"
+		echo "caught   $name: $what -- by: ${by:-the verdict (see $REPORTS/mutant-$name.summary)}" >>"$new"
 		say "  caught: ${by:-see $REPORTS/mutant-$name.summary}"
 	else
-		echo "MISSED   $name: $what -- every test passed ($REPORTS/mutant-$name.summary)" >>"$out"
+		echo "MISSED   $name: $what -- every test passed ($REPORTS/mutant-$name.summary)" >>"$new"
 		say "  MISSED: every test passed"
 	fi
 done
+# The earlier results of the mutants not run now, if they still exist.
+if [ $# -gt 0 ] && [ -f "$out" ]; then
+	while read -r verdict name rest; do
+		name=${name%:}
+		[ -e "$LAB/mutants/$name.patch" ] || continue
+		grep -q "^[A-Za-z]* *$name: " "$new" || echo "$verdict   $name: $rest" >>"$new"
+	done < <(grep -E '^(caught|MISSED|BROKEN) ' "$out")
+fi
+sort -k2,2 "$new" >"$out"
+caught=$(grep -c '^caught ' "$out" || true)
+total=$(wc -l <"$out")
 echo "mutants: $caught of $total caught" >>"$out"
 say "mutants (build/reports/mutants.txt):"
 cat "$out"
