@@ -16,7 +16,10 @@
  * go of its locks after a short run of pages whatever pages_to_scan says,
  * and at once when someone waits.  (Before, a step of pages_to_scan pages
  * held both, and the walk of a KSM page's list of sharers for each one
- * that left made it quadratic: soft lockups of 23 s.)
+ * that left made it quadratic: soft lockups of 23 s.)  The worst seen on
+ * the lab's test flavour is 48 ms (its clock ticks in 4 ms); a step bound
+ * only by the end of an mm made them 330 ms to 1.2 s.  Under KASAN
+ * (found in the kernel log) the limit is KASAN_SLOWER times as long.
  *
  * Once the writes stop, two full scans later, the counters are exactly
  * pages_shared 2, pages_sharing pages - 2, nothing unshared or volatile,
@@ -33,7 +36,33 @@
 #include "ksm_util.h"
 
 #define NPROC		3
-#define LIMIT_MS	2000.0
+#define LIMIT_MS	250.0
+#define KASAN_SLOWER	8
+
+static double limit_ms = LIMIT_MS;
+
+/* Does the kernel log say that KASAN is on? */
+static bool kasan_on(void)
+{
+	char rec[1024];
+	bool on = false;
+	ssize_t n;
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK);
+
+	if (fd < 0)
+		return false;
+	while ((n = read(fd, rec, sizeof(rec) - 1)) > 0 || (n < 0 && errno == EPIPE)) {
+		if (n <= 0)
+			continue;
+		rec[n] = '\0';
+		if (strstr(rec, "KernelAddressSanitizer initialized")) {
+			on = true;
+			break;
+		}
+	}
+	close(fd);
+	return on;
+}
 #define NSAMPLES	100000
 #define SMALL		64
 
@@ -84,7 +113,7 @@ static int cmp_float(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Print p50, p99 and max of one latency; false if max >= LIMIT_MS. */
+/* Print p50, p99 and max of one latency; false if max >= limit_ms. */
 static bool lat_report(int which)
 {
 	struct lat *l = &sh->lat[which];
@@ -96,10 +125,10 @@ static bool lat_report(int which)
 		return false;
 	}
 	qsort(l->ms, n, sizeof(l->ms[0]), cmp_float);
-	ok = l->ms[n - 1] < LIMIT_MS;
+	ok = l->ms[n - 1] < limit_ms;
 	ksft_test_result(ok, "%s: %lu samples, p50 %.3f ms p99 %.3f ms max %.3f ms (limit %.0f)\n",
 			 lat_name[which], l->n, l->ms[n / 2], l->ms[n * 99 / 100],
-			 l->ms[n - 1], LIMIT_MS);
+			 l->ms[n - 1], limit_ms);
 	return ok;
 }
 
@@ -223,6 +252,10 @@ int main(int argc, char **argv)
 	ksft_print_header();
 	ksft_set_plan(LAT_NR + 2);
 	ksm_selftest_init(UINT_MAX, 0, 840);
+	if (kasan_on()) {
+		limit_ms *= KASAN_SLOWER;
+		ksft_print_msg("KASAN: latency limit %.0f ms\n", limit_ms);
+	}
 	npages = mib * 1024 * 1024 / ksm_page_size;
 	want.sharing = NPROC * npages - 2;
 	ksm_set("max_page_sharing", NPROC * npages);
