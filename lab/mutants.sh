@@ -88,9 +88,15 @@ for p in "${muts[@]}"; do
 		lab_boot mutant test "$suites" "mutant-$name" || rc=$?
 	restore "$p"
 	if [ $rc -ne 0 ]; then
-		by=$(grep -E '^FAIL  ' "$REPORTS/mutant-$name.summary" |
-		     grep -vE 'results missing|guest failed|the guest.s runner' | head -n 2 |
-		     sed 's/^FAIL  //' | cut -c1-150 | paste -sd ';' -)
+		# What failed: the tests first, then the kernel log's first
+		# problem; the plan, the runner and the taint follow from those.
+		by=$({ grep -E '^FAIL  [0-9]+ [a-z-]+: ' "$REPORTS/mutant-$name.summary" |
+			sed 's/^FAIL  //'
+		       grep -A1 -E '^FAIL  kernel log:' "$REPORTS/mutant-$name.summary" |
+			tail -n 1 | sed 's/^ *\[ *[0-9.]*\] */kernel: /'
+		       grep -E '^FAIL  ' "$REPORTS/mutant-$name.summary" |
+			grep -vE '^FAIL  ([0-9]+ |kernel log)|results missing|guest failed|the guest.s runner' |
+			sed 's/^FAIL  //'; } | head -n 2 | cut -c1-150 | paste -sd ';' -)
 		echo "caught   $name: $what -- by: ${by:-the verdict (see $REPORTS/mutant-$name.summary)}" >>"$new"
 		say "  caught: ${by:-see $REPORTS/mutant-$name.summary}"
 	else
