@@ -36,7 +36,7 @@
 #include "ksm_util.h"
 
 #define NPROC		3
-#define LIMIT_MS	250.0
+#define LIMIT_MS	300.0
 #define KASAN_SLOWER	8
 
 static double limit_ms = LIMIT_MS;
