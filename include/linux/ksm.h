@@ -28,15 +28,53 @@ int ksm_enable_merge_any(struct mm_struct *mm);
 int ksm_disable_merge_any(struct mm_struct *mm);
 void ksm_add_vma(struct vm_area_struct *vma);
 
+/* The size of the profit of @mm, and whether it has a mergeable area. */
+long ksm_process_profit(struct mm_struct *mm);
+bool ksm_process_mergeable(struct mm_struct *mm);
+
 /*
- * Called by dup_mmap(): a child of a KSM user is registered as well.  The
- * child's counts start from 0 (dup_mm() copied the parent's): it has no
- * rmap item yet, and its pages count once ksmd has visited them.
+ * Zero pages that KSM mapped in place of pages of zeroes (use_zero_pages):
+ * KSM marks their ptes dirty, which no other pte of the zero page is.  The
+ * count of them all is ksm_zero_pages, each mm's is mm->ksm_zero_pages.
+ * Whoever maps such a pte in another mm (fork) or takes one away (zap, a
+ * write fault's copy, khugepaged) tells KSM, under the page table lock.
+ */
+extern atomic_long_t ksm_zero_pages;
+
+static inline bool ksm_zero_pte(pte_t pte)
+{
+	return is_zero_pfn(pte_pfn(pte)) && pte_dirty(pte);
+}
+
+/* @pte, present, is about to be mapped in @mm. */
+static inline void ksm_zero_pte_mapped(struct mm_struct *mm, pte_t pte)
+{
+	if (ksm_zero_pte(pte)) {
+		atomic_long_inc(&mm->ksm_zero_pages);
+		atomic_long_inc(&ksm_zero_pages);
+	}
+}
+
+/* @pte, present, was just cleared or replaced in @mm. */
+static inline void ksm_zero_pte_unmapped(struct mm_struct *mm, pte_t pte)
+{
+	if (ksm_zero_pte(pte)) {
+		atomic_long_dec(&mm->ksm_zero_pages);
+		atomic_long_dec(&ksm_zero_pages);
+	}
+}
+
+/*
+ * Called by dup_mmap(), before it copies a pte: a child of a KSM user is
+ * registered as well.  The child's counts start from 0 (dup_mm() copied
+ * the parent's): it has no rmap item yet, and its pages count once ksmd
+ * has visited them; its KSM zero pages count as their ptes are copied.
  */
 static inline int ksm_fork(struct mm_struct *child, struct mm_struct *parent)
 {
 	child->ksm_merging_pages = 0;
 	child->ksm_rmap_items = 0;
+	atomic_long_set(&child->ksm_zero_pages, 0);
 	return test_bit(MMF_VM_MERGEABLE, &parent->flags) ?
 		__ksm_enter(child) : 0;
 }
@@ -76,6 +114,19 @@ static inline int ksm_fork(struct mm_struct *child, struct mm_struct *parent)
 }
 
 static inline void ksm_add_vma(struct vm_area_struct *vma)
+{
+}
+
+static inline bool ksm_zero_pte(pte_t pte)
+{
+	return false;
+}
+
+static inline void ksm_zero_pte_mapped(struct mm_struct *mm, pte_t pte)
+{
+}
+
+static inline void ksm_zero_pte_unmapped(struct mm_struct *mm, pte_t pte)
 {
 }
 

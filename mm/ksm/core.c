@@ -13,14 +13,23 @@
 
 #include "ksm.h"
 
+#define CREATE_TRACE_POINTS
+#include <trace/events/ksm.h>
+
 /* Knobs, as /sys/kernel/mm/ksm shows them. */
 unsigned int ksm_run = KSM_RUN_STOP;
-unsigned int ksm_pages_to_scan = 100;
+unsigned int ksm_pages_to_scan = KSM_PAGES_TO_SCAN_DEFAULT;
 unsigned int ksm_sleep_ms = 20;
 bool ksm_merge_across_nodes = true;
 bool ksm_use_zero_pages;
 int ksm_max_page_sharing = 256;
 unsigned int ksm_prune_ms = 2000;
+bool ksm_smart_scan = true;
+unsigned int ksm_advisor_mode = KSM_ADVISOR_NONE;
+unsigned int ksm_advisor_max_cpu = 70;		/* percent of one CPU */
+unsigned int ksm_advisor_min_pages = 500;
+unsigned int ksm_advisor_max_pages = 30000;
+unsigned int ksm_advisor_target_s = 200;	/* seconds a full scan */
 
 /* Counters, written under ksm_mutex. */
 unsigned long ksm_pages_shared;
@@ -30,6 +39,10 @@ unsigned long ksm_rmap_items;
 unsigned long ksm_full_scans;
 unsigned long ksm_stable_node_chains;
 unsigned long ksm_stable_node_dups;
+unsigned long ksm_pages_scanned;	/* pages ksmd looked at, ever */
+unsigned long ksm_pages_skipped;	/* pages smart scan passed over */
+/* Atomic, and counted outside mm/ksm too: see <linux/ksm.h>. */
+atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
 
 /* The locks, outermost first: their rules are at the top of ksm.h. */
 DEFINE_MUTEX(ksm_ctl_mutex);	/* writers of the knobs */

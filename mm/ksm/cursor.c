@@ -11,6 +11,8 @@
  */
 #include <linux/sched/mm.h>
 
+#include <trace/events/ksm.h>
+
 #include "ksm.h"
 
 struct ksm_scan ksm_scan = {
@@ -209,6 +211,7 @@ bool ksm_cursor_start_pass(void)
 					struct ksm_mm_slot, scan_list));
 	spin_unlock(&ksm_slots_lock);
 	ksm_unstable_new_pass();
+	trace_ksm_start_scan(ksm_full_scans, ksm_rmap_items);
 	return true;
 }
 

@@ -21,7 +21,8 @@
  *    for ksmd's scan.
  *
  * 3. ``mm->mmap_lock`` of the mm being scanned, or being unmerged by
- *    madvise, mremap or run = 2 (read or write).
+ *    madvise, mremap, PR_SET_MEMORY_MERGE or run = 2 (read or write;
+ *    madvise and the prctl hold it for write while they register).
  *
  * 4. ``ksm_mutex`` protects the stable trees, the unstable table, every
  *    rmap item and stable node, the scan cursor (``ksm_scan``) and the
@@ -64,6 +65,10 @@
  * ``ksm_mutex`` is enough.  The node's kpfn is written with the old and
  * new pages locked (migration) and read locklessly, see ksm_get_page().
  *
+ * The counts of KSM zero pages (``ksm_zero_pages``, mm->ksm_zero_pages)
+ * are atomic and take no KSM lock: they change with the pte, under its
+ * page table lock, wherever in mm that pte is mapped or taken away.
+ *
  * rmap_walk_ksm(), folio_migrate_ksm() and ksm_might_need_to_copy() take
  * no KSM lock at all; nothing that holds a page lock ever waits for
  * ``ksm_mutex``.  Nothing sleeps under ``ksm_slots_lock``; ksmd calls
@@ -94,6 +99,12 @@
 #define KSM_RUN_MERGE	1
 #define KSM_RUN_UNMERGE	2
 
+#define KSM_PAGES_TO_SCAN_DEFAULT	100
+
+/* Values of ksm_advisor_mode, as advisor_mode names them. */
+#define KSM_ADVISOR_NONE	0
+#define KSM_ADVISOR_SCAN_TIME	1
+
 /*
  * Low bits of ksm_rmap_item.address (the page address is page aligned):
  * the scan pass an unstable entry was inserted in, and the item state.
@@ -120,6 +131,8 @@ struct ksm_rmap_item {
 			struct hlist_node hash;	/* unstable table */
 			u32 checksum;		/* content, unstable key */
 			u32 sample;		/* sampled content at last visit */
+			u8 age;			/* looks in a row: unique */
+			u8 skips;		/* visits still to pass over */
 		};
 		struct {			/* KSM_ITEM_STABLE */
 			struct hlist_node snode;	/* node's rmap list */
@@ -191,6 +204,12 @@ extern bool ksm_merge_across_nodes;
 extern bool ksm_use_zero_pages;
 extern int ksm_max_page_sharing;
 extern unsigned int ksm_prune_ms;
+extern bool ksm_smart_scan;
+extern unsigned int ksm_advisor_mode;
+extern unsigned int ksm_advisor_max_cpu;
+extern unsigned int ksm_advisor_min_pages;
+extern unsigned int ksm_advisor_max_pages;
+extern unsigned int ksm_advisor_target_s;
 
 /* core.c: the counters, written under ksm_mutex. */
 extern unsigned long ksm_pages_shared;
@@ -200,6 +219,8 @@ extern unsigned long ksm_rmap_items;
 extern unsigned long ksm_full_scans;
 extern unsigned long ksm_stable_node_chains;
 extern unsigned long ksm_stable_node_dups;
+extern unsigned long ksm_pages_scanned;
+extern unsigned long ksm_pages_skipped;
 
 /* core.c: the locks, ksmd and the content hashes. */
 extern struct mutex ksm_ctl_mutex;
@@ -280,6 +301,7 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 						 struct page *page,
 						 struct page **tree_pagep);
 void ksm_unstable_remove(struct ksm_rmap_item *item);
+void ksm_unstable_keep(struct ksm_rmap_item *item);
 void ksm_unstable_new_pass(void);
 void ksm_unstable_step(void);
 struct vm_area_struct *ksm_item_vma(struct ksm_rmap_item *item);
@@ -327,6 +349,13 @@ void ksm_reap_orphans(void);
 void ksm_forget_mm(struct mm_struct *mm);
 void ksm_forget_range(struct mm_struct *mm, unsigned long start,
 		      unsigned long end, bool wait);
+
+/* advisor.c: the scan rate that advisor_mode "scan-time" sets. */
+unsigned long ksm_advisor_rate(unsigned long rate, u64 wall_ns, u64 cpu_ns,
+			       unsigned int *cpu_pct);
+void ksm_advisor_start_pass(void);
+void ksm_advisor_end_pass(void);
+void ksm_advisor_set_mode(unsigned int mode);
 
 /* scan.c: ksmd, and the changes of run. */
 int ksm_set_run(unsigned int run);

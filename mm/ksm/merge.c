@@ -13,6 +13,8 @@
 #include <linux/swap.h>
 
 #include "../internal.h"
+#include <trace/events/ksm.h>
+
 #include "ksm.h"
 
 /* Tell secondary MMUs that the pte at @addr is about to change. */
@@ -117,9 +119,11 @@ static int ksm_replace(struct vm_area_struct *vma, unsigned long addr,
 		page_add_anon_rmap(kpage, vma, addr, RMAP_NONE);
 		fresh = mk_pte(kpage, vma->vm_page_prot);
 	} else {
-		fresh = pte_mkspecial(pfn_pte(my_zero_pfn(addr),
-					      vma->vm_page_prot));
+		/* Dirty: what tells it from a zero page a read mapped. */
+		fresh = pte_mkdirty(pte_mkspecial(pfn_pte(my_zero_pfn(addr),
+							  vma->vm_page_prot)));
 		dec_mm_counter(mm, MM_ANONPAGES);
+		ksm_zero_pte_mapped(mm, fresh);
 	}
 	/* What userfaultfd and soft-dirty tracking know of this pte stays. */
 	if (pte_soft_dirty(orig))
@@ -403,5 +407,6 @@ out:
 free:
 	if (node)
 		ksm_free_node(node);
+	trace_ksm_merge_one_page(page_to_pfn(page), item, item->mm, err);
 	return err;
 }

@@ -9,6 +9,8 @@
 #include <linux/mman.h>
 #include <linux/sched/mm.h>
 
+#include <trace/events/ksm.h>
+
 #include "ksm.h"
 
 /* Can pages of an area with @vm_flags be merged at all? */
@@ -43,6 +45,7 @@ int __ksm_enter(struct mm_struct *mm_to_scan)
 	if (err)
 		return err;
 	set_bit(MMF_VM_MERGEABLE, &mm_to_scan->flags);
+	trace_ksm_enter(mm_to_scan);
 	if (first)
 		ksm_wake();
 	return 0;
@@ -58,6 +61,7 @@ int __ksm_enter(struct mm_struct *mm_to_scan)
 void __ksm_exit(struct mm_struct *dying_mm)
 {
 	ksm_forget_mm(dying_mm);
+	trace_ksm_exit(dying_mm);
 }
 
 /**
@@ -209,6 +213,45 @@ int ksm_disable_merge_any(struct mm_struct *mm)
 	}
 	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
 	return 0;
+}
+
+/**
+ * ksm_process_profit() - what KSM saves a process, in bytes
+ * @mm: the process's mm
+ *
+ * The pages it maps merged (KSM pages and KSM zero pages), less the memory
+ * its rmap items take: negative while KSM costs it more than it saves.
+ * The counters are read without a lock, as /proc shows them.
+ *
+ * Return: the profit in bytes.
+ */
+long ksm_process_profit(struct mm_struct *mm)
+{
+	long saved = READ_ONCE(mm->ksm_merging_pages) +
+		     atomic_long_read(&mm->ksm_zero_pages);
+
+	return saved * (long)PAGE_SIZE -
+	       (long)READ_ONCE(mm->ksm_rmap_items) *
+	       (long)sizeof(struct ksm_rmap_item);
+}
+
+/**
+ * ksm_process_mergeable() - does @mm have an area registered with KSM?
+ * @mm: the mm
+ *
+ * Context: @mm's mmap_lock held.
+ * Return: true if one of its areas is mergeable.
+ */
+bool ksm_process_mergeable(struct mm_struct *mm)
+{
+	VMA_ITERATOR(vmi, mm, 0);
+	struct vm_area_struct *vma;
+
+	mmap_assert_locked(mm);
+	for_each_vma(vmi, vma)
+		if (vma->vm_flags & VM_MERGEABLE)
+			return true;
+	return false;
 }
 
 #if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)

@@ -16,6 +16,8 @@
 #include <linux/swap.h>
 #include <linux/swapops.h>
 
+#include <trace/events/ksm.h>
+
 #include "ksm.h"
 
 /* Pages collected by one page table walk, processed before the next. */
@@ -156,6 +158,47 @@ static void ksm_move_to_better_dup(struct vm_area_struct *vma,
 	put_page(kpage);
 }
 
+/*
+ * Smart scan (smart_scan = 1): a page found unique and unchanged look after
+ * look is looked at less and less often.  From its KSM_SKIP_AGE-th such
+ * look on, the visits that follow each look pass it over, one more each
+ * time up to KSM_SKIP_MAX.  Passing over a page still samples it (an eighth
+ * of it hashed): a change there ends the skipping at once.  And its entry
+ * stays in the unstable table with the checksum of its last look, so that
+ * a page that comes to equal it merges with it at its first visit, as it
+ * would without smart scan.  KSM pages are never passed over, nor are the
+ * pages of merged or fresh items: those have no age.
+ */
+#define KSM_SKIP_AGE	3
+#define KSM_SKIP_MAX	8
+
+/* How many visits to pass over after a look that found @age in a row. */
+static u8 ksm_skips_after(u8 age)
+{
+	if (age < KSM_SKIP_AGE)
+		return 0;
+	return min(age - KSM_SKIP_AGE + 1, KSM_SKIP_MAX);
+}
+
+/* Should this visit pass over @page, mapped by @item?  ksm_mutex held. */
+static bool ksm_pass_over(struct ksm_rmap_item *item, struct page *page)
+{
+	if (!READ_ONCE(ksm_smart_scan) ||
+	    (item->address & (KSM_ITEM_STABLE | KSM_ITEM_FRESH)) ||
+	    !item->skips || PageKsm(page))
+		return false;
+	if (ksm_calc_sample(page) != item->sample) {
+		/* Changed: looked at now, it is found volatile. */
+		item->age = 0;
+		item->skips = 0;
+		return false;
+	}
+	item->skips--;
+	if (item->address & KSM_ITEM_UNSTABLE)
+		ksm_unstable_keep(item);
+	return true;
+}
+
 /* Offer @page, mapped by @item at @addr of @vma, for merging. */
 static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			      struct page *page, struct ksm_rmap_item *item)
@@ -195,8 +238,12 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	sample = ksm_calc_sample(page);
 	if (item->address & KSM_ITEM_FRESH) {
 		item->address &= ~KSM_ITEM_FRESH;
+		item->age = 0;
+		item->skips = 0;
 	} else if (item->sample != sample) {
 		item->sample = sample;
+		item->age = 0;
+		item->skips = 0;
 		return;
 	}
 	item->sample = sample;
@@ -213,19 +260,29 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			if (!err)
 				ksm_stable_link(item, node, vma->anon_vma);
 			unlock_page(kpage);
+			trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage),
+						      item, item->mm, err);
 		}
 		put_page(kpage);
 		if (!err)
 			return;
 	}
 
-	if (READ_ONCE(ksm_use_zero_pages) && checksum == ksm_zero_checksum &&
-	    !ksm_merge_zero(vma, addr, page))
-		return;
+	if (READ_ONCE(ksm_use_zero_pages) && checksum == ksm_zero_checksum) {
+		err = ksm_merge_zero(vma, addr, page);
+		trace_ksm_merge_one_page(my_zero_pfn(addr), item, item->mm, err);
+		if (!err)
+			return;
+	}
 
 	titem = ksm_unstable_search_insert(item, page, &tpage);
-	if (!titem)
+	if (!titem) {
+		/* Unique again: one look older. */
+		if (item->age < U8_MAX)
+			item->age++;
+		item->skips = ksm_skips_after(item->age);
 		return;
+	}
 	if (page_folio(tpage) == page_folio(page)) {
 		/*
 		 * Two pages of one THP: it cannot be split while we hold a
@@ -282,7 +339,7 @@ static bool ksm_step_yield(struct mm_struct *mm)
  */
 static void ksm_end_pass(void)
 {
-	bool done;
+	bool done, counted = false;
 
 	mutex_lock(&ksm_pass_mutex);
 	/*
@@ -303,11 +360,15 @@ static void ksm_end_pass(void)
 			ksm_lock_break();
 	}
 	if (ksm_scan.ending) {
+		trace_ksm_stop_scan(ksm_full_scans, ksm_rmap_items);
 		WRITE_ONCE(ksm_scan.ending, false);
 		WRITE_ONCE(ksm_full_scans, ksm_full_scans + 1);
+		counted = true;
 	}
 	mutex_unlock(&ksm_mutex);
 	mutex_unlock(&ksm_pass_mutex);
+	if (counted)
+		ksm_advisor_end_pass();
 }
 
 /*
@@ -351,7 +412,12 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 	if (item) {
 		flush_anon_page(vma, b->page[i], addr);
 		flush_dcache_page(b->page[i]);
-		ksm_cmp_and_merge(vma, addr, b->page[i], item);
+		if (ksm_pass_over(item, b->page[i])) {
+			ksm_pages_skipped++;
+		} else {
+			ksm_cmp_and_merge(vma, addr, b->page[i], item);
+			ksm_pages_scanned++;
+		}
 	}
 next:
 	ksm_scan.address = addr + PAGE_SIZE;
@@ -451,9 +517,12 @@ static int ksm_scan_step(unsigned int budget)
 		ksm_end_pass();
 		return 0;
 	}
-	if (ksm_scan.slot == &ksm_mm_head && !ksm_cursor_start_pass()) {
-		mutex_unlock(&ksm_mutex);
-		return -1;
+	if (ksm_scan.slot == &ksm_mm_head) {
+		if (!ksm_cursor_start_pass()) {
+			mutex_unlock(&ksm_mutex);
+			return -1;
+		}
+		ksm_advisor_start_pass();
 	}
 	ksm_unstable_step();
 	slot = ksm_scan.slot;

@@ -12,6 +12,8 @@
 #include <linux/rmap.h>
 #include <linux/slab.h>
 
+#include <trace/events/ksm.h>
+
 #include "ksm.h"
 
 static struct kmem_cache *ksm_node_cache;
@@ -90,6 +92,7 @@ void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
 static void ksm_detach_item(struct ksm_stable_node *node,
 			    struct ksm_rmap_item *item)
 {
+	trace_ksm_remove_rmap_item(node->kpfn, item, item->mm);
 	hlist_del_init(&item->snode);
 	if (--node->nr_items)
 		ksm_pages_sharing--;
@@ -125,6 +128,7 @@ static void ksm_unlist_node(struct ksm_stable_node *node)
  */
 static void ksm_node_gone(struct ksm_stable_node *node)
 {
+	trace_ksm_remove_ksm_page(node->kpfn);
 	if (node->kind == KSM_NODE_DUP) {
 		list_del(&node->dup_link);
 		ksm_stable_node_dups--;

@@ -81,7 +81,7 @@ static void ksm_test_modes(struct kunit *test)
 
 	for (a = ksm_files; *a; a++) {
 		f = to_ksm_file(container_of(*a, struct kobj_attribute, attr));
-		if (f->type == KSM_COUNT) {
+		if (f->type == KSM_COUNT || f->type == KSM_DERIVED) {
 			KUNIT_EXPECT_EQ_MSG(test, (*a)->mode, 0444, "%s", (*a)->name);
 			KUNIT_EXPECT_PTR_EQ(test, f->kattr.store, NULL);
 		} else {

@@ -18,6 +18,7 @@ enum ksm_file_type {
 	KSM_BOOL,	/* bool knob, written as kstrtobool() takes it */
 	KSM_FLAG,	/* bool knob, written as the number 0 or 1 */
 	KSM_COUNT,	/* unsigned long counter, read only */
+	KSM_DERIVED,	/* long computed by a function, read only */
 };
 
 /* Extra checks and effects of a write. */
@@ -26,10 +27,14 @@ enum ksm_file_type {
 #define KSM_F_RUN	0x4	/* the run file */
 #define KSM_F_ERANGE	0x8	/* overflow is -ERANGE, not -EINVAL (as 6.1) */
 #define KSM_F_PASS	0x10	/* read outside a pass end (full_scans) */
+#define KSM_F_ADVISED	0x20	/* refused (-EINVAL) while the advisor is on */
+#define KSM_F_ADV_MIN	0x40	/* refused (-EINVAL) above the advisor's max */
+#define KSM_F_ADV_MAX	0x80	/* refused (-EINVAL) below the advisor's min */
 
 struct ksm_file {
 	struct kobj_attribute kattr;
 	void *var;
+	long (*derive)(void);	/* KSM_DERIVED */
 	unsigned int type;
 	unsigned int flags;
 	unsigned int min, max;	/* a value outside is -EINVAL */
@@ -37,7 +42,7 @@ struct ksm_file {
 
 #define to_ksm_file(a)	container_of(a, struct ksm_file, kattr)
 
-static unsigned long ksm_pages_volatile(void)
+static long ksm_pages_volatile(void)
 {
 	long vol = (long)READ_ONCE(ksm_rmap_items) -
 		   (long)READ_ONCE(ksm_pages_shared) -
@@ -46,6 +51,26 @@ static unsigned long ksm_pages_volatile(void)
 
 	/* The counters are read racily: do not show a transient < 0. */
 	return vol > 0 ? vol : 0;
+}
+
+static long ksm_zero_pages_now(void)
+{
+	return atomic_long_read(&ksm_zero_pages);
+}
+
+/*
+ * What KSM saves in all, in bytes: the mappings merged into a KSM page
+ * beyond its first, and the KSM zero pages, less the memory of the rmap
+ * items.  Negative while KSM costs more than it saves.
+ */
+static long ksm_general_profit(void)
+{
+	long saved = (long)READ_ONCE(ksm_pages_sharing) +
+		     atomic_long_read(&ksm_zero_pages);
+
+	return saved * (long)PAGE_SIZE -
+	       (long)READ_ONCE(ksm_rmap_items) *
+	       (long)sizeof(struct ksm_rmap_item);
 }
 
 static unsigned int ksm_file_get(struct ksm_file *f)
@@ -138,10 +163,10 @@ static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
 	struct ksm_file *f = to_ksm_file(a);
 	unsigned long val;
 
+	if (f->type == KSM_DERIVED)
+		return sysfs_emit(buf, "%ld\n", f->derive());
 	if (f->type != KSM_COUNT)
 		return sysfs_emit(buf, "%u\n", ksm_file_get(f));
-	if (!f->var)
-		return sysfs_emit(buf, "%lu\n", ksm_pages_volatile());
 	/*
 	 * full_scans is read under ksm_pass_mutex, never during the sweep
 	 * that ends a pass, so the sweep that comes with its next move starts
@@ -184,7 +209,12 @@ static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
 		return err;
 
 	mutex_lock(&ksm_ctl_mutex);
-	if (f->flags & KSM_F_RUN) {
+	if (((f->flags & KSM_F_ADVISED) &&
+	     ksm_advisor_mode != KSM_ADVISOR_NONE) ||
+	    ((f->flags & KSM_F_ADV_MIN) && val > ksm_advisor_max_pages) ||
+	    ((f->flags & KSM_F_ADV_MAX) && val < ksm_advisor_min_pages)) {
+		err = -EINVAL;
+	} else if (f->flags & KSM_F_RUN) {
 		err = ksm_set_run(val);
 	} else if (f->flags & KSM_F_NO_PAGES) {
 		err = 0;
@@ -206,6 +236,48 @@ static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
 	return err ? err : count;
 }
 
+/*
+ * advisor_mode reads as its choices, the one in force in brackets, and
+ * takes one of them by name.
+ */
+static const char * const ksm_advisor_names[] = {
+	[KSM_ADVISOR_NONE] = "none",
+	[KSM_ADVISOR_SCAN_TIME] = "scan-time",
+};
+
+static ssize_t ksm_advisor_mode_show(struct kobject *kobj,
+				     struct kobj_attribute *a, char *buf)
+{
+	unsigned int mode = READ_ONCE(ksm_advisor_mode), i;
+	int len = 0;
+
+	for (i = 0; i < ARRAY_SIZE(ksm_advisor_names); i++)
+		len += sysfs_emit_at(buf, len, i == mode ? "%s[%s]" : "%s%s",
+				     i ? " " : "", ksm_advisor_names[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static ssize_t ksm_advisor_mode_store(struct kobject *kobj,
+				      struct kobj_attribute *a,
+				      const char *buf, size_t count)
+{
+	int mode = sysfs_match_string(ksm_advisor_names, buf);
+
+	if (mode < 0)
+		return -EINVAL;
+	mutex_lock(&ksm_ctl_mutex);
+	ksm_advisor_set_mode(mode);
+	mutex_unlock(&ksm_ctl_mutex);
+	ksm_wake();
+	return count;
+}
+
+/* A file of the table only for its attribute: not a number. */
+static struct ksm_file ksm_f_advisor_mode = {
+	.kattr = __ATTR(advisor_mode, 0644, ksm_advisor_mode_show,
+			ksm_advisor_mode_store),
+};
+
 #define KSM_KNOB(_name, _var, _type, _flags, _min, _max)		\
 	static struct ksm_file ksm_f_##_name = {			\
 		.kattr = __ATTR(_name, 0644, ksm_file_show,		\
@@ -220,21 +292,40 @@ static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
 		.var = _var, .type = KSM_COUNT, .flags = _flags,	\
 	}
 
+#define KSM_DERIVED_COUNTER(_name, _fn)					\
+	static struct ksm_file ksm_f_##_name = {			\
+		.kattr = __ATTR(_name, 0444, ksm_file_show, NULL),	\
+		.derive = _fn, .type = KSM_DERIVED,			\
+	}
+
 KSM_KNOB(run, &ksm_run, KSM_UINT, KSM_F_RUN, 0, KSM_RUN_UNMERGE);
-KSM_KNOB(pages_to_scan, &ksm_pages_to_scan, KSM_UINT, 0, 0, UINT_MAX);
+KSM_KNOB(pages_to_scan, &ksm_pages_to_scan, KSM_UINT, KSM_F_ADVISED, 0,
+	 UINT_MAX);
 KSM_KNOB(sleep_millisecs, &ksm_sleep_ms, KSM_UINT, KSM_F_WAKE, 0, UINT_MAX);
 KSM_KNOB(use_zero_pages, &ksm_use_zero_pages, KSM_BOOL, 0, 0, 1);
 KSM_KNOB(max_page_sharing, &ksm_max_page_sharing, KSM_INT,
 	 KSM_F_NO_PAGES | KSM_F_ERANGE, 2, INT_MAX);
 KSM_KNOB(stable_node_chains_prune_millisecs, &ksm_prune_ms, KSM_UINT, 0, 0,
 	 UINT_MAX);
+KSM_KNOB(smart_scan, &ksm_smart_scan, KSM_BOOL, 0, 0, 1);
+KSM_KNOB(advisor_max_cpu, &ksm_advisor_max_cpu, KSM_UINT, 0, 1, 100);
+KSM_KNOB(advisor_min_pages_to_scan, &ksm_advisor_min_pages, KSM_UINT,
+	 KSM_F_ADV_MIN, 1, UINT_MAX);
+KSM_KNOB(advisor_max_pages_to_scan, &ksm_advisor_max_pages, KSM_UINT,
+	 KSM_F_ADV_MAX, 1, UINT_MAX);
+KSM_KNOB(advisor_target_scan_time, &ksm_advisor_target_s, KSM_UINT, 0, 1,
+	 UINT_MAX);
 KSM_COUNTER(pages_shared, &ksm_pages_shared, 0);
 KSM_COUNTER(pages_sharing, &ksm_pages_sharing, 0);
 KSM_COUNTER(pages_unshared, &ksm_pages_unshared, 0);
-KSM_COUNTER(pages_volatile, NULL, 0);
+KSM_DERIVED_COUNTER(pages_volatile, ksm_pages_volatile);
 KSM_COUNTER(full_scans, &ksm_full_scans, KSM_F_PASS);
 KSM_COUNTER(stable_node_chains, &ksm_stable_node_chains, 0);
 KSM_COUNTER(stable_node_dups, &ksm_stable_node_dups, 0);
+KSM_DERIVED_COUNTER(ksm_zero_pages, ksm_zero_pages_now);
+KSM_DERIVED_COUNTER(general_profit, ksm_general_profit);
+KSM_COUNTER(pages_scanned, &ksm_pages_scanned, 0);
+KSM_COUNTER(pages_skipped, &ksm_pages_skipped, 0);
 #ifdef CONFIG_NUMA
 KSM_KNOB(merge_across_nodes, &ksm_merge_across_nodes, KSM_FLAG,
 	 KSM_F_NO_PAGES | KSM_F_ERANGE, 0, 1);
@@ -254,6 +345,16 @@ static struct attribute *ksm_files[] = {
 	&ksm_f_full_scans.kattr.attr,
 	&ksm_f_stable_node_chains.kattr.attr,
 	&ksm_f_stable_node_dups.kattr.attr,
+	&ksm_f_ksm_zero_pages.kattr.attr,
+	&ksm_f_general_profit.kattr.attr,
+	&ksm_f_smart_scan.kattr.attr,
+	&ksm_f_advisor_mode.kattr.attr,
+	&ksm_f_advisor_max_cpu.kattr.attr,
+	&ksm_f_advisor_min_pages_to_scan.kattr.attr,
+	&ksm_f_advisor_max_pages_to_scan.kattr.attr,
+	&ksm_f_advisor_target_scan_time.kattr.attr,
+	&ksm_f_pages_scanned.kattr.attr,
+	&ksm_f_pages_skipped.kattr.attr,
 #ifdef CONFIG_NUMA
 	&ksm_f_merge_across_nodes.kattr.attr,
 #endif

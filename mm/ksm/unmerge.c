@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KSM: unmerging.  Every pte of a range that maps a KSM page (or a KSM
- * page under migration) is given a private copy by an unsharing fault, as
- * a write would.  Used by MADV_UNMERGEABLE, mremap and run = 2.
+ * page under migration, or the zero page in place of a page of zeroes) is
+ * given a private copy by an unsharing fault, as a write would.  Used by
+ * MADV_UNMERGEABLE, mremap, run = 2 and PR_SET_MEMORY_MERGE 0.
  */
 #include <linux/mm.h>
 #include <linux/pagewalk.h>
@@ -12,7 +13,7 @@
 
 #include "ksm.h"
 
-/* Stop the walk at the first pte mapping a KSM page; its address here. */
+/* Stop the walk at the first pte that KSM merged; its address here. */
 static int ksm_find_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			struct mm_walk *walk)
 {
@@ -33,6 +34,11 @@ static int ksm_find_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 		entry = *pte;
 		page = NULL;
 		if (pte_present(entry)) {
+			if (ksm_zero_pte(entry)) {
+				*found = addr;
+				ret = 1;
+				break;
+			}
 			page = vm_normal_page(walk->vma, addr, entry);
 		} else if (!pte_none(entry)) {
 			swp = pte_to_swp_entry(entry);
@@ -60,7 +66,8 @@ static const struct mm_walk_ops ksm_find_ops = {
  * @end: address after the last
  *
  * Each pte of [@start, @end) that maps a KSM page (or a KSM page under
- * migration) is unshared by a fault, as a write would do.  The rmap items
+ * migration, or a KSM zero page) is unshared by a fault, as a write would
+ * do.  The rmap items
  * of the range are the caller's business (ksm_forget_range()).
  *
  * Context: @vma's mmap_lock held; may sleep.

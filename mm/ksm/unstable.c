@@ -7,7 +7,9 @@
  * pages are write-protected.  Entries belong to one scan pass (the low
  * bits of its number, ksm_unstable_seq, kept in the item): those of an
  * older pass are ignored, and unlinked when met, so the table starts
- * afresh every pass without being walked.  Everything here runs with ksm_mutex held.
+ * afresh every pass without being walked.  The entry of a page that smart
+ * scan passes over (an item with skips left) stays: its page is not looked
+ * at again before it is due.  Everything here runs with ksm_mutex held.
  *
  * The checksum is keyed by a secret drawn at boot, so the bucket of a page
  * cannot be chosen by whoever writes it; still, a search looks at no more
@@ -73,6 +75,30 @@ void ksm_unstable_remove(struct ksm_rmap_item *item)
 	ksm_pages_unshared--;
 }
 
+/* Is @item's entry left over from an older pass, and no longer wanted? */
+static bool ksm_entry_stale(const struct ksm_rmap_item *item,
+			    unsigned long seq)
+{
+	return (item->address & KSM_ITEM_SEQ_MASK) != seq && !item->skips;
+}
+
+/**
+ * ksm_unstable_keep() - keep an entry of an older pass for this one
+ * @item: the item, in the table
+ *
+ * The page of @item is passed over this pass (smart scan) but stays as it
+ * was: its entry, with the checksum of its last look, is kept for a page
+ * that comes to equal it.  The merge compares the pages, as for any entry.
+ *
+ * Context: ksm_mutex held.
+ */
+void ksm_unstable_keep(struct ksm_rmap_item *item)
+{
+	lockdep_assert_held(&ksm_mutex);
+	VM_WARN_ON_ONCE(!(item->address & KSM_ITEM_UNSTABLE));
+	item->address = (item->address & ~KSM_ITEM_SEQ_MASK) | ksm_unstable_seq;
+}
+
 /* The table size for @items rmap items: one to two of them per bucket. */
 static unsigned int ksm_table_bits(unsigned long items)
 {
@@ -121,7 +147,7 @@ void ksm_unstable_step(void)
 		hlist_for_each_entry_safe(item, tmp,
 					  &ksm_old_table.buckets[ksm_old_next],
 					  hash) {
-			if ((item->address & KSM_ITEM_SEQ_MASK) != seq) {
+			if (ksm_entry_stale(item, seq)) {
 				ksm_unstable_remove(item);
 				continue;
 			}
@@ -218,7 +244,7 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
 	struct page *tpage;
 
 	hlist_for_each_entry_safe(titem, tmp, bucket, hash) {
-		if ((titem->address & KSM_ITEM_SEQ_MASK) != seq) {
+		if (ksm_entry_stale(titem, seq)) {
 			ksm_unstable_remove(titem);
 			continue;
 		}
