@@ -31,28 +31,7 @@
 /* Is the area holding @addr mergeable: "mg" among its smaps VmFlags? */
 static int mergeable_at(const void *addr)
 {
-	unsigned long a = (unsigned long)addr, start, end;
-	char line[512];
-	bool in = false;
-	int ret = -1;
-	FILE *f;
-
-	f = fopen("/proc/self/smaps", "r");
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		/* An area's first line: "start-end perms ..."; no other parses. */
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in = a >= start && a < end;
-			continue;
-		}
-		if (in && !strncmp(line, "VmFlags:", 8)) {
-			ret = !!strstr(line, " mg");
-			break;
-		}
-	}
-	fclose(f);
-	return ret;
+	return ksm_smaps_flag(addr, "mg");
 }
 
 /* The VmFlags "mg" of the [stack] area. */

@@ -2,8 +2,10 @@
 /*
  * The /sys/kernel/mm/ksm interface.
  *
- *  - The directory holds exactly 6.1's files, no more (merge_across_nodes
- *    only with NUMA).
+ *  - The directory holds exactly 6.1's files and those of newer KSM that
+ *    this kernel brings (ksm_zero_pages, general_profit, smart_scan,
+ *    pages_scanned, pages_skipped, the advisor's), no more
+ *    (merge_across_nodes only with NUMA).
  *  - Every file exists, is a regular file, mode 0644 for the knobs and
  *    0444 for the counters, and reads as one decimal number and a newline.
  *  - Counters cannot be opened for writing, not even by root (EACCES).
@@ -68,6 +70,31 @@ static const struct knob knobs[] = {
 	    { "-300", EINVAL }, { "abc", EINVAL }, { OVERFLOW, ERANGE },
 	    { "2147483648", ERANGE }, { "5x", EINVAL }, { " 300", EINVAL },
 	    { "\n", EINVAL } } },
+	/* Linux 6.7, brought to 6.1 */
+	{ "smart_scan", { "0", "1\n", "n", "y\n", "off", "1" },
+	  { 0, 1, 0, 1, 0, 1 },
+	  { { "2", EINVAL }, { "-1", EINVAL }, { "abc", EINVAL },
+	    { OVERFLOW, EINVAL }, { "5x", EINVAL }, { " 1", EINVAL },
+	    { "\n", EINVAL } } },
+	/* Linux 6.8's advisor, brought to 6.1: each ends at its default */
+	{ "advisor_max_cpu", { "1", "100\n", "70" }, { 1, 100, 70 },
+	  { { "0", EINVAL }, { "101", EINVAL }, { "-1", EINVAL },
+	    { "abc", EINVAL }, { OVERFLOW, EINVAL }, { "5x", EINVAL },
+	    { "\n", EINVAL } } },
+	{ "advisor_min_pages_to_scan", { "1", "30000\n", "500" },
+	  { 1, 30000, 500 },
+	  { { "0", EINVAL }, { "30001", EINVAL }, { "-1", EINVAL },
+	    { "abc", EINVAL }, { OVERFLOW, EINVAL }, { "5x", EINVAL },
+	    { "\n", EINVAL } } },
+	{ "advisor_max_pages_to_scan", { "500", "4294967295\n", "30000" },
+	  { 500, 4294967295UL, 30000 },
+	  { { "499", EINVAL }, { "0", EINVAL }, { "4294967296", EINVAL },
+	    { "-1", EINVAL }, { "abc", EINVAL }, { OVERFLOW, EINVAL },
+	    { "\n", EINVAL } } },
+	{ "advisor_target_scan_time", { "1", "4294967295\n", "200" },
+	  { 1, 4294967295UL, 200 },
+	  { { "0", EINVAL }, { "4294967296", EINVAL }, { "-1", EINVAL },
+	    { "abc", EINVAL }, { OVERFLOW, EINVAL }, { "\n", EINVAL } } },
 	{ "stable_node_chains_prune_millisecs", { "0", "1\n", "12345", "2000" },
 	  { 0, 1, 12345, 2000 },
 	  { { "-1", EINVAL }, { "abc", EINVAL }, { OVERFLOW, EINVAL },
@@ -77,7 +104,14 @@ static const struct knob knobs[] = {
 static const char * const counters[] = {
 	"pages_shared", "pages_sharing", "pages_unshared", "pages_volatile",
 	"full_scans", "stable_node_chains", "stable_node_dups",
+	/* Linux 6.4-6.6, brought to 6.1 */
+	"ksm_zero_pages", "general_profit",
+	/* Linux 6.6-6.7 */
+	"pages_scanned", "pages_skipped",
 };
+
+/* Files that are not numbers (ksm_advisor tests it). */
+static const char * const others[] = { "advisor_mode" };
 
 static const char *show(const char *s)
 {
@@ -153,6 +187,10 @@ static void test_bad(const struct knob *k)
 		ksft_test_result_skip("%s: absent (!CONFIG_NUMA)\n", k->name);
 		return;
 	}
+	if (!ksm_file_exists(k->name)) {
+		ksft_test_result_fail("%s: absent\n", k->name);
+		return;
+	}
 	before = ksm_read(k->name);
 	for (b = k->bad; b->in; b++) {
 		err = ksm_write_str(k->name, b->in);
@@ -178,6 +216,10 @@ static void test_good(const struct knob *k)
 
 	if (!available(k->name)) {
 		ksft_test_result_skip("%s: absent (!CONFIG_NUMA)\n", k->name);
+		return;
+	}
+	if (!ksm_file_exists(k->name)) {
+		ksft_test_result_fail("%s: absent\n", k->name);
 		return;
 	}
 	for (i = 0; i < ARRAY_SIZE(k->good) && k->good[i]; i++) {
@@ -267,7 +309,7 @@ static void test_exact_list(void)
 
 	for (i = 0; i < ARRAY_SIZE(knobs); i++)
 		want += available(knobs[i].name);
-	want += ARRAY_SIZE(counters);
+	want += ARRAY_SIZE(counters) + ARRAY_SIZE(others);
 	dir = opendir(KSM_SYSFS_DIR);
 	if (!dir)
 		ksft_exit_fail_msg("opendir %s: %s\n", KSM_SYSFS_DIR, strerror(errno));
@@ -279,15 +321,17 @@ static void test_exact_list(void)
 			known |= !strcmp(d->d_name, knobs[i].name);
 		for (i = 0; i < ARRAY_SIZE(counters); i++)
 			known |= !strcmp(d->d_name, counters[i]);
+		for (i = 0; i < ARRAY_SIZE(others); i++)
+			known |= !strcmp(d->d_name, others[i]);
 		if (!known) {
-			ksft_print_msg("a file 6.1 does not have: %s\n", d->d_name);
+			ksft_print_msg("a file KSM does not have: %s\n", d->d_name);
 			unknown++;
 		}
 		seen++;
 	}
 	closedir(dir);
 	ksft_test_result(!unknown && seen == want,
-			 "%s holds exactly 6.1's %u files (%u seen)\n",
+			 "%s holds exactly the %u files of 6.1 and newer KSM (%u seen)\n",
 			 KSM_SYSFS_DIR, want, seen);
 }
 

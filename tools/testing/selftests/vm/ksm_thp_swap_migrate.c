@@ -38,24 +38,7 @@ static size_t hpage_pages;
 /* AnonHugePages (kB) of the mapping that contains @addr, -1 if unknown. */
 static long anon_huge_kb(void *addr)
 {
-	unsigned long start, end, a = (unsigned long)addr;
-	char line[512];
-	bool in = false;
-	long kb = -1;
-	FILE *f = fopen("/proc/self/smaps", "r");
-
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f)) {
-		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
-			in = a >= start && a < end;
-			continue;
-		}
-		if (in && sscanf(line, "AnonHugePages: %ld kB", &kb) == 1)
-			break;
-	}
-	fclose(f);
-	return kb;
+	return ksm_smaps_kb(addr, "AnonHugePages");
 }
 
 static bool thp_mode_ok(void)

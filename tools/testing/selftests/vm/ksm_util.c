@@ -25,17 +25,24 @@ static void __attribute__((constructor)) ksm_util_init(void)
 struct ksm_knob {
 	const char *name;
 	unsigned long val;
+	bool optional;		/* absent without NUMA, or before 6.7 */
 	bool present;
 };
 
 /* Restored in this order, after run=2 and before run. */
 static struct ksm_knob ksm_knobs[] = {
-	{ .name = "merge_across_nodes" },
+	{ .name = "merge_across_nodes", .optional = true },
 	{ .name = "max_page_sharing" },
 	{ .name = "use_zero_pages" },
 	{ .name = "pages_to_scan" },
 	{ .name = "sleep_millisecs" },
 	{ .name = "stable_node_chains_prune_millisecs" },
+	{ .name = "smart_scan", .optional = true },
+	/* The advisor's (6.8): max before min, see ksm_restore_knobs(). */
+	{ .name = "advisor_max_cpu", .optional = true },
+	{ .name = "advisor_target_scan_time", .optional = true },
+	{ .name = "advisor_max_pages_to_scan", .optional = true },
+	{ .name = "advisor_min_pages_to_scan", .optional = true },
 	{ .name = "run" },
 };
 
@@ -148,6 +155,13 @@ void ksm_set(const char *name, unsigned long val)
 				   ksm_path(name), ksm_read(name), val);
 }
 
+/* advisor_mode none, where there is an advisor (6.8): the boot default. */
+void ksm_advisor_off(void)
+{
+	if (ksm_file_exists("advisor_mode"))
+		ksm_write_str("advisor_mode", "none");
+}
+
 static void ksm_restore_knobs(void)
 {
 	unsigned int i;
@@ -156,8 +170,15 @@ static void ksm_restore_knobs(void)
 	if (!ksm_knobs_saved || getpid() != ksm_owner_pid)
 		return;
 	ksm_knobs_saved = false;
-	/* Unmerge everything so that every knob can be written. */
+	/*
+	 * Unmerge everything so that every knob can be written; with the
+	 * advisor off, pages_to_scan can be; with its minimum at 1, any
+	 * maximum can be.
+	 */
 	ksm_write_str("run", "2");
+	ksm_advisor_off();
+	if (ksm_file_exists("advisor_min_pages_to_scan"))
+		ksm_write_str("advisor_min_pages_to_scan", "1");
 	for (i = 0; i < ARRAY_SIZE(ksm_knobs); i++) {
 		if (!ksm_knobs[i].present)
 			continue;
@@ -199,8 +220,8 @@ static void ksm_save_knobs(void)
 
 	for (i = 0; i < ARRAY_SIZE(ksm_knobs); i++) {
 		err = ksm_try_read(ksm_knobs[i].name, &ksm_knobs[i].val);
-		if (err == -ENOENT && !strcmp(ksm_knobs[i].name, "merge_across_nodes"))
-			continue;	/* !CONFIG_NUMA */
+		if (err == -ENOENT && ksm_knobs[i].optional)
+			continue;
 		if (err)
 			ksft_exit_fail_msg("cannot read %s: %s\n",
 					   ksm_path(ksm_knobs[i].name),
@@ -552,6 +573,7 @@ void ksm_selftest_init(unsigned long pages_to_scan, unsigned long sleep_ms,
 		ksft_exit_fail_msg("full_scans %lu after run=2, expected 0\n",
 				   ksm_read("full_scans"));
 	ksm_set("use_zero_pages", 0);
+	ksm_advisor_off();
 	if (ksm_file_exists("merge_across_nodes"))
 		ksm_set("merge_across_nodes", 1);
 	ksm_set("max_page_sharing", 256);
@@ -699,6 +721,58 @@ long long ksm_read_keyed(const char *path, const char *key)
 	}
 	fclose(f);
 	return ret;
+}
+
+/*
+ * Walk /proc/self/smaps: for each area that holds @addr (every area when
+ * @addr is NULL), the value of its line "@key: N kB" (kB) or, when @key is
+ * "VmFlags", 1 if the flag @flag is among them and 0 if not.  Returns their
+ * sum, or -1 if no area held a line of @key.
+ */
+static long long ksm_smaps_walk(const void *addr, const char *key,
+				const char *flag)
+{
+	unsigned long a = (unsigned long)addr, start, end;
+	size_t klen = strlen(key);
+	long long kb, sum = -1;
+	char line[512], *v;
+	bool in = false;
+	FILE *f;
+
+	f = fopen("/proc/self/smaps", "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		/* An area's first line: "start-end perms ..."; no other parses. */
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2) {
+			in = !addr || (a >= start && a < end);
+			continue;
+		}
+		if (!in || strncmp(line, key, klen) || line[klen] != ':')
+			continue;
+		v = line + klen + 1;
+		if (flag) {
+			/* "VmFlags: rd wr mr ..." */
+			kb = 0;
+			for (v = strtok(v, " \n"); v; v = strtok(NULL, " \n"))
+				kb |= !strcmp(v, flag);
+		} else if (sscanf(v, "%lld kB", &kb) != 1) {
+			continue;
+		}
+		sum = (sum < 0 ? 0 : sum) + kb;
+	}
+	fclose(f);
+	return sum;
+}
+
+long long ksm_smaps_kb(const void *addr, const char *key)
+{
+	return ksm_smaps_walk(addr, key, NULL);
+}
+
+int ksm_smaps_flag(const void *addr, const char *flag)
+{
+	return addr ? ksm_smaps_walk(addr, "VmFlags", flag) : -1;
 }
 
 /* ksm_rmap_items of /proc/PID/ksm_stat (pid 0: self), -1 if absent. */

@@ -73,6 +73,7 @@ long ksm_write_raw(const char *name, const char *buf, size_t len);
 int ksm_write_str(const char *name, const char *s);
 int ksm_write_ulong(const char *name, unsigned long val);
 void ksm_set(const char *name, unsigned long val);
+void ksm_advisor_off(void);
 unsigned long ksm_saved_knob(const char *name);
 
 /* ---------------------------------------------------------------------- */
@@ -140,6 +141,13 @@ long ksm_proc_merging_pages(pid_t pid);
 long long ksm_read_keyed(const char *path, const char *key);
 long ksm_proc_rmap_items(pid_t pid);
 long long ksm_vmstat(const char *name);
+/*
+ * /proc/self/smaps: the kB of line "@key:" of the area holding @addr, or
+ * their sum over every area when @addr is NULL (-1: no such line); and
+ * whether a VmFlags flag ("mg") is set for the area holding @addr.
+ */
+long long ksm_smaps_kb(const void *addr, const char *key);
+int ksm_smaps_flag(const void *addr, const char *flag);
 
 /* The /proc/self/pagemap entry of @addr (bit 63 present, 62 swapped). */
 #define KSM_PM_PRESENT		0x8000000000000000ULL

@@ -1,0 +1,195 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The trace events of KSM (Linux 6.4, and 6.8 for ksm_advisor), under
+ * tracefs's events/ksm.
+ *
+ *  - Each of the nine events exists with upstream's fields.
+ *  - With them enabled, a process that registers, merges two pages into a
+ *    KSM page, merges a third into it, unmerges and exits, with the advisor
+ *    on for a pass, produces each event; the merges report error 0 and the
+ *    pfn that /proc/self/pagemap shows for the KSM page.
+ *
+ * The lab's time limit for this program - limit: 180s
+ */
+#include <sys/mount.h>
+#include "ksm_util.h"
+
+#define TRACEFS		"/sys/kernel/tracing/"
+#define KEY		0x7ace0001ULL
+
+static const struct {
+	const char *name;
+	const char *fields[6];
+} events[] = {
+	{ "ksm_start_scan", { "int seq", "u32 rmap_entries" } },
+	{ "ksm_stop_scan", { "int seq", "u32 rmap_entries" } },
+	{ "ksm_enter", { "void * mm" } },
+	{ "ksm_exit", { "void * mm" } },
+	{ "ksm_merge_one_page",
+	  { "unsigned long pfn", "void * rmap_item", "void * mm", "int err" } },
+	{ "ksm_merge_with_ksm_page",
+	  { "void * ksm_page", "unsigned long pfn", "void * rmap_item",
+	    "void * mm", "int err" } },
+	{ "ksm_remove_ksm_page", { "unsigned long pfn" } },
+	{ "ksm_remove_rmap_item",
+	  { "unsigned long pfn", "void * rmap_item", "void * mm" } },
+	{ "ksm_advisor",
+	  { "s64 scan_time", "unsigned long pages_to_scan",
+	    "unsigned int cpu_percent" } },
+};
+
+static bool write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_TRUNC);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
+	close(fd);
+	return ok;
+}
+
+/* The whole of a tracefs file, malloc()ed. */
+static char *slurp(const char *path)
+{
+	size_t len = 0, cap = 1 << 16;
+	char *buf = malloc(cap);
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_NONBLOCK);
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += n;
+		if (cap - len < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf)
+				ksft_exit_fail_msg("out of memory\n");
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+static void test_formats(void)
+{
+	char path[256], want[96], *fmt;
+	unsigned int i, j;
+	bool ok = true;
+
+	for (i = 0; i < ARRAY_SIZE(events); i++) {
+		snprintf(path, sizeof(path), TRACEFS "events/ksm/%s/format",
+			 events[i].name);
+		fmt = slurp(path);
+		if (!fmt) {
+			ksft_print_msg("%s: %s\n", path, strerror(errno));
+			ok = false;
+			continue;
+		}
+		for (j = 0; events[i].fields[j]; j++) {
+			snprintf(want, sizeof(want), "field:%s;",
+				 events[i].fields[j]);
+			if (!strstr(fmt, want)) {
+				ksft_print_msg("%s has no \"%s\"\n",
+					       events[i].name, want);
+				ok = false;
+			}
+		}
+		free(fmt);
+	}
+	ksft_test_result(ok, "the nine ksm events, with upstream's fields\n");
+}
+
+/* In a child: register, merge 3 pages, unmerge, exit. */
+static int child(int fd)
+{
+	unsigned long long keys[3] = { KEY, KEY, KEY };
+	char *area = ksm_mmap_mergeable(keys, 3);
+	unsigned long long pfn;
+
+	if (!ksm_wait_merged(1, 2))
+		return 1;
+	pfn = ksm_pagemap(area) & KSM_PM_PFN_MASK;
+	if (write(fd, &pfn, sizeof(pfn)) != sizeof(pfn))
+		return 1;
+	ksm_madvise(area, 3, MADV_UNMERGEABLE);
+	return 0;
+}
+
+static void test_events(void)
+{
+	unsigned long long pfn = 0, keys[4];
+	char want[64], *trace, *p;
+	unsigned int i;
+	int fds[2];
+	pid_t pid;
+	bool ok;
+
+	if (!write_file(TRACEFS "trace", "") ||
+	    !write_file(TRACEFS "events/ksm/enable", "1")) {
+		ksft_test_result_fail("cannot enable events/ksm: %s\n",
+				      strerror(errno));
+		return;
+	}
+	if (pipe(fds))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	/* The parent's own pages keep ksmd's passes going after the child. */
+	for (i = 0; i < 4; i++)
+		keys[i] = KEY + 1 + i;
+	ksm_mmap_mergeable(keys, 4);
+	ksm_set("run", 1);
+	pid = ksm_fork();
+	if (!pid)
+		_exit(child(fds[1]));
+	ok = ksm_wait_child(pid, "merge, unmerge, exit");
+	ok = ok && read(fds[0], &pfn, sizeof(pfn)) == sizeof(pfn);
+	/* A pass with the advisor on, and one to free the KSM page. */
+	ksm_write_str("advisor_mode", "scan-time");
+	ok = ksm_wait_full_scans(2, 60000) && ok;
+	ksm_advisor_off();
+	write_file(TRACEFS "events/ksm/enable", "0");
+
+	trace = slurp(TRACEFS "trace");
+	if (!trace)
+		ksft_exit_fail_msg("read trace: %s\n", strerror(errno));
+	for (i = 0; i < ARRAY_SIZE(events); i++) {
+		snprintf(want, sizeof(want), " %s: ", events[i].name);
+		if (!strstr(trace, want)) {
+			ksft_print_msg("no %s event\n", events[i].name);
+			ok = false;
+		}
+	}
+	ksft_test_result(ok, "merge, unmerge, exit and the advisor: every event fires\n");
+
+	/* The merges of the KSM page: error 0, and its pfn. */
+	snprintf(want, sizeof(want), "ksm pfn %llu rmap_item", pfn);
+	p = strstr(trace, want);
+	ok = p && strstr(p, "error 0");
+	snprintf(want, sizeof(want), "pfn %llu rmap_item", pfn);
+	p = strstr(trace, " ksm_merge_with_ksm_page: ");
+	ok = ok && p && strstr(p, want) && strstr(p, "error 0");
+	ksft_test_result(ok, "the merges report error 0 and the KSM page's pfn %llu\n",
+			 pfn);
+	free(trace);
+}
+
+int main(void)
+{
+	ksft_print_header();
+	ksft_set_plan(3);
+	ksm_selftest_init(100, 10, 0);
+	if (access(TRACEFS "events", F_OK) &&
+	    mount("tracefs", TRACEFS, "tracefs", 0, NULL))
+		ksft_exit_fail_msg("mount tracefs on %s: %s\n", TRACEFS,
+				   strerror(errno));
+	test_formats();
+	test_events();
+	ksft_finished();
+}
