@@ -4,12 +4,88 @@
  * set with realistic duplication (most pages repeat across and within the
  * processes, the rest are unique), register it with MADV_MERGEABLE, and
  * the demo prints what ksmd does with it once a second until the counters
- * reach the values the data implies.
+ * reach the values the data implies, then the processes that KSM saves
+ * the most for (ksm_process_profit of /proc/PID/ksm_stat).
  *
  *   ksm_demo [-n PROCS] [-m MIB_PER_PROC] [-u UNIQUE_PERCENT] [-d CONTENTS]
  */
 #define _GNU_SOURCE
+#include <dirent.h>
+#include <math.h>
 #include "ksm_util.h"
+
+#define TOP	5
+
+struct proc_profit {
+	pid_t pid;
+	long long profit, merging, zero, items;
+	char comm[32];
+};
+
+static int by_profit(const void *a, const void *b)
+{
+	const struct proc_profit *x = a, *y = b;
+
+	return x->profit < y->profit ? 1 : x->profit > y->profit ? -1 : 0;
+}
+
+/* The TOP processes by ksm_process_profit, from every /proc/PID/ksm_stat. */
+static void print_top(void)
+{
+	struct proc_profit top[TOP], p;
+	char path[300];
+	struct dirent *d;
+	int n = 0, i;
+	DIR *dir;
+	FILE *f;
+
+	dir = opendir("/proc");
+	if (!dir)
+		return;
+	while ((d = readdir(dir))) {
+		p.pid = atoi(d->d_name);
+		if (p.pid <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/ksm_stat", p.pid);
+		p.profit = ksm_read_keyed(path, "ksm_process_profit");
+		p.merging = ksm_read_keyed(path, "ksm_merging_pages");
+		p.zero = ksm_read_keyed(path, "ksm_zero_pages");
+		p.items = ksm_read_keyed(path, "ksm_rmap_items");
+		if (p.items <= 0 || (n == TOP && p.profit <= top[TOP - 1].profit))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", p.pid);
+		f = fopen(path, "r");
+		if (!f || !fgets(p.comm, sizeof(p.comm), f))
+			strcpy(p.comm, "?\n");
+		if (f)
+			fclose(f);
+		p.comm[strcspn(p.comm, "\n")] = '\0';
+		top[n < TOP ? n++ : TOP - 1] = p;
+		qsort(top, n, sizeof(top[0]), by_profit);
+	}
+	closedir(dir);
+	printf("ksm_demo: top %d processes by ksm_process_profit:\n", n);
+	printf("%8s %-16s %12s %10s %10s %14s\n", "pid", "comm", "merging", "zero",
+	       "rmap items", "profit KiB");
+	for (i = 0; i < n; i++)
+		printf("%8d %-16s %12lld %10lld %10lld %14lld\n", top[i].pid,
+		       top[i].comm, top[i].merging, top[i].zero, top[i].items,
+		       top[i].profit / 1024);
+}
+
+/* general_profit in MiB, or NAN where the kernel has none (6.1). */
+static double general_profit_mib(void)
+{
+	long long v;
+	FILE *f = fopen(ksm_path("general_profit"), "r");
+
+	if (!f)
+		return NAN;
+	if (fscanf(f, "%lld", &v) != 1)
+		v = 0;
+	fclose(f);
+	return v / 1048576.0;
+}
 
 /*
  * The key of page i of process k (ksm_fill_page()): repeated contents are
@@ -102,17 +178,18 @@ int main(int argc, char **argv)
 	}
 	printf("ksm_demo: %lu MiB registered; expecting pages_shared %lu, pages_sharing %lu\n",
 	       procs * mib, want_shared, want_sharing);
-	printf("%6s %12s %13s %10s %10s %10s\n", "time", "pages_shared", "pages_sharing",
-	       "saved MiB", "saved %", "full_scans");
+	printf("%6s %12s %13s %10s %10s %10s %11s\n", "time", "pages_shared",
+	       "pages_sharing", "saved MiB", "saved %", "full_scans", "profit MiB");
 	scans0 = ksm_full_scans();
 	t0 = ksm_now_ms();
 	ksm_set("run", 1);
 	for (t = 0; t < 600 * 1000; t = ksm_now_ms() - t0) {
 		shared = ksm_read("pages_shared");
 		sharing = ksm_read("pages_sharing");
-		printf("%5llds %12lu %13lu %10.1f %9.1f%% %10lu\n", t / 1000, shared, sharing,
-		       (double)sharing * ksm_page_size / 1048576, 100.0 * sharing / (procs * pages),
-		       ksm_full_scans() - scans0);
+		printf("%5llds %12lu %13lu %10.1f %9.1f%% %10lu %11.1f\n", t / 1000, shared,
+		       sharing, (double)sharing * ksm_page_size / 1048576,
+		       100.0 * sharing / (procs * pages), ksm_full_scans() - scans0,
+		       general_profit_mib());
 		fflush(stdout);
 		if (shared == want_shared && sharing == want_sharing)
 			break;
@@ -120,6 +197,7 @@ int main(int argc, char **argv)
 	}
 	t = ksm_now_ms() - t0;
 	scans = ksm_full_scans() - scans0;
+	print_top();
 	close(go[1]);
 	for (k = 0; k < procs; k++) {
 		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
