@@ -786,3 +786,5 @@ void __init ksm_scan_exit(void)
 	kthread_stop(ksm_thread);
 	ksm_thread = NULL;
 }
+
+#include "scan-test.h"
