@@ -67,7 +67,9 @@ static bool refused(const char *name, const char *val)
 	else
 		m = strdup(mode());
 	err = ksm_write_str(name, val);
-	if (m ? strcmp(m, mode()) : (after = ksm_read(name)) != before)
+	if (!m)
+		after = ksm_read(name);
+	if (m ? strcmp(m, mode()) != 0 : after != before)
 		err = -EBUSY;	/* changed */
 	free((void *)m);
 	if (err != -EINVAL) {

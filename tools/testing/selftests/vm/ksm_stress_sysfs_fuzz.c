@@ -22,7 +22,14 @@
  *    while KSM pages exist: EBUSY is required when ksmd is stopped (run=0)
  *    and pages_shared is still non-zero after the write, success when all is
  *    unmerged (run=2);
- *  - use_zero_pages takes kstrtobool(), any failure EINVAL;
+ *  - use_zero_pages and smart_scan take kstrtobool(), any failure EINVAL;
+ *  - the advisor's numbers take kstrtoul(), any failure or a value out of
+ *    range EINVAL (advisor_max_cpu 1..100, the others from 1); a minimum
+ *    above the maximum is EINVAL either way; advisor_mode takes "none" or
+ *    "scan-time" (one newline may follow), reads "[none] scan-time" or
+ *    "none [scan-time]", and once set to scan-time is put back to none
+ *    at once, which must give pages_to_scan 100;
+ *  - general_profit is a signed number;
  *  - an accepted write returns what the core passed on and the file then
  *    reads the parsed value; a refused one leaves the value as it was (run=2
  *    may fail only with ENOMEM or EINTR, and then reads 0);
@@ -70,6 +77,11 @@ enum parser {
 	P_ULONG_FLAG,	/* kstrtoul, its error passed on, 0..1 */
 	P_BOOL,		/* kstrtobool, any error EINVAL */
 	P_INT_MIN2,	/* kstrtoint, its error passed on, >= 2 */
+	P_RANGE,	/* kstrtoul, any error or out of [min, max] EINVAL */
+	P_ADV_MIN,	/* P_RANGE from 1, and not above advisor_max_... */
+	P_ADV_MAX,	/* P_RANGE from 1, and not below advisor_min_... */
+	P_MODE,		/* advisor_mode: "none" 0 or "scan-time" 1 */
+	P_SIGNED,	/* a counter that may be negative (general_profit) */
 	P_UNKNOWN,	/* a writable file this program does not know */
 };
 
@@ -78,6 +90,7 @@ struct file {
 	enum parser p;
 	bool writable;		/* mode has a write bit */
 	bool busy;		/* EBUSY while KSM pages exist */
+	unsigned long min, max;	/* P_RANGE */
 	unsigned long val;	/* knobs: the value it must read */
 	/* figures */
 	unsigned long writes, accepted, einval, erange, ebusy, efault, empty;
@@ -88,6 +101,7 @@ struct control {
 };
 
 static struct file files[MAX_FILES];
+static struct file *f_adv_min, *f_adv_max;	/* for each other's model */
 static unsigned int nfiles;
 static struct control *ctl;
 static unsigned long long rng;
@@ -238,6 +252,23 @@ static int m_parse(const struct file *f, const char *s, unsigned long *val)
 			return -EINVAL;
 		v = i;
 		break;
+	case P_RANGE:
+	case P_ADV_MIN:
+	case P_ADV_MAX:
+		if (m_kstrtoull(s, &v) || v < f->min || v > f->max)
+			return -EINVAL;
+		if ((f->p == P_ADV_MIN && v > f_adv_max->val) ||
+		    (f->p == P_ADV_MAX && v < f_adv_min->val))
+			return -EINVAL;
+		break;
+	case P_MODE:
+		if (!strcmp(s, "none") || !strcmp(s, "none\n"))
+			v = 0;
+		else if (!strcmp(s, "scan-time") || !strcmp(s, "scan-time\n"))
+			v = 1;
+		else
+			return -EINVAL;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -253,21 +284,30 @@ static const struct {
 	const char *name;
 	enum parser p;
 	bool busy;
+	unsigned long min, max;		/* P_RANGE, P_ADV_* */
+	bool newer;			/* not in 6.1: may be absent */
 } known[] = {
-	{ "run", P_RUN, false },
-	{ "pages_to_scan", P_UINT, false },
-	{ "sleep_millisecs", P_UINT, false },
-	{ "stable_node_chains_prune_millisecs", P_UINT, false },
-	{ "merge_across_nodes", P_ULONG_FLAG, true },
-	{ "max_page_sharing", P_INT_MIN2, true },
-	{ "use_zero_pages", P_BOOL, false },
-	{ "pages_shared", P_COUNTER, false },
-	{ "pages_sharing", P_COUNTER, false },
-	{ "pages_unshared", P_COUNTER, false },
-	{ "pages_volatile", P_COUNTER, false },
-	{ "full_scans", P_COUNTER, false },
-	{ "stable_node_chains", P_COUNTER, false },
-	{ "stable_node_dups", P_COUNTER, false },
+	{ "run", P_RUN, false, 0, 0, false },
+	{ "pages_to_scan", P_UINT, false, 0, 0, false },
+	{ "sleep_millisecs", P_UINT, false, 0, 0, false },
+	{ "stable_node_chains_prune_millisecs", P_UINT, false, 0, 0, false },
+	{ "merge_across_nodes", P_ULONG_FLAG, true, 0, 0, false },
+	{ "max_page_sharing", P_INT_MIN2, true, 0, 0, false },
+	{ "use_zero_pages", P_BOOL, false, 0, 0, false },
+	{ "smart_scan", P_BOOL, false, 0, 0, true },
+	{ "advisor_mode", P_MODE, false, 0, 0, true },
+	{ "advisor_max_cpu", P_RANGE, false, 1, 100, true },
+	{ "advisor_min_pages_to_scan", P_ADV_MIN, false, 1, UINT_MAX, true },
+	{ "advisor_max_pages_to_scan", P_ADV_MAX, false, 1, UINT_MAX, true },
+	{ "advisor_target_scan_time", P_RANGE, false, 1, UINT_MAX, true },
+	{ "general_profit", P_SIGNED, false, 0, 0, true },
+	{ "pages_shared", P_COUNTER, false, 0, 0, false },
+	{ "pages_sharing", P_COUNTER, false, 0, 0, false },
+	{ "pages_unshared", P_COUNTER, false, 0, 0, false },
+	{ "pages_volatile", P_COUNTER, false, 0, 0, false },
+	{ "full_scans", P_COUNTER, false, 0, 0, false },
+	{ "stable_node_chains", P_COUNTER, false, 0, 0, false },
+	{ "stable_node_dups", P_COUNTER, false, 0, 0, false },
 };
 
 static struct file *file_named(const char *name)
@@ -282,7 +322,7 @@ static struct file *file_named(const char *name)
 
 static bool is_knob(const struct file *f)
 {
-	return f->p != P_COUNTER && f->p != P_UNKNOWN;
+	return f->p != P_COUNTER && f->p != P_SIGNED && f->p != P_UNKNOWN;
 }
 
 /* Read the whole file in one read(2): its length, or -errno. */
@@ -315,15 +355,30 @@ static bool parse_decimal(const char *buf, unsigned long *val)
 	return !errno && end[0] == '\n' && !end[1];
 }
 
+/* What @f reads as, in the form its kind has: true if it has that form. */
+static bool parse_value(const struct file *f, const char *buf,
+			unsigned long *val)
+{
+	switch (f->p) {
+	case P_MODE:
+		*val = !strcmp(buf, "none [scan-time]\n");
+		return *val || !strcmp(buf, "[none] scan-time\n");
+	case P_SIGNED:
+		return parse_decimal(buf + (*buf == '-'), val);
+	default:
+		return parse_decimal(buf, val);
+	}
+}
+
 static unsigned long knob_read(const struct file *f)
 {
 	unsigned long v;
 	char buf[64];
 	long n = read_text(f->name, buf, sizeof(buf));
 
-	if (n < 0 || !parse_decimal(buf, &v))
+	if (n < 0 || !parse_value(f, buf, &v))
 		ksft_exit_fail_msg("%s: unreadable (%s)\n", f->name,
-				   n < 0 ? strerror(-n) : "not a decimal number");
+				   n < 0 ? strerror(-n) : "not in its form");
 	return v;
 }
 
@@ -355,6 +410,8 @@ static void find_files(void)
 				continue;
 			f->p = known[i].p;
 			f->busy = known[i].busy;
+			f->min = known[i].min;
+			f->max = known[i].max;
 		}
 		if (is_knob(f) != f->writable)
 			ksft_exit_fail_msg("%s: mode %04o\n", f->name, st.st_mode & 07777);
@@ -363,9 +420,12 @@ static void find_files(void)
 	}
 	closedir(dir);
 	for (i = 0; i < ARRAY_SIZE(known); i++)
-		if (!file_named(known[i].name) &&
+		if (!file_named(known[i].name) && !known[i].newer &&
 		    strcmp(known[i].name, "merge_across_nodes"))
 			ksft_exit_fail_msg("no %s\n", known[i].name);
+	if (!file_named("advisor_min_pages_to_scan") !=
+	    !file_named("advisor_max_pages_to_scan"))
+		ksft_exit_fail_msg("one advisor bound without the other\n");
 }
 
 /* ---------------------------------------------------------------------- */
@@ -487,6 +547,8 @@ static size_t gen_text(const struct file *f)
 
 	switch (below(20)) {
 	case 0 ... 5:	/* a valid value, as a script would write it */
+		if (f->p == P_MODE)
+			return put(inbuf, room, below(2) ? "none\n" : "scan-time");
 		switch (f->p) {
 		case P_RUN:
 			v = below(3);
@@ -649,7 +711,7 @@ static long do_write(const struct file *f, const struct input *in)
 /* The checked write.                                                     */
 /* ---------------------------------------------------------------------- */
 
-static struct file *f_run, *f_scan, *f_sleep;
+static struct file *f_run, *f_scan, *f_sleep, *f_mode;
 
 /*
  * Count a write that went otherwise than the model says; print the first
@@ -813,6 +875,19 @@ static void knob_write(struct file *f, struct input *in)
 		f->einval++;
 	else if (got_err == -ERANGE)
 		f->erange++;
+	if (f == f_mode && after == 1) {
+		/*
+		 * The advisor would move pages_to_scan under the model's
+		 * feet: off again at once, which sets pages_to_scan to 100.
+		 */
+		if (ksm_write_str("advisor_mode", "none"))
+			report(f, in, KIND(9, 0, 0), "cannot switch the advisor off\n");
+		after = knob_read(f);
+		f_scan->val = knob_read(f_scan);
+		if (after != 0 || f_scan->val != 100)
+			report(f, in, KIND(10, 0, 0), "advisor off: mode %lu, pages_to_scan %lu, want 0, 100\n",
+			       after, f_scan->val);
+	}
 	f->val = after;
 }
 
@@ -883,7 +958,7 @@ static void read_pieces(struct file *f)
 	/* Knobs do not change meanwhile; counters may, so only the form. */
 	if (is_knob(f)) {
 		unsigned long v;
-		bool ok = parse_decimal(whole, &v) && v == f->val &&
+		bool ok = parse_value(f, whole, &v) && v == f->val &&
 			  !strcmp(whole, pieces);
 
 		if (ok && t >= 0 && t <= n) {
@@ -897,10 +972,10 @@ static void read_pieces(struct file *f)
 		if (!ok && read_bad++ < MAX_REPORTS)
 			ksft_print_msg("%s: read \"%s\" whole, \"%s\" in pieces, want %lu\n",
 				       f->name, show(whole, n), show(pieces, got), f->val);
-	} else if (f->p == P_COUNTER) {
+	} else if (f->p == P_COUNTER || f->p == P_SIGNED) {
 		unsigned long v;
 
-		if ((!parse_decimal(whole, &v) || !parse_decimal(pieces, &v)) &&
+		if ((!parse_value(f, whole, &v) || !parse_value(f, pieces, &v)) &&
 		    read_bad++ < MAX_REPORTS)
 			ksft_print_msg("%s: read \"%s\" whole, \"%s\" in pieces\n",
 				       f->name, show(whole, n), show(pieces, got));
@@ -936,7 +1011,8 @@ static void nonroot_round(void)
 			unsigned long v;
 
 			n = read_text(files[i].name, buf, sizeof(buf));
-			if (n < 0 || (files[i].p != P_UNKNOWN && !parse_decimal(buf, &v))) {
+			if (n < 0 || (files[i].p != P_UNKNOWN &&
+				      !parse_value(&files[i], buf, &v))) {
 				printf("# uid 65534: %s: read %s\n", files[i].name,
 				       n < 0 ? strerror(-n) : show(buf, n));
 				bad++;
@@ -1083,6 +1159,9 @@ int main(int argc, char **argv)
 	f_run = file_named("run");
 	f_scan = file_named("pages_to_scan");
 	f_sleep = file_named("sleep_millisecs");
+	f_mode = file_named("advisor_mode");
+	f_adv_min = file_named("advisor_min_pages_to_scan");
+	f_adv_max = file_named("advisor_max_pages_to_scan");
 	ksft_print_msg("%u files in %s\n", nfiles, KSM_SYSFS_DIR);
 
 	for (i = 0; i < NWORKERS; i++) {
