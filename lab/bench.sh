@@ -78,6 +78,11 @@ METRICS = [
     ("meta_bytes_per_registered_page_incl_table", "5 metadata per registered page + table", "B", "lower", None),
     ("steady_ksmd_cpu_pct", "6 steady state: ksmd CPU", "%", "lower", 0.5),
     ("steady_full_scans_per_min", "6 steady state: full scans per minute", "1/min", "higher", None),
+    # 8: smart scan's case (6.1 has none): idle memory for less CPU,
+    # with the merges of new copies of it found no later.
+    ("idle_ksmd_cpu_pct", "8 idle memory: ksmd CPU", "%", "lower", 0.5),
+    ("idle_full_scans_per_min", "8 idle memory: full scans per minute", "1/min", "higher", None),
+    ("idle_copy_merge_s", "8 idle memory: new copies merged after", "s", "lower", 1.0),
 ]
 # 7: what the processes around ksmd wait while it scans flat out.
 for k, what in (("fault", "first-touch fault"), ("mmap", "mmap or munmap"),
@@ -85,7 +90,8 @@ for k, what in (("fault", "first-touch fault"), ("mmap", "mmap or munmap"),
     for q, target in (("p50", None), ("p99", 1.0), ("max", 1.0)):
         METRICS.append((f"latency_{k}_{q}_us", f"7 latency: {what}, {q}", "us", "lower", target))
 WORKLOAD = {"merge": "merge", "meta": "merge", "scan": "scan", "cow": "cow",
-            "unmerge": "unmerge", "steady": "steady", "latency": "latency"}
+            "unmerge": "unmerge", "steady": "steady", "latency": "latency",
+            "idle": "idle"}
 
 def workload_of(key):
     return WORKLOAD[key.split("_")[0]]

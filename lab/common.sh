@@ -10,6 +10,9 @@ BUILD=${LAB_BUILD:-$ROOT/build}
 SRC=$BUILD/src
 VANILLA=$SRC/vanilla
 OURS_SRC=$SRC/ours
+# The KSM selftests of upstream 6.12 (Debian's linux-source-6.12), the
+# conformance suite of newer KSM: only their files are extracted.
+UP612=$SRC/upstream-6.12
 REPORTS=$BUILD/reports
 JOBS=${JOBS:-$(nproc)}
 

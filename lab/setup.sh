@@ -3,7 +3,7 @@
 # Install what the lab needs (Debian 12) and extract the base tree once.
 source "$(dirname "$0")/common.sh"
 
-PKGS="linux-source-6.1 gcc make flex bison bc libelf-dev libssl-dev cpio xz-utils
+PKGS="linux-source-6.1 linux-source-6.12 gcc make flex bison bc libelf-dev libssl-dev cpio xz-utils
       busybox-static qemu-system-x86 libnuma-dev ccache sparse perl python3
       python3-ply python3-git git kmod"
 
@@ -40,3 +40,24 @@ if [ "$(cat "$VANILLA/.lab-tarball" 2>/dev/null)" != "$stamp" ]; then
 	echo "$stamp" >"$VANILLA/.lab-tarball"
 fi
 say "base tree: Linux $(base_version) (Debian linux-source-6.1, $VANILLA)"
+
+# Upstream 6.12's KSM selftests and what they are built with, for the
+# conformance suite; no more of that tree is needed.
+UP_TARBALL=$(ls /usr/src/linux-source-6.12.tar.* 2>/dev/null | head -n 1 || true)
+[ -n "$UP_TARBALL" ] || die "no /usr/src/linux-source-6.12.tar.*: is linux-source-6.12 installed?"
+stamp="$(basename "$UP_TARBALL") $(stat -c '%s %Y' "$UP_TARBALL")"
+if [ "$(cat "$UP612/.lab-tarball" 2>/dev/null)" != "$stamp" ]; then
+	rm -rf "$UP612" "$SRC/extract-6.12"
+	mkdir -p "$SRC/extract-6.12"
+	mm=linux-source-6.12/tools/testing/selftests/mm
+	step "$BUILD/logs/extract-6.12.log" "extracting upstream 6.12's KSM selftests" \
+		tar -C "$SRC/extract-6.12" -xf "$UP_TARBALL" \
+		$mm/ksm_tests.c $mm/ksm_functional_tests.c $mm/vm_util.c $mm/vm_util.h \
+		$mm/thp_settings.c $mm/thp_settings.h \
+		linux-source-6.12/tools/testing/selftests/kselftest.h \
+		linux-source-6.12/include/vdso/time64.h \
+		linux-source-6.12/include/uapi/linux/fs.h
+	mv "$SRC/extract-6.12"/linux-source-6.12 "$UP612"
+	rmdir "$SRC/extract-6.12"
+	echo "$stamp" >"$UP612/.lab-tarball"
+fi

@@ -8,6 +8,7 @@
  *   ksm_bench unmerge [-m MIB] [-d CONTENTS]
  *   ksm_bench steady  [-m MIB] [-t SECONDS] [-d CONTENTS] [-u VOLATILE%]
  *   ksm_bench latency [-m MIB] [-s ROUNDS]
+ *   ksm_bench idle    [-m MIB] [-t SECONDS]
  *   ksm_bench tsc_khz   (on the host: its TSC frequency, for tsc_early_khz=)
  *
  * Every workload starts from an idle KSM (run=2, all counters zero), checks
@@ -626,6 +627,78 @@ static int w_steady(unsigned long mib, unsigned long secs, unsigned long content
 	return 0;
 }
 
+/* ---- 8. idle memory: what smart scan saves --------------------------------- */
+
+/*
+ * @mib MiB of unique pages that never change, scanned at pages_to_scan 1000
+ * and sleep_millisecs 20 (smart_scan as the kernel has it, 1 by default on
+ * ours, none on 6.1): after 12 full scans, by which every page is old,
+ * ksmd's CPU share over @secs.  Then 64 new copies of idle pages: how soon
+ * they merge, in seconds and full scans (smart scan must not delay it).
+ */
+static int w_idle(unsigned long mib, unsigned long secs)
+{
+	unsigned long pages = mib * 256, copies = 64, i, s0, s1, sm;
+	double t0, t1, c0, c1, tm;
+	char *area, *dup;
+
+	settle();
+	area = map(pages);
+	for (i = 0; i < pages; i++)
+		fill(area + i * PAGE, UNIQUE(0, i));
+	mergeable(area, pages, MADV_MERGEABLE);
+	wr("pages_to_scan", 1000);
+	wr("sleep_millisecs", 20);
+	wr("run", 1);
+	s0 = rd("full_scans");
+	t0 = now();
+	while (rd("full_scans") < s0 + 12) {
+		if (now() - t0 > 600)
+			fail("12 full scans of %lu MiB took more than 600s", mib);
+		usleep(100000);
+	}
+	progress("%lu MiB of unique pages, 12 full scans in %.1fs", mib, now() - t0);
+	s0 = rd("full_scans");
+	c0 = ksmd_cpu();
+	t0 = now();
+	while (now() - t0 < secs)
+		usleep(100000);
+	c1 = ksmd_cpu();
+	t1 = now();
+	s1 = rd("full_scans");
+	if (rd("pages_shared") || rd("pages_sharing"))
+		fail("unique pages merged: pages_shared %lu, pages_sharing %lu",
+		     rd("pages_shared"), rd("pages_sharing"));
+
+	dup = map(copies);
+	for (i = 0; i < copies; i++)
+		fill(dup + i * PAGE, UNIQUE(0, i * (pages / copies)));
+	sm = rd("full_scans");
+	tm = now();
+	mergeable(dup, copies, MADV_MERGEABLE);
+	while (rd("pages_shared") != copies || rd("pages_sharing") != copies) {
+		if (now() - tm > 600)
+			fail("copies of idle pages not merged after 600s: pages_shared %lu, pages_sharing %lu",
+			     rd("pages_shared"), rd("pages_sharing"));
+		usleep(10000);
+	}
+	tm = now() - tm;
+	sm = rd("full_scans") - sm;
+	wr("run", 0);
+	for (i = 0; i < pages; i++)
+		if (!same(area + i * PAGE, UNIQUE(0, i)))
+			fail("page %lu changed", i);
+	for (i = 0; i < copies; i++)
+		if (!same(dup + i * PAGE, UNIQUE(0, i * (pages / copies))))
+			fail("copy %lu changed", i);
+	progress("ksmd CPU %.2fs over %.1fs, %lu full scans; %lu copies merged in %.2fs (%lu full scans)",
+		 c1 - c0, t1 - t0, s1 - s0, copies, tm, sm);
+	result("idle_ksmd_cpu_pct", 100 * (c1 - c0) / (t1 - t0));
+	result("idle_full_scans_per_min", 60.0 * (s1 - s0) / (t1 - t0));
+	result("idle_copy_merge_s", tm);
+	return 0;
+}
+
 /* ---- 7. latency of others while ksmd scans flat out ----------------------- */
 
 #define LAT_SAMPLES 200000
@@ -881,7 +954,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2) {
-		fprintf(stderr, "usage: ksm_bench merge|scan|cow|unmerge|steady|latency [options]\n");
+		fprintf(stderr, "usage: ksm_bench merge|scan|cow|unmerge|steady|latency|idle [options]\n");
 		return 2;
 	}
 	workload = argv[1];
@@ -917,5 +990,7 @@ int main(int argc, char **argv)
 		return w_steady(mib ? mib : 64, secs, contents ? contents : 64, pct == ~0UL ? 10 : pct);
 	if (!strcmp(workload, "latency"))
 		return w_latency(mib ? mib : 128, nscans);
+	if (!strcmp(workload, "idle"))
+		return w_idle(mib ? mib : 512, secs);
 	fail("no such workload");
 }
