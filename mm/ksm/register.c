@@ -161,21 +161,20 @@ int ksm_enable_merge_any(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
-	int err;
+	int err = 0;
 
 	mmap_assert_write_locked(mm);
-	if (test_bit(MMF_VM_MERGE_ANY, &mm->flags))
-		return 0;
-	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags)) {
-		err = __ksm_enter(mm);
-		if (err)
-			return err;
+	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags)) {
+		/* Registered first: then marking an area cannot fail. */
+		if (!test_bit(MMF_VM_MERGEABLE, &mm->flags))
+			err = __ksm_enter(mm);
+		if (!err) {
+			set_bit(MMF_VM_MERGE_ANY, &mm->flags);
+			for_each_vma(vmi, vma)
+				ksm_merge_vma(vma);
+		}
 	}
-	set_bit(MMF_VM_MERGE_ANY, &mm->flags);
-	/* Registered: marking an area cannot fail any more. */
-	for_each_vma(vmi, vma)
-		ksm_merge_vma(vma);
-	return 0;
+	return err;
 }
 
 /**
@@ -193,26 +192,30 @@ int ksm_disable_merge_any(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
-	unsigned long vm_flags;
-	int err;
+	unsigned long flags;
+	int err = 0;
 
 	mmap_assert_write_locked(mm);
 	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags))
 		return 0;
+	/* Area by area, as madvise would; the first failure stops it. */
 	for_each_vma(vmi, vma) {
-		vm_flags = vma->vm_flags;
+		flags = vma->vm_flags;
 		err = ksm_madvise(vma, vma->vm_start, vma->vm_end,
-				  MADV_UNMERGEABLE, &vm_flags);
-		if (err) {
-			vma_iter_init(&vmi, mm, 0);
-			for_each_vma(vmi, vma)
-				ksm_merge_vma(vma);
-			return err;
-		}
-		vma->vm_flags = vm_flags;
+				  MADV_UNMERGEABLE, &flags);
+		if (err)
+			break;
+		vma->vm_flags = flags;
 	}
-	clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
-	return 0;
+	if (!err) {
+		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
+		return 0;
+	}
+	/* Then every area is mergeable again, as the flag says. */
+	vma_iter_init(&vmi, mm, 0);
+	for_each_vma(vmi, vma)
+		ksm_merge_vma(vma);
+	return err;
 }
 
 /**
@@ -246,12 +249,15 @@ bool ksm_process_mergeable(struct mm_struct *mm)
 {
 	VMA_ITERATOR(vmi, mm, 0);
 	struct vm_area_struct *vma;
+	bool any = false;
 
 	mmap_assert_locked(mm);
-	for_each_vma(vmi, vma)
-		if (vma->vm_flags & VM_MERGEABLE)
-			return true;
-	return false;
+	for_each_vma(vmi, vma) {
+		any = vma->vm_flags & VM_MERGEABLE;
+		if (any)
+			break;
+	}
+	return any;
 }
 
 #if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)
