@@ -203,6 +203,9 @@ static void settle(void)
 	wr("run", 0);
 	wr("pages_to_scan", 100);
 	wr("sleep_millisecs", 20);
+	/* Newer kernels' smart scan (not 6.1's): on, its default. */
+	if (!access("/sys/kernel/mm/ksm/smart_scan", F_OK))
+		wr("smart_scan", 1);
 }
 
 /*
@@ -440,6 +443,9 @@ static int w_scan(unsigned long mib, unsigned long nscans)
 	mergeable(area, pages, MADV_MERGEABLE);
 	wr("pages_to_scan", 16384);
 	wr("sleep_millisecs", 0);
+	/* The cost of looking at pages: smart scan would pass them over. */
+	if (!access("/sys/kernel/mm/ksm/smart_scan", F_OK))
+		wr("smart_scan", 0);
 	s0 = rd("full_scans");
 	tw = now();
 	wr("run", 1);
