@@ -11,7 +11,9 @@
  * other way round.
  *
  * 1. ``ksm_ctl_mutex`` serialises writers of the sysfs knobs; it is held
- *    over the "run = 2" unmerge of every registered mm.
+ *    over the "run = 2" unmerge of every registered mm.  ksmd only ever
+ *    tries it, holding no other KSM lock, at the end of a pass: the
+ *    advisor's write of pages_to_scan (advisor.c).
  *
  * 2. ``ksm_pass_mutex`` is held by ksmd over the end of a pass: the sweep
  *    of the stable nodes, taken in steps of ``ksm_mutex``, and the move of

@@ -22,6 +22,7 @@ static int ksm_find_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	spinlock_t *ptl;	/* page table lock */
 	pte_t *start, *pte, entry;
 	swp_entry_t swp;
+	bool zero;
 	int ret = 0;
 
 	walk->action = ACTION_CONTINUE;
@@ -33,19 +34,17 @@ static int ksm_find_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	for (pte = start; addr < end; pte++, addr += PAGE_SIZE) {
 		entry = *pte;
 		page = NULL;
+		zero = false;
 		if (pte_present(entry)) {
-			if (ksm_zero_pte(entry)) {
-				*found = addr;
-				ret = 1;
-				break;
-			}
-			page = vm_normal_page(walk->vma, addr, entry);
+			zero = ksm_zero_pte(entry);
+			if (!zero)
+				page = vm_normal_page(walk->vma, addr, entry);
 		} else if (!pte_none(entry)) {
 			swp = pte_to_swp_entry(entry);
 			if (is_migration_entry(swp))
 				page = pfn_swap_entry_to_page(swp);
 		}
-		if (page && PageKsm(page)) {
+		if (zero || (page && PageKsm(page))) {
 			*found = addr;
 			ret = 1;
 			break;
