@@ -151,4 +151,20 @@ static inline void folio_migrate_ksm(struct folio *dst, struct folio *src)
 }
 
 #endif /* CONFIG_KSM */
+
+/* Memory cgroups tell KSM of a process joining one, and of one freed. */
+struct mem_cgroup;
+#if defined(CONFIG_KSM) && defined(CONFIG_MEMCG)
+void ksm_memcg_attach(struct task_struct *task);
+void ksm_memcg_free(struct mem_cgroup *memcg);
+#else
+static inline void ksm_memcg_attach(struct task_struct *task)
+{
+}
+
+static inline void ksm_memcg_free(struct mem_cgroup *memcg)
+{
+}
+#endif
+
 #endif /* __LINUX_KSM_H */

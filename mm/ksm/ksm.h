@@ -103,6 +103,17 @@
 
 #define KSM_PAGES_TO_SCAN_DEFAULT	100
 
+/* Values of ksm_merge_domain, as merge_domain names them. */
+#define KSM_DOMAIN_GLOBAL	0
+#define KSM_DOMAIN_MEMCG	1
+#define KSM_DOMAIN_USER		2
+#define KSM_NO_DOMAIN		U64_MAX	/* an mm without owner: no merging */
+
+/* The KSM settings of a memory cgroup (domain.c), as bits. */
+#define KSM_MEMCG_MERGE_SET	0x1	/* memory.ksm is 0 or 1, not inherit */
+#define KSM_MEMCG_MERGE_ON	0x2	/* memory.ksm is 1 */
+#define KSM_MEMCG_DOMAIN	0x4	/* memory.ksm_domain: one for its subtree */
+
 /* Values of ksm_advisor_mode, as advisor_mode names them. */
 #define KSM_ADVISOR_NONE	0
 #define KSM_ADVISOR_SCAN_TIME	1
@@ -135,6 +146,7 @@ struct ksm_rmap_item {
 			u32 sample;		/* sampled content at last visit */
 			u8 age;			/* looks in a row: unique */
 			u8 skips;		/* visits still to pass over */
+			u32 dtag;		/* its domain, in the bucket */
 		};
 		struct {			/* KSM_ITEM_STABLE */
 			struct hlist_node snode;	/* node's rmap list */
@@ -179,6 +191,7 @@ struct ksm_stable_node {
 	unsigned int nr_items;			/* rmap list length */
 	unsigned short kind;
 	short nid;				/* its tree, or the chain's */
+	u64 domain;				/* merge domain, see domain.c */
 };
 
 struct ksm_mm_slot {
@@ -277,8 +290,26 @@ static inline int ksm_tree_nid(struct page *page)
 	return ksm_merge_across_nodes ? 0 : page_to_nid(page);
 }
 
+/* domain.c: merge domains. */
+extern unsigned int ksm_merge_domain;
+u64 ksm_mm_domain(struct mm_struct *mm);
+bool ksm_domain_mode_ok(unsigned int mode);
+#ifdef CONFIG_MEMCG
+struct mem_cgroup;
+unsigned long ksm_memcg_flags(struct mem_cgroup *memcg);
+int ksm_memcg_set_flags(struct mem_cgroup *memcg, unsigned long mask,
+			unsigned long bits);
+int ksm_memcg_merge(struct mem_cgroup *memcg);
+#endif
+
+/* The bucket tag of a domain key: the key folded to 32 bits. */
+static inline u32 ksm_domain_tag(u64 domain)
+{
+	return (u32)domain ^ (u32)(domain >> 32);
+}
+
 /* stable.c: the stable trees. */
-struct page *ksm_stable_search(struct page *page,
+struct page *ksm_stable_search(struct page *page, u64 domain,
 			       struct ksm_stable_node **nodep);
 void ksm_stable_add(struct ksm_stable_node *node, struct page *kpage);
 struct page *ksm_better_dup(struct ksm_stable_node *node,
@@ -300,7 +331,7 @@ void ksm_stable_exit(void);
 
 /* unstable.c: the unstable table. */
 struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
-						 struct page *page,
+						 struct page *page, u64 domain,
 						 struct page **tree_pagep);
 void ksm_unstable_remove(struct ksm_rmap_item *item);
 void ksm_unstable_keep(struct ksm_rmap_item *item);
@@ -332,8 +363,9 @@ int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *page, struct page *kpage,
 		   struct ksm_stable_node *node);
 int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
-		   struct page *page, struct ksm_rmap_item *tree_item,
-		   struct page *tree_page);
+		   struct page *page, u64 domain,
+		   struct ksm_rmap_item *tree_item, struct page *tree_page);
+void ksm_break_one(struct vm_area_struct *vma, unsigned long addr);
 
 /* unmerge.c: unmerging pages. */
 int ksm_break_range(struct vm_area_struct *vma, unsigned long start,

@@ -294,11 +294,17 @@ int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	return err;
 }
 
-/*
+/**
+ * ksm_break_one() - unshare one KSM mapping
+ * @vma: the area
+ * @addr: the address of the pte
+ *
  * Give the pte at @addr of @vma a private copy of the KSM page it maps, as
- * a write would; its mmap_lock held.
+ * a write would.  One try: a pte that changed meanwhile is left as it is.
+ *
+ * Context: @vma's mmap_lock held; may sleep.
  */
-static void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
+void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
 {
 	if (is_cow_mapping(vma->vm_flags))
 		handle_mm_fault(vma, addr, FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE,
@@ -310,6 +316,7 @@ static void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
  * @item: the rmap item of @page
  * @vma: the vma @page is mapped in
  * @page: the page at @item's address
+ * @domain: the merge domain of both (domain.c)
  * @tree_item: the unstable table entry found for @page
  * @tree_page: the page @tree_item maps
  *
@@ -327,8 +334,8 @@ static void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
  * if no stable node could be allocated.
  */
 int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
-		   struct page *page, struct ksm_rmap_item *tree_item,
-		   struct page *tree_page)
+		   struct page *page, u64 domain,
+		   struct ksm_rmap_item *tree_item, struct page *tree_page)
 {
 	unsigned long taddr = ksm_item_addr(tree_item);
 	struct mm_struct *tmm = tree_item->mm;
@@ -373,6 +380,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	node->kind = KSM_NODE_PLAIN;
 	node->kpfn = page_to_pfn(page);
 	node->nid = ksm_tree_nid(page);
+	node->domain = domain;
 	ksm_stable_link(item, node, vma->anon_vma);
 	/* Pairs with the lockless reads of page->mapping by rmap walkers. */
 	smp_wmb();

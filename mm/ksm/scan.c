@@ -115,9 +115,13 @@ static const struct mm_walk_ops ksm_scan_ops = {
 	.test_walk = ksm_scan_test,
 };
 
-/* Link @item to the KSM page @page already mapped at its address. */
+/*
+ * Link @item to the KSM page @page already mapped at its address, if the
+ * page is of @item's merge domain; else unshare the mapping (a fork whose
+ * child went to another domain).
+ */
 static void ksm_link_existing(struct vm_area_struct *vma, struct page *page,
-			      struct ksm_rmap_item *item)
+			      struct ksm_rmap_item *item, u64 domain)
 {
 	struct folio *folio = page_folio(page);
 	struct ksm_stable_node *node;
@@ -127,10 +131,17 @@ static void ksm_link_existing(struct vm_area_struct *vma, struct page *page,
 	if (follow_page(vma, ksm_item_addr(item), 0) != page)
 		goto unlock;
 	node = ksm_folio_node(folio);
-	if (node && (node->kind == KSM_NODE_PLAIN ||
-		     node->kind == KSM_NODE_DUP) &&
-	    READ_ONCE(node->kpfn) == folio_pfn(folio))
+	if (!node || (node->kind != KSM_NODE_PLAIN &&
+		      node->kind != KSM_NODE_DUP) ||
+	    READ_ONCE(node->kpfn) != folio_pfn(folio))
+		goto unlock;
+	if (node->domain == domain) {
 		ksm_stable_link(item, node, vma->anon_vma);
+		goto unlock;
+	}
+	folio_unlock(folio);
+	ksm_break_one(vma, ksm_item_addr(item));
+	return;
 unlock:
 	folio_unlock(folio);
 }
@@ -199,9 +210,13 @@ static bool ksm_pass_over(struct ksm_rmap_item *item, struct page *page)
 	return true;
 }
 
-/* Offer @page, mapped by @item at @addr of @vma, for merging. */
+/*
+ * Offer @page, mapped by @item at @addr of @vma, for merging with pages of
+ * merge domain @domain.
+ */
 static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
-			      struct page *page, struct ksm_rmap_item *item)
+			      struct page *page, struct ksm_rmap_item *item,
+			      u64 domain)
 {
 	struct ksm_rmap_item *titem;
 	struct ksm_stable_node *node;
@@ -212,6 +227,12 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	if (item->address & KSM_ITEM_STABLE) {
 		if (PageKsm(page) && ksm_folio_node(page_folio(page)) ==
 		    item->head) {
+			if (item->head->domain != domain) {
+				/* Its mm left the domain: a copy of its own. */
+				ksm_stable_unlink(item);
+				ksm_break_one(vma, addr);
+				return;
+			}
 			/* Still merged: into the best KSM page there is? */
 			ksm_move_to_better_dup(vma, page, item);
 			return;
@@ -223,9 +244,12 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 
 	/* A KSM page mapped here by fork, or by a merge we did not see. */
 	if (PageKsm(page)) {
-		ksm_link_existing(vma, page, item);
+		ksm_link_existing(vma, page, item, domain);
 		return;
 	}
+	/* An mm whose owner has gone: no domain, nothing to merge with. */
+	if (domain == KSM_NO_DOMAIN)
+		return;
 
 	/*
 	 * A page whose content changed since the last visit is volatile: it
@@ -250,7 +274,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	checksum = ksm_calc_checksum(page);
 	item->checksum = checksum;
 
-	kpage = ksm_stable_search(page, &node);
+	kpage = ksm_stable_search(page, domain, &node);
 	if (kpage) {
 		err = -EBUSY;
 		if (node) {
@@ -275,7 +299,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			return;
 	}
 
-	titem = ksm_unstable_search_insert(item, page, &tpage);
+	titem = ksm_unstable_search_insert(item, page, domain, &tpage);
 	if (!titem) {
 		/* Unique again: one look older. */
 		if (item->age < U8_MAX)
@@ -295,7 +319,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 		}
 		return;
 	}
-	ksm_merge_pair(item, vma, page, titem, tpage);
+	ksm_merge_pair(item, vma, page, domain, titem, tpage);
 	put_page(tpage);
 }
 
@@ -315,6 +339,7 @@ struct ksm_step {
 	unsigned int budget;	/* pages it may look at */
 	unsigned int pages;	/* pages looked at */
 	unsigned int quota;	/* work left, see above */
+	u64 domain;		/* merge domain of the mm (domain.c) */
 };
 
 /*
@@ -415,7 +440,8 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 		if (ksm_pass_over(item, b->page[i])) {
 			ksm_pages_skipped++;
 		} else {
-			ksm_cmp_and_merge(vma, addr, b->page[i], item);
+			ksm_cmp_and_merge(vma, addr, b->page[i], item,
+					  step->domain);
 			ksm_pages_scanned++;
 		}
 	}
@@ -540,11 +566,13 @@ static int ksm_scan_step(unsigned int budget)
 			goto unlock;
 	}
 	/* An mm that exited: its items go, and its slot if exit left it. */
-	if (ksm_test_exit(mm))
+	if (ksm_test_exit(mm)) {
 		reaped = ksm_cursor_next_mm(&step.quota) &&
 			 ksm_reap_slot(slot);
-	else
+	} else {
+		step.domain = ksm_mm_domain(mm);
 		ksm_scan_mm(mm, &step);
+	}
 unlock:
 	mmap_read_unlock(mm);
 	mutex_unlock(&ksm_mutex);

@@ -361,20 +361,29 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 	return best;
 }
 
+/* The order of a tree: by merge domain first, then by content. */
+static int ksm_domain_cmp(u64 domain, const struct ksm_stable_node *tnode)
+{
+	if (domain == tnode->domain)
+		return 0;
+	return domain < tnode->domain ? -1 : 1;
+}
+
 /**
  * ksm_stable_search() - look for a KSM page with the content of a page
  * @page: the page
+ * @domain: its merge domain (domain.c)
  * @nodep: set to the node to link a new mapping to, or NULL
  *
- * Look in the stable tree @page belongs in.  A KSM page whose nodes are
- * all full is returned with *@nodep NULL.  On the way, stale nodes leave
- * the tree, and KSM pages found on the wrong NUMA node move to the tree
- * of theirs.
+ * Look in the stable tree @page belongs in, among the KSM pages of
+ * @domain.  A KSM page whose nodes are all full is returned with *@nodep
+ * NULL.  On the way, stale nodes leave the tree, and KSM pages found on the
+ * wrong NUMA node move to the tree of theirs.
  *
  * Context: ksm_mutex held.
  * Return: the KSM page, referenced, or NULL.
  */
-struct page *ksm_stable_search(struct page *page,
+struct page *ksm_stable_search(struct page *page, u64 domain,
 			       struct ksm_stable_node **nodep)
 {
 	struct rb_root *root = &ksm_stable_roots[ksm_tree_nid(page)];
@@ -390,6 +399,11 @@ again:
 	n = root->rb_node;
 	while (n) {
 		tnode = rb_entry(n, struct ksm_stable_node, rb);
+		cmp = ksm_domain_cmp(domain, tnode);
+		if (cmp) {
+			n = cmp < 0 ? n->rb_left : n->rb_right;
+			continue;
+		}
 		tpage = ksm_tree_page(tnode, &room, &restart, true);
 		if (restart)
 			goto again;
@@ -469,6 +483,7 @@ static bool ksm_add_dup(struct ksm_stable_node *tnode,
 			return false;
 		chain->kind = KSM_NODE_CHAIN;
 		chain->nid = tnode->nid;
+		chain->domain = tnode->domain;
 		chain->pruned = jiffies;
 		INIT_LIST_HEAD(&chain->dups);
 		rb_replace_node(&tnode->rb, &chain->rb, ksm_root_of(tnode));
@@ -486,8 +501,8 @@ static bool ksm_add_dup(struct ksm_stable_node *tnode,
 }
 
 /*
- * Insert new plain @node, whose KSM page @kpage is already set up, in its
- * stable tree.  If an entry with the same content exists, @node joins it
+ * Insert new plain @node, whose KSM page @kpage and domain are already set
+ * up, in its stable tree.  If an entry with the same content exists, @node joins it
  * as a dup; if no chain can be allocated, it goes in as an equal entry.
  */
 static void ksm_stable_insert(struct ksm_stable_node *node,
@@ -506,6 +521,11 @@ again:
 	while (*link) {
 		parent = *link;
 		tnode = rb_entry(parent, struct ksm_stable_node, rb);
+		cmp = ksm_domain_cmp(node->domain, tnode);
+		if (cmp) {
+			link = cmp < 0 ? &parent->rb_left : &parent->rb_right;
+			continue;
+		}
 		tpage = ksm_tree_page(tnode, &room, &restart, false);
 		if (!tpage) {
 			/* Changed, or frozen for a moment: look again. */

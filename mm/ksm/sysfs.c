@@ -278,6 +278,54 @@ static struct ksm_file ksm_f_advisor_mode = {
 			ksm_advisor_mode_store),
 };
 
+/*
+ * merge_domain reads as its choices, the one in force in brackets, and
+ * takes one by name while there are no KSM pages (as merge_across_nodes).
+ */
+static const char * const ksm_domain_names[] = {
+	[KSM_DOMAIN_GLOBAL] = "global",
+	[KSM_DOMAIN_MEMCG] = "memcg",
+	[KSM_DOMAIN_USER] = "user",
+};
+
+static ssize_t ksm_merge_domain_show(struct kobject *kobj,
+				     struct kobj_attribute *a, char *buf)
+{
+	unsigned int mode = READ_ONCE(ksm_merge_domain), i;
+	int len = 0;
+
+	for (i = 0; i < ARRAY_SIZE(ksm_domain_names); i++)
+		len += sysfs_emit_at(buf, len, i == mode ? "%s[%s]" : "%s%s",
+				     i ? " " : "", ksm_domain_names[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+static ssize_t ksm_merge_domain_store(struct kobject *kobj,
+				      struct kobj_attribute *a,
+				      const char *buf, size_t count)
+{
+	int mode = sysfs_match_string(ksm_domain_names, buf);
+	int err = 0;
+
+	if (mode < 0 || !ksm_domain_mode_ok(mode))
+		return -EINVAL;
+	mutex_lock(&ksm_ctl_mutex);
+	if (mode != ksm_merge_domain) {
+		err = ksm_lock_if_no_ksm_pages();
+		if (!err) {
+			WRITE_ONCE(ksm_merge_domain, mode);
+			mutex_unlock(&ksm_mutex);
+		}
+	}
+	mutex_unlock(&ksm_ctl_mutex);
+	return err ? err : count;
+}
+
+static struct ksm_file ksm_f_merge_domain = {
+	.kattr = __ATTR(merge_domain, 0644, ksm_merge_domain_show,
+			ksm_merge_domain_store),
+};
+
 #define KSM_KNOB(_name, _var, _type, _flags, _min, _max)		\
 	static struct ksm_file ksm_f_##_name = {			\
 		.kattr = __ATTR(_name, 0644, ksm_file_show,		\
@@ -355,6 +403,7 @@ static struct attribute *ksm_files[] = {
 	&ksm_f_advisor_target_scan_time.kattr.attr,
 	&ksm_f_pages_scanned.kattr.attr,
 	&ksm_f_pages_skipped.kattr.attr,
+	&ksm_f_merge_domain.kattr.attr,
 #ifdef CONFIG_NUMA
 	&ksm_f_merge_across_nodes.kattr.attr,
 #endif

@@ -55,9 +55,19 @@ void ksm_unstable_new_pass(void)
 	ksm_unstable_seq = (ksm_unstable_seq + 1) & KSM_ITEM_SEQ_MASK;
 }
 
-static struct hlist_head *ksm_bucket(struct ksm_table *t, u32 checksum)
+/*
+ * The bucket of an entry: its checksum and the tag of its merge domain, so
+ * that a content common to many domains is spread over many buckets.
+ */
+static u32 ksm_bucket_idx(struct ksm_table *t, u32 checksum, u32 dtag)
 {
-	return &t->buckets[hash_32(checksum, t->bits)];
+	return hash_32(checksum ^ dtag, t->bits);
+}
+
+static struct hlist_head *ksm_bucket(struct ksm_table *t,
+				     const struct ksm_rmap_item *item)
+{
+	return &t->buckets[ksm_bucket_idx(t, item->checksum, item->dtag)];
 }
 
 /**
@@ -153,7 +163,7 @@ void ksm_unstable_step(void)
 			}
 			hlist_del(&item->hash);
 			hlist_add_head(&item->hash,
-				       ksm_bucket(&ksm_table, item->checksum));
+				       ksm_bucket(&ksm_table, item));
 		}
 		if (++ksm_old_next >> ksm_old_table.bits) {
 			kvfree(ksm_old_table.buckets);
@@ -229,12 +239,13 @@ out:
 
 /*
  * Look in @bucket for an entry of the current pass whose page has the
- * content of @page; entries of older passes met on the way are unlinked.
+ * content of @page and is of @domain; entries of older passes met on the
+ * way are unlinked.
  * *@budget is the number of current entries left to look at.
  */
 static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
 					       struct ksm_rmap_item *item,
-					       struct page *page,
+					       struct page *page, u64 domain,
 					       struct page **tree_pagep,
 					       unsigned int *budget)
 {
@@ -251,7 +262,12 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
 		if (!*budget)
 			break;
 		--*budget;
-		if (titem->checksum != item->checksum)
+		if (titem->checksum != item->checksum ||
+		    titem->dtag != item->dtag)
+			continue;
+		/* Its domain now: its mm may have moved since it was entered. */
+		if (titem->mm != item->mm && ksm_merge_domain &&
+		    ksm_mm_domain(titem->mm) != domain)
 			continue;
 		tpage = ksm_item_page(titem, item->mm);
 		if (!tpage)
@@ -273,10 +289,11 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
  * ksm_unstable_search_insert() - find a page's match, or enter the page
  * @item: the rmap item of @page
  * @page: the page
+ * @domain: the merge domain of @item's mm (domain.c)
  * @tree_pagep: set to the page of the match, referenced
  *
- * Look for a page with the content of @page (mapped by @item, whose
- * checksum is current) in the table.  On a hit return its item, with a
+ * Look for a page of @domain with the content of @page (mapped by @item,
+ * whose checksum is current) in the table.  On a hit return its item, with a
  * reference to its page in *@tree_pagep; else enter @item and return NULL.
  * The buckets of the old table not yet emptied are looked at too.  A KSM
  * page, @page itself, or a page on another NUMA node (unless
@@ -286,7 +303,7 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
  * Return: the item of the match, or NULL.
  */
 struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
-						 struct page *page,
+						 struct page *page, u64 domain,
 						 struct page **tree_pagep)
 {
 	unsigned long seq = ksm_unstable_seq;
@@ -295,20 +312,22 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 	u32 idx;
 
 	lockdep_assert_held(&ksm_mutex);
-	titem = ksm_bucket_search(ksm_bucket(&ksm_table, item->checksum),
-				  item, page, tree_pagep, &budget);
+	item->dtag = ksm_domain_tag(domain);
+	titem = ksm_bucket_search(ksm_bucket(&ksm_table, item), item, page,
+				  domain, tree_pagep, &budget);
 	if (!titem && ksm_old_table.buckets) {
-		idx = hash_32(item->checksum, ksm_old_table.bits);
+		idx = ksm_bucket_idx(&ksm_old_table, item->checksum,
+				     item->dtag);
 		if (idx >= ksm_old_next)
 			titem = ksm_bucket_search(&ksm_old_table.buckets[idx],
-						  item, page, tree_pagep,
-						  &budget);
+						  item, page, domain,
+						  tree_pagep, &budget);
 	}
 	if (titem)
 		return titem;
 
 	item->address = ksm_item_addr(item) | KSM_ITEM_UNSTABLE | seq;
-	hlist_add_head(&item->hash, ksm_bucket(&ksm_table, item->checksum));
+	hlist_add_head(&item->hash, ksm_bucket(&ksm_table, item));
 	ksm_pages_unshared++;
 	return NULL;
 }

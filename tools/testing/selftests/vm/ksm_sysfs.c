@@ -110,8 +110,8 @@ static const char * const counters[] = {
 	"pages_scanned", "pages_skipped",
 };
 
-/* Files that are not numbers (ksm_advisor tests it). */
-static const char * const others[] = { "advisor_mode" };
+/* Files that are not numbers (ksm_advisor and ksm_domains test them). */
+static const char * const others[] = { "advisor_mode", "merge_domain" };
 
 static const char *show(const char *s)
 {

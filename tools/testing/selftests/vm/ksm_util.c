@@ -177,6 +177,9 @@ static void ksm_restore_knobs(void)
 	 */
 	ksm_write_str("run", "2");
 	ksm_advisor_off();
+	/* merge_domain (this project's): the boot default, global. */
+	if (ksm_file_exists("merge_domain"))
+		ksm_write_str("merge_domain", "global");
 	if (ksm_file_exists("advisor_min_pages_to_scan"))
 		ksm_write_str("advisor_min_pages_to_scan", "1");
 	for (i = 0; i < ARRAY_SIZE(ksm_knobs); i++) {
@@ -1001,6 +1004,12 @@ bool ksm_cg_mount(char *why, size_t len)
 	}
 	ksm_cg_write(ksm_cg_mnt, "cgroup.subtree_control", "+memory");
 	return true;
+}
+
+/* The root of the cgroup2 hierarchy ksm_cg_mount() found ("" before). */
+const char *ksm_cg_root(void)
+{
+	return ksm_cg_mnt;
 }
 
 /* Unmount what ksm_cg_mount() mounted. */

@@ -173,6 +173,7 @@ bool ksm_cg_set(const char *dir, const char *file, const char *val);
 long long ksm_cg_read(const char *dir, const char *file);
 bool ksm_cg_mount(char *why, size_t len);
 void ksm_cg_unmount(void);
+const char *ksm_cg_root(void);
 bool ksm_cg_create(const char *name, const char *need, char *dir, size_t dirlen,
 		   char *why, size_t len);
 bool ksm_cg_attach(const char *dir, pid_t pid);

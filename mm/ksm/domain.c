@@ -1,0 +1,175 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: merge domains.  With merge_domain other than "global", a page only
+ * ever shares a KSM page with pages of its own domain: the memory cgroup
+ * of its process (or the outermost ancestor that made its subtree one
+ * domain, memory.ksm_domain), or its process's real uid.  The domain of a
+ * page is its mm's, taken from mm->owner when ksmd looks: a process that
+ * moves to another cgroup, or changes uid, moves its pages with it.
+ *
+ * A domain is a 64-bit key.  The stable trees are ordered by key first,
+ * then by content; every stable node keeps the key it was made with, and
+ * a mapping whose mm's key is no longer its node's is unshared at ksmd's
+ * next visit (scan.c).  The unstable table mixes the key into the bucket,
+ * and a candidate's key is taken afresh before a merge.  The zero page
+ * (use_zero_pages) is the one thing shared across domains: every process
+ * can map it anyway, so merging with it tells nothing of another domain.
+ *
+ * The settings of a memory cgroup (memory.ksm, memory.ksm_domain) are kept
+ * here, in an xarray indexed by cgroup id, for the cgroups that have any:
+ * struct mem_cgroup does not grow for the hosts that never use them.
+ */
+#include <linux/cgroup.h>
+#include <linux/cred.h>
+#include <linux/memcontrol.h>
+#include <linux/rcupdate.h>
+#include <linux/xarray.h>
+
+#include "ksm.h"
+
+unsigned int ksm_merge_domain = KSM_DOMAIN_GLOBAL;
+
+#ifdef CONFIG_MEMCG
+/* cgroup id -> xa_mk_value(KSM_MEMCG_* bits), for cgroups that set any. */
+static DEFINE_XARRAY(ksm_memcg_settings);
+
+/**
+ * ksm_memcg_flags() - the KSM settings of a memory cgroup
+ * @memcg: the cgroup
+ *
+ * Context: any; @memcg pinned or under rcu_read_lock().
+ * Return: its KSM_MEMCG_* bits, 0 for a cgroup that set none.
+ */
+unsigned long ksm_memcg_flags(struct mem_cgroup *memcg)
+{
+	void *entry = xa_load(&ksm_memcg_settings,
+			      (unsigned long)cgroup_id(memcg->css.cgroup));
+
+	return entry ? xa_to_value(entry) : 0;
+}
+
+/**
+ * ksm_memcg_set_flags() - change some KSM settings of a memory cgroup
+ * @memcg: the cgroup, pinned by the caller
+ * @mask: the KSM_MEMCG_* bits to change
+ * @bits: their new values
+ *
+ * Context: process context; may sleep.
+ * Return: 0, or -ENOMEM.
+ */
+int ksm_memcg_set_flags(struct mem_cgroup *memcg, unsigned long mask,
+			unsigned long bits)
+{
+	unsigned long id = (unsigned long)cgroup_id(memcg->css.cgroup);
+	unsigned long val;
+	void *old;
+	int err = 0;
+
+	xa_lock(&ksm_memcg_settings);
+	old = xa_load(&ksm_memcg_settings, id);
+	val = ((old ? xa_to_value(old) : 0) & ~mask) | (bits & mask);
+	if (val)
+		err = xa_err(__xa_store(&ksm_memcg_settings, id,
+					xa_mk_value(val), GFP_KERNEL));
+	else
+		__xa_erase(&ksm_memcg_settings, id);
+	xa_unlock(&ksm_memcg_settings);
+	return err;
+}
+
+/**
+ * ksm_memcg_free() - forget the settings of a memory cgroup that goes
+ * @memcg: the cgroup, being freed
+ *
+ * Context: from mem_cgroup_css_free().
+ */
+void ksm_memcg_free(struct mem_cgroup *memcg)
+{
+	xa_erase(&ksm_memcg_settings,
+		 (unsigned long)cgroup_id(memcg->css.cgroup));
+}
+
+/**
+ * ksm_memcg_merge() - memory.ksm as it applies to a memory cgroup
+ * @memcg: the cgroup
+ *
+ * The value of the nearest cgroup, @memcg or an ancestor, that set one.
+ *
+ * Context: @memcg pinned or under rcu_read_lock().
+ * Return: 1 or 0, or -1 if none up to the root set it.
+ */
+int ksm_memcg_merge(struct mem_cgroup *memcg)
+{
+	unsigned long flags;
+
+	for (; memcg; memcg = parent_mem_cgroup(memcg)) {
+		flags = ksm_memcg_flags(memcg);
+		if (flags & KSM_MEMCG_MERGE_SET)
+			return !!(flags & KSM_MEMCG_MERGE_ON);
+	}
+	return -1;
+}
+
+/* The cgroup id of @memcg's domain: of its outermost ksm_domain ancestor. */
+static u64 ksm_memcg_domain(struct mem_cgroup *memcg)
+{
+	struct mem_cgroup *root = memcg, *m;
+
+	for (m = memcg; m; m = parent_mem_cgroup(m))
+		if (ksm_memcg_flags(m) & KSM_MEMCG_DOMAIN)
+			root = m;
+	return cgroup_id(root->css.cgroup);
+}
+
+/**
+ * ksm_mm_domain() - the merge domain of an mm's pages now
+ * @mm: the mm, which the caller keeps from being freed
+ *
+ * Context: any; takes rcu_read_lock().
+ * Return: the domain key, 0 for "global"; KSM_NO_DOMAIN if @mm has no
+ * owner any more (it merges with nothing).
+ */
+u64 ksm_mm_domain(struct mm_struct *mm)
+{
+	unsigned int mode = READ_ONCE(ksm_merge_domain);
+	struct task_struct *owner;
+	u64 key = KSM_NO_DOMAIN;
+
+	if (mode == KSM_DOMAIN_GLOBAL)
+		return 0;
+	rcu_read_lock();
+	owner = rcu_dereference(mm->owner);
+	if (owner) {
+		if (mode == KSM_DOMAIN_USER)
+			key = __kuid_val(task_uid(owner));
+		else if (mem_cgroup_disabled())
+			key = 0;
+		else
+			key = ksm_memcg_domain(mem_cgroup_from_task(owner));
+	}
+	rcu_read_unlock();
+	return key;
+}
+
+/**
+ * ksm_domain_mode_ok() - can merge_domain take this mode here?
+ * @mode: a KSM_DOMAIN_* value
+ *
+ * Return: true unless @mode is "memcg" and memory cgroups are disabled.
+ */
+bool ksm_domain_mode_ok(unsigned int mode)
+{
+	return mode != KSM_DOMAIN_MEMCG || !mem_cgroup_disabled();
+}
+#else /* !CONFIG_MEMCG */
+u64 ksm_mm_domain(struct mm_struct *mm)
+{
+	return 0;
+}
+
+bool ksm_domain_mode_ok(unsigned int mode)
+{
+	/* Without mm->owner there is no domain to tell. */
+	return mode == KSM_DOMAIN_GLOBAL;
+}
+#endif /* CONFIG_MEMCG */

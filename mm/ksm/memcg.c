@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KSM: the files of a memory cgroup, on the unified hierarchy.
+ *
+ * memory.ksm ("inherit", 0 or 1) switches merging on or off for every
+ * process of the cgroup and of its descendants that do not set their own,
+ * as if each had called prctl(PR_SET_MEMORY_MERGE): at the write, and for
+ * a process that joins later, at its next return to user space.  A
+ * process may still call the prctl itself afterwards.
+ *
+ * memory.ksm_domain (0 or 1) makes the cgroup's whole subtree one merge
+ * domain when merge_domain is "memcg" (domain.c).
+ *
+ * memory.ksm_stat adds up the KSM counters of the cgroup's processes,
+ * descendants included, as /proc/PID/ksm_stat shows them for one.
+ */
+#include <linux/cgroup.h>
+#include <linux/memcontrol.h>
+#include <linux/sched/mm.h>
+#include <linux/seq_file.h>
+#include <linux/slab.h>
+#include <linux/string.h>
+#include <linux/task_work.h>
+
+#include "ksm.h"
+
+/* Serialises the writers of memory.ksm, over the whole of their work. */
+static DEFINE_MUTEX(ksm_memcg_mutex);
+
+/* Make @mm merge, or not, as memory.ksm says for it (@merge < 0: unset). */
+static int ksm_memcg_apply(struct mm_struct *mm, int merge)
+{
+	int err;
+
+	if (merge < 0)
+		return 0;
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	err = merge ? ksm_enable_merge_any(mm) : ksm_disable_merge_any(mm);
+	mmap_write_unlock(mm);
+	return err;
+}
+
+/* memory.ksm as it applies to @task now. */
+static int ksm_task_merge(struct task_struct *task)
+{
+	int merge;
+
+	rcu_read_lock();
+	merge = ksm_memcg_merge(mem_cgroup_from_task(task));
+	rcu_read_unlock();
+	return merge;
+}
+
+static int ksm_memcg_apply_task(struct task_struct *task, void *unused)
+{
+	struct mm_struct *mm = get_task_mm(task);
+	int err;
+
+	if (!mm)
+		return 0;
+	err = ksm_memcg_apply(mm, ksm_task_merge(task));
+	mmput(mm);
+	/* A process that could not be switched is skipped, not the rest. */
+	return err == -EINTR || err == -ERESTARTSYS ? err : 0;
+}
+
+static int ksm_memcg_merge_show(struct seq_file *m, void *v)
+{
+	unsigned long flags = ksm_memcg_flags(mem_cgroup_from_seq(m));
+
+	if (!(flags & KSM_MEMCG_MERGE_SET))
+		seq_puts(m, "inherit\n");
+	else
+		seq_printf(m, "%d\n", !!(flags & KSM_MEMCG_MERGE_ON));
+	return 0;
+}
+
+static ssize_t ksm_memcg_merge_write(struct kernfs_open_file *of, char *buf,
+				     size_t nbytes, loff_t off)
+{
+	struct mem_cgroup *memcg = mem_cgroup_from_css(of_css(of));
+	unsigned long bits;
+	int err;
+
+	buf = strstrip(buf);
+	if (!strcmp(buf, "inherit"))
+		bits = 0;
+	else if (!strcmp(buf, "0"))
+		bits = KSM_MEMCG_MERGE_SET;
+	else if (!strcmp(buf, "1"))
+		bits = KSM_MEMCG_MERGE_SET | KSM_MEMCG_MERGE_ON;
+	else
+		return -EINVAL;
+
+	mutex_lock(&ksm_memcg_mutex);
+	err = ksm_memcg_set_flags(memcg, KSM_MEMCG_MERGE_SET |
+				  KSM_MEMCG_MERGE_ON, bits);
+	if (!err)
+		err = mem_cgroup_scan_tasks(memcg, ksm_memcg_apply_task, NULL);
+	mutex_unlock(&ksm_memcg_mutex);
+	return err ? err : nbytes;
+}
+
+static int ksm_memcg_domain_show(struct seq_file *m, void *v)
+{
+	unsigned long flags = ksm_memcg_flags(mem_cgroup_from_seq(m));
+
+	seq_printf(m, "%d\n", !!(flags & KSM_MEMCG_DOMAIN));
+	return 0;
+}
+
+static ssize_t ksm_memcg_domain_write(struct kernfs_open_file *of, char *buf,
+				      size_t nbytes, loff_t off)
+{
+	struct mem_cgroup *memcg = mem_cgroup_from_css(of_css(of));
+	unsigned int val;
+	int err;
+
+	err = kstrtouint(strstrip(buf), 10, &val);
+	if (err || val > 1)
+		return -EINVAL;
+	/* ksmd unshares what the change leaves across domains (scan.c). */
+	err = ksm_memcg_set_flags(memcg, KSM_MEMCG_DOMAIN,
+				  val ? KSM_MEMCG_DOMAIN : 0);
+	return err ? err : nbytes;
+}
+
+struct ksm_memcg_sum {
+	unsigned long rmap_items;
+	unsigned long zero_pages;
+	unsigned long merging_pages;
+	long profit;
+};
+
+static int ksm_memcg_add_task(struct task_struct *task, void *arg)
+{
+	struct ksm_memcg_sum *sum = arg;
+	struct mm_struct *mm = get_task_mm(task);
+
+	if (!mm)
+		return 0;
+	sum->rmap_items += READ_ONCE(mm->ksm_rmap_items);
+	sum->zero_pages += atomic_long_read(&mm->ksm_zero_pages);
+	sum->merging_pages += READ_ONCE(mm->ksm_merging_pages);
+	sum->profit += ksm_process_profit(mm);
+	mmput(mm);
+	return 0;
+}
+
+static int ksm_memcg_stat_show(struct seq_file *m, void *v)
+{
+	struct ksm_memcg_sum sum = {};
+
+	mem_cgroup_scan_tasks(mem_cgroup_from_seq(m), ksm_memcg_add_task,
+			      &sum);
+	seq_printf(m, "ksm_rmap_items %lu\n", sum.rmap_items);
+	seq_printf(m, "ksm_zero_pages %lu\n", sum.zero_pages);
+	seq_printf(m, "ksm_merging_pages %lu\n", sum.merging_pages);
+	seq_printf(m, "ksm_process_profit %ld\n", sum.profit);
+	return 0;
+}
+
+static struct cftype ksm_memcg_files[] = {
+	{
+		.name = "ksm",
+		.flags = CFTYPE_NOT_ON_ROOT,
+		.seq_show = ksm_memcg_merge_show,
+		.write = ksm_memcg_merge_write,
+	},
+	{
+		.name = "ksm_domain",
+		.flags = CFTYPE_NOT_ON_ROOT,
+		.seq_show = ksm_memcg_domain_show,
+		.write = ksm_memcg_domain_write,
+	},
+	{
+		.name = "ksm_stat",
+		.flags = CFTYPE_NOT_ON_ROOT,
+		.seq_show = ksm_memcg_stat_show,
+	},
+	{ }	/* terminate */
+};
+
+/* The work a process that joined a cgroup does on its way to user space. */
+static void ksm_memcg_joined(struct callback_head *work)
+{
+	kfree(work);
+	if (current->mm && !(current->flags & PF_KTHREAD))
+		ksm_memcg_apply(current->mm, ksm_task_merge(current));
+}
+
+/**
+ * ksm_memcg_attach() - a process joined a memory cgroup
+ * @task: its leader
+ *
+ * If memory.ksm is set for its new cgroup, the process switches merging
+ * on or off itself, at its next return to user space (a sleeping process
+ * is woken for it, as by a signal that it never sees).
+ *
+ * Context: from mem_cgroup_attach(), cgroup_mutex held.
+ */
+void ksm_memcg_attach(struct task_struct *task)
+{
+	struct callback_head *work;
+
+	if ((task->flags & PF_KTHREAD) || ksm_task_merge(task) < 0)
+		return;
+	work = kmalloc(sizeof(*work), GFP_KERNEL);
+	if (!work)
+		return;
+	init_task_work(work, ksm_memcg_joined);
+	if (task_work_add(task, work, TWA_SIGNAL))
+		kfree(work);	/* it is exiting */
+}
+
+/* After ksm_init(): the files only once KSM runs. */
+static int __init ksm_memcg_init(void)
+{
+	if (!ksm_thread)
+		return 0;
+	return cgroup_add_dfl_cftypes(&memory_cgrp_subsys, ksm_memcg_files);
+}
+subsys_initcall_sync(ksm_memcg_init);

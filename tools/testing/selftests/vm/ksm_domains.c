@@ -1,0 +1,573 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Merge domains (this project's): /sys/kernel/mm/ksm/merge_domain and the
+ * memory cgroup files memory.ksm, memory.ksm_domain and memory.ksm_stat.
+ *
+ * Four processes hold the same N pages (contents 0..N-1), two in cgroup A
+ * and two in cgroup B:
+ *  - "global": every content is one KSM page mapped by all four;
+ *  - "memcg": each cgroup has its own KSM pages, never one of the other's
+ *    (pfns and KPF_KSM from /proc/PID/pagemap and kpageflags), and the
+ *    counters are exactly those of two separate sets;
+ *  - memory.ksm_stat of each cgroup adds up its processes' counters, and
+ *    the cgroups' sums add up to pages_shared + pages_sharing;
+ *  - the attacker's view: a process alone in its cgroup with B's contents
+ *    writes to each of its pages: no copy-on-write of a KSM page under
+ *    "memcg" (cow_ksm stays), one per page under "global"; the first-write
+ *    times of both are reported;
+ *  - a process moved from A to B leaves A's KSM pages and joins B's;
+ *  - memory.ksm_domain 1 on a parent makes its two children one domain,
+ *    and 0 again splits them: ksmd unshares what crossed;
+ *  - memory.ksm 1 makes a process that never asked merge, and one that
+ *    joins later; 0 unmerges them; "inherit" and bad values;
+ *  - "user": processes of uid 1000 and 1001 never share;
+ *  - merge_domain refuses a bad name (EINVAL) and a change while KSM pages
+ *    exist (EBUSY); a cgroup whose processes left is removed with its KSM
+ *    pages still charged to it, and nothing is left over.
+ *
+ * The lab's time limit for this program - limit: 420s
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include "ksm_util.h"
+
+#define N		32	/* pages per process */
+#define KEY		0xd0d0ULL
+#define SCAN_MS		120000
+#define KPF_KSM_BIT	(1ULL << 21)
+
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#endif
+
+struct kid {
+	pid_t pid;
+	int cmd;		/* parent -> kid */
+	int ack;		/* kid -> parent */
+};
+
+static char *area;		/* N pages at the same address in every kid */
+static char cg_a[256], cg_b[256], cg_c[256], cg_p[256];
+static char cg_x[PATH_MAX], cg_y[PATH_MAX];
+static char why[256];
+
+/*
+ * A fine clock: the guest's CLOCK_MONOTONIC may tick by jiffies.  The time
+ * stamp counter where there is one, in cycles; else nanoseconds.
+ */
+static unsigned long long cycles(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+	return __builtin_ia32_rdtsc();
+#else
+	struct timespec t;
+
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec * 1000000000ULL + t.tv_nsec;
+#endif
+}
+
+/* The kid's loop: fill, madvise (if asked), then obey one-letter orders. */
+static void kid_main(int cmd, int ack, bool madv, unsigned long long key0,
+		     uid_t uid)
+{
+	unsigned long long t0;
+	long long ns[N];
+	char c, buf[64];
+	size_t i;
+
+	if (uid && setresuid(uid, uid, uid))
+		_exit(3);
+	for (i = 0; i < N; i++)
+		ksm_fill_page(ksm_page_addr(area, i), key0 + i);
+	if (madv && madvise(area, N * ksm_page_size, MADV_MERGEABLE))
+		_exit(4);
+	if (write(ack, "r", 1) != 1)
+		_exit(5);
+	while (read(cmd, &c, 1) == 1) {
+		if (c == 'q')
+			_exit(0);
+		if (c != 'w')
+			continue;
+		/* Time the first write to each page, one byte each. */
+		for (i = 0; i < N; i++) {
+			t0 = cycles();
+			*(volatile char *)ksm_page_addr(area, i) ^= 1;
+			ns[i] = cycles() - t0;
+		}
+		for (i = 1; i < N; i++) {	/* sort: N is small */
+			long long v = ns[i];
+			size_t j = i;
+
+			for (; j && ns[j - 1] > v; j--)
+				ns[j] = ns[j - 1];
+			ns[j] = v;
+		}
+		snprintf(buf, sizeof(buf), "%lld %lld %lld\n", ns[N / 2],
+			 ns[N * 9 / 10], ns[N - 1]);
+		if (write(ack, buf, strlen(buf)) < 0)
+			_exit(6);
+	}
+	_exit(0);
+}
+
+static struct kid start_kid(const char *cg, bool madv, uid_t uid)
+{
+	int c[2], a[2];
+	struct kid k;
+
+	if (pipe(c) || pipe(a))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	k.pid = ksm_fork();
+	if (!k.pid) {
+		close(c[1]);
+		close(a[0]);
+		kid_main(c[0], a[1], madv, KEY, uid);
+	}
+	close(c[0]);
+	close(a[1]);
+	k.cmd = c[1];
+	k.ack = a[0];
+	if (ksm_pipe_recv(k.ack, 10000) != 'r')
+		ksft_exit_fail_msg("kid %d did not start\n", k.pid);
+	if (cg && !ksm_cg_attach(cg, k.pid))
+		ksft_exit_fail_msg("cannot move %d to %s: %s\n", k.pid, cg,
+				   strerror(errno));
+	return k;
+}
+
+static void stop_kid(struct kid *k)
+{
+	if (!k->pid)
+		return;
+	ksm_pipe_send(k->cmd, 'q');
+	ksm_wait_child(k->pid, "kid");
+	close(k->cmd);
+	close(k->ack);
+	k->pid = 0;
+}
+
+/* The pfn of page @i of the area in @pid, 0 if absent; *@ksm: KPF_KSM. */
+static unsigned long long pfn_of(pid_t pid, size_t i, bool *ksm)
+{
+	unsigned long long pm = 0;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		if (pread(fd, &pm, sizeof(pm),
+			  (unsigned long)ksm_page_addr(area, i) /
+			  ksm_page_size * sizeof(pm)) != sizeof(pm))
+			pm = 0;
+		close(fd);
+	}
+	if (!(pm & KSM_PM_PRESENT))
+		return 0;
+	pm &= KSM_PM_PFN_MASK;
+	if (ksm)
+		*ksm = ksm_kpage("/proc/kpageflags", pm) & KPF_KSM_BIT;
+	return pm;
+}
+
+/*
+ * Every page of @a and @b is a KSM page, and page i of both is one page
+ * (@same) or two (!@same).
+ */
+static bool pages_shared_quiet(const struct kid *a, const struct kid *b,
+			       bool same, bool quiet)
+{
+	unsigned long long pa, pb;
+	bool ka = false, kb = false;
+	size_t i, bad = 0;
+
+	for (i = 0; i < N; i++) {
+		pa = pfn_of(a->pid, i, &ka);
+		pb = pfn_of(b->pid, i, &kb);
+		if (!pa || !pb || !ka || !kb || (pa == pb) != same)
+			bad++;
+	}
+	if (bad && !quiet)
+		ksft_print_msg("%zu of %d pages of %d and %d are not %s KSM pages\n",
+			       bad, N, a->pid, b->pid, same ? "the same" : "distinct");
+	return !bad;
+}
+
+static bool pages_shared_by(const struct kid *a, const struct kid *b,
+			    bool same)
+{
+	return pages_shared_quiet(a, b, same, false);
+}
+
+/* Wait until every page of @a and @b is one KSM page. */
+static bool wait_shared_by(const struct kid *a, const struct kid *b)
+{
+	long long deadline = ksm_now_ms() + SCAN_MS;
+
+	while (!pages_shared_quiet(a, b, true, true)) {
+		if (ksm_now_ms() > deadline)
+			return pages_shared_by(a, b, true);
+		usleep(20000);
+	}
+	return true;
+}
+
+static bool set_domain(const char *mode)
+{
+	int err = ksm_write_str("merge_domain", mode);
+
+	if (err)
+		ksft_print_msg("merge_domain %s: %s\n", mode, strerror(-err));
+	return !err;
+}
+
+/* The line of memory.ksm_stat, or -1. */
+static long long cg_stat(const char *cg, const char *key)
+{
+	char path[PATH_MAX + 32];
+
+	snprintf(path, sizeof(path), "%s/memory.ksm_stat", cg);
+	return ksm_read_keyed(path, key);
+}
+
+static long long merge_any(pid_t pid)
+{
+	char path[64], line[128];
+	long long ret = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/ksm_stat", pid);
+	f = fopen(path, "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (!strncmp(line, "ksm_merge_any: ", 15))
+			ret = !strncmp(line + 15, "yes", 3);
+	if (f)
+		fclose(f);
+	return ret;
+}
+
+static bool wait_merge_any(pid_t pid, int want)
+{
+	long long deadline = ksm_now_ms() + 10000;
+
+	while (merge_any(pid) != want) {
+		if (ksm_now_ms() > deadline) {
+			ksft_print_msg("ksm_merge_any of %d is %lld, not %d\n",
+				       pid, merge_any(pid), want);
+			return false;
+		}
+		usleep(10000);
+	}
+	return true;
+}
+
+/* Unmerge everything, stop ksmd, and take @mode. */
+static bool fresh(const char *mode)
+{
+	return ksm_unmerge_all() && set_domain(mode);
+}
+
+static void test_knob(void)
+{
+	char buf[64] = "";
+	int fd = open(ksm_path("merge_domain"), O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+	bool ok;
+
+	if (fd >= 0)
+		close(fd);
+	ok = n > 0 && !strcmp(buf, "[global] memcg user\n");
+	ok &= ksm_write_str("merge_domain", "bogus") == -EINVAL;
+	ok &= ksm_write_str("merge_domain", "memcg x") == -EINVAL;
+	ok &= !ksm_write_str("merge_domain", "global\n");
+	ksft_test_result(ok, "merge_domain reads \"[global] memcg user\", refuses other names\n");
+}
+
+static void test_global(struct kid *k)
+{
+	bool ok;
+
+	ksm_set("run", 1);
+	ok = ksm_wait_merged(N, 3 * N) &&
+	     pages_shared_by(&k[0], &k[2], true) &&
+	     pages_shared_by(&k[1], &k[3], true);
+	ksft_test_result(ok, "global: 4 processes in 2 cgroups share %d KSM pages\n", N);
+	ok = ksm_write_str("merge_domain", "memcg") == -EBUSY &&
+	     ksm_write_str("merge_domain", "user") == -EBUSY;
+	ksft_test_result(ok, "merge_domain: EBUSY while KSM pages exist\n");
+}
+
+static void test_memcg(struct kid *k)
+{
+	long long ma, mb, sum = 0;
+	int i;
+	bool ok;
+
+	ok = fresh("memcg");
+	ksm_set("run", 1);
+	ok = ok && ksm_wait_merged(2 * N, 2 * N) && ksm_wait_settled(SCAN_MS) &&
+	     ksm_wait_merged(2 * N, 2 * N) &&
+	     pages_shared_by(&k[0], &k[1], true) &&
+	     pages_shared_by(&k[2], &k[3], true) &&
+	     pages_shared_by(&k[0], &k[2], false);
+	ksft_test_result(ok, "memcg: each cgroup its own %d KSM pages, none across\n", N);
+
+	ma = cg_stat(cg_a, "ksm_merging_pages");
+	mb = cg_stat(cg_b, "ksm_merging_pages");
+	for (i = 0; i < 4; i++)
+		sum += ksm_proc_merging_pages(k[i].pid);
+	ksft_print_msg("memory.ksm_stat merging pages: A %lld, B %lld; processes %lld; shared + sharing %lu\n",
+		       ma, mb, sum, ksm_read("pages_shared") + ksm_read("pages_sharing"));
+	ok = ma == 2 * N && mb == 2 * N && ma + mb == sum &&
+	     sum == (long long)(ksm_read("pages_shared") + ksm_read("pages_sharing")) &&
+	     cg_stat(cg_a, "ksm_rmap_items") == ksm_proc_rmap_items(k[0].pid) +
+						 ksm_proc_rmap_items(k[1].pid);
+	ksft_test_result(ok, "memory.ksm_stat: sums of the processes, adding up to the global counters\n");
+}
+
+/* The attacker's first writes, in cgroup C, to pages equal to B's. */
+static void attack(const char *mode, long long *cow, char *times, size_t len)
+{
+	struct kid att;
+	long long before;
+	ssize_t n;
+
+	fresh(mode);
+	att = start_kid(cg_c, true, 0);
+	ksm_set("run", 1);
+	/*
+	 * The four kids of A and B and the attacker hold the same N pages:
+	 * one set of KSM pages under global; under memcg one for A, one for
+	 * B, and the attacker, alone in C, merges with nobody.
+	 */
+	if (!strcmp(mode, "global"))
+		ksm_wait_merged(N, 4 * N);
+	else
+		ksm_wait_merged(2 * N, 2 * N);
+	ksm_wait_settled(SCAN_MS);
+	ksm_set("run", 0);
+	before = ksm_vmstat("cow_ksm");
+	ksm_pipe_send(att.cmd, 'w');
+	n = read(att.ack, times, len - 1);
+	times[n > 0 ? n - 1 : 0] = '\0';
+	*cow = ksm_vmstat("cow_ksm") - before;
+	stop_kid(&att);
+}
+
+static void test_attacker(void)
+{
+	char tg[64], tm[64];
+	long long cg, cm;
+
+	attack("global", &cg, tg, sizeof(tg));
+	attack("memcg", &cm, tm, sizeof(tm));
+	ksft_print_msg("first write to each of %d pages, cycles median/p90/max: global %s; memcg %s\n",
+		       N, tg, tm);
+	ksft_print_msg("cow_ksm: global +%lld, memcg +%lld\n", cg, cm);
+	ksft_test_result(cg == N && cm == 0,
+			 "attacker in its own cgroup: %d KSM copies on write under global, none under memcg\n", N);
+}
+
+static void test_move(struct kid *k)
+{
+	bool ok;
+
+	ksm_set("run", 1);
+	ok = ksm_wait_merged(2 * N, 2 * N);
+	/* k[1] goes from A to B: A keeps k[0] alone on its KSM pages. */
+	ok = ok && ksm_cg_attach(cg_b, k[1].pid);
+	ok = ok && ksm_wait_merged(2 * N, 2 * N) && ksm_wait_settled(SCAN_MS) &&
+	     ksm_wait_merged(2 * N, 2 * N) &&
+	     pages_shared_by(&k[1], &k[2], true) &&
+	     pages_shared_by(&k[1], &k[0], false) &&
+	     cg_stat(cg_a, "ksm_merging_pages") == N &&
+	     cg_stat(cg_b, "ksm_merging_pages") == 3 * N;
+	ksft_test_result(ok, "memcg: a process moved from A to B leaves A's KSM pages for B's\n");
+	ksm_cg_attach(cg_a, k[1].pid);
+}
+
+/*
+ * The four kids of A and B stay registered throughout: under memcg they
+ * make N KSM pages in each of A and B, the baseline of the cases below.
+ */
+#define BASE_SHARED	(2 * N)
+#define BASE_SHARING	(2 * N)
+
+/* Neither @a's nor @b's pages are KSM pages, and page 0 differs. */
+static bool not_merged(const struct kid *a, const struct kid *b)
+{
+	bool ka = true, kb = true;
+	unsigned long long pa = pfn_of(a->pid, 0, &ka);
+	unsigned long long pb = pfn_of(b->pid, 0, &kb);
+
+	return pa && pb && pa != pb && !ka && !kb &&
+	       !ksm_proc_merging_pages(a->pid) &&
+	       !ksm_proc_merging_pages(b->pid);
+}
+
+static void test_subtree(void)
+{
+	struct kid x, y;
+	bool ok;
+
+	ok = fresh("memcg");
+	x = start_kid(cg_x, true, 0);
+	y = start_kid(cg_y, true, 0);
+	ksm_set("run", 1);
+	/* x and y: two domains of one process each, nothing to merge. */
+	ok = ok && ksm_wait_merged(BASE_SHARED, BASE_SHARING) &&
+	     ksm_wait_settled(SCAN_MS) &&
+	     ksm_wait_merged(BASE_SHARED, BASE_SHARING) && not_merged(&x, &y);
+	ok = ok && ksm_cg_set(cg_p, "memory.ksm_domain", "1") &&
+	     ksm_cg_read(cg_p, "memory.ksm_domain") == 1 &&
+	     ksm_wait_merged(BASE_SHARED + N, BASE_SHARING + N) &&
+	     pages_shared_by(&x, &y, true);
+	ksft_test_result(ok, "memory.ksm_domain 1: two child cgroups merge as one domain\n");
+	/* Split again: ksmd unshares both from the parent's KSM pages. */
+	ok = ksm_cg_set(cg_p, "memory.ksm_domain", "0") &&
+	     ksm_wait_merged(BASE_SHARED, BASE_SHARING) &&
+	     ksm_wait_settled(SCAN_MS) &&
+	     ksm_wait_merged(BASE_SHARED, BASE_SHARING) && not_merged(&x, &y);
+	ksft_test_result(ok, "memory.ksm_domain 0: ksmd unshares the pages across the split\n");
+	stop_kid(&x);
+	stop_kid(&y);
+}
+
+static void test_memory_ksm(const struct kid *k)
+{
+	struct kid c, late;
+	long long sum = 0;
+	bool ok;
+	int i;
+
+	ok = fresh("memcg");
+	ok &= ksm_cg_read(cg_c, "memory.ksm") == -1;	/* "inherit" */
+	c = start_kid(cg_c, false, 0);
+	late = start_kid(NULL, false, 0);
+	ksm_set("run", 1);
+	ok = ok && merge_any(c.pid) == 0 &&
+	     ksm_cg_set(cg_c, "memory.ksm", "1") && merge_any(c.pid) == 1 &&
+	     merge_any(late.pid) == 0;
+	ksft_test_result(ok, "memory.ksm 1: the cgroup's process merges as with the prctl\n");
+
+	/*
+	 * late joins C: c and late are one domain, and merge; all of their
+	 * anonymous memory, so the counts are only known as a sum.
+	 */
+	ok = ksm_cg_attach(cg_c, late.pid) && wait_merge_any(late.pid, 1) &&
+	     wait_shared_by(&c, &late) && ksm_wait_settled(SCAN_MS);
+	for (i = 0; i < 4; i++)
+		sum += ksm_proc_merging_pages(k[i].pid);
+	sum += ksm_proc_merging_pages(c.pid) + ksm_proc_merging_pages(late.pid);
+	ksft_print_msg("merging pages of the six processes %lld, shared + sharing %lu\n",
+		       sum, ksm_read("pages_shared") + ksm_read("pages_sharing"));
+	ok = ok && sum == (long long)(ksm_read("pages_shared") +
+				      ksm_read("pages_sharing")) &&
+	     ksm_proc_merging_pages(late.pid) >= N;
+	ksft_test_result(ok, "memory.ksm 1: a process that joins later merges too\n");
+
+	ok = ksm_cg_set(cg_c, "memory.ksm", "0") && merge_any(c.pid) == 0 &&
+	     merge_any(late.pid) == 0 && not_merged(&c, &late) &&
+	     ksm_wait_merged(BASE_SHARED, BASE_SHARING);
+	ok &= !ksm_cg_write(cg_c, "memory.ksm", "2") && errno == EINVAL;
+	ok &= ksm_cg_set(cg_c, "memory.ksm", "inherit") &&
+	      ksm_cg_read(cg_c, "memory.ksm") == -1;
+	ksft_test_result(ok, "memory.ksm 0 unmerges them; \"inherit\" taken, 2 refused\n");
+	stop_kid(&c);
+	stop_kid(&late);
+}
+
+static void test_user(const struct kid *k)
+{
+	struct kid u[4];
+	bool ok;
+	int i;
+
+	ok = fresh("user");
+	for (i = 0; i < 4; i++)
+		u[i] = start_kid(NULL, true, i < 2 ? 1000 : 1001);
+	ksm_set("run", 1);
+	/* With the four kids of A and B, of uid 0: three sets. */
+	ok = ok && ksm_wait_merged(3 * N, 5 * N) && ksm_wait_settled(SCAN_MS) &&
+	     ksm_wait_merged(3 * N, 5 * N) &&
+	     pages_shared_by(&u[0], &u[1], true) &&
+	     pages_shared_by(&u[2], &u[3], true) &&
+	     pages_shared_by(&u[0], &u[2], false) &&
+	     pages_shared_by(&u[0], &k[0], false);
+	ksft_test_result(ok, "user: uids 1000 and 1001 each their own %d KSM pages\n", N);
+	for (i = 0; i < 4; i++)
+		stop_kid(&u[i]);
+}
+
+static void test_removal(struct kid *k)
+{
+	long long sum = 0;
+	bool ok;
+	int i;
+
+	ok = fresh("memcg");
+	ksm_set("run", 1);
+	ok = ok && ksm_wait_merged(2 * N, 2 * N);
+	/* A's processes leave; its KSM pages stay charged to it. */
+	ok = ok && ksm_cg_attach(ksm_cg_root(), k[0].pid) &&
+	     ksm_cg_attach(ksm_cg_root(), k[1].pid) && ksm_cg_remove(cg_a);
+	/* Now in the root cgroup, their own domain: still two sets. */
+	ok = ok && ksm_wait_settled(SCAN_MS) && ksm_wait_merged(2 * N, 2 * N);
+	for (i = 0; i < 4; i++)
+		sum += ksm_proc_merging_pages(k[i].pid);
+	ok = ok && sum == 4 * N && pages_shared_by(&k[0], &k[1], true) &&
+	     pages_shared_by(&k[0], &k[2], false);
+	ksft_test_result(ok, "a cgroup removed with its KSM pages charged: nothing crosses, counts add up\n");
+}
+
+int main(void)
+{
+	struct kid k[4];
+	int i;
+
+	ksft_print_header();
+	ksft_set_plan(14);
+	ksm_selftest_init(2000, 10, 0);
+	if (!ksm_file_exists("merge_domain"))
+		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
+	if (!ksm_cg_create("ksmA", "memory.ksm", cg_a, sizeof(cg_a), why, sizeof(why)) ||
+	    !ksm_cg_create("ksmB", "memory.ksm", cg_b, sizeof(cg_b), why, sizeof(why)) ||
+	    !ksm_cg_create("ksmC", "memory.ksm", cg_c, sizeof(cg_c), why, sizeof(why)) ||
+	    !ksm_cg_create("ksmP", "memory.ksm_domain", cg_p, sizeof(cg_p), why, sizeof(why)))
+		ksft_exit_fail_msg("%s\n", why);
+	if (!ksm_cg_set(cg_p, "cgroup.subtree_control", "+memory"))
+		ksft_exit_fail_msg("no memory controller below %s\n", cg_p);
+	snprintf(cg_x, sizeof(cg_x), "%s/x", cg_p);
+	snprintf(cg_y, sizeof(cg_y), "%s/y", cg_p);
+	if (mkdir(cg_x, 0700) || mkdir(cg_y, 0700))
+		ksft_exit_fail_msg("mkdir below %s: %s\n", cg_p, strerror(errno));
+	area = mmap(NULL, N * ksm_page_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (area == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+
+	test_knob();
+	ksm_set("run", 0);
+	for (i = 0; i < 4; i++)
+		k[i] = start_kid(i < 2 ? cg_a : cg_b, true, 0);
+	test_global(k);
+	test_memcg(k);
+	test_move(k);
+	test_attacker();
+	test_subtree();
+	test_memory_ksm(k);
+	test_user(k);
+	test_removal(k);
+
+	for (i = 0; i < 4; i++)
+		stop_kid(&k[i]);
+	ksm_unmerge_all();
+	rmdir(cg_x);
+	rmdir(cg_y);
+	ksm_cg_remove(cg_p);
+	ksm_cg_remove(cg_b);
+	ksm_cg_remove(cg_c);
+	ksm_cg_unmount();
+	ksft_finished();
+}
