@@ -14,6 +14,9 @@
  *    over the "run = 2" unmerge of every registered mm.  ksmd only ever
  *    tries it, holding no other KSM lock, at the end of a pass: the
  *    advisor's write of pages_to_scan (advisor.c).
+ *    ``ksm_memcg_mutex`` (memcg.c) is its peer for the writers of
+ *    memory.ksm, held over the switch of every process of the cgroup;
+ *    no one holds both.
  *
  * 2. ``ksm_pass_mutex`` is held by ksmd over the end of a pass: the sweep
  *    of the stable nodes, taken in steps of ``ksm_mutex``, and the move of

@@ -258,7 +258,52 @@ out:
 	mutex_unlock(&ksm_mutex);
 }
 
+/*
+ * Merge domains: the tree is ordered by domain before content, so entries
+ * of other domains are passed by without a look at their pages, and a
+ * search in a domain with no entry finds nothing.  The nodes here have no
+ * page: every domain is distinct, so none is ever compared.
+ */
+static void ksm_test_domain_order(struct kunit *test)
+{
+	static const u64 domains[] = { 5, 1, 9, 3, U64_MAX - 1 };
+	struct ksm_stable_node *node[ARRAY_SIZE(domains)], *found;
+	struct page *page = alloc_page(GFP_KERNEL);
+	struct rb_node *n;
+	unsigned int i;
+	u64 last = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	mutex_lock(&ksm_mutex);
+	for (i = 0; i < ARRAY_SIZE(domains); i++) {
+		node[i] = ksm_test_node();
+		if (!node[i])
+			break;
+		node[i]->domain = domains[i];
+		ksm_stable_insert(node[i], NULL);
+	}
+	KUNIT_EXPECT_EQ(test, i, ARRAY_SIZE(domains));
+	/* In order, by domain. */
+	for (n = rb_first(ksm_root_of(node[0])); n; n = rb_next(n)) {
+		found = rb_entry(n, struct ksm_stable_node, rb);
+		KUNIT_EXPECT_GT(test, found->domain, last);
+		last = found->domain;
+	}
+	KUNIT_EXPECT_EQ(test, last, U64_MAX - 1);
+	/* No entry of domain 7 (nor 0): nothing found, no page looked at. */
+	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 7, &found));
+	KUNIT_EXPECT_NULL(test, found);
+	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 0, &found));
+	while (i--) {
+		rb_erase(&node[i]->rb, ksm_root_of(node[i]));
+		ksm_free_node(node[i]);
+	}
+	mutex_unlock(&ksm_mutex);
+	__free_page(page);
+}
+
 static struct kunit_case ksm_stable_test_cases[] = {
+	KUNIT_CASE(ksm_test_domain_order),
 	KUNIT_CASE(ksm_test_chain_life),
 	KUNIT_CASE(ksm_test_chain_empty),
 	KUNIT_CASE(ksm_test_items_and_death),
