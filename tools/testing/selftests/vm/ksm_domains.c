@@ -67,6 +67,25 @@ static unsigned long long cycles(void)
 #endif
 }
 
+/*
+ * A case's result.  Each case starts from the state the cases before it
+ * left, so the first failure ends the program (the rest would only time
+ * out, two minutes each).
+ */
+static void __attribute__((format(printf, 2, 3))) result(bool ok,
+							 const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ksft_test_result(ok, "%s", msg);
+	if (!ok)
+		ksft_exit_fail_msg("the cases after this one depend on it\n");
+}
+
 /* The kid's loop: fill, madvise (if asked), then obey one-letter orders. */
 static void kid_main(int cmd, int ack, bool madv, unsigned long long key0,
 		     uid_t uid)
@@ -281,7 +300,7 @@ static void test_knob(void)
 	ok &= ksm_write_str("merge_domain", "bogus") == -EINVAL;
 	ok &= ksm_write_str("merge_domain", "memcg x") == -EINVAL;
 	ok &= !ksm_write_str("merge_domain", "global\n");
-	ksft_test_result(ok, "merge_domain reads \"[global] memcg user\", refuses other names\n");
+	result(ok, "merge_domain reads \"[global] memcg user\", refuses other names\n");
 }
 
 static void test_global(struct kid *k)
@@ -292,10 +311,10 @@ static void test_global(struct kid *k)
 	ok = ksm_wait_merged(N, 3 * N) &&
 	     pages_shared_by(&k[0], &k[2], true) &&
 	     pages_shared_by(&k[1], &k[3], true);
-	ksft_test_result(ok, "global: 4 processes in 2 cgroups share %d KSM pages\n", N);
+	result(ok, "global: 4 processes in 2 cgroups share %d KSM pages\n", N);
 	ok = ksm_write_str("merge_domain", "memcg") == -EBUSY &&
 	     ksm_write_str("merge_domain", "user") == -EBUSY;
-	ksft_test_result(ok, "merge_domain: EBUSY while KSM pages exist\n");
+	result(ok, "merge_domain: EBUSY while KSM pages exist\n");
 }
 
 static void test_memcg(struct kid *k)
@@ -311,7 +330,7 @@ static void test_memcg(struct kid *k)
 	     pages_shared_by(&k[0], &k[1], true) &&
 	     pages_shared_by(&k[2], &k[3], true) &&
 	     pages_shared_by(&k[0], &k[2], false);
-	ksft_test_result(ok, "memcg: each cgroup its own %d KSM pages, none across\n", N);
+	result(ok, "memcg: each cgroup its own %d KSM pages, none across\n", N);
 
 	ma = cg_stat(cg_a, "ksm_merging_pages");
 	mb = cg_stat(cg_b, "ksm_merging_pages");
@@ -323,7 +342,7 @@ static void test_memcg(struct kid *k)
 	     sum == (long long)(ksm_read("pages_shared") + ksm_read("pages_sharing")) &&
 	     cg_stat(cg_a, "ksm_rmap_items") == ksm_proc_rmap_items(k[0].pid) +
 						 ksm_proc_rmap_items(k[1].pid);
-	ksft_test_result(ok, "memory.ksm_stat: sums of the processes, adding up to the global counters\n");
+	result(ok, "memory.ksm_stat: sums of the processes, adding up to the global counters\n");
 }
 
 /* The attacker's first writes, in cgroup C, to pages equal to B's. */
@@ -365,7 +384,7 @@ static void test_attacker(void)
 	ksft_print_msg("first write to each of %d pages, cycles median/p90/max: global %s; memcg %s\n",
 		       N, tg, tm);
 	ksft_print_msg("cow_ksm: global +%lld, memcg +%lld\n", cg, cm);
-	ksft_test_result(cg == N && cm == 0,
+	result(cg == N && cm == 0,
 			 "attacker in its own cgroup: %d KSM copies on write under global, none under memcg\n", N);
 }
 
@@ -383,7 +402,7 @@ static void test_move(struct kid *k)
 	     pages_shared_by(&k[1], &k[0], false) &&
 	     cg_stat(cg_a, "ksm_merging_pages") == N &&
 	     cg_stat(cg_b, "ksm_merging_pages") == 3 * N;
-	ksft_test_result(ok, "memcg: a process moved from A to B leaves A's KSM pages for B's\n");
+	result(ok, "memcg: a process moved from A to B leaves A's KSM pages for B's\n");
 	ksm_cg_attach(cg_a, k[1].pid);
 }
 
@@ -423,13 +442,13 @@ static void test_subtree(void)
 	     ksm_cg_read(cg_p, "memory.ksm_domain") == 1 &&
 	     ksm_wait_merged(BASE_SHARED + N, BASE_SHARING + N) &&
 	     pages_shared_by(&x, &y, true);
-	ksft_test_result(ok, "memory.ksm_domain 1: two child cgroups merge as one domain\n");
+	result(ok, "memory.ksm_domain 1: two child cgroups merge as one domain\n");
 	/* Split again: ksmd unshares both from the parent's KSM pages. */
 	ok = ksm_cg_set(cg_p, "memory.ksm_domain", "0") &&
 	     ksm_wait_merged(BASE_SHARED, BASE_SHARING) &&
 	     ksm_wait_settled(SCAN_MS) &&
 	     ksm_wait_merged(BASE_SHARED, BASE_SHARING) && not_merged(&x, &y);
-	ksft_test_result(ok, "memory.ksm_domain 0: ksmd unshares the pages across the split\n");
+	result(ok, "memory.ksm_domain 0: ksmd unshares the pages across the split\n");
 	stop_kid(&x);
 	stop_kid(&y);
 }
@@ -449,7 +468,7 @@ static void test_memory_ksm(const struct kid *k)
 	ok = ok && merge_any(c.pid) == 0 &&
 	     ksm_cg_set(cg_c, "memory.ksm", "1") && merge_any(c.pid) == 1 &&
 	     merge_any(late.pid) == 0;
-	ksft_test_result(ok, "memory.ksm 1: the cgroup's process merges as with the prctl\n");
+	result(ok, "memory.ksm 1: the cgroup's process merges as with the prctl\n");
 
 	/*
 	 * late joins C: c and late are one domain, and merge; all of their
@@ -465,7 +484,7 @@ static void test_memory_ksm(const struct kid *k)
 	ok = ok && sum == (long long)(ksm_read("pages_shared") +
 				      ksm_read("pages_sharing")) &&
 	     ksm_proc_merging_pages(late.pid) >= N;
-	ksft_test_result(ok, "memory.ksm 1: a process that joins later merges too\n");
+	result(ok, "memory.ksm 1: a process that joins later merges too\n");
 
 	ok = ksm_cg_set(cg_c, "memory.ksm", "0") && merge_any(c.pid) == 0 &&
 	     merge_any(late.pid) == 0 && not_merged(&c, &late) &&
@@ -473,7 +492,7 @@ static void test_memory_ksm(const struct kid *k)
 	ok &= !ksm_cg_write(cg_c, "memory.ksm", "2") && errno == EINVAL;
 	ok &= ksm_cg_set(cg_c, "memory.ksm", "inherit") &&
 	      ksm_cg_read(cg_c, "memory.ksm") == -1;
-	ksft_test_result(ok, "memory.ksm 0 unmerges them; \"inherit\" taken, 2 refused\n");
+	result(ok, "memory.ksm 0 unmerges them; \"inherit\" taken, 2 refused\n");
 	stop_kid(&c);
 	stop_kid(&late);
 }
@@ -495,7 +514,7 @@ static void test_user(const struct kid *k)
 	     pages_shared_by(&u[2], &u[3], true) &&
 	     pages_shared_by(&u[0], &u[2], false) &&
 	     pages_shared_by(&u[0], &k[0], false);
-	ksft_test_result(ok, "user: uids 1000 and 1001 each their own %d KSM pages\n", N);
+	result(ok, "user: uids 1000 and 1001 each their own %d KSM pages\n", N);
 	for (i = 0; i < 4; i++)
 		stop_kid(&u[i]);
 }
@@ -518,7 +537,7 @@ static void test_removal(struct kid *k)
 		sum += ksm_proc_merging_pages(k[i].pid);
 	ok = ok && sum == 4 * N && pages_shared_by(&k[0], &k[1], true) &&
 	     pages_shared_by(&k[0], &k[2], false);
-	ksft_test_result(ok, "a cgroup removed with its KSM pages charged: nothing crosses, counts add up\n");
+	result(ok, "a cgroup removed with its KSM pages charged: nothing crosses, counts add up\n");
 }
 
 int main(void)
