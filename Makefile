@@ -6,6 +6,7 @@ KERNEL  ?= ours
 FLAVOUR ?= test
 BENCH   ?= full
 WORKLOAD ?= merge
+DEMO    ?= merge
 LAB     := lab
 # SEED=N: the stress programs' seed (default: a fresh one, printed).
 export SEED
@@ -15,7 +16,7 @@ export SEED
 all: help
 
 help:
-	@echo "make run     build and boot KERNEL=$(KERNEL) and show KSM merging live"
+	@echo "make run     build and boot KERNEL=$(KERNEL) and show KSM merging live (DEMO=merge|domains)"
 	@echo "make check   build, boot and run every test (KERNEL=ours|stock, FLAVOUR=test|bench)"
 	@echo "make stress the long stress and fault runs (FLAVOUR=test|kasan, SEED=N to repeat)"
 	@echo "make bench   stock vs ours, bench flavour: medians, ratios, targets (BENCH=quick: short)"
@@ -41,7 +42,7 @@ stress:
 	@$(LAB)/stress.sh $(KERNEL) $(FLAVOUR)
 
 run:
-	@$(LAB)/run.sh $(KERNEL) $(FLAVOUR)
+	@$(LAB)/run.sh $(KERNEL) $(FLAVOUR) $(DEMO)
 
 bench:
 	@$(LAB)/bench.sh $(BENCH)

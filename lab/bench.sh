@@ -91,12 +91,28 @@ for k, what in (("fault", "first-touch fault"), ("mmap", "mmap or munmap"),
         METRICS.append((f"latency_{k}_{q}_us", f"7 latency: {what}, {q}", "us", "lower", target))
 WORKLOAD = {"merge": "merge", "meta": "merge", "scan": "scan", "cow": "cow",
             "unmerge": "unmerge", "steady": "steady", "latency": "latency",
-            "idle": "idle"}
+            "idle": "idle", "domains": "domains"}
+# 9: merge domains, ours only (stock has none): merge_domain memcg against
+# global in the same boots, target memcg/global; and a mixed host's saving
+# per tenant.  (label, global key, memcg key, unit, target)
+DOMAIN_PAIRS = [
+    ("9 domains: merge, wall time to full merge", "domains_global_merge_wall_s",
+     "domains_memcg_merge_wall_s", "s", 1.1),
+    ("9 domains: merge, ksmd CPU to full merge", "domains_global_merge_ksmd_cpu_s",
+     "domains_memcg_merge_ksmd_cpu_s", "s", 1.1),
+    ("9 domains: scan, ksmd CPU per full scan", "domains_global_scan_cpu_per_full_scan_s",
+     "domains_memcg_scan_cpu_per_full_scan_s", "s", 1.1),
+]
+DOMAIN_KEYS = [k for _, g, m, _, _ in DOMAIN_PAIRS for k in (g, m)] + [
+    "domains_tenant0_saved_mib", "domains_tenant1_saved_mib", "domains_tenant2_saved_mib",
+    "domains_mixed_saved_mib", "domains_mixed_global_would_save_mib",
+    "domains_mixed_merge_wall_s"]
 
 def workload_of(key):
     return WORKLOAD[key.split("_")[0]]
 
 values = {m[0]: {"stock": [], "ours": []} for m in METRICS}
+values.update({k: {"stock": [], "ours": []} for k in DOMAIN_KEYS})
 failures = []
 for kernel, r, rep in runs:
     tap = open(f"{reports}/{rep}.tap", errors="replace").read().replace("\r", "")
@@ -187,6 +203,33 @@ for key, label, unit, better, target in METRICS:
                     "stock": s, "ours": o, "ratio": ratio, "paired_ratio": paired,
                     "target": target, "target_met": ok,
                     "runs": values[key]})
+out.append("")
+out.append(f"{'9 merge domains, ours only (stock has none)':44} {'unit':>7} {'global':>9} "
+           f"{'memcg':>9} {'memcg/gl.':>10} {'':>7}  target")
+for label, g, m, unit, target in DOMAIN_PAIRS:
+    gv, mv = med(values[g]["ours"]), med(values[m]["ours"])
+    ratio = mv / gv if gv and mv is not None else None
+    ntargets += 1
+    ok = ratio <= target if ratio is not None else None
+    met += bool(ok)
+    tgt = f"<= {target}  " + {True: "met", False: "NOT met", None: "not measured"}[ok]
+    out.append(f"{label:44} {unit:>7} {fmt(gv):>9} {fmt(mv):>9} "
+               f"{(f'{ratio:.3f}' if ratio is not None else 'n/a'):>10} {'':>7}  {tgt}")
+    metrics.append({"metric": m.replace("memcg_", "memcg_vs_global_"), "label": label,
+                    "unit": unit, "better": "lower", "global": gv, "memcg": mv,
+                    "ratio": ratio, "target": target, "target_met": ok,
+                    "runs": {"global": values[g]["ours"], "memcg": values[m]["ours"]}})
+for t, n in ((0, 4), (1, 2), (2, 1)):
+    key = f"domains_tenant{t}_saved_mib"
+    v = med(values[key]["ours"])
+    out.append(f"{f'9 mixed host, memcg: tenant{t} ({n} processes) saves':44} {'MiB':>7} "
+               f"{'':>9} {fmt(v):>9}")
+    metrics.append({"metric": key, "unit": "MiB", "ours": v, "runs": values[key]})
+for key, label in (("domains_mixed_saved_mib", "9 mixed host: saved under memcg, in all"),
+                   ("domains_mixed_global_would_save_mib", "9 mixed host: saved under global")):
+    v = med(values[key]["ours"])
+    out.append(f"{label:44} {'MiB':>7} {'':>9} {fmt(v):>9}")
+    metrics.append({"metric": key, "unit": "MiB", "ours": v, "runs": values[key]})
 out.append(f"targets met: {met} of {ntargets} (on ours/stock, the ratio of the medians; "
            f"paired: median of ours/stock of boots next to each other)")
 for f in failures:

@@ -182,9 +182,11 @@ echo "ksm_cow_race|600|ksm_cow_race" >"$root/lab/race.cases"
 	echo "hangs its runner|5|sleep 100000 & echo 'a child keeps the output open'"
 } >"$root/lab/controls.cases"
 
-# The demo of `make run`.
+# The demos of `make run` (DEMO=merge, the default) and DEMO=domains (two
+# tenants, merge_domain memcg).
 compile "$root/tests/ksm_demo" "$LAB/guest/ksm_demo.c" -util
 echo "ksm_demo|900|ksm_demo" >"$root/lab/demo.cases"
+echo "ksm_demo|900|ksm_demo -c 2" >"$root/lab/demo-domains.cases"
 
 # The benchmark of `make bench` (lab/bench.sh): the workloads of the full
 # run and of BENCH=quick (smaller sizes).
@@ -200,6 +202,7 @@ LAB_STATIC= compile "$bin/ksm_bench-host" "$LAB/guest/ksm_bench.c" -util
 	echo "steady|600|ksm_bench steady -m 64 -t 60 -d 64 -u 10"
 	echo "latency|900|ksm_bench latency -m 128 -s 8"
 	echo "idle|900|ksm_bench idle -m 512 -t 30"
+	echo "domains|900|ksm_bench domains -m 128"
 } >"$root/lab/bench.cases"
 {
 	echo "# make bench BENCH=quick: the same workloads, smaller"
@@ -210,6 +213,7 @@ LAB_STATIC= compile "$bin/ksm_bench-host" "$LAB/guest/ksm_bench.c" -util
 	echo "steady|600|ksm_bench steady -m 64 -t 30 -d 64 -u 10"
 	echo "latency|600|ksm_bench latency -m 32 -s 4"
 	echo "idle|600|ksm_bench idle -m 128 -t 15"
+	echo "domains|600|ksm_bench domains -m 32"
 } >"$root/lab/bench-quick.cases"
 
 # lab/profile.sh: each bench workload (quick sizes) under the tick profiler,

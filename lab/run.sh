@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
-# run.sh KERNEL FLAVOUR: `make run`, the demo: build, boot and show KSM
-# merging live, then the verdict on the demo and the kernel log.
+# run.sh KERNEL FLAVOUR [DEMO]: `make run`, the demo: build, boot and show
+# KSM merging live, then the verdict on the demo and the kernel log.
+# DEMO=merge (the default): processes with duplicated data; DEMO=domains:
+# the same split between two tenants' memory cgroups, merge_domain memcg.
 source "$(dirname "$0")/common.sh"
 
-kernel=${1:-ours} flavour=${2:-test}
+kernel=${1:-ours} flavour=${2:-test} demo=${3:-merge}
+case $demo in
+merge) suite=demo ;;
+domains) suite=demo-domains ;;
+*) die "DEMO must be merge or domains, not '$demo'" ;;
+esac
 rc=0
-LAB_SHOW=. LAB_QUIET_VERDICT=1 lab_run "$kernel" "$flavour" demo "run-$kernel" || rc=$?
+LAB_SHOW=. LAB_QUIET_VERDICT=1 lab_run "$kernel" "$flavour" "$suite" "run-$kernel" || rc=$?
 tr -d '\r' <"$REPORTS/run-$kernel.tap" | sed -n 's/^    \(ksm_demo: .*\)/\1/p' | tail -n 1
 [ $rc -eq 0 ] || die "the demo failed: see $REPORTS/run-$kernel.summary"

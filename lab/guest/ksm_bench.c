@@ -9,6 +9,7 @@
  *   ksm_bench steady  [-m MIB] [-t SECONDS] [-d CONTENTS] [-u VOLATILE%]
  *   ksm_bench latency [-m MIB] [-s ROUNDS]
  *   ksm_bench idle    [-m MIB] [-t SECONDS]
+ *   ksm_bench domains [-m MIB]   (merge_domain; ours only, none on stock)
  *   ksm_bench tsc_khz   (on the host: its TSC frequency, for tsc_early_khz=)
  *
  * Every workload starts from an idle KSM (run=2, all counters zero), checks
@@ -34,6 +35,10 @@
 
 static const char *workload = "ksm_bench";
 static double t_start;
+/* merge_domain for the workloads that follow (NULL: leave it); see w_domains. */
+static const char *domain;
+static char domain_cg[256];	/* the one memory cgroup of the processes */
+static char result_prefix[32];
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -72,7 +77,7 @@ static void __attribute__((format(printf, 1, 2))) progress(const char *fmt, ...)
 
 static void result(const char *key, double v)
 {
-	printf("bench: result %s %.9g\n", key, v);
+	printf("bench: result %s%s %.9g\n", result_prefix, key, v);
 	fflush(stdout);
 }
 
@@ -201,6 +206,8 @@ static void settle(void)
 		usleep(100000);
 	}
 	wr("run", 0);
+	if (domain && ksm_write_str("merge_domain", domain))
+		fail("cannot set merge_domain %s", domain);
 	wr("pages_to_scan", 100);
 	wr("sleep_millisecs", 20);
 	/* Newer kernels' smart scan (not 6.1's): on, its default. */
@@ -389,6 +396,8 @@ static int w_merge(unsigned long mib, int procs, unsigned long contents,
 			close(ready[0]);
 			_exit(merge_child(k, pages, unique, contents, ready[1], go[0]));
 		}
+		if (domain_cg[0] && !ksm_cg_attach(domain_cg, pid))
+			fail("cannot move %d to %s", pid, domain_cg);
 	}
 	close(go[0]);
 	close(ready[1]);
@@ -630,6 +639,137 @@ static int w_steady(unsigned long mib, unsigned long secs, unsigned long content
 		 c1 - c0, t1 - t0, s1 - s0, round);
 	result("steady_ksmd_cpu_pct", 100 * (c1 - c0) / (t1 - t0));
 	result("steady_full_scans_per_min", 60.0 * (s1 - s0) / (t1 - t0));
+	return 0;
+}
+
+/* ---- 9. merge domains (ours only) ---------------------------------------- */
+
+/* Tenant @t's process @k: @common pages of the image all share, the rest unique. */
+static int tenant_child(int t, int k, unsigned long pages, unsigned long common,
+			int ready, int go)
+{
+	char *area = map(pages), c;
+	unsigned long i;
+
+	for (i = 0; i < pages; i++)
+		fill(area + i * PAGE, i < common ? i : UNIQUE(t * 16 + k, i));
+	mergeable(area, pages, MADV_MERGEABLE);
+	if (write(ready, "r", 1) != 1 || read(go, &c, 1) != 0)
+		return 2;
+	for (i = 0; i < pages; i++)
+		if (!same(area + i * PAGE, i < common ? i : UNIQUE(t * 16 + k, i)))
+			return 1;
+	return 0;
+}
+
+/*
+ * A mixed host under merge_domain memcg: three tenants (memory cgroups) of
+ * 4, 2 and 1 processes, each process @mib / 8 MiB of which three quarters
+ * is the same image everywhere.  Each tenant of n processes saves (n - 1)
+ * copies of the image, the lone one nothing: its memory.ksm_stat shows it.
+ */
+static void w_tenants(unsigned long mib)
+{
+	static const int procs[] = { 4, 2, 1 };
+	unsigned long pages = mib * 256 / 8, common = pages * 3 / 4;
+	char dir[3][256], why[256], path[300];
+	int ready[2], go[2], t, k, status, bad = 0, n = 0;
+	struct expect e = { 2 * common, 4 * common };
+	double wall, cpu;
+	pid_t pid;
+
+	settle();
+	if (pipe(ready) || pipe(go))
+		fail("pipe: %s", strerror(errno));
+	for (t = 0; t < 3; t++) {
+		char name[16];
+
+		snprintf(name, sizeof(name), "tenant%d", t);
+		if (!ksm_cg_create(name, "memory.ksm_stat", dir[t], sizeof(dir[t]),
+				   why, sizeof(why)))
+			fail("%s", why);
+		for (k = 0; k < procs[t]; k++, n++) {
+			pid = fork();
+			if (pid < 0)
+				fail("fork: %s", strerror(errno));
+			if (!pid) {
+				close(go[1]);
+				close(ready[0]);
+				_exit(tenant_child(t, k, pages, common, ready[1], go[0]));
+			}
+			if (!ksm_cg_attach(dir[t], pid))
+				fail("cannot move %d to %s", pid, dir[t]);
+		}
+	}
+	close(go[0]);
+	close(ready[1]);
+	for (k = 0; k < n; k++) {
+		char c;
+
+		if (read(ready[0], &c, 1) != 1)
+			fail("a process failed to set up its memory");
+	}
+	progress("3 tenants of 4, 2 and 1 processes x %lu MiB, 75%% one image", pages >> 8);
+	wall = merge_until(e, 900, &cpu);
+	wr("run", 0);
+	still(e, "after merging");
+	for (t = 0; t < 3; t++) {
+		long long merging, profit;
+
+		snprintf(path, sizeof(path), "%s/memory.ksm_stat", dir[t]);
+		merging = ksm_read_keyed(path, "ksm_merging_pages");
+		profit = ksm_read_keyed(path, "ksm_process_profit");
+		progress("tenant%d (%d processes): ksm_merging_pages %lld, profit %.1f MiB",
+			 t, procs[t], merging, profit / 1048576.0);
+		snprintf(path, sizeof(path), "domains_tenant%d_saved_mib", t);
+		/* Saved: every merged mapping but one per KSM page. */
+		result(path, merging ? (merging - (double)common) * PAGE / 1048576 : 0);
+	}
+	result("domains_mixed_saved_mib", (double)e.sharing * PAGE / 1048576);
+	result("domains_mixed_global_would_save_mib", 6.0 * common * PAGE / 1048576);
+	result("domains_mixed_merge_wall_s", wall);
+	close(go[1]);
+	for (k = 0; k < n; k++)
+		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
+			bad++;
+	if (bad)
+		fail("%d processes found their memory changed after merging", bad);
+	for (t = 0; t < 3; t++)
+		ksm_cg_remove(dir[t]);
+}
+
+/*
+ * What merge_domain memcg costs against global, in one boot: the merge and
+ * scan workloads under global, then under memcg with every process in one
+ * memory cgroup (so that the same pages merge): results domains_global_*
+ * and domains_memcg_*.  Then the mixed host of w_tenants().  A kernel
+ * without merge_domain (stock) has nothing to measure.
+ */
+static int w_domains(unsigned long mib)
+{
+	static const char * const modes[] = { "global", "memcg" };
+	char why[256];
+	int m;
+
+	if (access(ksm_path("merge_domain"), F_OK)) {
+		progress("no merge_domain here: nothing to measure");
+		return 0;
+	}
+	if (!ksm_cg_enter("bench", "memory.ksm_stat", domain_cg, sizeof(domain_cg),
+			  why, sizeof(why)))
+		fail("%s", why);
+	for (m = 0; m < 2; m++) {
+		domain = modes[m];
+		snprintf(result_prefix, sizeof(result_prefix), "domains_%s_", modes[m]);
+		w_merge(mib, 4, 64, 25);
+		w_scan(mib * 2, 3);
+	}
+	result_prefix[0] = '\0';
+	domain = "memcg";
+	w_tenants(mib);
+	domain = "global";
+	settle();
+	ksm_cg_leave(domain_cg);
 	return 0;
 }
 
@@ -960,7 +1100,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2) {
-		fprintf(stderr, "usage: ksm_bench merge|scan|cow|unmerge|steady|latency|idle [options]\n");
+		fprintf(stderr, "usage: ksm_bench merge|scan|cow|unmerge|steady|latency|idle|domains [options]\n");
 		return 2;
 	}
 	workload = argv[1];
@@ -998,5 +1138,7 @@ int main(int argc, char **argv)
 		return w_latency(mib ? mib : 128, nscans);
 	if (!strcmp(workload, "idle"))
 		return w_idle(mib ? mib : 512, secs);
+	if (!strcmp(workload, "domains"))
+		return w_domains(mib ? mib : 128);
 	fail("no such workload");
 }

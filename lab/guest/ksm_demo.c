@@ -7,7 +7,13 @@
  * reach the values the data implies, then the processes that KSM saves
  * the most for (ksm_process_profit of /proc/PID/ksm_stat).
  *
+ * With -c GROUPS (make run DEMO=domains), the processes are split between
+ * GROUPS memory cgroups, one tenant each, and merge_domain is "memcg": each
+ * tenant saves memory on its own, and no page is shared across tenants,
+ * which the demo checks page by page at the end.
+ *
  *   ksm_demo [-n PROCS] [-m MIB_PER_PROC] [-u UNIQUE_PERCENT] [-d CONTENTS]
+ *            [-c GROUPS]
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -15,6 +21,10 @@
 #include "ksm_util.h"
 
 #define TOP	5
+#define MAX_GROUPS	8
+
+static char cg_dir[MAX_GROUPS][256];
+static char *area;	/* each process's pages, at the same address */
 
 struct proc_profit {
 	pid_t pid;
@@ -102,7 +112,6 @@ static unsigned long long content(unsigned long i, int k, unsigned long pages,
 static int child(int k, unsigned long pages, unsigned long unique,
 		 unsigned long contents, int ready, int go)
 {
-	char *area = ksm_mmap(pages);
 	unsigned long i;
 	char c;
 
@@ -122,29 +131,110 @@ static int child(int k, unsigned long pages, unsigned long unique,
 	return 0;
 }
 
+/* One memory cgroup per tenant, and merge_domain memcg. */
+static int setup_groups(int groups)
+{
+	char why[256], name[32];
+	int g;
+
+	for (g = 0; g < groups; g++) {
+		snprintf(name, sizeof(name), "tenant%d", g);
+		if (!ksm_cg_create(name, "memory.ksm_stat", cg_dir[g],
+				   sizeof(cg_dir[g]), why, sizeof(why))) {
+			fprintf(stderr, "ksm_demo: %s\n", why);
+			return 1;
+		}
+	}
+	if (ksm_write_str("merge_domain", "memcg")) {
+		fprintf(stderr, "ksm_demo: cannot set merge_domain memcg\n");
+		return 1;
+	}
+	printf("ksm_demo: merge_domain memcg: %d tenants, one memory cgroup each\n",
+	       groups);
+	return 0;
+}
+
+/* The pfn of page @i of the area in @pid (0: absent). */
+static unsigned long long pfn_of(pid_t pid, unsigned long i)
+{
+	unsigned long long pm = 0;
+	char path[64];
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return 0;
+	if (pread(fd, &pm, sizeof(pm), ((unsigned long)area / ksm_page_size + i) *
+		  sizeof(pm)) != sizeof(pm))
+		pm = 0;
+	close(fd);
+	return pm & KSM_PM_PRESENT ? pm & KSM_PM_PFN_MASK : 0;
+}
+
+/*
+ * Each tenant's memory.ksm_stat, and the proof of isolation: no repeated
+ * page of a process maps the page frame of any process of another tenant.
+ * Returns the number of pages found shared across tenants.
+ */
+static int show_groups(int groups, const pid_t *pid, int procs,
+		       unsigned long rep)
+{
+	unsigned long i, checked = 0, crossed = 0;
+	char path[300];
+	int g, k;
+
+	printf("ksm_demo: per tenant (memory.ksm_stat):\n");
+	printf("%-10s %10s %14s %16s\n", "tenant", "processes", "merging pages",
+	       "profit MiB");
+	for (g = 0; g < groups; g++) {
+		snprintf(path, sizeof(path), "%s/memory.ksm_stat", cg_dir[g]);
+		printf("tenant%-4d %10d %14lld %16.1f\n", g, procs / groups,
+		       ksm_read_keyed(path, "ksm_merging_pages"),
+		       ksm_read_keyed(path, "ksm_process_profit") / 1048576.0);
+	}
+	for (i = 0; i < rep; i++) {
+		for (k = 1; k < procs; k++) {
+			unsigned long long a = pfn_of(pid[0], i), b = pfn_of(pid[k], i);
+
+			if (k % groups == 0)
+				continue;
+			checked++;
+			crossed += a && a == b;
+		}
+	}
+	printf("ksm_demo: isolation: %lu page pairs of different tenants compared, %lu shared\n",
+	       checked, crossed);
+	return crossed != 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long mib = 64, unique_pct = 10, contents = 2048, pages, unique;
 	unsigned long rep, want_shared, want_sharing, shared = 0, sharing = 0;
 	unsigned long scans0, scans;
-	int procs = 4, opt, k, ready[2], go[2], bad = 0, status;
+	int procs = 4, opt, k, ready[2], go[2], bad = 0, status, groups = 0;
+	pid_t pid[64];
 	long long t0, t;
 
-	while ((opt = getopt(argc, argv, "n:m:u:d:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:u:d:c:")) != -1) {
 		switch (opt) {
+		case 'c': groups = atoi(optarg); break;
 		case 'n': procs = atoi(optarg); break;
 		case 'm': mib = strtoul(optarg, NULL, 0); break;
 		case 'u': unique_pct = strtoul(optarg, NULL, 0); break;
 		case 'd': contents = strtoul(optarg, NULL, 0); break;
 		default:
-			fprintf(stderr, "usage: ksm_demo [-n procs] [-m MiB] [-u unique%%] [-d contents]\n");
+			fprintf(stderr, "usage: ksm_demo [-n procs] [-m MiB] [-u unique%%] [-d contents] [-c groups]\n");
 			return 2;
 		}
 	}
 	pages = (mib << 20) / ksm_page_size;
 	unique = pages * unique_pct / 100;
 	rep = pages - unique;
-	if (procs < 1 || !pages || unique_pct > 100 || !contents || contents > rep) {
+	if (procs < 1 || procs > 64 || !pages || unique_pct > 100 || !contents ||
+	    contents > rep || groups < 0 || groups > MAX_GROUPS ||
+	    (groups && procs % groups)) {
 		fprintf(stderr, "ksm_demo: bad parameters\n");
 		return 2;
 	}
@@ -152,20 +242,29 @@ int main(int argc, char **argv)
 	 * Each repeated content occurs procs * rep / contents times (some once
 	 * more); with max_page_sharing at its default (256) one KSM page each.
 	 */
-	want_shared = contents;
-	want_sharing = procs * rep - contents;
+	want_shared = contents * (groups ? groups : 1);
+	want_sharing = procs * rep - want_shared;
 
 	/* run=2 and counters at 0; the knobs come back at exit. */
 	ksm_selftest_init(1000, 20, 900);
 	printf("ksm_demo: %d processes x %lu MiB: %lu%% of pages from %lu repeated contents, %lu%% unique\n",
 	       procs, mib, 100 - unique_pct, contents, unique_pct);
+	if (groups && setup_groups(groups))
+		return 1;
+	area = ksm_mmap(pages);
 	if (pipe(ready) || pipe(go))
 		return 2;
 	for (k = 0; k < procs; k++) {
-		if (fork() == 0) {
+		pid[k] = fork();
+		if (pid[k] == 0) {
 			close(go[1]);
 			close(ready[0]);
 			_exit(child(k, pages, unique, contents, ready[1], go[0]));
+		}
+		if (groups && !ksm_cg_attach(cg_dir[k % groups], pid[k])) {
+			fprintf(stderr, "ksm_demo: cannot move %d to %s\n", pid[k],
+				cg_dir[k % groups]);
+			return 1;
 		}
 	}
 	for (k = 0; k < procs; k++) {
@@ -198,14 +297,19 @@ int main(int argc, char **argv)
 	t = ksm_now_ms() - t0;
 	scans = ksm_full_scans() - scans0;
 	print_top();
+	if (groups)
+		bad += show_groups(groups, pid, procs, rep);
 	close(go[1]);
 	for (k = 0; k < procs; k++) {
 		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))
 			bad++;
 	}
+	for (k = 0; k < groups; k++)
+		ksm_cg_remove(cg_dir[k]);
 	printf("ksm_demo: %s: %lu of %lu MiB saved (%.1f%%): pages_shared %lu, pages_sharing %lu after %llds and %lu full scans; contents %s\n",
 	       shared == want_shared && sharing == want_sharing ? "merged" : "NOT fully merged",
 	       sharing * ksm_page_size >> 20, procs * mib, 100.0 * sharing / (procs * pages),
-	       shared, sharing, t / 1000, scans, bad ? "CORRUPTED" : "intact");
+	       shared, sharing, t / 1000, scans,
+	       bad ? "CORRUPTED or shared across tenants" : "intact");
 	return bad || shared != want_shared || sharing != want_sharing;
 }
