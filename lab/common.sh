@@ -17,7 +17,7 @@ REPORTS=$BUILD/reports
 JOBS=${JOBS:-$(nproc)}
 
 # The project's own kernel files: laid over the base tree for `ours`.
-PROJECT_PATHS="mm include Documentation tools/testing/selftests/vm"
+PROJECT_PATHS="mm include Documentation tools/testing/selftests/vm tools/vm/ksmstat.c"
 
 LAB_T0=${LAB_T0:-$(date +%s)}
 export LAB_T0

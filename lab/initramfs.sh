@@ -182,6 +182,10 @@ echo "ksm_cow_race|600|ksm_cow_race" >"$root/lab/race.cases"
 	echo "hangs its runner|5|sleep 100000 & echo 'a child keeps the output open'"
 } >"$root/lab/controls.cases"
 
+# ksmstat (tools/vm/ksmstat.c), the monitor, on the guest's PATH; lint.sh
+# checks that the kernel's own tools build (tools/vm/Makefile) builds it.
+compile "$root/bin/ksmstat" "$ROOT/tools/vm/ksmstat.c"
+
 # The demos of `make run` (DEMO=merge, the default) and DEMO=domains (two
 # tenants, merge_domain memcg).
 compile "$root/tests/ksm_demo" "$LAB/guest/ksm_demo.c" -util

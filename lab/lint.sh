@@ -84,6 +84,20 @@ else
 	res "not ok" "exports: stock 6.1 exports what ours does not: $(echo $missing)"
 fi
 
+# ksmstat with the kernel's own tools build (tools/vm/Makefile, patched by
+# lab/patches/0009), warnings included, in the ours tree.
+if [ -f "$OURS_SRC/tools/vm/ksmstat.c" ]; then
+	if make -C "$OURS_SRC/tools/vm" ksmstat >"$logs/ksmstat-build.log" 2>&1 &&
+		! grep -q 'warning:' "$logs/ksmstat-build.log" &&
+		"$OURS_SRC/tools/vm/ksmstat" --help >/dev/null; then
+		res ok "tools/vm: make ksmstat builds it, without warnings"
+	else
+		res "not ok" "tools/vm: make ksmstat failed or warned ($logs/ksmstat-build.log)"
+	fi
+	rm -f "$OURS_SRC/tools/vm/ksmstat"
+	make -C "$OURS_SRC/tools/lib/api" clean >/dev/null 2>&1 || true
+fi
+
 # Clean room: our KSM sources against upstream's.
 cr=${CLEANROOM_CHECK:-$ROOT/../shared/tools/cleanroom-check}
 if [ -x "$cr" ]; then

@@ -299,6 +299,13 @@ int main(int argc, char **argv)
 	print_top();
 	if (groups)
 		bad += show_groups(groups, pid, procs, rep);
+	/* The host administrator's view of the same moment: ksmstat. */
+	if (!system("command -v ksmstat >/dev/null")) {
+		printf("ksm_demo: what ksmstat shows (ksmstat --once -t 6):\n");
+		fflush(stdout);
+		if (system("ksmstat --once -t 6"))
+			printf("ksm_demo: ksmstat failed\n");
+	}
 	close(go[1]);
 	for (k = 0; k < procs; k++) {
 		if (wait(&status) < 0 || !WIFEXITED(status) || WEXITSTATUS(status))

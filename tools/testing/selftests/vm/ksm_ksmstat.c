@@ -1,0 +1,252 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksmstat (tools/vm/ksmstat.c) against the files it reads, on a live merge.
+ *
+ * A child in a memory cgroup of its own holds 64 pages of two contents,
+ * merged (pages_shared 2, pages_sharing 62), then ksmd is stopped so that
+ * nothing moves:
+ *  - --json --once: every counter and knob equals its sysfs file, the
+ *    merge_domain word, saved_mib = (pages_sharing + ksm_zero_pages) pages,
+ *    ksmd's pid;
+ *  - -p CHILD: the child's line equals its /proc/PID/ksm_stat, and its
+ *    memory cgroup's line equals memory.ksm_stat;
+ *  - two samples with ksmd running: ksmd_cpu_pct and the saving's rate
+ *    are numbers, the CPU within what the machine has;
+ *  - the text view names the counters and the child;
+ *  - errors: no such pid (1), a bad interval or option (2).
+ *
+ * ksmstat must be on PATH (the lab's guest has it in /bin).
+ *
+ * The lab's time limit for this program - limit: 180s
+ */
+#define _GNU_SOURCE
+#include <limits.h>
+#include "ksm_util.h"
+
+#define N	64
+
+static char out[65536];
+static char cg[256], why[256];
+
+/* Run @cmd, its output into out[]; the exit status, -1 if it died. */
+static int run(const char *cmd)
+{
+	FILE *f = popen(cmd, "r");
+	size_t n = 0;
+	int st;
+
+	out[0] = '\0';
+	if (!f)
+		return -1;
+	while (n < sizeof(out) - 1 && fgets(out + n, sizeof(out) - n, f))
+		n += strlen(out + n);
+	st = pclose(f);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The number after "KEY": in @from; false if absent or null. */
+static bool json_num(const char *from, const char *key, double *v)
+{
+	char pat[80];
+	const char *p;
+	char *end;
+
+	snprintf(pat, sizeof(pat), "\"%s\":", key);
+	p = strstr(from, pat);
+	if (!p)
+		return false;
+	p += strlen(pat);
+	*v = strtod(p, &end);
+	return end != p;
+}
+
+static bool json_is(const char *from, const char *key, const char *want)
+{
+	char pat[128];
+
+	snprintf(pat, sizeof(pat), "\"%s\":%s", key, want);
+	return strstr(from, pat) != NULL;
+}
+
+/* A sysfs number as ksmstat shows it: general_profit may be negative. */
+static long long sysfs_num(const char *name)
+{
+	char buf[64];
+	int fd = open(ksm_path(name), O_RDONLY);
+	ssize_t n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+
+	if (fd >= 0)
+		close(fd);
+	if (n <= 0)
+		return LLONG_MIN;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
+static bool same_as_sysfs(const char *json, const char *name)
+{
+	long long want = sysfs_num(name);
+	double got;
+
+	if (want == LLONG_MIN)
+		return json_is(json, name, "null");
+	if (!json_num(json, name, &got) || (long long)got != want) {
+		ksft_print_msg("%s: ksmstat %s, sysfs %lld\n", name,
+			       json_num(json, name, &got) ? "differs" : "has none", want);
+		return false;
+	}
+	return true;
+}
+
+static void test_json(void)
+{
+	static const char * const names[] = {
+		"pages_shared", "pages_sharing", "pages_unshared", "pages_volatile",
+		"full_scans", "stable_node_chains", "stable_node_dups",
+		"ksm_zero_pages", "general_profit", "pages_scanned", "pages_skipped",
+		"run", "pages_to_scan", "sleep_millisecs", "max_page_sharing",
+		"merge_across_nodes", "use_zero_pages", "smart_scan",
+		"stable_node_chains_prune_millisecs",
+	};
+	double saved, pid;
+	unsigned int i;
+	bool ok;
+
+	/* One sample: one line. */
+	ok = run("ksmstat --json --once") == 0 && out[0] == '{' &&
+	     strchr(out, '\n') && !strchr(out, '\n')[1];
+	for (i = 0; ok && i < ARRAY_SIZE(names); i++)
+		ok &= same_as_sysfs(out, names[i]);
+	ok = ok && json_num(out, "saved_mib", &saved) &&
+	     saved > 0 && (long long)(saved * 1048576 / ksm_page_size + 0.5) ==
+		(long long)(ksm_read("pages_sharing") + ksm_read("ksm_zero_pages"));
+	ok = ok && json_num(out, "ksmd_pid", &pid) && (pid_t)pid == ksm_ksmd_pid();
+	ok = ok && (!ksm_file_exists("merge_domain") ||
+		    json_is(out, "merge_domain", "\"global\""));
+	if (!ok)
+		ksft_print_msg("ksmstat said: %.300s\n", out);
+	ksft_test_result(ok, "--json --once: counters, knobs, saved_mib and ksmd's pid as in sysfs\n");
+}
+
+static void test_pid(pid_t child)
+{
+	char cmd[64], path[64], cgpath[300], stat[300];
+	const char *proc, *group;
+	double v;
+	bool ok;
+
+	snprintf(cmd, sizeof(cmd), "ksmstat --json --once -p %d", child);
+	snprintf(path, sizeof(path), "/proc/%d/ksm_stat", child);
+	ok = run(cmd) == 0;
+	proc = strstr(out, "\"processes\":[{");
+	ok = ok && proc && json_num(proc, "pid", &v) && v == child &&
+	     json_num(proc, "ksm_merging_pages", &v) &&
+	     v == ksm_proc_merging_pages(child) && v == N &&
+	     json_num(proc, "ksm_rmap_items", &v) &&
+	     v == ksm_read_keyed(path, "ksm_rmap_items") &&
+	     json_num(proc, "ksm_process_profit", &v) &&
+	     v == ksm_read_keyed(path, "ksm_process_profit");
+	ksft_test_result(ok, "-p PID: the process's line is its ksm_stat\n");
+
+	/* Its memory cgroup (all of them: without -p). */
+	ok = run("ksmstat --json --once") == 0;
+	snprintf(cgpath, sizeof(cgpath), "\"cgroup\":\"%s\"", cg + strlen(ksm_cg_root()));
+	group = strstr(out, cgpath);
+	snprintf(stat, sizeof(stat), "%s/memory.ksm_stat", cg);
+	ok = ok && group && json_num(group, "ksm_merging_pages", &v) &&
+	     v == N && v == ksm_read_keyed(stat, "ksm_merging_pages");
+	if (!ok)
+		ksft_print_msg("no line for %s with %d merging pages in: %.400s\n",
+			       cg + strlen(ksm_cg_root()), N, strstr(out, "\"memcgs\"") ?: "");
+	ksft_test_result(ok, "memcgs: the child's cgroup with its memory.ksm_stat\n");
+}
+
+static void test_live(void)
+{
+	char *second;
+	double cpu = -1, rate = 0;
+	bool ok;
+
+	ksm_set("run", 1);
+	ok = run("ksmstat --json -n 2 -i 0.5") == 0;
+	second = strchr(out, '\n');
+	ok = ok && second && second[1] == '{';
+	ok = ok && json_num(second + 1, "ksmd_cpu_pct", &cpu) &&
+	     cpu >= 0 && cpu <= 100.0 * sysconf(_SC_NPROCESSORS_ONLN) + 5 &&
+	     json_num(second + 1, "saved_mib_per_s", &rate);
+	ok = ok && json_is(out, "ksmd_cpu_pct", "null");	/* first: no interval */
+	ksft_print_msg("ksmd CPU %.1f%%, saving %+.3f MiB/s\n", cpu, rate);
+	ksft_test_result(ok, "two samples: ksmd_cpu_pct and the saving's rate over the interval\n");
+	ksm_set("run", 0);
+}
+
+static void test_text(pid_t child)
+{
+	char pidstr[16];
+	bool ok;
+
+	snprintf(pidstr, sizeof(pidstr), "%8d ", child);
+	ok = run("ksmstat --once") == 0 && strstr(out, "pages_shared") &&
+	     strstr(out, "saved since start") && strstr(out, pidstr);
+	if (!ok)
+		ksft_print_msg("ksmstat --once said: %.400s\n", out);
+	ksft_test_result(ok, "text view: the counters and the child's line\n");
+}
+
+static void test_errors(void)
+{
+	bool ok = run("ksmstat --once -p 2147483646 2>&1") == 1 &&
+		  strstr(out, "no process");
+
+	ok &= run("ksmstat -i 0 2>&1") == 2 && strstr(out, "bad interval");
+	ok &= run("ksmstat --bogus 2>&1") == 2 && strstr(out, "usage");
+	ok &= run("ksmstat extra 2>&1") == 2;
+	ksft_test_result(ok, "errors: no such pid exits 1, a bad interval or option 2\n");
+}
+
+int main(void)
+{
+	unsigned long long keys[N];
+	int ready[2], go[2];
+	pid_t child;
+	char c;
+	int i;
+
+	ksft_print_header();
+	ksft_set_plan(6);
+	ksm_selftest_init(1000, 10, 0);
+	if (run("command -v ksmstat") != 0)
+		ksft_exit_fail_msg("ksmstat is not on PATH\n");
+	if (!ksm_cg_create("ksmstat", "memory.ksm_stat", cg, sizeof(cg), why, sizeof(why)))
+		ksft_exit_fail_msg("%s\n", why);
+	for (i = 0; i < N; i++)
+		keys[i] = i < N / 2 ? 0xaa : 0xbb;
+	if (pipe(ready) || pipe(go))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	child = ksm_fork();
+	if (!child) {
+		ksm_mmap_mergeable(keys, N);
+		if (write(ready[1], "r", 1) != 1 || read(go[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	if (ksm_pipe_recv(ready[0], 10000) != 'r' || !ksm_cg_attach(cg, child))
+		ksft_exit_fail_msg("child did not start, or cannot join %s\n", cg);
+	ksm_set("run", 1);
+	if (!ksm_wait_merged(2, N - 2))
+		ksft_exit_fail_msg("the child's pages did not merge\n");
+	ksm_set("run", 0);
+
+	test_json();
+	test_pid(child);
+	test_live();
+	test_text(child);
+	test_errors();
+
+	ksm_pipe_send(go[1], 'q');
+	ksm_wait_child(child, "child");
+	ksm_unmerge_all();
+	ksm_cg_remove(cg);
+	ksm_cg_unmount();
+	ksft_finished();
+}

@@ -1,0 +1,726 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksmstat: watch Kernel Samepage Merging, in the spirit of vmstat and
+ * slabtop.  Every interval it shows what KSM shares and saves, how fast
+ * the saving grows, what ksmd costs (its CPU from /proc/PID/stat), when it
+ * last finished a full scan, the knobs in force, the processes it saves
+ * the most for and, where the kernel has merge domains, each memory
+ * cgroup's share.  A file the kernel lacks is left out (Linux 6.1 has no
+ * general_profit nor ksm_stat lines); no KSM at all is said plainly.
+ *
+ *   ksmstat [-i SECONDS] [-n COUNT] [--once] [--json] [-p PID] [-t TOP]
+ *
+ * --json prints one JSON object per sample and line, for scripts.
+ */
+#define _GNU_SOURCE
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define KSM_DIR		"/sys/kernel/mm/ksm/"
+#define MAX_TOP		64
+#define SPARK		40	/* samples in the sparkline */
+
+/* The files of /sys/kernel/mm/ksm that ksmstat reads, as numbers. */
+static const char * const counters[] = {
+	"pages_shared", "pages_sharing", "pages_unshared", "pages_volatile",
+	"full_scans", "stable_node_chains", "stable_node_dups",
+	"ksm_zero_pages", "general_profit", "pages_scanned", "pages_skipped",
+};
+static const char * const knobs[] = {
+	"run", "pages_to_scan", "sleep_millisecs", "max_page_sharing",
+	"merge_across_nodes", "use_zero_pages", "smart_scan",
+	"stable_node_chains_prune_millisecs",
+};
+/* Knobs that read as words, the one in force in brackets. */
+static const char * const choices[] = { "advisor_mode", "merge_domain" };
+
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#define NCOUNTERS	ARRAY_SIZE(counters)
+#define NKNOBS		ARRAY_SIZE(knobs)
+#define NCHOICES	ARRAY_SIZE(choices)
+
+struct proc {
+	int pid;
+	char comm[32];
+	long long merging, zero, items, profit;	/* -1: not shown by the kernel */
+};
+
+struct group {
+	char path[256];
+	long long merging, zero, items, profit;
+};
+
+struct sample {
+	double t;			/* CLOCK_MONOTONIC seconds */
+	bool have[NCOUNTERS];
+	long long counter[NCOUNTERS];
+	bool have_knob[NKNOBS];
+	long long knob[NKNOBS];
+	char choice[NCHOICES][32];	/* "" if absent */
+	long long ksmd_ticks;		/* -1: no ksmd */
+	int nprocs, ngroups;
+	struct proc procs[MAX_TOP];
+	struct group groups[MAX_TOP];
+};
+
+static long page_size, ticks_per_s;
+static int ksmd_pid;
+
+static double now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* The first line of @path into @buf, without its newline: false if none. */
+static bool read_line(const char *path, char *buf, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	bool ok;
+
+	if (!f)
+		return false;
+	ok = fgets(buf, len, f) != NULL;
+	fclose(f);
+	if (ok)
+		buf[strcspn(buf, "\n")] = '\0';
+	return ok;
+}
+
+static bool read_ll(const char *path, long long *val)
+{
+	char buf[64], *end;
+
+	if (!read_line(path, buf, sizeof(buf)))
+		return false;
+	errno = 0;
+	*val = strtoll(buf, &end, 10);
+	return !errno && end != buf;
+}
+
+/* The value of "KEY VALUE" (or "KEY: VALUE") in @path, or -1. */
+static long long read_keyed(const char *path, const char *key)
+{
+	char line[256];
+	size_t n = strlen(key);
+	long long v = -1;
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		if (!strncmp(line, key, n) && (line[n] == ' ' || line[n] == ':')) {
+			v = strtoll(line + n + 1 + (line[n] == ':'), NULL, 10);
+			break;
+		}
+	}
+	fclose(f);
+	return v;
+}
+
+static bool all_digits(const char *s)
+{
+	if (!*s)
+		return false;
+	for (; *s; s++)
+		if (!isdigit((unsigned char)*s))
+			return false;
+	return true;
+}
+
+/* ksmd's pid, found by its name; 0 if there is none. */
+static int find_ksmd(void)
+{
+	char path[300], comm[32];
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+	int pid = 0;
+
+	while (dir && (d = readdir(dir))) {
+		if (!all_digits(d->d_name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		if (read_line(path, comm, sizeof(comm)) && !strcmp(comm, "ksmd")) {
+			pid = atoi(d->d_name);
+			break;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return pid;
+}
+
+/* utime + stime of @pid, in clock ticks; -1 if it is gone. */
+static long long cpu_ticks(int pid)
+{
+	unsigned long long ut, st;
+	char path[64], buf[1024], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	/* The command may hold spaces: fields count from its closing ')'. */
+	p = p ? strrchr(buf, ')') : NULL;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
+			 &ut, &st) != 2)
+		return -1;
+	return ut + st;
+}
+
+/* ksmd's CPU share since it started, in percent of one CPU; -1 unknown. */
+static double cpu_since_start(int pid, long long ticks)
+{
+	unsigned long long start;
+	double up;
+	char path[64], buf[1024], *p;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	p = fgets(buf, sizeof(buf), f);
+	fclose(f);
+	p = p ? strrchr(buf, ')') : NULL;
+	/* starttime is field 22: the 20th after the command. */
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &start) != 1)
+		return -1;
+	f = fopen("/proc/uptime", "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%lf", &up) != 1)
+		up = 0;
+	fclose(f);
+	up -= (double)start / ticks_per_s;
+	return up > 0 ? 100.0 * ticks / ticks_per_s / up : -1;
+}
+
+/* The word in brackets of a file like "[global] memcg user". */
+static void read_choice(const char *name, char *out, size_t len)
+{
+	char path[128], buf[256], *a, *b;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), KSM_DIR "%s", name);
+	if (!read_line(path, buf, sizeof(buf)))
+		return;
+	a = strchr(buf, '[');
+	b = a ? strchr(a, ']') : NULL;
+	if (a && b && (size_t)(b - a) <= len) {
+		memcpy(out, a + 1, b - a - 1);
+		out[b - a - 1] = '\0';
+	}
+}
+
+static int by_profit(const void *a, const void *b)
+{
+	const struct proc *x = a, *y = b;
+	long long kx = x->profit != -1 ? x->profit : x->merging;
+	long long ky = y->profit != -1 ? y->profit : y->merging;
+
+	return kx < ky ? 1 : kx > ky ? -1 : x->pid - y->pid;
+}
+
+/*
+ * The processes KSM saves for, from /proc/PID/ksm_stat, or
+ * /proc/PID/ksm_merging_pages where that is all the kernel has (6.1): the
+ * @top best, or only @only.
+ */
+static void read_procs(struct sample *s, int top, int only)
+{
+	static struct proc all[4096];
+	char path[300];
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+	int n = 0, pid;
+
+	while (dir && (d = readdir(dir)) && n < 4096) {
+		struct proc *p = &all[n];
+
+		if (!all_digits(d->d_name))
+			continue;
+		pid = atoi(d->d_name);
+		if (only && pid != only)
+			continue;
+		p->pid = pid;
+		snprintf(path, sizeof(path), "/proc/%d/ksm_stat", pid);
+		p->items = read_keyed(path, "ksm_rmap_items");
+		p->zero = read_keyed(path, "ksm_zero_pages");
+		p->merging = read_keyed(path, "ksm_merging_pages");
+		p->profit = read_keyed(path, "ksm_process_profit");
+		if (p->merging == -1) {
+			snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", pid);
+			if (!read_ll(path, &p->merging))
+				p->merging = -1;
+		}
+		/* Only processes KSM knows (-p shows its process whatever). */
+		if (!only && p->items <= 0 && p->merging <= 0)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+		if (!read_line(path, p->comm, sizeof(p->comm)))
+			strcpy(p->comm, "?");
+		n++;
+	}
+	if (dir)
+		closedir(dir);
+	qsort(all, n, sizeof(all[0]), by_profit);
+	s->nprocs = n < top ? n : top;
+	memcpy(s->procs, all, s->nprocs * sizeof(all[0]));
+}
+
+/* Where the cgroup2 hierarchy is mounted, or "". */
+static const char *cgroup2_root(void)
+{
+	static char root[256];
+	char line[512], dev[64], mnt[256], type[64];
+	FILE *f;
+
+	if (root[0])
+		return root;
+	f = fopen("/proc/self/mounts", "r");
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%63s %255s %63s", dev, mnt, type) == 3 &&
+		    !strcmp(type, "cgroup2")) {
+			strcpy(root, mnt);
+			break;
+		}
+	if (f)
+		fclose(f);
+	return root;
+}
+
+/* The memory cgroups below @dir with KSM pages (memory.ksm_stat). */
+static void walk_groups(struct sample *s, const char *dir, int depth)
+{
+	char path[600];
+	struct dirent *d;
+	DIR *dh;
+
+	if (depth > 8 || s->ngroups >= MAX_TOP)
+		return;
+	snprintf(path, sizeof(path), "%s/memory.ksm_stat", dir);
+	if (!access(path, R_OK)) {
+		struct group *g = &s->groups[s->ngroups];
+
+		g->merging = read_keyed(path, "ksm_merging_pages");
+		g->zero = read_keyed(path, "ksm_zero_pages");
+		g->items = read_keyed(path, "ksm_rmap_items");
+		g->profit = read_keyed(path, "ksm_process_profit");
+		if (g->items > 0 || g->merging > 0) {
+			snprintf(g->path, sizeof(g->path), "%s",
+				 dir + strlen(cgroup2_root()));
+			s->ngroups++;
+		}
+	}
+	dh = opendir(dir);
+	while (dh && (d = readdir(dh))) {
+		if (d->d_type != DT_DIR || d->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
+		walk_groups(s, path, depth + 1);
+	}
+	if (dh)
+		closedir(dh);
+}
+
+static void take_sample(struct sample *s, int top, int only)
+{
+	char path[128];
+	size_t i;
+
+	memset(s, 0, sizeof(*s));
+	s->t = now();
+	for (i = 0; i < NCOUNTERS; i++) {
+		snprintf(path, sizeof(path), KSM_DIR "%s", counters[i]);
+		s->have[i] = read_ll(path, &s->counter[i]);
+	}
+	for (i = 0; i < NKNOBS; i++) {
+		snprintf(path, sizeof(path), KSM_DIR "%s", knobs[i]);
+		s->have_knob[i] = read_ll(path, &s->knob[i]);
+	}
+	for (i = 0; i < NCHOICES; i++)
+		read_choice(choices[i], s->choice[i], sizeof(s->choice[i]));
+	if (!ksmd_pid || cpu_ticks(ksmd_pid) < 0)
+		ksmd_pid = find_ksmd();
+	s->ksmd_ticks = ksmd_pid ? cpu_ticks(ksmd_pid) : -1;
+	read_procs(s, top, only);
+	if (cgroup2_root()[0] && !only)
+		walk_groups(s, cgroup2_root(), 0);
+}
+
+/* The index of counter @name. */
+static size_t counter_idx(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NCOUNTERS - 1; i++)
+		if (!strcmp(counters[i], name))
+			break;
+	return i;
+}
+
+/* Does the kernel have counter @name (general_profit may be negative)? */
+static bool has(const struct sample *s, const char *name)
+{
+	return s->have[counter_idx(name)];
+}
+
+static long long counter(const struct sample *s, const char *name)
+{
+	size_t i = counter_idx(name);
+
+	return s->have[i] ? s->counter[i] : -1;
+}
+
+/* @v as text, "-" where the kernel has no such file. */
+static const char *num(char *buf, size_t len, bool have, long long v)
+{
+	if (have)
+		snprintf(buf, len, "%lld", v);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+static long long knob(const struct sample *s, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKNOBS; i++)
+		if (!strcmp(knobs[i], name))
+			return s->have_knob[i] ? s->knob[i] : -1;
+	return -1;
+}
+
+/* Memory KSM saves: every sharing mapping, and the KSM zero pages. */
+static double saved_mib(const struct sample *s)
+{
+	long long zero = counter(s, "ksm_zero_pages");
+
+	return (double)(counter(s, "pages_sharing") + (zero > 0 ? zero : 0)) *
+	       page_size / 1048576;
+}
+
+/* ksmd's CPU share since @prev, in percent of one CPU; -1 unknown. */
+static double ksmd_cpu_pct(const struct sample *s, const struct sample *prev)
+{
+	if (!prev || s->ksmd_ticks < 0 || prev->ksmd_ticks < 0 || s->t <= prev->t)
+		return -1;
+	return 100.0 * (s->ksmd_ticks - prev->ksmd_ticks) / ticks_per_s /
+	       (s->t - prev->t);
+}
+
+static const char *run_state(long long run)
+{
+	switch (run) {
+	case 0: return "stopped";
+	case 1: return "running";
+	case 2: return "unmerging";
+	default: return "?";
+	}
+}
+
+static void json_procs(const struct sample *s)
+{
+	int i;
+
+	printf(",\"processes\":[");
+	for (i = 0; i < s->nprocs; i++) {
+		const struct proc *p = &s->procs[i];
+
+		printf("%s{\"pid\":%d,\"comm\":\"", i ? "," : "", p->pid);
+		for (const char *c = p->comm; *c; c++)
+			printf(*c == '"' || *c == '\\' ? "\\%c" :
+			       (unsigned char)*c < 0x20 ? "?" : "%c", *c);
+		printf("\",\"ksm_merging_pages\":%lld,\"ksm_zero_pages\":%lld,"
+		       "\"ksm_rmap_items\":%lld,\"ksm_process_profit\":%lld}",
+		       p->merging, p->zero, p->items, p->profit);
+	}
+	printf("]");
+}
+
+/* One JSON object; a file the kernel lacks is null. */
+static void print_json(const struct sample *s, const struct sample *prev,
+		       double last_scan_age)
+{
+	double cpu = ksmd_cpu_pct(s, prev);
+	size_t i;
+	int g;
+
+	printf("{\"time\":%.3f", s->t);
+	for (i = 0; i < NCOUNTERS; i++)
+		if (s->have[i])
+			printf(",\"%s\":%lld", counters[i], s->counter[i]);
+		else
+			printf(",\"%s\":null", counters[i]);
+	for (i = 0; i < NKNOBS; i++)
+		if (s->have_knob[i])
+			printf(",\"%s\":%lld", knobs[i], s->knob[i]);
+		else
+			printf(",\"%s\":null", knobs[i]);
+	for (i = 0; i < NCHOICES; i++)
+		if (s->choice[i][0])
+			printf(",\"%s\":\"%s\"", choices[i], s->choice[i]);
+		else
+			printf(",\"%s\":null", choices[i]);
+	printf(",\"saved_mib\":%.3f", saved_mib(s));
+	if (prev && s->t > prev->t)
+		printf(",\"saved_mib_per_s\":%.3f",
+		       (saved_mib(s) - saved_mib(prev)) / (s->t - prev->t));
+	else
+		printf(",\"saved_mib_per_s\":null");
+	if (cpu >= 0)
+		printf(",\"ksmd_cpu_pct\":%.2f", cpu);
+	else
+		printf(",\"ksmd_cpu_pct\":null");
+	printf(",\"ksmd_pid\":%d", ksmd_pid);
+	if (last_scan_age >= 0)
+		printf(",\"last_full_scan_s_ago\":%.1f", last_scan_age);
+	else
+		printf(",\"last_full_scan_s_ago\":null");
+	json_procs(s);
+	printf(",\"memcgs\":[");
+	for (g = 0; g < s->ngroups; g++)
+		printf("%s{\"cgroup\":\"%s\",\"ksm_merging_pages\":%lld,"
+		       "\"ksm_zero_pages\":%lld,\"ksm_rmap_items\":%lld,"
+		       "\"ksm_process_profit\":%lld}", g ? "," : "",
+		       s->groups[g].path, s->groups[g].merging, s->groups[g].zero,
+		       s->groups[g].items, s->groups[g].profit);
+	printf("]}\n");
+	fflush(stdout);
+}
+
+/* Savings since the start, as a line of block characters. */
+static void sparkline(const double *v, int n)
+{
+	static const char * const bar[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
+	double lo = v[0], hi = v[0];
+	int i;
+
+	for (i = 1; i < n; i++) {
+		lo = v[i] < lo ? v[i] : lo;
+		hi = v[i] > hi ? v[i] : hi;
+	}
+	for (i = 0; i < n; i++)
+		fputs(bar[hi > lo ? (int)((v[i] - lo) / (hi - lo) * 7 + 0.5) : 0], stdout);
+}
+
+static void print_text(const struct sample *s, const struct sample *prev,
+		       double last_scan_age, const double *spark, int nspark,
+		       bool clear)
+{
+	double cpu = ksmd_cpu_pct(s, prev);
+	char when[32], buf[32];
+	time_t t = time(NULL);
+	int i;
+
+	strftime(when, sizeof(when), "%H:%M:%S", localtime(&t));
+	if (clear)
+		fputs("\033[H\033[2J", stdout);
+	printf("ksmstat %s  ksmd %s, pages_to_scan %lld, sleep_millisecs %lld",
+	       when, run_state(knob(s, "run")), knob(s, "pages_to_scan"),
+	       knob(s, "sleep_millisecs"));
+	if (s->choice[0][0])
+		printf(", advisor %s", s->choice[0]);
+	if (s->choice[1][0])
+		printf(", merge_domain %s", s->choice[1]);
+	printf("\n  max_page_sharing %lld, merge_across_nodes %lld, use_zero_pages %lld",
+	       knob(s, "max_page_sharing"), knob(s, "merge_across_nodes"),
+	       knob(s, "use_zero_pages"));
+	if (knob(s, "smart_scan") >= 0)
+		printf(", smart_scan %lld", knob(s, "smart_scan"));
+	printf("\n\n%14s %14s %14s %14s %14s\n", "pages_shared", "pages_sharing",
+	       "pages_unshared", "pages_volatile", "ksm_zero_pages");
+	printf("%14lld %14lld %14lld %14lld %14s\n", counter(s, "pages_shared"),
+	       counter(s, "pages_sharing"), counter(s, "pages_unshared"),
+	       counter(s, "pages_volatile"),
+	       num(buf, sizeof(buf), has(s, "ksm_zero_pages"),
+		   counter(s, "ksm_zero_pages")));
+	printf("\nsaved %.1f MiB", saved_mib(s));
+	if (prev && s->t > prev->t)
+		printf(" (%+.2f MiB/s)", (saved_mib(s) - saved_mib(prev)) / (s->t - prev->t));
+	if (has(s, "general_profit"))
+		printf(", general_profit %.1f MiB",
+		       counter(s, "general_profit") / 1048576.0);
+	if (cpu >= 0)
+		printf(", ksmd CPU %.1f%%", cpu);
+	else if (!ksmd_pid)
+		printf(", no ksmd thread");
+	else if (s->ksmd_ticks >= 0 &&
+		 cpu_since_start(ksmd_pid, s->ksmd_ticks) >= 0)
+		printf(", ksmd CPU %.1f%% since it started",
+		       cpu_since_start(ksmd_pid, s->ksmd_ticks));
+	printf("\nfull_scans %lld", counter(s, "full_scans"));
+	if (last_scan_age >= 0)
+		printf(", last %.0fs ago", last_scan_age);
+	if (has(s, "pages_scanned"))
+		printf(", pages_scanned %lld, pages_skipped %lld",
+		       counter(s, "pages_scanned"), counter(s, "pages_skipped"));
+	printf("\nsaved since start  ");
+	sparkline(spark, nspark);
+	printf("\n\n%8s %-16s %12s %10s %12s %12s\n", "pid", "command", "merging",
+	       "zero", "rmap items", "profit MiB");
+	for (i = 0; i < s->nprocs; i++) {
+		const struct proc *p = &s->procs[i];
+
+		printf("%8d %-16s %12s ", p->pid, p->comm,
+		       num(buf, sizeof(buf), p->merging >= 0, p->merging));
+		if (p->items >= 0)
+			printf("%10lld %12lld %12.1f\n", p->zero, p->items,
+			       p->profit / 1048576.0);
+		else
+			printf("%10s %12s %12s\n", "-", "-", "-");
+	}
+	if (!s->nprocs)
+		printf("%8s (no process has memory registered with KSM)\n", "");
+	if (s->ngroups) {
+		printf("\n%-40s %12s %10s %12s %12s\n", "memory cgroup", "merging",
+		       "zero", "rmap items", "profit MiB");
+		for (i = 0; i < s->ngroups; i++)
+			printf("%-40s %12lld %10lld %12lld %12.1f\n", s->groups[i].path,
+			       s->groups[i].merging, s->groups[i].zero,
+			       s->groups[i].items, s->groups[i].profit / 1048576.0);
+	}
+	fflush(stdout);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: ksmstat [-i SECONDS] [-n COUNT] [--once] [--json] [-p PID] [-t TOP]\n"
+		"  -i, --interval SECONDS  time between samples (default 2)\n"
+		"  -n, --count COUNT       stop after COUNT samples\n"
+		"  -1, --once              one sample, no screen clearing\n"
+		"  -j, --json              one JSON object per sample and line\n"
+		"  -p, --pid PID           only this process\n"
+		"  -t, --top TOP           processes shown (default 10)\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "interval", required_argument, NULL, 'i' },
+		{ "count", required_argument, NULL, 'n' },
+		{ "once", no_argument, NULL, '1' },
+		{ "json", no_argument, NULL, 'j' },
+		{ "pid", required_argument, NULL, 'p' },
+		{ "top", required_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ }
+	};
+	struct sample *cur = calloc(1, sizeof(*cur)), *prev = calloc(1, sizeof(*prev)), *tmp;
+	double interval = 2, spark[SPARK], last_change = -1, age;
+	long long count = -1, last_scans = -1, n;
+	int opt, top = 10, only = 0, nspark = 0;
+	bool json = false, once = false, clear;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, "i:n:1jp:t:h", opts, NULL)) != -1) {
+		switch (opt) {
+		case 'i':
+			interval = strtod(optarg, &end);
+			if (*end || interval <= 0) {
+				fprintf(stderr, "ksmstat: bad interval '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'n':
+			count = strtoll(optarg, &end, 10);
+			if (*end || count < 1) {
+				fprintf(stderr, "ksmstat: bad count '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case '1':
+			once = true;
+			break;
+		case 'j':
+			json = true;
+			break;
+		case 'p':
+			only = strtol(optarg, &end, 10);
+			if (*end || only <= 0) {
+				fprintf(stderr, "ksmstat: bad pid '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 't':
+			top = strtol(optarg, &end, 10);
+			if (*end || top < 0 || top > MAX_TOP) {
+				fprintf(stderr, "ksmstat: top must be 0 to %d\n", MAX_TOP);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc || !cur || !prev) {
+		usage(stderr);
+		return 2;
+	}
+	if (access(KSM_DIR "run", R_OK)) {
+		fprintf(stderr, "ksmstat: no %s: this kernel has no KSM (CONFIG_KSM)\n",
+			KSM_DIR);
+		return 1;
+	}
+	if (only && kill(only, 0) && errno == ESRCH) {
+		fprintf(stderr, "ksmstat: no process %d\n", only);
+		return 1;
+	}
+	page_size = sysconf(_SC_PAGESIZE);
+	ticks_per_s = sysconf(_SC_CLK_TCK);
+	if (once)
+		count = 1;
+	clear = !json && !once && isatty(STDOUT_FILENO);
+
+	for (n = 0; count < 0 || n < count; n++) {
+		take_sample(cur, top, only);
+		if (counter(cur, "full_scans") != last_scans) {
+			if (last_scans >= 0)
+				last_change = cur->t;
+			last_scans = counter(cur, "full_scans");
+		}
+		age = last_change >= 0 ? cur->t - last_change : -1;
+		if (nspark == SPARK)
+			memmove(spark, spark + 1, --nspark * sizeof(spark[0]));
+		spark[nspark++] = saved_mib(cur);
+		if (json)
+			print_json(cur, n ? prev : NULL, age);
+		else
+			print_text(cur, n ? prev : NULL, age, spark, nspark, clear);
+		if (!json && !n && knob(cur, "run") != 1)
+			printf("\nksmstat: ksmd is %s (/sys/kernel/mm/ksm/run is %lld): nothing will merge\n",
+			       run_state(knob(cur, "run")), knob(cur, "run"));
+		tmp = prev;
+		prev = cur;
+		cur = tmp;
+		if (count < 0 || n + 1 < count) {
+			if (!json && !clear)
+				printf("\n");
+			usleep(interval * 1e6);
+		}
+	}
+	return 0;
+}
