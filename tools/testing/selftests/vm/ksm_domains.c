@@ -504,8 +504,9 @@ static void test_user(const struct kid *k)
 	int i;
 
 	ok = fresh("user");
+	/* Registered 1000, 1001, 1000, 1001 (see main()). */
 	for (i = 0; i < 4; i++)
-		u[i] = start_kid(NULL, true, i < 2 ? 1000 : 1001);
+		u[i % 2 * 2 + i / 2] = start_kid(NULL, true, i % 2 ? 1001 : 1000);
 	ksm_set("run", 1);
 	/* With the four kids of A and B, of uid 0: three sets. */
 	ok = ok && ksm_wait_merged(3 * N, 5 * N) && ksm_wait_settled(SCAN_MS) &&
@@ -542,6 +543,7 @@ static void test_removal(struct kid *k)
 
 int main(void)
 {
+	static const int order[] = { 0, 2, 1, 3 };
 	struct kid k[4];
 	int i;
 
@@ -568,8 +570,12 @@ int main(void)
 
 	test_knob();
 	ksm_set("run", 0);
+	/*
+	 * Registered A, B, A, B: ksmd meets a page of B right after the same
+	 * page of A, in the unstable table as in the stable tree.
+	 */
 	for (i = 0; i < 4; i++)
-		k[i] = start_kid(i < 2 ? cg_a : cg_b, true, 0);
+		k[order[i]] = start_kid(order[i] < 2 ? cg_a : cg_b, true, 0);
 	test_global(k);
 	test_memcg(k);
 	test_move(k);
