@@ -16,7 +16,7 @@ export SEED
 all: help
 
 help:
-	@echo "make run     build and boot KERNEL=$(KERNEL) and show KSM merging live (DEMO=merge|domains)"
+	@echo "make run     build and boot KERNEL=$(KERNEL) and show KSM merging live (DEMO=merge|domains|vms)"
 	@echo "make check   build, boot and run every test (KERNEL=ours|stock, FLAVOUR=test|bench)"
 	@echo "make stress the long stress and fault runs (FLAVOUR=test|kasan, SEED=N to repeat)"
 	@echo "make bench   stock vs ours, bench flavour: medians, ratios, targets (BENCH=quick: short)"

@@ -222,7 +222,7 @@ for label, g, m, unit, target in DOMAIN_PAIRS:
 for t, n in ((0, 4), (1, 2), (2, 1)):
     key = f"domains_tenant{t}_saved_mib"
     v = med(values[key]["ours"])
-    out.append(f"{f'9 mixed host, memcg: tenant{t} ({n} processes) saves':44} {'MiB':>7} "
+    out.append(f"{f'9 memcg: tenant{t} ({n} processes) saves':44} {'MiB':>7} "
                f"{'':>9} {fmt(v):>9}")
     metrics.append({"metric": key, "unit": "MiB", "ours": v, "runs": values[key]})
 for key, label in (("domains_mixed_saved_mib", "9 mixed host: saved under memcg, in all"),

@@ -23,5 +23,8 @@ if [ "$kernel" = ours ]; then
 	# The harness must see failures: a kernel without KSM, a failing and
 	# a hanging program (host-controls.tap).
 	[ "$flavour" = test ] && "$LAB/controls.sh"
+	# KSM's real client: two QEMU guests inside the guest, booting this
+	# kernel (make run DEMO=vms, on the test flavour; host-vms.tap).
+	[ "$flavour" = test ] && "$LAB/vms.sh" --check
 fi
 lab_run "$kernel" "$flavour" "$suites" "$report" "$REPORTS"/host-*.tap

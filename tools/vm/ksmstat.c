@@ -573,8 +573,10 @@ static void print_text(const struct sample *s, const struct sample *prev,
 	if (has(s, "pages_scanned"))
 		printf(", pages_scanned %lld, pages_skipped %lld",
 		       counter(s, "pages_scanned"), counter(s, "pages_skipped"));
-	printf("\nsaved since start  ");
-	sparkline(spark, nspark);
+	if (nspark > 1) {
+		printf("\nsaved since start  ");
+		sparkline(spark, nspark);
+	}
 	printf("\n\n%8s %-16s %12s %10s %12s %12s\n", "pid", "command", "merging",
 	       "zero", "rmap items", "profit MiB");
 	for (i = 0; i < s->nprocs; i++) {

@@ -187,7 +187,7 @@ static void test_text(pid_t child)
 
 	snprintf(pidstr, sizeof(pidstr), "%8d ", child);
 	ok = run("ksmstat --once") == 0 && strstr(out, "pages_shared") &&
-	     strstr(out, "saved since start") && strstr(out, pidstr);
+	     strstr(out, "full_scans") && strstr(out, pidstr);
 	if (!ok)
 		ksft_print_msg("ksmstat --once said: %.400s\n", out);
 	ksft_test_result(ok, "text view: the counters and the child's line\n");
@@ -217,7 +217,8 @@ int main(void)
 	ksm_selftest_init(1000, 10, 0);
 	if (run("command -v ksmstat") != 0)
 		ksft_exit_fail_msg("ksmstat is not on PATH\n");
-	if (!ksm_cg_create("ksmstat", "memory.ksm_stat", cg, sizeof(cg), why, sizeof(why)))
+	/* A kernel without memory.ksm_stat (6.1) still runs the rest. */
+	if (!ksm_cg_create("ksmstat", NULL, cg, sizeof(cg), why, sizeof(why)))
 		ksft_exit_fail_msg("%s\n", why);
 	for (i = 0; i < N; i++)
 		keys[i] = i < N / 2 ? 0xaa : 0xbb;
