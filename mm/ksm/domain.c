@@ -14,6 +14,9 @@
  * and a candidate's key is taken afresh before a merge.  The zero page
  * (use_zero_pages) is the one thing shared across domains: every process
  * can map it anyway, so merging with it tells nothing of another domain.
+ * A memory cgroup can still refuse it for its subtree
+ * (memory.ksm_use_zero_pages 0): its zero-filled pages then merge within
+ * their domain, as any other content.
  *
  * The settings of a memory cgroup (memory.ksm, memory.ksm_domain) are kept
  * here, in an xarray indexed by cgroup id, for the cgroups that have any:
@@ -152,6 +155,31 @@ u64 ksm_mm_domain(struct mm_struct *mm)
 }
 
 /**
+ * ksm_mm_zero_ok() - may an mm's pages of zeroes map the zero page?
+ * @mm: the mm, which the caller keeps from being freed
+ *
+ * Context: any; takes rcu_read_lock().
+ * Return: false if memory.ksm_use_zero_pages is 0 for the memory cgroup of
+ * @mm's owner or an ancestor of it.
+ */
+bool ksm_mm_zero_ok(struct mm_struct *mm)
+{
+	struct task_struct *owner;
+	struct mem_cgroup *memcg;
+	bool ok = true;
+
+	if (mem_cgroup_disabled())
+		return true;
+	rcu_read_lock();
+	owner = rcu_dereference(mm->owner);
+	memcg = owner ? mem_cgroup_from_task(owner) : NULL;
+	for (; memcg && ok; memcg = parent_mem_cgroup(memcg))
+		ok = !(ksm_memcg_flags(memcg) & KSM_MEMCG_NO_ZERO);
+	rcu_read_unlock();
+	return ok;
+}
+
+/**
  * ksm_domain_mode_ok() - can merge_domain take this mode here?
  * @mode: a KSM_DOMAIN_* value
  *
@@ -165,6 +193,11 @@ bool ksm_domain_mode_ok(unsigned int mode)
 u64 ksm_mm_domain(struct mm_struct *mm)
 {
 	return 0;
+}
+
+bool ksm_mm_zero_ok(struct mm_struct *mm)
+{
+	return true;
 }
 
 bool ksm_domain_mode_ok(unsigned int mode)

@@ -116,6 +116,7 @@
 #define KSM_MEMCG_MERGE_SET	0x1	/* memory.ksm is 0 or 1, not inherit */
 #define KSM_MEMCG_MERGE_ON	0x2	/* memory.ksm is 1 */
 #define KSM_MEMCG_DOMAIN	0x4	/* memory.ksm_domain: one for its subtree */
+#define KSM_MEMCG_NO_ZERO	0x8	/* memory.ksm_use_zero_pages 0 */
 
 /* Values of ksm_advisor_mode, as advisor_mode names them. */
 #define KSM_ADVISOR_NONE	0
@@ -296,6 +297,7 @@ static inline int ksm_tree_nid(struct page *page)
 /* domain.c: merge domains. */
 extern unsigned int ksm_merge_domain;
 u64 ksm_mm_domain(struct mm_struct *mm);
+bool ksm_mm_zero_ok(struct mm_struct *mm);
 bool ksm_domain_mode_ok(unsigned int mode);
 #ifdef CONFIG_MEMCG
 struct mem_cgroup;

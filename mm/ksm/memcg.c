@@ -11,6 +11,10 @@
  * memory.ksm_domain (0 or 1) makes the cgroup's whole subtree one merge
  * domain when merge_domain is "memcg" (domain.c).
  *
+ * memory.ksm_use_zero_pages (1 or 0): 0 keeps the pages of zeroes of the
+ * subtree's processes from the zero page, which use_zero_pages would give
+ * them, shared with every domain; they merge within their domain instead.
+ *
  * memory.ksm_stat adds up the KSM counters of the cgroup's processes,
  * descendants included, as /proc/PID/ksm_stat shows them for one.
  */
@@ -126,6 +130,30 @@ static ssize_t ksm_memcg_domain_write(struct kernfs_open_file *of, char *buf,
 	return err ? err : nbytes;
 }
 
+static int ksm_memcg_zero_show(struct seq_file *m, void *v)
+{
+	unsigned long flags = ksm_memcg_flags(mem_cgroup_from_seq(m));
+
+	seq_printf(m, "%d\n", !(flags & KSM_MEMCG_NO_ZERO));
+	return 0;
+}
+
+static ssize_t ksm_memcg_zero_write(struct kernfs_open_file *of, char *buf,
+				    size_t nbytes, loff_t off)
+{
+	struct mem_cgroup *memcg = mem_cgroup_from_css(of_css(of));
+	unsigned int val;
+	int err;
+
+	err = kstrtouint(strstrip(buf), 10, &val);
+	if (err || val > 1)
+		return -EINVAL;
+	/* Pages already on the zero page stay: like use_zero_pages itself. */
+	err = ksm_memcg_set_flags(memcg, KSM_MEMCG_NO_ZERO,
+				  val ? 0 : KSM_MEMCG_NO_ZERO);
+	return err ? err : nbytes;
+}
+
 struct ksm_memcg_sum {
 	unsigned long rmap_items;
 	unsigned long zero_pages;
@@ -173,6 +201,12 @@ static struct cftype ksm_memcg_files[] = {
 		.flags = CFTYPE_NOT_ON_ROOT,
 		.seq_show = ksm_memcg_domain_show,
 		.write = ksm_memcg_domain_write,
+	},
+	{
+		.name = "ksm_use_zero_pages",
+		.flags = CFTYPE_NOT_ON_ROOT,
+		.seq_show = ksm_memcg_zero_show,
+		.write = ksm_memcg_zero_write,
 	},
 	{
 		.name = "ksm_stat",

@@ -211,13 +211,27 @@ static bool ksm_pass_over(struct ksm_rmap_item *item, struct page *page)
 }
 
 /*
+ * One step of ksmd: the work it does under ksm_mutex and one mm's
+ * mmap_lock before it lets go of both and reschedules (its bounds are at
+ * KSM_STEP_WORK), and what it knows of that mm.
+ */
+struct ksm_step {
+	unsigned int budget;	/* pages it may look at */
+	unsigned int pages;	/* pages looked at */
+	unsigned int quota;	/* work left, see KSM_STEP_WORK */
+	u64 domain;		/* merge domain of the mm (domain.c) */
+	bool zero_ok;		/* its pages of zeroes may map the zero page */
+};
+
+/*
  * Offer @page, mapped by @item at @addr of @vma, for merging with pages of
- * merge domain @domain.
+ * the merge domain of @step's mm.
  */
 static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			      struct page *page, struct ksm_rmap_item *item,
-			      u64 domain)
+			      const struct ksm_step *step)
 {
+	u64 domain = step->domain;
 	struct ksm_rmap_item *titem;
 	struct ksm_stable_node *node;
 	struct page *kpage, *tpage;
@@ -292,7 +306,8 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			return;
 	}
 
-	if (READ_ONCE(ksm_use_zero_pages) && checksum == ksm_zero_checksum) {
+	if (READ_ONCE(ksm_use_zero_pages) && step->zero_ok &&
+	    checksum == ksm_zero_checksum) {
 		err = ksm_merge_zero(vma, addr, page);
 		trace_ksm_merge_one_page(my_zero_pfn(addr), item, item->mm, err);
 		if (!err)
@@ -324,23 +339,14 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
- * One step of ksmd: the work it does under ksm_mutex and one mm's
- * mmap_lock before it lets go of both and reschedules.  Whatever
- * pages_to_scan says, a step looks at no more than KSM_STEP_WORK pages,
- * frees no more than that many rmap items and walks no more than that
- * many spans of KSM_WALK_SPAN of address space (one unit of @quota each),
- * and it ends early, after its first page, when another task waits for
- * either lock.
+ * The bounds of a step.  Whatever pages_to_scan says, a step looks at no
+ * more than KSM_STEP_WORK pages, frees no more than that many rmap items
+ * and walks no more than that many spans of KSM_WALK_SPAN of address space
+ * (one unit of its quota each), and it ends early, after its first page,
+ * when another task waits for either lock.
  */
 #define KSM_STEP_WORK	64
 #define KSM_WALK_SPAN	(32UL << 20)
-
-struct ksm_step {
-	unsigned int budget;	/* pages it may look at */
-	unsigned int pages;	/* pages looked at */
-	unsigned int quota;	/* work left, see above */
-	u64 domain;		/* merge domain of the mm (domain.c) */
-};
 
 /*
  * Should the step end before its next page: does another task wait for a
@@ -440,8 +446,7 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 		if (ksm_pass_over(item, b->page[i])) {
 			ksm_pages_skipped++;
 		} else {
-			ksm_cmp_and_merge(vma, addr, b->page[i], item,
-					  step->domain);
+			ksm_cmp_and_merge(vma, addr, b->page[i], item, step);
 			ksm_pages_scanned++;
 		}
 	}
@@ -571,6 +576,7 @@ static int ksm_scan_step(unsigned int budget)
 			 ksm_reap_slot(slot);
 	} else {
 		step.domain = ksm_mm_domain(mm);
+		step.zero_ok = ksm_mm_zero_ok(mm);
 		ksm_scan_mm(mm, &step);
 	}
 unlock:

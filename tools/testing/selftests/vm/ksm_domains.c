@@ -20,6 +20,8 @@
  *    and 0 again splits them: ksmd unshares what crossed;
  *  - memory.ksm 1 makes a process that never asked merge, and one that
  *    joins later; 0 unmerges them; "inherit" and bad values;
+ *  - memory.ksm_use_zero_pages 0: with use_zero_pages 1, the cgroup's pages
+ *    of zeroes merge within it instead of mapping the zero page;
  *  - "user": processes of uid 1000 and 1001 never share;
  *  - merge_domain refuses a bad name (EINVAL) and a change while KSM pages
  *    exist (EBUSY); a cgroup whose processes left is removed with its KSM
@@ -87,8 +89,7 @@ static void __attribute__((format(printf, 2, 3))) result(bool ok,
 }
 
 /* The kid's loop: fill, madvise (if asked), then obey one-letter orders. */
-static void kid_main(int cmd, int ack, bool madv, unsigned long long key0,
-		     uid_t uid)
+static void kid_main(int cmd, int ack, bool madv, bool zero, uid_t uid)
 {
 	unsigned long long t0;
 	long long ns[N];
@@ -98,7 +99,9 @@ static void kid_main(int cmd, int ack, bool madv, unsigned long long key0,
 	if (uid && setresuid(uid, uid, uid))
 		_exit(3);
 	for (i = 0; i < N; i++)
-		ksm_fill_page(ksm_page_addr(area, i), key0 + i);
+		ksm_fill_page(ksm_page_addr(area, i), KEY + i);
+	if (zero)
+		memset(area, 0, N * ksm_page_size);
 	if (madv && madvise(area, N * ksm_page_size, MADV_MERGEABLE))
 		_exit(4);
 	if (write(ack, "r", 1) != 1)
@@ -130,7 +133,8 @@ static void kid_main(int cmd, int ack, bool madv, unsigned long long key0,
 	_exit(0);
 }
 
-static struct kid start_kid(const char *cg, bool madv, uid_t uid)
+/* A kid in @cg (NULL: here), its pages madvised or not, of zeroes or not. */
+static struct kid start_kid_of(const char *cg, bool madv, bool zero, uid_t uid)
 {
 	int c[2], a[2];
 	struct kid k;
@@ -141,7 +145,7 @@ static struct kid start_kid(const char *cg, bool madv, uid_t uid)
 	if (!k.pid) {
 		close(c[1]);
 		close(a[0]);
-		kid_main(c[0], a[1], madv, KEY, uid);
+		kid_main(c[0], a[1], madv, zero, uid);
 	}
 	close(c[0]);
 	close(a[1]);
@@ -153,6 +157,11 @@ static struct kid start_kid(const char *cg, bool madv, uid_t uid)
 		ksft_exit_fail_msg("cannot move %d to %s: %s\n", k.pid, cg,
 				   strerror(errno));
 	return k;
+}
+
+static struct kid start_kid(const char *cg, bool madv, uid_t uid)
+{
+	return start_kid_of(cg, madv, false, uid);
 }
 
 static void stop_kid(struct kid *k)
@@ -497,6 +506,43 @@ static void test_memory_ksm(const struct kid *k)
 	stop_kid(&late);
 }
 
+/*
+ * use_zero_pages 1: a kid's pages of zeroes map the zero page, but those of
+ * the two kids of C, whose memory.ksm_use_zero_pages is 0, merge in one
+ * KSM page of their domain instead.
+ */
+static void test_zero_pages(void)
+{
+	struct kid z[3];
+	bool ok;
+	int i;
+
+	ok = fresh("memcg");
+	ksm_set("use_zero_pages", 1);
+	ok = ok && ksm_cg_read(cg_c, "memory.ksm_use_zero_pages") == 1 &&
+	     ksm_cg_set(cg_c, "memory.ksm_use_zero_pages", "0") &&
+	     ksm_cg_read(cg_c, "memory.ksm_use_zero_pages") == 0;
+	z[0] = start_kid_of(NULL, true, true, 0);
+	z[1] = start_kid_of(cg_c, true, true, 0);
+	z[2] = start_kid_of(cg_c, true, true, 0);
+	ksm_set("run", 1);
+	ok = ok && ksm_wait_merged(BASE_SHARED + 1, BASE_SHARING + 2 * N - 1) &&
+	     ksm_wait_settled(SCAN_MS) &&
+	     ksm_wait_merged(BASE_SHARED + 1, BASE_SHARING + 2 * N - 1);
+	ksft_print_msg("ksm_zero_pages %lu; C's kids: merging pages %ld and %ld\n",
+		       ksm_read("ksm_zero_pages"), ksm_proc_merging_pages(z[1].pid),
+		       ksm_proc_merging_pages(z[2].pid));
+	ok = ok && ksm_read("ksm_zero_pages") == N &&
+	     ksm_proc_merging_pages(z[1].pid) == N &&
+	     ksm_proc_merging_pages(z[2].pid) == N &&
+	     pfn_of(z[1].pid, 0, NULL) == pfn_of(z[2].pid, N - 1, NULL);
+	result(ok, "memory.ksm_use_zero_pages 0: C's pages of zeroes merge in C, not into the zero page\n");
+	for (i = 0; i < 3; i++)
+		stop_kid(&z[i]);
+	ksm_cg_set(cg_c, "memory.ksm_use_zero_pages", "1");
+	ksm_set("use_zero_pages", 0);
+}
+
 static void test_user(const struct kid *k)
 {
 	struct kid u[4];
@@ -548,7 +594,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(14);
+	ksft_set_plan(15);
 	ksm_selftest_init(2000, 10, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
@@ -582,6 +628,7 @@ int main(void)
 	test_attacker();
 	test_subtree();
 	test_memory_ksm(k);
+	test_zero_pages();
 	test_user(k);
 	test_removal(k);
 
