@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #define KSM_DIR		"/sys/kernel/mm/ksm/"
+#define NONE		LLONG_MIN	/* a value the kernel does not show */
 #define MAX_TOP		64
 #define SPARK		40	/* samples in the sparkline */
 
@@ -52,7 +53,7 @@ static const char * const choices[] = { "advisor_mode", "merge_domain" };
 struct proc {
 	int pid;
 	char comm[32];
-	long long merging, zero, items, profit;	/* -1: not shown by the kernel */
+	long long merging, zero, items, profit;	/* NONE: not shown by the kernel */
 };
 
 struct group {
@@ -110,16 +111,16 @@ static bool read_ll(const char *path, long long *val)
 	return !errno && end != buf;
 }
 
-/* The value of "KEY VALUE" (or "KEY: VALUE") in @path, or -1. */
+/* The value of "KEY VALUE" (or "KEY: VALUE") in @path, or NONE. */
 static long long read_keyed(const char *path, const char *key)
 {
 	char line[256];
 	size_t n = strlen(key);
-	long long v = -1;
+	long long v = NONE;
 	FILE *f = fopen(path, "r");
 
 	if (!f)
-		return -1;
+		return NONE;
 	while (fgets(line, sizeof(line), f)) {
 		if (!strncmp(line, key, n) && (line[n] == ' ' || line[n] == ':')) {
 			v = strtoll(line + n + 1 + (line[n] == ':'), NULL, 10);
@@ -232,8 +233,8 @@ static void read_choice(const char *name, char *out, size_t len)
 static int by_profit(const void *a, const void *b)
 {
 	const struct proc *x = a, *y = b;
-	long long kx = x->profit != -1 ? x->profit : x->merging;
-	long long ky = y->profit != -1 ? y->profit : y->merging;
+	long long kx = x->profit != NONE ? x->profit : x->merging;
+	long long ky = y->profit != NONE ? y->profit : y->merging;
 
 	return kx < ky ? 1 : kx > ky ? -1 : x->pid - y->pid;
 }
@@ -265,10 +266,10 @@ static void read_procs(struct sample *s, int top, int only)
 		p->zero = read_keyed(path, "ksm_zero_pages");
 		p->merging = read_keyed(path, "ksm_merging_pages");
 		p->profit = read_keyed(path, "ksm_process_profit");
-		if (p->merging == -1) {
+		if (p->merging == NONE) {
 			snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", pid);
 			if (!read_ll(path, &p->merging))
-				p->merging = -1;
+				p->merging = NONE;
 		}
 		/* Only processes KSM knows (-p shows its process whatever). */
 		if (!only && p->items <= 0 && p->merging <= 0)
@@ -437,6 +438,15 @@ static const char *run_state(long long run)
 	}
 }
 
+/* ,"NAME":V, or null for a value the kernel does not show. */
+static void json_field(const char *name, long long v)
+{
+	if (v == NONE)
+		printf(",\"%s\":null", name);
+	else
+		printf(",\"%s\":%lld", name, v);
+}
+
 static void json_procs(const struct sample *s)
 {
 	int i;
@@ -449,9 +459,12 @@ static void json_procs(const struct sample *s)
 		for (const char *c = p->comm; *c; c++)
 			printf(*c == '"' || *c == '\\' ? "\\%c" :
 			       (unsigned char)*c < 0x20 ? "?" : "%c", *c);
-		printf("\",\"ksm_merging_pages\":%lld,\"ksm_zero_pages\":%lld,"
-		       "\"ksm_rmap_items\":%lld,\"ksm_process_profit\":%lld}",
-		       p->merging, p->zero, p->items, p->profit);
+		printf("\"");
+		json_field("ksm_merging_pages", p->merging);
+		json_field("ksm_zero_pages", p->zero);
+		json_field("ksm_rmap_items", p->items);
+		json_field("ksm_process_profit", p->profit);
+		printf("}");
 	}
 	printf("]");
 }
@@ -497,12 +510,14 @@ static void print_json(const struct sample *s, const struct sample *prev,
 		printf(",\"last_full_scan_s_ago\":null");
 	json_procs(s);
 	printf(",\"memcgs\":[");
-	for (g = 0; g < s->ngroups; g++)
-		printf("%s{\"cgroup\":\"%s\",\"ksm_merging_pages\":%lld,"
-		       "\"ksm_zero_pages\":%lld,\"ksm_rmap_items\":%lld,"
-		       "\"ksm_process_profit\":%lld}", g ? "," : "",
-		       s->groups[g].path, s->groups[g].merging, s->groups[g].zero,
-		       s->groups[g].items, s->groups[g].profit);
+	for (g = 0; g < s->ngroups; g++) {
+		printf("%s{\"cgroup\":\"%s\"", g ? "," : "", s->groups[g].path);
+		json_field("ksm_merging_pages", s->groups[g].merging);
+		json_field("ksm_zero_pages", s->groups[g].zero);
+		json_field("ksm_rmap_items", s->groups[g].items);
+		json_field("ksm_process_profit", s->groups[g].profit);
+		printf("}");
+	}
 	printf("]}\n");
 	fflush(stdout);
 }
@@ -582,13 +597,14 @@ static void print_text(const struct sample *s, const struct sample *prev,
 	for (i = 0; i < s->nprocs; i++) {
 		const struct proc *p = &s->procs[i];
 
-		printf("%8d %-16s %12s ", p->pid, p->comm,
-		       num(buf, sizeof(buf), p->merging >= 0, p->merging));
-		if (p->items >= 0)
-			printf("%10lld %12lld %12.1f\n", p->zero, p->items,
-			       p->profit / 1048576.0);
+		printf("%8d %-16s %12s", p->pid, p->comm,
+		       num(buf, sizeof(buf), p->merging != NONE, p->merging));
+		printf(" %10s", num(buf, sizeof(buf), p->zero != NONE, p->zero));
+		printf(" %12s", num(buf, sizeof(buf), p->items != NONE, p->items));
+		if (p->profit != NONE)
+			printf(" %12.1f\n", p->profit / 1048576.0);
 		else
-			printf("%10s %12s %12s\n", "-", "-", "-");
+			printf(" %12s\n", "-");
 	}
 	if (!s->nprocs)
 		printf("%8s (no process has memory registered with KSM)\n", "");
