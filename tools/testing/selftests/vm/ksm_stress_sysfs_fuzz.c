@@ -81,8 +81,15 @@ enum parser {
 	P_ADV_MIN,	/* P_RANGE from 1, and not above advisor_max_... */
 	P_ADV_MAX,	/* P_RANGE from 1, and not below advisor_min_... */
 	P_MODE,		/* advisor_mode: "none" 0 or "scan-time" 1 */
+	P_DOMAIN,	/* merge_domain: "global" 0, "memcg" 1, "user" 2 */
 	P_SIGNED,	/* a counter that may be negative (general_profit) */
 	P_UNKNOWN,	/* a writable file this program does not know */
+};
+
+/* merge_domain's words, and how it reads with each in force. */
+static const char * const domains[] = { "global", "memcg", "user" };
+static const char * const domain_reads[] = {
+	"[global] memcg user\n", "global [memcg] user\n", "global memcg [user]\n",
 };
 
 struct file {
@@ -269,6 +276,15 @@ static int m_parse(const struct file *f, const char *s, unsigned long *val)
 		else
 			return -EINVAL;
 		break;
+	case P_DOMAIN:
+		for (v = 0; v < ARRAY_SIZE(domains); v++)
+			if (!strcmp(s, domains[v]) ||
+			    (!strncmp(s, domains[v], strlen(domains[v])) &&
+			     !strcmp(s + strlen(domains[v]), "\n")))
+				break;
+		if (v == ARRAY_SIZE(domains))
+			return -EINVAL;
+		break;
 	default:
 		return -EINVAL;
 	}
@@ -296,6 +312,7 @@ static const struct {
 	{ "use_zero_pages", P_BOOL, false, 0, 0, false },
 	{ "smart_scan", P_BOOL, false, 0, 0, true },
 	{ "advisor_mode", P_MODE, false, 0, 0, true },
+	{ "merge_domain", P_DOMAIN, true, 0, 0, true },
 	{ "advisor_max_cpu", P_RANGE, false, 1, 100, true },
 	{ "advisor_min_pages_to_scan", P_ADV_MIN, false, 1, UINT_MAX, true },
 	{ "advisor_max_pages_to_scan", P_ADV_MAX, false, 1, UINT_MAX, true },
@@ -363,6 +380,11 @@ static bool parse_value(const struct file *f, const char *buf,
 	case P_MODE:
 		*val = !strcmp(buf, "none [scan-time]\n");
 		return *val || !strcmp(buf, "[none] scan-time\n");
+	case P_DOMAIN:
+		for (*val = 0; *val < ARRAY_SIZE(domain_reads); ++*val)
+			if (!strcmp(buf, domain_reads[*val]))
+				return true;
+		return false;
 	case P_SIGNED:
 		return parse_decimal(buf + (*buf == '-'), val);
 	default:
@@ -413,7 +435,8 @@ static void find_files(void)
 			f->min = known[i].min;
 			f->max = known[i].max;
 		}
-		if (is_knob(f) != f->writable)
+		/* A known file must have the mode its kind has. */
+		if (f->p != P_UNKNOWN && is_knob(f) != f->writable)
 			ksft_exit_fail_msg("%s: mode %04o\n", f->name, st.st_mode & 07777);
 		if (f->p == P_UNKNOWN)
 			ksft_print_msg("%s: writable, unknown here: only read\n", f->name);
@@ -549,6 +572,8 @@ static size_t gen_text(const struct file *f)
 	case 0 ... 5:	/* a valid value, as a script would write it */
 		if (f->p == P_MODE)
 			return put(inbuf, room, below(2) ? "none\n" : "scan-time");
+		if (f->p == P_DOMAIN)
+			return put(inbuf, room, domains[below(ARRAY_SIZE(domains))]);
 		switch (f->p) {
 		case P_RUN:
 			v = below(3);
