@@ -38,6 +38,11 @@ cmdline="console=ttyS0 numa=fake=2 panic=-1 slab_nomerge lab.suites=$suites"
 if [ "$flavour" = test ]; then
 	cmdline="$cmdline slub_debug=FZPU"
 fi
+# A ZONE_MOVABLE of 512 MiB, where user pages go first: ksm_hotremove
+# offlines one of its blocks with KSM pages in it.
+if [ "$flavour" != bench ]; then
+	cmdline="$cmdline movablecore=512M"
+fi
 cmdline="$cmdline ${LAB_CMDLINE:-}"
 qemu=(qemu-system-x86_64 $accel -cpu max -smp "$SMP,sockets=$SMP" -m "$MEM" -nodefaults -no-reboot
       -display none -kernel "$img" -initrd "$initrd" -append "$cmdline")
