@@ -54,9 +54,11 @@ static bool ksm_pte_migrating(pte_t pte)
  * Collect the anonymous pages mapped in [addr, end) of one page table.
  * A page of a THP is collected alone: splitting it before a merge needs
  * the batch to hold no other reference to it.  A PMD-mapped THP is only
- * noted by address here; ksm_scan_mm() looks its page up under the lock.
- * So is a page under migration, without a reference: its item must stay,
- * and the page must be left alone (see ksm_scan_mm()).
+ * noted by address here, and so is a KSM page: ksm_scan_one() looks the
+ * page up when its turn comes, so that the batch holds no reference to a
+ * KSM page that migration (or compaction) may be trying to move.  A page
+ * under migration is noted without a reference too: its item must stay,
+ * and the page must be left alone (see ksm_scan_one()).
  */
 static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			struct mm_walk *walk)
@@ -96,7 +98,7 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			full = true;
 			break;
 		}
-		ksm_batch_add(b, walk, addr, page, false);
+		ksm_batch_add(b, walk, addr, PageKsm(page) ? NULL : page, false);
 	}
 	pte_unmap_unlock(start, ptl);
 	return full || b->nr == b->max;
@@ -427,10 +429,18 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 		goto next;
 	}
 	if (!b->page[i]) {
-		/* Part of a PMD-mapped THP. */
+		/*
+		 * A KSM page, or part of a PMD-mapped THP.  If it is not
+		 * there now, it may be under migration since the walk: keep
+		 * its item, as for a migration entry; were the page gone for
+		 * good, the next pass frees the item.
+		 */
 		page = follow_page(vma, addr, FOLL_GET);
-		if (IS_ERR_OR_NULL(page))
+		if (IS_ERR_OR_NULL(page)) {
+			if (!ksm_cursor_keep(addr, &step->quota))
+				goto stop;
 			goto next;
+		}
 		if (!PageAnon(page)) {
 			put_page(page);
 			goto next;
