@@ -16,8 +16,16 @@
  *
  * A KSM page left clean after being made out of a MADV_FREE'd page was
  * discarded by reclaim for every mapping: B read zeroes.
- * SKIP without swap, without a memory cgroup with memory.reclaim, or when
- * no KSM page made from a freed page was reached by reclaim.
+ *
+ * The same must hold for a page that joins an existing KSM page which was
+ * MADV_FREE'd: N KSM pages, each left with one mapping (A's) after the
+ * other (C's) is zapped, are MADV_FREE'd through A; N new pages (B) of
+ * the same contents then merge into them.  After reclaim every page of B
+ * holds its content and no pte of B was dropped.  A KSM page that a merge
+ * left clean was discarded for B too.
+ *
+ * SKIP without swap or without a memory cgroup with memory.reclaim.
+ * Reclaim that reaches none of the KSM pages is a failure of the set-up.
  *
  * The lab's time limit for this program - limit: 180s
  */
@@ -72,6 +80,109 @@ static void census(char *area, const bool *from_a, struct pte_census *c)
 	}
 }
 
+/* Reclaim in @cg until no pte of @b (@n pages) is present, or give up. */
+static void reclaim_out(const char *cg, char *b, size_t n, size_t *present,
+			size_t *swapped, size_t *dropped)
+{
+	unsigned long long ent;
+	int try;
+	size_t i;
+
+	for (try = 0; try < RECLAIM_TRIES; try++) {
+		ksm_cg_write(cg, "memory.reclaim", "256M");
+		*present = *swapped = *dropped = 0;
+		for (i = 0; i < n; i++) {
+			ent = ksm_pagemap(ksm_page_addr(b, i));
+			if (ent & KSM_PM_PRESENT)
+				(*present)++;
+			else if (ent & KSM_PM_SWAP)
+				(*swapped)++;
+			else
+				(*dropped)++;
+		}
+		ksft_print_msg("reclaim %d: B present %zu swap %zu none %zu\n",
+			       try + 1, *present, *swapped, *dropped);
+		if (!*present)
+			break;
+	}
+}
+
+/*
+ * N KSM pages, each mapped once (by A) and MADV_FREE'd there; then N new
+ * pages (B) join them.  Reclaim must not take the KSM pages for lazily
+ * freed ones: B keeps its contents.
+ */
+static bool join_freed(void)
+{
+	struct ksm_counters lone = { N, 0, KSM_ANY, KSM_ANY, 0, 0 };
+	size_t i, present, swapped, dropped, bad = 0, joined = 0;
+	char why[300], dir[256];
+	char *a, *b, *c;
+	bool ok;
+
+	if (!ksm_cg_enter("ksm_madv_free_join", "memory.reclaim", dir,
+			  sizeof(dir), why, sizeof(why))) {
+		ksm_cg_leave(dir);
+		ksft_print_msg("memory cgroup: %s\n", why);
+		return false;
+	}
+	a = ksm_mmap(N);
+	c = ksm_mmap(N);
+	b = ksm_mmap(N);
+	for (i = 0; i < N; i++) {
+		ksm_fill_page(ksm_page_addr(a, i), KEY0 + N + i);
+		ksm_fill_page(ksm_page_addr(c, i), KEY0 + N + i);
+	}
+	ksm_madvise(a, N, MADV_MERGEABLE);
+	ksm_madvise(c, N, MADV_MERGEABLE);
+	ksm_madvise(b, N, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	ok = ksm_wait_merged(N, N);
+	/* C goes: each KSM page is left with A's mapping alone. */
+	ksm_madvise(c, N, MADV_DONTNEED);
+	ok = ok && ksm_wait_counters(&lone);
+	ok = ok && ksm_count_ksm_pages(a, N) == N;
+	if (!ok) {
+		ksft_print_msg("could not make %d KSM pages mapped once\n", N);
+		goto out;
+	}
+	ksm_set("run", 0);
+	ksm_madvise(a, N, MADV_FREE);
+	for (i = 0; i < N; i++)
+		ksm_fill_page(ksm_page_addr(b, i), KEY0 + N + i);
+	ksm_set("run", 1);
+	ok = ksm_wait_merged(N, N);
+	for (i = 0; ok && i < N; i++)
+		if (pfn_of(ksm_page_addr(b, i)) == pfn_of(ksm_page_addr(a, i)))
+			joined++;
+	ksft_print_msg("B pages that joined A's freed KSM page: %zu of %d\n",
+		       joined, N);
+	if (!ok || joined != N) {
+		ok = false;
+		goto out;
+	}
+
+	ksm_set("run", 0);
+	reclaim_out(dir, b, N, &present, &swapped, &dropped);
+	for (i = 0; i < N; i++) {
+		long off = ksm_check_page(ksm_page_addr(b, i), KEY0 + N + i);
+
+		if (off >= 0 && bad++ < 5)
+			ksft_print_msg("B: page %zu differs at offset %ld\n", i, off);
+	}
+	if (bad)
+		ksft_print_msg("B: %zu of %d pages bad\n", bad, N);
+	if (present == N)
+		ksft_print_msg("reclaim reached none of the KSM pages\n");
+	ok = !bad && !dropped && present < N;
+out:
+	munmap(a, N * ksm_page_size);
+	munmap(b, N * ksm_page_size);
+	munmap(c, N * ksm_page_size);
+	ksm_cg_leave(dir);
+	return ok;
+}
+
 int main(void)
 {
 	unsigned long long keys[N], pfn_a[N], pfn_b[N], kpfn;
@@ -85,7 +196,7 @@ int main(void)
 	int try;
 
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(6);
 	ksm_selftest_init(4 * N, 0, 150);
 
 	if (!ksm_have_swap())
@@ -178,5 +289,10 @@ int main(void)
 	munmap(area, 2 * N * ksm_page_size);
 	ksm_cg_leave(cg_dir);
 	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
+
+	ksft_test_result(join_freed(),
+			 "%d pages joining KSM pages MADV_FREE'd through their one mapping: intact after reclaim\n",
+			 N);
+	ksft_test_result(ksm_unmerge_all(), "after the join: run=2 brings every counter back to 0\n");
 	ksft_finished();
 }
