@@ -30,19 +30,46 @@
  *  - the number of areas stays within the number of runs of pages of one
  *    mapping and one flag (splits are merged back);
  *  - every page holds its content at every check.
+ * A second thread of each process rewrites random pages that the model
+ * says are writable anonymous pages (anon, mlocked, and private file pages
+ * already copied by a write) while the main thread calls madvise(), each
+ * page checked against its content right before it is rewritten.  The
+ * threads share a mutex that the main thread holds while it rebuilds the
+ * layout, rewrites a page itself or checks every page (not over madvise()).
  * Before and after, a child lowers vm.max_map_count just above its number
  * of areas and advises every other page of a fresh mapping: each call that
  * needs two splits succeeds while there is room for both; then the call
  * fails with ENOMEM, as the KSM documentation says (6.1 itself reports a
  * split refused for max_map_count as EAGAIN: lab/patches/0002), the page
  * unflagged, contents intact.
- * KSM must merge during the run.
+ *
+ * At the end each process stops writing and changing its layout, keeps its
+ * last layout mapped, and counts from its model the pages KSM may merge:
+ * the present anonymous pages (anon, read-only, mlocked, and private file
+ * pages that a write made anonymous copies) of areas under MADV_MERGEABLE,
+ * per content.  Shared, hugetlb, PROT_NONE and unwritten private file pages
+ * never count.  With n_k such pages of content k over both processes, ksmd
+ * running (pages_to_scan 2000, sleep_millisecs 5) and use_zero_pages 0 (as
+ * set at the start), the counters must reach and keep for two full scans:
+ *    pages_shared + pages_sharing = sum of n_k over the k with n_k >= 2,
+ *    pages_unshared = the number of k with n_k = 1 (a lone page, once
+ *                     scanned, stays in the unstable tree),
+ *    pages_volatile = 0, and ksm_zero_pages = 0 where it exists.
+ * (Were use_zero_pages 1, the pages of zeroes would instead map the zero
+ * page: out of both sums, ksm_zero_pages = their number.)  A content whose
+ * n_k is 1 more than a multiple of max_page_sharing could end with every
+ * KSM page of its chain full and one page left unshared, or in a KSM page
+ * of its own: the parent then maps one more mergeable page of it, so that
+ * the figure is exact either way.  A KSM that misses a merge, merges
+ * pages that differ or leaves items behind fails this; one that merges a
+ * single page no longer passes.
  *
  * Usage: ksm_stress_madvise_fuzz [-t SECONDS] [-s SEED]
  *
  * The lab's stress suite - suite: stress; limit: 240s; long: 120s
  */
 #define _GNU_SOURCE
+#include <pthread.h>
 #include "ksm_util.h"
 #include "ksm_stress.h"
 
@@ -54,6 +81,9 @@
 #define LAYOUT_MS	3000
 #define MAX_REPORTS	10
 #define KPF_KSM		21
+#define WRITER_BURST	4	/* pages a writer thread rewrites per lock hold */
+#define HOLD_MS		60000	/* for the fuzzers to stop and report */
+#define GO_MS		(KSM_TIMEOUT_MS + 120000)	/* for the parent's go */
 /*
  * A split refused for vm.max_map_count: ENOMEM, as the KSM documentation
  * says (lab/patches/0002; 6.1 itself turns it into EAGAIN).
@@ -85,6 +115,7 @@ static const struct {
 struct page_model {
 	unsigned char kind;
 	bool mg;
+	bool cow;		/* K_FILE_PRIV: written, an anonymous copy */
 	unsigned short region;
 	unsigned long long key;
 };
@@ -94,10 +125,22 @@ struct figures {
 	unsigned long calls, ok, enomem, einval, layouts, regions[NKINDS];
 	unsigned long ksm_seen, unmerge_checked, vma_max, runs_at_max;
 	unsigned long bad_ret, bad_flags, bad_ksm, bad_vmas, bad_data, bad_setup;
-	unsigned long hugetlb_fallbacks;
+	unsigned long hugetlb_fallbacks, writer_writes;
+	/* The last layout: mergeable present pages per key index, and absent. */
+	unsigned long final_keys[NKEYS + 1], final_absent;
+	int held;		/* the fuzzer has stopped and reported */
+	int go;			/* the parent is done: the fuzzer may exit */
 };
 
 static struct figures *figs, *my;	/* all, this process's */
+/*
+ * The model and the pages' contents: the main thread holds the lock while
+ * it rebuilds the layout, rewrites a page or checks them all; the writer
+ * thread while it checks and rewrites a page.  madvise() runs without it:
+ * the writer only reads kind and key, which madvise() does not change.
+ */
+static pthread_mutex_t model_lock = PTHREAD_MUTEX_INITIALIZER;
+static int writer_stop;
 static struct page_model model[NPAGES];
 static char *arena;
 static int file_fd, pm_fd, kpf_fd;
@@ -117,11 +160,27 @@ static void *pg(unsigned long i)
 	return arena + i * ksm_page_size;
 }
 
+/* Keys 0 (a page of zeroes) and 2001..2000 + NKEYS: index 0..NKEYS. */
+static unsigned long long key_of(unsigned int idx)
+{
+	return idx ? 2000 + idx : 0;
+}
+
+static unsigned int key_idx(unsigned long long key)
+{
+	return key ? key - 2000 : 0;
+}
+
 static unsigned long long new_key(void)
 {
-	unsigned long long k = below(NKEYS + 1);
+	return key_of(below(NKEYS + 1));
+}
 
-	return k ? 2000 + k : 0;
+/* Is page @m an anonymous page in memory (once present)? */
+static bool anon_page(const struct page_model *m)
+{
+	return m->kind == K_ANON || m->kind == K_RO || m->kind == K_LOCKED ||
+	       (m->kind == K_FILE_PRIV && m->cow);
 }
 
 /* The content of file page @i, before any write through a mapping. */
@@ -130,17 +189,21 @@ static unsigned long long file_key(unsigned long i)
 	return 2000 + 1 + ksm_mix64(file_seed ^ i) % NKEYS;
 }
 
-/* Count a failure in *@counter; print the first few. */
+/*
+ * Count a failure in *@counter; print the first few, in one printf() (the
+ * writer thread complains too).
+ */
 static void complain(unsigned long *counter, const char *fmt, ...)
 {
+	char msg[256];
 	va_list ap;
 
 	if ((*counter)++ >= MAX_REPORTS)
 		return;
-	printf("# fuzzer %u: ", me);
 	va_start(ap, fmt);
-	vprintf(fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	printf("# fuzzer %u: %s", me, msg);
 }
 
 /* ---------------------------------------------------------------------- */
@@ -245,6 +308,7 @@ static void build_layout(void)
 	bool hugetlb;
 	enum kind k;
 
+	pthread_mutex_lock(&model_lock);
 	my->layouts++;
 	/* A fresh arena and file: nothing of the last layout remains. */
 	if (munmap(arena, NPAGES * ksm_page_size) ||
@@ -292,6 +356,7 @@ static void build_layout(void)
 		for (j = i; j < i + n; j++) {
 			model[j].kind = k;
 			model[j].mg = false;
+			model[j].cow = false;
 			model[j].region = region;
 			model[j].key = k == K_FILE_PRIV ? file_key(j) : new_key();
 			if (k == K_GAP || k == K_NONE || k == K_FILE_PRIV)
@@ -304,6 +369,7 @@ static void build_layout(void)
 		/* Give the area its anon_vma before any split. */
 		if (k == K_FILE_PRIV) {
 			model[i].key = new_key();
+			model[i].cow = true;
 			ksm_fill_page(pg(i), model[i].key);
 		}
 		if (k == K_RO && mprotect(pg(i), n * ksm_page_size, PROT_READ))
@@ -313,20 +379,29 @@ static void build_layout(void)
 		region++;
 		i += n;
 	}
+	pthread_mutex_unlock(&model_lock);
 }
 
 /* ---------------------------------------------------------------------- */
 /* Checks.                                                                */
 /* ---------------------------------------------------------------------- */
 
-/* Is page @i of the arena a KSM page?  -1 if not present. */
-static int is_ksm(unsigned long i)
+/* The /proc/self/pagemap entry of page @i of the arena. */
+static unsigned long long pm_entry(unsigned long i)
 {
-	unsigned long long ent, flags;
+	unsigned long long ent;
 
 	if (pread(pm_fd, &ent, sizeof(ent), ((unsigned long)pg(i) / ksm_page_size) * 8) !=
 	    sizeof(ent))
 		ksft_exit_fail_msg("pagemap: %s\n", strerror(errno));
+	return ent;
+}
+
+/* Is page @i of the arena a KSM page?  -1 if not present. */
+static int is_ksm(unsigned long i)
+{
+	unsigned long long ent = pm_entry(i), flags;
+
 	if (!(ent & KSM_PM_PRESENT) || !(ent & KSM_PM_PFN_MASK))
 		return -1;
 	if (pread(kpf_fd, &flags, sizeof(flags), (ent & KSM_PM_PFN_MASK) * 8) !=
@@ -398,6 +473,7 @@ static void check_data(const char *what)
 	unsigned long i, n = 0, bad = 0;
 	long off;
 
+	pthread_mutex_lock(&model_lock);
 	for (i = 0; i < NPAGES; i++) {
 		if (!kinds[model[i].kind].readable)
 			continue;
@@ -423,6 +499,7 @@ static void check_data(const char *what)
 			complain(&my->bad_ksm, "%s: page %lu (%s%s) is a KSM page\n", what, i,
 				 kinds[model[i].kind].name, model[i].mg ? ", mg" : "");
 	}
+	pthread_mutex_unlock(&model_lock);
 }
 
 /* Special mappings take the advice without error and without the flag. */
@@ -561,15 +638,89 @@ static void fuzz_write(void)
 
 	if (!kinds[model[i].kind].writable)
 		return;
+	pthread_mutex_lock(&model_lock);
 	model[i].key = new_key();
+	if (model[i].kind == K_FILE_PRIV)
+		model[i].cow = true;
 	ksm_fill_page(pg(i), model[i].key);
+	pthread_mutex_unlock(&model_lock);
+}
+
+/*
+ * The writer thread: rewrite random writable anonymous pages, each checked
+ * against its key right before (a write lost, or a page KSM got wrong,
+ * shows there), a few under each hold of the lock.
+ */
+static void *writer_thread(void *arg)
+{
+	unsigned long long s = ksm_rand_stream(20 + me);
+	struct page_model *m;
+	unsigned long i, n;
+	long off;
+
+	while (!__atomic_load_n(&writer_stop, __ATOMIC_ACQUIRE)) {
+		pthread_mutex_lock(&model_lock);
+		for (n = 0; n < WRITER_BURST; n++) {
+			i = ksm_rand_below(&s, NPAGES);
+			m = &model[i];
+			if (!anon_page(m) || !kinds[m->kind].writable)
+				continue;
+			off = ksm_check_page(pg(i), m->key);
+			ksm_stress_verified(1, off >= 0);
+			if (off >= 0)
+				complain(&my->bad_data,
+					 "writer: page %lu (%s) differs from key %llu at %ld before its rewrite\n",
+					 i, kinds[m->kind].name, m->key, off);
+			m->key = key_of(ksm_rand_below(&s, NKEYS + 1));
+			ksm_fill_page(pg(i), m->key);
+			my->writer_writes++;
+			ksm_stress_ops(1);
+		}
+		pthread_mutex_unlock(&model_lock);
+		usleep(1000);
+	}
+	return NULL;
+}
+
+/*
+ * The end of the run, writes stopped: count the pages of the last layout
+ * that KSM may merge, per key, in this fuzzer's figures.
+ */
+static void count_final(void)
+{
+	unsigned long i;
+
+	for (i = 0; i < NPAGES; i++) {
+		if (!anon_page(&model[i]) || !model[i].mg)
+			continue;
+		if (!(pm_entry(i) & KSM_PM_PRESENT)) {
+			my->final_absent++;
+			continue;
+		}
+		my->final_keys[key_idx(model[i].key)]++;
+	}
+}
+
+/* Wait up to @timeout_ms for *@flag (in shared memory) to be set. */
+static bool wait_flag(int *flag, long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms;
+
+	while (!__atomic_load_n(flag, __ATOMIC_ACQUIRE)) {
+		if (ksm_now_ms() > deadline)
+			return false;
+		usleep(10000);
+	}
+	return true;
 }
 
 static void fuzz_process(unsigned int id)
 {
 	long long next_layout = 0, next_check = 0;
+	pthread_t thread;
 	char path[64];
 	void *raw;
+	int err;
 
 	me = id;
 	my = &figs[id];
@@ -587,6 +738,17 @@ static void fuzz_process(unsigned int id)
 	unlink(path);
 	arena = (char *)(((unsigned long)raw + HPAGE_PAGES * ksm_page_size - 1) &
 			 ~(HPAGE_PAGES * ksm_page_size - 1));
+	/*
+	 * No THP: a huge page in the anon fallback of a hugetlb area could be
+	 * collapsed again by khugepaged while the counts are checked.
+	 */
+	prctl(PR_SET_THP_DISABLE, 1, 0, 0, 0);
+	/* Before the first layout, while the arena has no gaps. */
+	err = pthread_create(&thread, NULL, writer_thread, NULL);
+	if (err) {
+		ksft_print_msg("fuzzer %u: pthread_create: %s\n", id, strerror(err));
+		_exit(2);
+	}
 
 	while (ksm_stress_running()) {
 		if (ksm_now_ms() >= next_layout) {
@@ -604,7 +766,19 @@ static void fuzz_process(unsigned int id)
 			next_check = ksm_now_ms() + 1000;
 		}
 	}
+	/* Writes stop; the last layout stays, for the parent's count. */
+	__atomic_store_n(&writer_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(thread, NULL);
+	check_smaps("last layout");
 	check_data("last check");
+	count_final();
+	__atomic_store_n(&my->held, 1, __ATOMIC_RELEASE);
+	if (!wait_flag(&my->go, GO_MS)) {
+		printf("# fuzzer %u: no word from the parent in %d ms\n", id, GO_MS);
+		fflush(stdout);
+		_exit(1);
+	}
+	check_data("after the final merge");
 	fflush(stdout);
 	_exit(0);
 }
@@ -707,12 +881,169 @@ static bool map_count_test(void)
 	return ok;
 }
 
+/* ---------------------------------------------------------------------- */
+/* The share once writes pause.                                           */
+/* ---------------------------------------------------------------------- */
+
+/* Has child @pid exited (not reaped: ksm_wait_child() does that)? */
+static bool child_gone(pid_t pid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	return !waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid == pid;
+}
+
+/* Wait, within HOLD_MS, until every fuzzer has stopped and reported. */
+static bool wait_held(const pid_t *pids)
+{
+	long long deadline = ksm_now_ms() + HOLD_MS;
+	unsigned int i, held;
+
+	for (;;) {
+		for (i = 0, held = 0; i < NFUZZERS; i++) {
+			if (__atomic_load_n(&figs[i].held, __ATOMIC_ACQUIRE)) {
+				held++;
+				continue;
+			}
+			if (child_gone(pids[i])) {
+				ksft_print_msg("fuzzer %u gone before it reported\n", i);
+				return false;
+			}
+		}
+		if (held == NFUZZERS)
+			return true;
+		if (ksm_now_ms() > deadline) {
+			ksft_print_msg("%u of %u fuzzers stopped and reported in %d ms\n", held,
+				       NFUZZERS, HOLD_MS);
+			return false;
+		}
+		usleep(10000);
+	}
+}
+
+/* The counters the data implies; zero -1: ksm_zero_pages not checked. */
+struct share_want {
+	long sum;		/* pages_shared + pages_sharing */
+	long unshared;
+	long zero;
+};
+
+static bool share_match(const struct share_want *w, struct ksm_counters *c, long *zero)
+{
+	unsigned long z;
+
+	ksm_read_counters(c);
+	*zero = -1;
+	if (w->zero >= 0 && !ksm_try_read("ksm_zero_pages", &z))
+		*zero = z;
+	return c->shared + c->sharing == w->sum && c->unshared == w->unshared &&
+	       c->vol == 0 && *zero == w->zero;
+}
+
+/*
+ * Wait until the counters are as @w says, then check that they stay so
+ * over two more full scans (a mismatch shorter than KSM_TRANSIENT_MS is
+ * taken: ksmd may be inside one page's processing).
+ */
+static bool wait_share(const struct share_want *w, long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms, since = -1, now;
+	unsigned long from = 0;
+	struct ksm_counters c;
+	bool matched = false;
+	long zero;
+
+	for (;;) {
+		bool ok = share_match(w, &c, &zero);
+
+		now = ksm_now_ms();
+		if (ok && !matched) {
+			matched = true;
+			from = ksm_full_scans();
+		}
+		if (ok) {
+			since = -1;
+			if (ksm_full_scans() >= from + 2)
+				return true;
+		} else if (matched && since < 0) {
+			since = now;
+		} else if (matched && now - since > KSM_TRANSIENT_MS) {
+			ksft_print_msg("counters matched, then changed\n");
+			break;
+		}
+		if (now > deadline) {
+			ksft_print_msg("timeout after %ld ms\n", timeout_ms);
+			break;
+		}
+		usleep(KSM_POLL_US);
+	}
+	ksft_print_msg("want: pages_shared + pages_sharing %ld, pages_unshared %ld, pages_volatile 0, ksm_zero_pages %ld (-1: not checked)\n",
+		       w->sum, w->unshared, w->zero);
+	ksft_print_msg("seen: pages_shared %ld + pages_sharing %ld = %ld, pages_unshared %ld, pages_volatile %ld, ksm_zero_pages %ld; full_scans %lu\n",
+		       c.shared, c.sharing, c.shared + c.sharing, c.unshared, c.vol, zero,
+		       ksm_full_scans());
+	return false;
+}
+
+/*
+ * The fuzzers hold their last layouts: sum their counts per key and wait
+ * for KSM to share exactly that (see the top of the file).
+ */
+static bool check_final_share(void)
+{
+	unsigned long n[NKEYS + 1] = { 0 }, absent = 0, total = 0, max_sharing;
+	unsigned long long extra_keys[NKEYS + 1];
+	struct share_want w = { 0, 0, 0 };
+	unsigned int i, k, nextra = 0;
+	char *extra = NULL;
+	bool zero_pages, ok;
+
+	max_sharing = ksm_read("max_page_sharing");
+	zero_pages = ksm_read("use_zero_pages");
+	for (k = 0; k <= NKEYS; k++) {
+		for (i = 0; i < NFUZZERS; i++)
+			n[k] += figs[i].final_keys[k];
+		total += n[k];
+		ksft_print_msg("key %llu: %lu mergeable pages in the last layouts\n",
+			       key_of(k), n[k]);
+		if (!k && zero_pages) {
+			w.zero = n[k];
+			continue;
+		}
+		if (n[k] >= 2 && n[k] % max_sharing == 1) {
+			extra_keys[nextra++] = key_of(k);
+			n[k]++;
+		}
+		if (n[k] >= 2)
+			w.sum += n[k];
+		else if (n[k] == 1)
+			w.unshared++;
+	}
+	for (i = 0; i < NFUZZERS; i++)
+		absent += figs[i].final_absent;
+	if (!ksm_file_exists("ksm_zero_pages"))
+		w.zero = -1;
+	if (nextra) {
+		ksft_print_msg("%u keys 1 more than a multiple of max_page_sharing %lu: one more page each\n",
+			       nextra, max_sharing);
+		extra = ksm_mmap_mergeable(extra_keys, nextra);
+	}
+	ksft_print_msg("%lu mergeable pages (%lu not present, left out), use_zero_pages %d: want pages_shared + pages_sharing %ld, pages_unshared %ld, ksm_zero_pages %ld\n",
+		       total, absent, zero_pages, w.sum, w.unshared, w.zero);
+	ok = wait_share(&w, KSM_TIMEOUT_MS);
+	ksm_print_counters("final layouts");
+	if (extra && munmap(extra, nextra * ksm_page_size))
+		ksft_exit_fail_msg("munmap: %s\n", strerror(errno));
+	return ok && w.sum > 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long max_sharing = 0, sharing;
 	struct figures t = { 0 };
 	pid_t pids[NFUZZERS];
-	bool ok = true, mc1, mc2;
+	bool ok = true, mc1, mc2, shared_ok;
 	unsigned int i, k;
 
 	ksft_print_header();
@@ -746,6 +1077,10 @@ int main(int argc, char **argv)
 			max_sharing = sharing;
 		usleep(100000);
 	}
+	/* Writes paused, layouts held: KSM must share exactly what they hold. */
+	shared_ok = wait_held(pids) && check_final_share();
+	for (i = 0; i < NFUZZERS; i++)
+		__atomic_store_n(&figs[i].go, 1, __ATOMIC_RELEASE);
 	for (i = 0; i < NFUZZERS; i++)
 		ok = ksm_wait_child(pids[i], "fuzzer") && ok;
 	mc2 = map_count_test();
@@ -768,6 +1103,7 @@ int main(int argc, char **argv)
 		t.bad_vmas += f->bad_vmas;
 		t.bad_data += f->bad_data;
 		t.hugetlb_fallbacks += f->hugetlb_fallbacks;
+		t.writer_writes += f->writer_writes;
 		ksft_print_msg("fuzzer %u: at most %lu areas in the arena (%lu runs then)\n",
 			       i, f->vma_max, f->runs_at_max);
 	}
@@ -779,6 +1115,8 @@ int main(int argc, char **argv)
 		       t.hugetlb_fallbacks, max_sharing);
 	ksft_print_msg("%lu KSM pages seen in checks, %lu unmerged pages checked\n",
 		       t.ksm_seen, t.unmerge_checked);
+	ksft_print_msg("%lu pages rewritten by the writer threads, each checked first\n",
+		       t.writer_writes);
 
 	ksft_test_result(mc1 && mc2,
 			 "max_map_count: splits stop at the limit with %s, page unflagged, intact\n",
@@ -790,10 +1128,11 @@ int main(int argc, char **argv)
 	ksft_test_result(!t.bad_vmas, "areas: never more than the runs of pages\n");
 	ksft_test_result(!t.bad_ksm && t.unmerge_checked,
 			 "KSM pages only where advised; none left after MADV_UNMERGEABLE\n");
-	ksft_test_result(!t.bad_data && !ksm_stats->mismatches,
-			 "every readable page held its content at every check\n");
-	ksft_test_result(max_sharing > 0 && t.ksm_seen > 0,
-			 "KSM merged advised pages during the run\n");
+	ksft_test_result(!t.bad_data && !ksm_stats->mismatches && t.writer_writes,
+			 "every readable page held its content at every check and before each of %lu rewrites by a second thread\n",
+			 t.writer_writes);
+	ksft_test_result(shared_ok,
+			 "writes paused: pages_shared + pages_sharing, pages_unshared exactly as the last layouts imply, pages_volatile 0\n");
 	ksm_stress_summary();
 	ksft_finished();
 }

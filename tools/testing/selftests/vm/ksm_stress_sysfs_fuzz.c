@@ -43,9 +43,30 @@
  * back every 400 ms, and the fuzzer never lets ksmd run with a huge
  * pages_to_scan.
  * Meanwhile two processes keep 256 mergeable pages each, of a few contents
- * (zero pages among them), rewriting some and checking all of them.  At the
- * end, with sane knobs, KSM must merge again and every page must hold what
- * it should.
+ * (zero pages among them), each with two writer threads that own half of
+ * the pages: a thread rewrites random pages of its half, checking each
+ * right before it rewrites it, and checks its whole half twice a second.
+ *
+ * At the end the knobs are made sane and known: pages_to_scan 2000,
+ * sleep_millisecs 0, run=2 (so that the knobs below can change),
+ * max_page_sharing back to its value before the test, merge_across_nodes 1
+ * and merge_domain global where they exist, use_zero_pages as the fuzzing
+ * left it (read), then run=1.  The workers then stop their threads,
+ * rewrite every page once with its content (checked first: a page of
+ * zeroes that mapped the zero page, or a KSM page, becomes a private page
+ * again, so nothing of the fuzzing's history is left), report how many
+ * pages of each content they hold and wait.  With n_k pages of content k
+ * over both workers, KSM must reach, and keep for two full scans:
+ *    pages_shared + pages_sharing = sum of n_k over the k with n_k >= 2,
+ *    pages_unshared = the number of k with n_k = 1,
+ *    pages_volatile = 0,
+ * the pages of zeroes left out of both when use_zero_pages is 1: they map
+ * the zero page, and ksm_zero_pages (where it exists) must then be their
+ * number, else 0.  A content whose n_k is 1 more than a multiple of
+ * max_page_sharing could end with every KSM page of its chain full and one
+ * page unshared, or in a KSM page of its own: the parent maps one more
+ * mergeable page of it, so that the figure is exact either way.  Then
+ * every page must still hold what it should.
  *
  * Usage: ksm_stress_sysfs_fuzz [-t SECONDS] [-s SEED]
  *
@@ -55,6 +76,7 @@
 #include <dirent.h>
 #include <grp.h>
 #include <limits.h>
+#include <pthread.h>
 #include <sys/uio.h>
 #include "ksm_util.h"
 #include "ksm_stress.h"
@@ -69,6 +91,9 @@
 #define MAX_FILES	64
 #define MAX_REPORTS	20
 #define INBUF		(3 * 4096 + 256)
+#define NWRITERS	2	/* threads per worker, each owning a share */
+#define HOLD_MS		60000	/* for the workers to stop and report */
+#define EXIT_MS		(KSM_TIMEOUT_MS + 120000)	/* for the parent's go */
 
 enum parser {
 	P_COUNTER,	/* read only */
@@ -103,8 +128,13 @@ struct file {
 	unsigned long writes, accepted, einval, erange, ebusy, efault, empty;
 };
 
+enum phase { PH_RUN, PH_HOLD, PH_EXIT };
+
 struct control {
-	int stop;
+	int phase;		/* enum phase, set by the parent */
+	int held[NWORKERS];	/* the worker stopped writing and reported */
+	unsigned long keys[NWORKERS][NKEYS + 1];	/* its pages per key index */
+	unsigned long rewrites[NWORKERS];
 };
 
 static struct file files[MAX_FILES];
@@ -1093,38 +1123,139 @@ static void nonroot_round(void)
 /* Workers: mergeable memory under the fuzzing.                           */
 /* ---------------------------------------------------------------------- */
 
-static unsigned long long worker_key(unsigned long long *s)
+/* Keys 0 (a page of zeroes) and 1001..1000 + NKEYS: index 0..NKEYS. */
+static unsigned long long key_of(unsigned int idx)
 {
-	unsigned long long k = ksm_rand_below(s, NKEYS + 1);
-
-	return k ? 1000 + k : 0;	/* key 0: a zero page */
+	return idx ? 1000 + idx : 0;
 }
 
-static void worker(unsigned int id)
+static unsigned int key_idx(unsigned long long key)
 {
-	unsigned long long s = ksm_rand_stream(100 + id), keys[WORKER_PAGES];
+	return key ? key - 1000 : 0;
+}
+
+static unsigned long long worker_key(unsigned long long *s)
+{
+	return key_of(ksm_rand_below(s, NKEYS + 1));
+}
+
+/* A writer thread of a worker, and the pages it owns. */
+struct writer {
+	pthread_t thread;
+	char *area;
+	unsigned long long *keys;	/* the worker's, of every page */
+	unsigned int first, n;		/* its pages */
+	unsigned long long s;		/* its generator */
+	unsigned long writes, bad;
+};
+
+/*
+ * Rewrite page @p with @key, checking first that it holds keys[@p]: a
+ * write lost, or a page KSM got wrong, shows here.  Returns 1 if it did not.
+ */
+static unsigned int rewrite(struct writer *w, unsigned int p, unsigned long long key,
+			    const char *what)
+{
+	void *page = ksm_page_addr(w->area, p);
+	long off = ksm_check_page(page, w->keys[p]);
+
+	ksm_stress_verified(1, off >= 0);
+	if (off >= 0 && w->bad++ < 5)
+		ksft_print_msg("%s: page %u (%p) differs from key %llu at offset %ld\n",
+			       what, p, page, w->keys[p], off);
+	w->keys[p] = key;
+	ksm_fill_page(page, key);
+	w->writes++;
+	return off >= 0;
+}
+
+static void *writer_fn(void *arg)
+{
+	struct writer *w = arg;
 	long long next_check = 0;
 	unsigned int i, p;
+
+	while (__atomic_load_n(&ctl->phase, __ATOMIC_ACQUIRE) == PH_RUN) {
+		for (i = 0; i < 2; i++) {
+			p = w->first + ksm_rand_below(&w->s, w->n);
+			rewrite(w, p, worker_key(&w->s), "before its rewrite");
+		}
+		if (ksm_now_ms() >= next_check) {
+			size_t b = ksm_check_pages(ksm_page_addr(w->area, w->first),
+						   w->keys + w->first, w->n, "pages");
+
+			ksm_stress_verified(w->n, b);
+			w->bad += b;
+			next_check = ksm_now_ms() + 500;
+		}
+		usleep(25000);
+	}
+	return NULL;
+}
+
+/* Wait up to @timeout_ms for the parent to set the phase to @phase or on. */
+static bool wait_phase(int phase, long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms;
+
+	while (__atomic_load_n(&ctl->phase, __ATOMIC_ACQUIRE) < phase) {
+		if (ksm_now_ms() > deadline)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+static void worker_process(unsigned int id)
+{
+	unsigned long long s = ksm_rand_stream(100 + id), keys[WORKER_PAGES];
+	struct writer w[NWRITERS];
+	unsigned int i, t;
 	size_t bad = 0;
 	char *area;
+	int err;
 
 	for (i = 0; i < WORKER_PAGES; i++)
 		keys[i] = worker_key(&s);
 	area = ksm_mmap_mergeable(keys, WORKER_PAGES);
-	while (!__atomic_load_n(&ctl->stop, __ATOMIC_ACQUIRE)) {
-		for (i = 0; i < 2; i++) {
-			p = ksm_rand_below(&s, WORKER_PAGES);
-			keys[p] = worker_key(&s);
-			ksm_fill_page(ksm_page_addr(area, p), keys[p]);
+	for (t = 0; t < NWRITERS; t++) {
+		w[t] = (struct writer) {
+			.area = area, .keys = keys,
+			.first = t * (WORKER_PAGES / NWRITERS), .n = WORKER_PAGES / NWRITERS,
+			.s = ksm_rand_stream(200 + NWRITERS * id + t),
+		};
+		err = pthread_create(&w[t].thread, NULL, writer_fn, &w[t]);
+		if (err) {
+			ksft_print_msg("worker %u: pthread_create: %s\n", id, strerror(err));
+			_exit(2);
 		}
-		if (ksm_now_ms() >= next_check) {
-			size_t b = ksm_check_pages(area, keys, WORKER_PAGES, "pages");
-
-			ksm_stress_verified(WORKER_PAGES, b);
-			bad += b;
-			next_check = ksm_now_ms() + 500;
-		}
-		usleep(50000);
+	}
+	/* The writers run until the parent says stop and hold. */
+	if (!wait_phase(PH_HOLD, ksm_secs * 1000LL + EXIT_MS)) {
+		ksft_print_msg("worker %u: never told to stop\n", id);
+		_exit(1);
+	}
+	for (t = 0; t < NWRITERS; t++) {
+		pthread_join(w[t].thread, NULL);
+		bad += w[t].bad;
+		ctl->rewrites[id] += w[t].writes;
+	}
+	/*
+	 * Every page once more, with its content: what KSM has merged, or
+	 * mapped to the zero page, under knobs of the fuzzing becomes a
+	 * private page again.
+	 */
+	for (t = 0; t < NWRITERS; t++) {
+		w[t].bad = 0;
+		for (i = w[t].first; i < w[t].first + w[t].n; i++)
+			bad += rewrite(&w[t], i, keys[i], "stopping");
+	}
+	for (i = 0; i < WORKER_PAGES; i++)
+		ctl->keys[id][key_idx(keys[i])]++;
+	__atomic_store_n(&ctl->held[id], 1, __ATOMIC_RELEASE);
+	if (!wait_phase(PH_EXIT, EXIT_MS)) {
+		ksft_print_msg("worker %u: no word from the parent in %d ms\n", id, EXIT_MS);
+		_exit(1);
 	}
 	bad += ksm_stress_verified(WORKER_PAGES,
 				   ksm_check_pages(area, keys, WORKER_PAGES, "at the end"));
@@ -1133,6 +1264,193 @@ static void worker(unsigned int id)
 }
 
 /* ---------------------------------------------------------------------- */
+/* The share once writes pause.                                           */
+/* ---------------------------------------------------------------------- */
+
+/* Has child @pid exited (not reaped: ksm_wait_child() does that)? */
+static bool child_gone(pid_t pid)
+{
+	siginfo_t si;
+
+	memset(&si, 0, sizeof(si));
+	return !waitid(P_PID, pid, &si, WEXITED | WNOHANG | WNOWAIT) && si.si_pid == pid;
+}
+
+/* Wait, within HOLD_MS, until every worker has stopped and reported. */
+static bool wait_held(const pid_t *pids)
+{
+	long long deadline = ksm_now_ms() + HOLD_MS;
+	unsigned int i, held;
+
+	for (;;) {
+		for (i = 0, held = 0; i < NWORKERS; i++) {
+			if (__atomic_load_n(&ctl->held[i], __ATOMIC_ACQUIRE)) {
+				held++;
+				continue;
+			}
+			if (child_gone(pids[i])) {
+				ksft_print_msg("worker %u gone before it reported\n", i);
+				return false;
+			}
+		}
+		if (held == NWORKERS)
+			return true;
+		if (ksm_now_ms() > deadline) {
+			ksft_print_msg("%u of %u workers stopped and reported in %d ms\n", held,
+				       NWORKERS, HOLD_MS);
+			return false;
+		}
+		usleep(10000);
+	}
+}
+
+/* The counters the data implies; zero -1: ksm_zero_pages not checked. */
+struct share_want {
+	long sum;		/* pages_shared + pages_sharing */
+	long unshared;
+	long zero;
+};
+
+static bool share_match(const struct share_want *w, struct ksm_counters *c, long *zero)
+{
+	unsigned long z;
+
+	ksm_read_counters(c);
+	*zero = -1;
+	if (w->zero >= 0 && !ksm_try_read("ksm_zero_pages", &z))
+		*zero = z;
+	return c->shared + c->sharing == w->sum && c->unshared == w->unshared &&
+	       c->vol == 0 && *zero == w->zero;
+}
+
+/*
+ * Wait until the counters are as @w says, then check that they stay so
+ * over two more full scans (a mismatch shorter than KSM_TRANSIENT_MS is
+ * taken: ksmd may be inside one page's processing).
+ */
+static bool wait_share(const struct share_want *w, long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms, since = -1, now;
+	unsigned long from = 0;
+	struct ksm_counters c;
+	bool matched = false;
+	long zero;
+
+	for (;;) {
+		bool ok = share_match(w, &c, &zero);
+
+		now = ksm_now_ms();
+		if (ok && !matched) {
+			matched = true;
+			from = ksm_full_scans();
+		}
+		if (ok) {
+			since = -1;
+			if (ksm_full_scans() >= from + 2)
+				return true;
+		} else if (matched && since < 0) {
+			since = now;
+		} else if (matched && now - since > KSM_TRANSIENT_MS) {
+			ksft_print_msg("counters matched, then changed\n");
+			break;
+		}
+		if (now > deadline) {
+			ksft_print_msg("timeout after %ld ms\n", timeout_ms);
+			break;
+		}
+		usleep(KSM_POLL_US);
+	}
+	ksft_print_msg("want: pages_shared + pages_sharing %ld, pages_unshared %ld, pages_volatile 0, ksm_zero_pages %ld (-1: not checked)\n",
+		       w->sum, w->unshared, w->zero);
+	ksft_print_msg("seen: pages_shared %ld + pages_sharing %ld = %ld, pages_unshared %ld, pages_volatile %ld, ksm_zero_pages %ld; full_scans %lu\n",
+		       c.shared, c.sharing, c.shared + c.sharing, c.unshared, c.vol, zero,
+		       ksm_full_scans());
+	return false;
+}
+
+/*
+ * The workers hold their pages: sum their counts per key and wait for KSM
+ * to share exactly that (see the top of the file).
+ */
+static bool check_final_share(bool zero_pages)
+{
+	unsigned long n[NKEYS + 1] = { 0 }, max_sharing;
+	unsigned long long extra_keys[NKEYS + 1];
+	struct share_want w = { 0, 0, 0 };
+	unsigned int i, k, nextra = 0;
+	char *extra = NULL;
+	bool ok;
+
+	max_sharing = ksm_read("max_page_sharing");
+	for (k = 0; k <= NKEYS; k++) {
+		for (i = 0; i < NWORKERS; i++)
+			n[k] += ctl->keys[i][k];
+		ksft_print_msg("key %llu: %lu pages held\n", key_of(k), n[k]);
+		if (!k && zero_pages) {
+			w.zero = n[k];
+			continue;
+		}
+		if (n[k] >= 2 && n[k] % max_sharing == 1) {
+			extra_keys[nextra++] = key_of(k);
+			n[k]++;
+		}
+		if (n[k] >= 2)
+			w.sum += n[k];
+		else if (n[k] == 1)
+			w.unshared++;
+	}
+	if (!ksm_file_exists("ksm_zero_pages"))
+		w.zero = -1;
+	if (nextra) {
+		ksft_print_msg("%u keys 1 more than a multiple of max_page_sharing %lu: one more page each\n",
+			       nextra, max_sharing);
+		extra = ksm_mmap_mergeable(extra_keys, nextra);
+	}
+	ksft_print_msg("use_zero_pages %d, max_page_sharing %lu: want pages_shared + pages_sharing %ld, pages_unshared %ld, ksm_zero_pages %ld\n",
+		       zero_pages, max_sharing, w.sum, w.unshared, w.zero);
+	ok = wait_share(&w, KSM_TIMEOUT_MS);
+	ksm_print_counters("workers holding");
+	if (extra && munmap(extra, nextra * ksm_page_size))
+		ksft_exit_fail_msg("munmap: %s\n", strerror(errno));
+	return ok && w.sum > 0;
+}
+
+/*
+ * After the fuzzing: sane knobs, known ones, run=1; the workers stop and
+ * hold; KSM must then share exactly what they hold.
+ */
+static bool final_share(const pid_t *pids)
+{
+	struct file *f_mpsh = file_named("max_page_sharing");
+	struct file *f_mpn = file_named("merge_across_nodes");
+	struct file *f_zero = file_named("use_zero_pages");
+	bool zero_pages, ok;
+	unsigned int i;
+	char buf[32];
+
+	set_text(f_scan, "2000");
+	set_text(f_sleep, "0");
+	/* The knobs that refuse to change while KSM pages exist. */
+	for (i = 0; i < 5 && f_run->val != 2; i++)
+		set_text(f_run, "2");
+	snprintf(buf, sizeof(buf), "%lu", ksm_saved_knob("max_page_sharing"));
+	set_text(f_mpsh, buf);
+	set_text(f_mpn, "1");
+	set_text(file_named("merge_domain"), "global");
+	zero_pages = knob_read(f_zero);
+	set_text(f_run, "1");
+	if (f_run->val != 1 || (f_mpn && f_mpn->val != 1) ||
+	    f_mpsh->val != ksm_saved_knob("max_page_sharing")) {
+		ksft_print_msg("knobs not set: run %lu, merge_across_nodes %ld, max_page_sharing %lu\n",
+			       f_run->val, f_mpn ? (long)f_mpn->val : -1L, f_mpsh->val);
+		ok = false;
+	} else {
+		__atomic_store_n(&ctl->phase, PH_HOLD, __ATOMIC_RELEASE);
+		ok = wait_held(pids) && check_final_share(zero_pages);
+	}
+	__atomic_store_n(&ctl->phase, PH_EXIT, __ATOMIC_RELEASE);
+	return ok;
+}
 
 static void print_figures(void)
 {
@@ -1192,7 +1510,7 @@ int main(int argc, char **argv)
 	for (i = 0; i < NWORKERS; i++) {
 		pids[i] = ksm_fork();
 		if (!pids[i])
-			worker(i);
+			worker_process(i);
 	}
 	set_text(f_run, "1");
 	next_nonroot = ksm_now_ms() + NONROOT_MS;
@@ -1223,24 +1541,17 @@ int main(int argc, char **argv)
 			counter_write(f, &in);
 	}
 
-	/* Sane knobs: KSM must merge again. */
-	set_text(f_scan, "2000");
-	set_text(f_sleep, "0");
-	set_text(f_run, "1");
-	{
-		long long until = ksm_now_ms() + 60000;
-
-		while ((sharing = ksm_read("pages_sharing")) == 0 && ksm_now_ms() < until)
-			usleep(10000);
-	}
-	merged = sharing > 0;
-	ksft_print_msg("pages_sharing %lu after the fuzzing (max %lu during it)\n",
-		       sharing, max_sharing);
-
-	__atomic_store_n(&ctl->stop, 1, __ATOMIC_RELEASE);
+	/* Sane knobs, writes paused: KSM must share exactly what is held. */
+	ksft_print_msg("pages_sharing up to %lu during the fuzzing\n", max_sharing);
+	merged = final_share(pids);
 	for (i = 0; i < NWORKERS; i++)
 		workers_ok = ksm_wait_child(pids[i], "worker") && workers_ok;
 	print_figures();
+	for (i = 0; i < NWORKERS; i++) {
+		ksft_print_msg("worker %u: %lu pages rewritten by its threads, each checked first\n",
+			       i, ctl->rewrites[i]);
+		workers_ok = workers_ok && ctl->rewrites[i];
+	}
 
 	for (i = 0, writes = 0; i < nfiles; i++)
 		writes += files[i].writes;
@@ -1258,9 +1569,10 @@ int main(int argc, char **argv)
 	ksft_test_result(!nonroot_bad && nonroot_rounds,
 			 "uid 65534: %lu rounds, every file readable, none writable (EACCES), values unchanged\n",
 			 nonroot_rounds);
-	ksft_test_result(merged, "with sane knobs after the fuzzing, KSM merges again\n");
+	ksft_test_result(merged,
+			 "sane knobs after the fuzzing, writes paused: pages_shared + pages_sharing, pages_unshared (and ksm_zero_pages) exactly as the held pages imply, pages_volatile 0\n");
 	ksft_test_result(workers_ok && !ksm_stats->mismatches,
-			 "mergeable memory intact under the fuzzing\n");
+			 "mergeable memory intact under the fuzzing, each page checked before each rewrite by the writer threads\n");
 	ksm_stress_summary();
 	ksft_finished();
 }
