@@ -106,51 +106,38 @@ static ssize_t ksm_memcg_merge_write(struct kernfs_open_file *of, char *buf,
 	return err ? err : nbytes;
 }
 
-static int ksm_memcg_domain_show(struct seq_file *m, void *v)
-{
-	unsigned long flags = ksm_memcg_flags(mem_cgroup_from_seq(m));
+/*
+ * memory.ksm_domain and memory.ksm_use_zero_pages: a 0/1 file over the
+ * flag bit in the cftype's private field, which reads 1 when the bit is
+ * set, or with KSM_MEMCG_FILE_INVERT there, when it is clear.
+ */
+#define KSM_MEMCG_FILE_INVERT	BIT(31)
 
-	seq_printf(m, "%d\n", !!(flags & KSM_MEMCG_DOMAIN));
+static int ksm_memcg_bool_show(struct seq_file *m, void *v)
+{
+	unsigned long priv = seq_cft(m)->private;
+	unsigned long flags = ksm_memcg_flags(mem_cgroup_from_seq(m));
+	bool set = flags & priv & ~KSM_MEMCG_FILE_INVERT;
+
+	seq_printf(m, "%d\n", set != !!(priv & KSM_MEMCG_FILE_INVERT));
 	return 0;
 }
 
-static ssize_t ksm_memcg_domain_write(struct kernfs_open_file *of, char *buf,
-				      size_t nbytes, loff_t off)
-{
-	struct mem_cgroup *memcg = mem_cgroup_from_css(of_css(of));
-	unsigned int val;
-	int err;
-
-	err = kstrtouint(strstrip(buf), 10, &val);
-	if (err || val > 1)
-		return -EINVAL;
-	/* ksmd unshares what the change leaves across domains (scan.c). */
-	err = ksm_memcg_set_flags(memcg, KSM_MEMCG_DOMAIN,
-				  val ? KSM_MEMCG_DOMAIN : 0);
-	return err ? err : nbytes;
-}
-
-static int ksm_memcg_zero_show(struct seq_file *m, void *v)
-{
-	unsigned long flags = ksm_memcg_flags(mem_cgroup_from_seq(m));
-
-	seq_printf(m, "%d\n", !(flags & KSM_MEMCG_NO_ZERO));
-	return 0;
-}
-
-static ssize_t ksm_memcg_zero_write(struct kernfs_open_file *of, char *buf,
+static ssize_t ksm_memcg_bool_write(struct kernfs_open_file *of, char *buf,
 				    size_t nbytes, loff_t off)
 {
-	struct mem_cgroup *memcg = mem_cgroup_from_css(of_css(of));
+	unsigned long priv = of_cft(of)->private;
+	unsigned long bit = priv & ~KSM_MEMCG_FILE_INVERT;
 	unsigned int val;
 	int err;
 
 	err = kstrtouint(strstrip(buf), 10, &val);
 	if (err || val > 1)
 		return -EINVAL;
-	/* Pages already on the zero page stay: like use_zero_pages itself. */
-	err = ksm_memcg_set_flags(memcg, KSM_MEMCG_NO_ZERO,
-				  val ? 0 : KSM_MEMCG_NO_ZERO);
+	if (priv & KSM_MEMCG_FILE_INVERT)
+		val = !val;
+	err = ksm_memcg_set_flags(mem_cgroup_from_css(of_css(of)), bit,
+				  val ? bit : 0);
 	return err ? err : nbytes;
 }
 
@@ -197,16 +184,20 @@ static struct cftype ksm_memcg_files[] = {
 		.write = ksm_memcg_merge_write,
 	},
 	{
+		/* ksmd unshares what a change leaves across domains (scan.c). */
 		.name = "ksm_domain",
 		.flags = CFTYPE_NOT_ON_ROOT,
-		.seq_show = ksm_memcg_domain_show,
-		.write = ksm_memcg_domain_write,
+		.private = KSM_MEMCG_DOMAIN,
+		.seq_show = ksm_memcg_bool_show,
+		.write = ksm_memcg_bool_write,
 	},
 	{
+		/* Pages already on the zero page stay, as for use_zero_pages. */
 		.name = "ksm_use_zero_pages",
 		.flags = CFTYPE_NOT_ON_ROOT,
-		.seq_show = ksm_memcg_zero_show,
-		.write = ksm_memcg_zero_write,
+		.private = KSM_MEMCG_NO_ZERO | KSM_MEMCG_FILE_INVERT,
+		.seq_show = ksm_memcg_bool_show,
+		.write = ksm_memcg_bool_write,
 	},
 	{
 		.name = "ksm_stat",
