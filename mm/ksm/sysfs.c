@@ -236,10 +236,20 @@ static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
 	return err ? err : count;
 }
 
-/*
- * advisor_mode reads as its choices, the one in force in brackets, and
- * takes one of them by name.
- */
+/* A file of choices reads as all of them, the one in force in brackets. */
+static ssize_t ksm_show_choices(char *buf, const char * const *names,
+				unsigned int n, unsigned int cur)
+{
+	unsigned int i;
+	int len = 0;
+
+	for (i = 0; i < n; i++)
+		len += sysfs_emit_at(buf, len, i == cur ? "%s[%s]" : "%s%s",
+				     i ? " " : "", names[i]);
+	return len + sysfs_emit_at(buf, len, "\n");
+}
+
+/* advisor_mode: a choice of ksm_advisor_names, taken by name. */
 static const char * const ksm_advisor_names[] = {
 	[KSM_ADVISOR_NONE] = "none",
 	[KSM_ADVISOR_SCAN_TIME] = "scan-time",
@@ -248,13 +258,9 @@ static const char * const ksm_advisor_names[] = {
 static ssize_t ksm_advisor_mode_show(struct kobject *kobj,
 				     struct kobj_attribute *a, char *buf)
 {
-	unsigned int mode = READ_ONCE(ksm_advisor_mode), i;
-	int len = 0;
-
-	for (i = 0; i < ARRAY_SIZE(ksm_advisor_names); i++)
-		len += sysfs_emit_at(buf, len, i == mode ? "%s[%s]" : "%s%s",
-				     i ? " " : "", ksm_advisor_names[i]);
-	return len + sysfs_emit_at(buf, len, "\n");
+	return ksm_show_choices(buf, ksm_advisor_names,
+				ARRAY_SIZE(ksm_advisor_names),
+				READ_ONCE(ksm_advisor_mode));
 }
 
 static ssize_t ksm_advisor_mode_store(struct kobject *kobj,
@@ -279,8 +285,8 @@ static struct ksm_file ksm_f_advisor_mode = {
 };
 
 /*
- * merge_domain reads as its choices, the one in force in brackets, and
- * takes one by name while there are no KSM pages (as merge_across_nodes).
+ * merge_domain: a choice of ksm_domain_names, taken by name while there
+ * are no KSM pages (as merge_across_nodes).
  */
 static const char * const ksm_domain_names[] = {
 	[KSM_DOMAIN_GLOBAL] = "global",
@@ -291,13 +297,9 @@ static const char * const ksm_domain_names[] = {
 static ssize_t ksm_merge_domain_show(struct kobject *kobj,
 				     struct kobj_attribute *a, char *buf)
 {
-	unsigned int mode = READ_ONCE(ksm_merge_domain), i;
-	int len = 0;
-
-	for (i = 0; i < ARRAY_SIZE(ksm_domain_names); i++)
-		len += sysfs_emit_at(buf, len, i == mode ? "%s[%s]" : "%s%s",
-				     i ? " " : "", ksm_domain_names[i]);
-	return len + sysfs_emit_at(buf, len, "\n");
+	return ksm_show_choices(buf, ksm_domain_names,
+				ARRAY_SIZE(ksm_domain_names),
+				READ_ONCE(ksm_merge_domain));
 }
 
 static ssize_t ksm_merge_domain_store(struct kobject *kobj,
