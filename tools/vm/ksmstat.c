@@ -163,8 +163,8 @@ static int find_ksmd(void)
 	return pid;
 }
 
-/* utime + stime of @pid, in clock ticks; -1 if it is gone. */
-static long long cpu_ticks(int pid)
+/* utime + stime and the start time of @pid, in clock ticks. */
+static bool stat_times(int pid, long long *ticks, unsigned long long *start)
 {
 	unsigned long long ut, st;
 	char path[64], buf[1024], *p;
@@ -173,35 +173,39 @@ static long long cpu_ticks(int pid)
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "r");
 	if (!f)
-		return -1;
+		return false;
 	p = fgets(buf, sizeof(buf), f);
 	fclose(f);
-	/* The command may hold spaces: fields count from its closing ')'. */
+	/*
+	 * The command may hold spaces: fields count from its closing ')'.
+	 * utime and stime are fields 14 and 15, starttime is field 22.
+	 */
 	p = p ? strrchr(buf, ')') : NULL;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu",
-			 &ut, &st) != 2)
-		return -1;
-	return ut + st;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+			 &ut, &st, start) != 3)
+		return false;
+	*ticks = ut + st;
+	return true;
+}
+
+/* utime + stime of @pid, in clock ticks; -1 if it is gone. */
+static long long cpu_ticks(int pid)
+{
+	unsigned long long start;
+	long long ticks;
+
+	return stat_times(pid, &ticks, &start) ? ticks : -1;
 }
 
 /* ksmd's CPU share since it started, in percent of one CPU; -1 unknown. */
 static double cpu_since_start(int pid, long long ticks)
 {
 	unsigned long long start;
+	long long now;
 	double up;
-	char path[64], buf[1024], *p;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	f = fopen(path, "r");
-	if (!f)
-		return -1;
-	p = fgets(buf, sizeof(buf), f);
-	fclose(f);
-	p = p ? strrchr(buf, ')') : NULL;
-	/* starttime is field 22: the 20th after the command. */
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
-			 &start) != 1)
+	if (!stat_times(pid, &now, &start))
 		return -1;
 	f = fopen("/proc/uptime", "r");
 	if (!f)
