@@ -2,73 +2,124 @@
 /*
  * Memory hot-remove of a memory block that holds KSM pages.
  *
- * Areas A and B of N pages each: page i of B holds the content of page i
- * of A; the first N_DISTINCT keys are distinct, the last N_COMMON pages of
- * both areas hold one common key (a KSM page with 2 * N_COMMON mappings).
- * ksmd merges them: pages_shared SHARED, pages_sharing 2N - SHARED.  The
- * guest boots with movablecore=, so user pages come from ZONE_MOVABLE
- * first; the test picks the memory block (/sys/devices/system/memory/
- * memoryX) of zone "Movable" that holds the most KSM pages, stops ksmd
- * (run=0) and offlines it.  Offlining migrates every page out of the block,
- * the KSM pages included (folio_migrate_ksm() points each stable node at
- * its new page), then KSM's memory notifier (MEM_OFFLINE) sweeps the nodes
- * that still name a pfn in the block: there must be none.
- *  - the offline succeeds (EBUSY/EAGAIN retried a few times; a block that
- *    keeps refusing, say because of boot-time reserved pages, makes the
- *    test try the Movable block with the next most KSM pages);
- *  - afterwards every page holds its key, every page is still mapped to a
- *    KSM page (/proc/kpageflags), A[i] and B[i] still map one pfn, the
- *    common-key pages one pfn, SHARED distinct pfns in all, none of them in
- *    the offlined block, and the counters are exactly what they were;
- *  - run=1: area C, a third copy of the keys, merges into the moved KSM
- *    pages: pages_shared stays SHARED, pages_sharing grows by exactly N and
- *    C[i] maps A[i]'s pfn;
- *  - the block is onlined again (online_movable), also on every failure
- *    path (atexit and the fatal signals), and reads "online".
+ * Which block.  The guest boots with movablecore=, so the top of each node
+ * is ZONE_MOVABLE.  Only an online memory block (/sys/devices/system/
+ * memory/memoryX) whose valid_zones reads exactly "Movable" is a
+ * candidate: a block that straddles two zones reads "none" and cannot be
+ * offlined.  Not every candidate can be offlined either: in the test guest
+ * (2 GiB, numa=fake=2, movablecore=512M: the top 256 MiB of each node, two
+ * blocks of 128 MiB, is Movable) the top block of node 0 holds boot-time
+ * reserved pages (offline: EBUSY, "unmovable page"), the top block of node
+ * 1 has holes (EINVAL), and node 0's lower Movable block straddles Normal
+ * and Movable (its memory has holes, the zone start is not block aligned);
+ * node 1's lower Movable block is the one that goes offline.  The test
+ * hard-codes none of that: it tries the candidates one by one.
+ *
+ * Why fill a node.  Where ksmd's KSM pages land is up to the allocator, so
+ * merging a small area and looking for a Movable block that happens to
+ * hold some of them is a gamble.  Instead, for one node at a time (the
+ * node with the most candidate blocks first, then by node id), the test
+ * maps an area bound to the node (MPOL_BIND, no THP) as big as the node's
+ * Movable zone (its managed pages in /proc/zoneinfo, at most 320 MiB) and
+ * populates it (MADV_POPULATE_WRITE: a write fault per page).  ZONE_MOVABLE
+ * is the first choice for user pages (down to its low watermark, then the
+ * node's Normal zone), so the zone's blocks fill up with the area's pages,
+ * whatever the allocator's order.  In every candidate block of the node
+ * (one holding fewer than 2 * NP + NC of the area's pages is not used),
+ * pagemap then names 2 * NP + NC of them: NP pairs (x_i, y_i)
+ * get key k(b, i) (distinct per block and pair), NC pages the block's
+ * common key, and each of those pages alone is made MADV_MERGEABLE (the
+ * rest of the area is not).  KSM merges in place: a pair becomes one of its
+ * own two pages, so every KSM page is inside its block.  Per block:
+ * NP + 1 KSM pages, pages_sharing NP + NC - 1.
+ *
+ *  1. set-up: ksmd merges; exactly pages_shared = nb * (NP + 1),
+ *     pages_sharing = nb * (NP + NC - 1), the rest 0 (nb: blocks set up);
+ *     x_i and y_i map one KSM pfn, the NC pages one, all distinct, each
+ *     inside its block; every page holds its key.  ksmd is stopped (run=0);
+ *  2. the node's candidate blocks are offlined one by one (EBUSY/EAGAIN
+ *     retried a few times, EINVAL taken as "cannot be offlined"): one goes
+ *     offline, and it held all its NP + 1 KSM pages just before.  If none
+ *     does, the area is unmapped and the next node is tried.  Offlining
+ *     migrates every page out of the block, the KSM pages included (the
+ *     stable node must follow its page), then KSM's memory notifier
+ *     (MEM_OFFLINE) sweeps the nodes that still name a pfn in the block;
+ *  3. afterwards every chosen page (of every block set up) holds its key;
+ *  4. every KSM page still is one, x_i and y_i still map one pfn, the NC
+ *     pages one, all distinct, none inside the offlined block;
+ *  5. the counters are exactly what they were;
+ *  6. run=1: area C (not bound), holding k(b, i) of the offlined block's
+ *     pairs and its common key (NP + 1 pages), merges into the moved KSM
+ *     pages: pages_shared unchanged, pages_sharing grows by exactly NP + 1,
+ *     C[i] maps x_i's pfn, C[NP] the common KSM page;
+ *  7. the block is onlined again (online_movable; also on every failure
+ *     path: atexit and the fatal signals) and reads "online";
+ *  8. run=2 brings every counter back to 0.
  * A KSM that loses a stable node in migration, or leaves its kpfn behind
  * (the MEM_OFFLINE sweep then drops it), shows as a pages_shared that
- * drops, as pages that are no longer KSM or as C making KSM pages of its
- * own; one whose KSM pages cannot be migrated makes the offline fail or
- * hang (bounded by a timer: the write is interrupted after OFFLINE_TIMEOUT_S).
- * No KSM page in a Movable block is a failure of the set-up (movablecore),
- * not a SKIP; only a kernel without memory hotplug/hot-remove (no sysfs
- * memory blocks, no valid_zones) is a SKIP.
+ * drops, as pages that are no longer KSM, as x_i and y_i torn apart or as
+ * C making KSM pages of its own; one whose KSM pages cannot be migrated
+ * makes the offline fail or hang (bounded by a timer: the write is
+ * interrupted after OFFLINE_TIMEOUT_S).  No offlinable Movable block is a
+ * failure of the set-up (movablecore=), not a SKIP; only a kernel without
+ * memory hotplug/hot-remove (no sysfs memory blocks, no valid_zones) is a
+ * SKIP.  Run time: populating up to 320 MiB and migrating up to one block
+ * (32768 pages), a few seconds per node even on TCG.
  *
  * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include "ksm_util.h"
 
-#define N		256
-#define N_COMMON	32
-#define N_DISTINCT	(N - N_COMMON)
-#define SHARED		(N_DISTINCT + 1)
-#define SHARING_AB	(2 * N - SHARED)
-#define SHARING_ABC	(3 * N - SHARED)
-#define KEY0		7000
-#define KEY_COMMON	6999
+#define NP		64		/* pairs per block */
+#define NC		16		/* pages with the block's common key */
+#define NSEL		(2 * NP + NC)	/* pages of the area used per block */
+#define NKSM		(NP + 1)	/* KSM pages per block */
+#define SHARING_BLK	(NP + NC - 1)	/* pages_sharing per block */
+#define AREA_CAP	(320ULL << 20)
+#define KEY_BASE	7000000ULL
 
 #define MEM_DIR			"/sys/devices/system/memory"
+#define NODE_DIR		"/sys/devices/system/node"
 #define OFFLINE_TIMEOUT_S	30
 #define BUSY_RETRIES		10
-#define MAX_CANDIDATES		4
-#define NR_CASES		9
+#define MAX_CANDS		64
+#define MAX_NODES		64
+#define NR_CASES		8
 
-static unsigned long long keys[N];
-static char *areas[3];			/* A, B, C */
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+
+/* An online block of zone Movable. */
+struct cand {
+	unsigned long id;		/* memoryX */
+	int node;
+	size_t nours;			/* pages of the area in the block */
+	bool usable;			/* pages chosen and merged in it */
+	/* Indexes in the area: x_i = pg[2i], y_i = pg[2i + 1], then NC. */
+	size_t pg[NSEL];
+	/* The KSM pfn of pair i ([NP]: the common key): merged, last check. */
+	unsigned long long before[NKSM];
+	unsigned long long cur[NKSM];
+	bool tried;
+	int err;			/* offline: 0 or -errno */
+};
+
+static struct cand cands[MAX_CANDS];
+static int ncands;
+static int cur_node = -1;	/* the node whose area is mapped */
+static int nb_used;		/* its blocks with pages chosen */
+static char *big;		/* the area bound to cur_node */
+static size_t big_pages;
+static char *area_c;
+static int pm_fd = -1;
 static unsigned long long block_size;
 
 /* The block this program offlined, to be onlined again on every path. */
 static char restore_path[128];
 static volatile sig_atomic_t block_is_offline;
-
-struct blk {
-	unsigned long id;
-	int nksm;		/* distinct KSM pages (pfns) in the block */
-	char zone[48];
-	int zone_err;		/* reading valid_zones: 0 or -errno */
-	bool tried;
-};
 
 /* ---------------------------------------------------------------------- */
 /* Memory block sysfs files.                                              */
@@ -240,15 +291,221 @@ static unsigned long block_of(unsigned long long pfn)
 	return pfn * ksm_page_size / block_size;
 }
 
+/*
+ * The node of block @id: its nodeN link, else the node whose directory
+ * links to it; -1 if none or more than one.
+ */
+static int block_node(unsigned long id)
+{
+	int node = -1, found = 0, n;
+	char path[160], c;
+	struct dirent *e;
+	DIR *d;
+
+	snprintf(path, sizeof(path), MEM_DIR "/memory%lu", id);
+	d = opendir(path);
+	if (d) {
+		while ((e = readdir(d))) {
+			if (sscanf(e->d_name, "node%d%c", &n, &c) != 1 || n < 0)
+				continue;
+			node = n;
+			found++;
+		}
+		closedir(d);
+	}
+	if (found)
+		return found == 1 ? node : -1;
+	for (n = 0; n < MAX_NODES; n++) {
+		snprintf(path, sizeof(path), NODE_DIR "/node%d/memory%lu", n, id);
+		if (access(path, F_OK))
+			continue;
+		node = n;
+		found++;
+	}
+	return found == 1 ? node : -1;
+}
+
+static int cmp_cand(const void *a, const void *b)
+{
+	unsigned long x = ((const struct cand *)a)->id;
+	unsigned long y = ((const struct cand *)b)->id;
+
+	return x < y ? -1 : x > y;
+}
+
+#define KPF_RESERVED	32
+
+/*
+ * Does block @id hold a reserved page (boot memory, /proc/kpageflags)?
+ * Offlining such a block fails, and the kernel dumps the page to its log
+ * as an "unmovable page", which the lab counts as a kernel problem: such a
+ * block is not a candidate.  -1 if kpageflags cannot be read.
+ */
+static int block_reserved(unsigned long id)
+{
+	unsigned long long pfn = id * (block_size / ksm_page_size), flags[512];
+	unsigned long long end = pfn + block_size / ksm_page_size;
+	int fd = open("/proc/kpageflags", O_RDONLY), ret = 0;
+	ssize_t got;
+	size_t i;
+
+	if (fd < 0)
+		return -1;
+	for (; pfn < end && !ret; pfn += ARRAY_SIZE(flags)) {
+		got = pread(fd, flags, sizeof(flags), pfn * sizeof(flags[0]));
+		if (got != sizeof(flags)) {
+			ret = -1;
+			break;
+		}
+		for (i = 0; i < ARRAY_SIZE(flags); i++)
+			if (flags[i] & (1ULL << KPF_RESERVED))
+				ret = 1;
+	}
+	close(fd);
+	return ret;
+}
+
+/*
+ * Every online block whose valid_zones reads "Movable" and that holds no
+ * reserved page, into cands[].
+ */
+static void scan_blocks(void)
+{
+	char state[48], zone[48], c;
+	struct dirent *e;
+	unsigned long id;
+	int node, err;
+	DIR *d;
+
+	d = opendir(MEM_DIR);
+	if (!d)
+		ksft_exit_skip("no %s: kernel without CONFIG_MEMORY_HOTPLUG\n", MEM_DIR);
+	while ((e = readdir(d))) {
+		if (sscanf(e->d_name, "memory%lu%c", &id, &c) != 1)
+			continue;
+		err = block_read(id, "state", state, sizeof(state));
+		if (err == -ENOENT)
+			ksft_exit_skip("no %s/memory%lu/state: kernel without memory hotplug\n",
+				       MEM_DIR, id);
+		if (strcmp(state, "online"))
+			continue;
+		err = block_read(id, "valid_zones", zone, sizeof(zone));
+		if (err == -ENOENT)
+			ksft_exit_skip("no %s/memory%lu/valid_zones: no CONFIG_MEMORY_HOTREMOVE\n",
+				       MEM_DIR, id);
+		if (strcmp(zone, "Movable")) {
+			if (!strcmp(zone, "none") || strstr(zone, "Movable"))
+				ksft_print_msg("block %lu: valid_zones \"%s\": not a candidate\n",
+					       id, zone);
+			continue;
+		}
+		err = block_reserved(id);
+		if (err) {
+			ksft_print_msg("block %lu: valid_zones \"Movable\", %s: not a candidate\n",
+				       id, err > 0 ? "reserved pages" : "no /proc/kpageflags");
+			continue;
+		}
+		node = block_node(id);
+		if (node < 0 || node >= MAX_NODES || ncands == MAX_CANDS) {
+			ksft_print_msg("block %lu: valid_zones \"Movable\", node %d: ignored\n",
+				       id, node);
+			continue;
+		}
+		memset(&cands[ncands], 0, sizeof(cands[ncands]));
+		cands[ncands].id = id;
+		cands[ncands].node = node;
+		ncands++;
+	}
+	closedir(d);
+	qsort(cands, ncands, sizeof(cands[0]), cmp_cand);
+}
+
+/* The nodes with candidates, the one with the most first (ties: lower id). */
+static int order_nodes(int *order)
+{
+	int count[MAX_NODES] = { 0 };
+	int i, n, best, norder = 0;
+
+	for (i = 0; i < ncands; i++)
+		count[cands[i].node]++;
+	for (;;) {
+		best = -1;
+		for (n = 0; n < MAX_NODES; n++)
+			if (count[n] && (best < 0 || count[n] > count[best]))
+				best = n;
+		if (best < 0)
+			break;
+		ksft_print_msg("node %d: %d candidate block(s):", best, count[best]);
+		for (i = 0; i < ncands; i++)
+			if (cands[i].node == best)
+				printf(" %lu", cands[i].id);
+		printf("\n");
+		order[norder++] = best;
+		count[best] = 0;
+	}
+	return norder;
+}
+
+/* "managed" of "Node @node, zone Movable" in /proc/zoneinfo; 0 if none. */
+static unsigned long movable_managed(int node)
+{
+	char line[256], zname[32];
+	unsigned long v, res = 0;
+	bool in = false;
+	FILE *f;
+	int n;
+
+	f = fopen("/proc/zoneinfo", "r");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, "Node %d, zone %31s", &n, zname) == 2) {
+			if (in)
+				break;
+			in = n == node && !strcmp(zname, "Movable");
+			continue;
+		}
+		if (in && sscanf(line, " managed %lu", &v) == 1) {
+			res = v;
+			break;
+		}
+	}
+	fclose(f);
+	return res;
+}
+
 /* ---------------------------------------------------------------------- */
 /* Pages.                                                                 */
 /* ---------------------------------------------------------------------- */
 
 static unsigned long long pfn_of(const void *addr)
 {
-	unsigned long long ent = ksm_pagemap(addr);
+	off_t off = (unsigned long)addr / ksm_page_size * sizeof(unsigned long long);
+	unsigned long long ent;
 
+	if (pread(pm_fd, &ent, sizeof(ent), off) != sizeof(ent))
+		ksft_exit_fail_msg("read /proc/self/pagemap: %s\n", strerror(errno));
 	return ent & KSM_PM_PRESENT ? ent & KSM_PM_PFN_MASK : 0;
+}
+
+/* The pfns of @npages pages at @base (0: not present), in one go. */
+static void pfns_of(const char *base, size_t npages, unsigned long long *pfn)
+{
+	size_t done = 0, i;
+	ssize_t n;
+	off_t off;
+
+	while (done < npages) {
+		off = (unsigned long)ksm_page_addr((void *)base, done) / ksm_page_size *
+		      sizeof(*pfn);
+		n = pread(pm_fd, pfn + done, (npages - done) * sizeof(*pfn), off);
+		if (n <= 0 || n % sizeof(*pfn))
+			ksft_exit_fail_msg("read /proc/self/pagemap: %zd, %s\n", n,
+					   strerror(errno));
+		done += n / sizeof(*pfn);
+	}
+	for (i = 0; i < npages; i++)
+		pfn[i] = pfn[i] & KSM_PM_PRESENT ? pfn[i] & KSM_PM_PFN_MASK : 0;
 }
 
 static bool pfn_is_ksm(unsigned long long pfn)
@@ -258,15 +515,32 @@ static bool pfn_is_ksm(unsigned long long pfn)
 	return flags >= 0 && (flags & KSM_KPF_KSM);
 }
 
-static char *new_area(void)
+/* Key of pair @i of @c; i == NP: the block's common key. */
+static unsigned long long key_of(const struct cand *c, int i)
 {
-	char *p = ksm_mmap(N);
+	return KEY_BASE + c->id * 256 + i;
+}
 
-	/* No THP: a huge page would have to be split before merging. */
-	ksm_madvise(p, N, MADV_NOHUGEPAGE);
-	ksm_fill_pages(p, keys, N);
-	ksm_madvise(p, N, MADV_MERGEABLE);
-	return p;
+/* Chosen page @j of @c: its address and its key. */
+static char *sel_addr(const struct cand *c, int j)
+{
+	return ksm_page_addr(big, c->pg[j]);
+}
+
+static unsigned long long sel_key(const struct cand *c, int j)
+{
+	return key_of(c, j < 2 * NP ? j / 2 : NP);
+}
+
+/* KSM page @i of @c (pair i, or the common key): its first page, how many. */
+static int ksm_first(int i)
+{
+	return i < NP ? 2 * i : 2 * NP;
+}
+
+static int ksm_count(int i)
+{
+	return i < NP ? 2 : NC;
 }
 
 static int cmp_ull(const void *a, const void *b)
@@ -289,121 +563,227 @@ static size_t distinct(unsigned long long *v, size_t n)
 	return d;
 }
 
-/*
- * The first @nareas areas are merged as they should be: page i of every
- * area maps one KSM page, the common-key pages all one, SHARED of them in
- * all; and none in block @avoid (if >= 0).  pfns[i]: the pfn of page i.
- */
-static bool check_layout(int nareas, long avoid, unsigned long long *pfns,
-			 const char *what)
+/* From @c on, the first block of cur_node with pages chosen, or NULL. */
+static struct cand *used_from(struct cand *c)
 {
-	unsigned long long sorted[N], p0, p;
-	int i, a, bad = 0;
-	size_t d;
-
-	for (i = 0; i < N; i++) {
-		p0 = pfn_of(ksm_page_addr(areas[0], i));
-		pfns[i] = p0;
-		for (a = 1; a < nareas; a++) {
-			p = pfn_of(ksm_page_addr(areas[a], i));
-			if (p0 && p == p0)
-				continue;
-			if (bad++ < 5)
-				ksft_print_msg("%s: page %d: area %c maps pfn %llx, area A %llx\n",
-					       what, i, 'A' + a, p, p0);
-		}
-		if (!pfn_is_ksm(p0)) {
-			if (bad++ < 5)
-				ksft_print_msg("%s: page %d: pfn %llx not KSM (kpageflags %llx)\n",
-					       what, i, p0, p0 ? (unsigned long long)
-					       ksm_kpage("/proc/kpageflags", p0) : 0ULL);
-		}
-		if (avoid >= 0 && p0 && block_of(p0) == (unsigned long)avoid) {
-			if (bad++ < 5)
-				ksft_print_msg("%s: page %d maps pfn %llx, in offlined block %ld\n",
-					       what, i, p0, avoid);
-		}
-		if (i >= N_DISTINCT && p0 != pfns[N_DISTINCT]) {
-			if (bad++ < 5)
-				ksft_print_msg("%s: common-key page %d: pfn %llx, page %d %llx\n",
-					       what, i, p0, N_DISTINCT, pfns[N_DISTINCT]);
-		}
-	}
-	memcpy(sorted, pfns, sizeof(sorted));
-	d = distinct(sorted, N);
-	if (d != SHARED) {
-		ksft_print_msg("%s: %zu distinct pfns, expected %d\n", what, d, SHARED);
-		bad++;
-	}
-	if (bad)
-		ksft_print_msg("%s: %d problems\n", what, bad);
-	return !bad;
+	for (; c < cands + ncands; c++)
+		if (c->node == cur_node && c->usable)
+			return c;
+	return NULL;
 }
 
-static bool contents_intact(int nareas, const char *what)
-{
-	size_t bad = 0;
-	int a;
+#define for_each_used(c) for (c = used_from(cands); c; c = used_from(c + 1))
 
-	for (a = 0; a < nareas; a++)
-		bad += ksm_check_pages(areas[a], keys, N, what);
-	return !bad;
+/* Print the first few problems a check finds, count them all. */
+static int problems;
+
+static void problem(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (problems++ >= 8)
+		return;
+	va_start(ap, fmt);
+	printf("# ");
+	vprintf(fmt, ap);
+	va_end(ap);
 }
 
 /*
- * The blocks that hold the KSM pages of @pfns (N of them), with their
- * zones, into @blks (already-tried blocks keep their mark); returns how
- * many blocks.
+ * KSM page @i of @c (pair i, or the common key): all its pages map one
+ * pfn, a KSM page, inside the block if @own, not in block @avoid (if >= 0).
+ * Returns that pfn.
  */
-static int census(const unsigned long long *pfns, struct blk *blks, int nold)
+static unsigned long long check_ksm(const struct cand *c, int i, long avoid, bool own,
+				    const char *what)
 {
-	unsigned long long sorted[N];
-	struct blk old[N];
-	int nb = 0, i, j;
-	size_t k;
+	unsigned long long p0 = pfn_of(sel_addr(c, ksm_first(i))), p;
+	int j;
 
-	memcpy(old, blks, nold * sizeof(*old));
-	memcpy(sorted, pfns, sizeof(sorted));
-	distinct(sorted, N);
-	for (k = 0; k < N; k++) {
-		unsigned long b;
-
-		if (!sorted[k] || (k && sorted[k] == sorted[k - 1]) ||
-		    !pfn_is_ksm(sorted[k]))
-			continue;
-		b = block_of(sorted[k]);
-		for (i = 0; i < nb && blks[i].id != b; i++)
-			;
-		if (i == nb) {
-			memset(&blks[nb], 0, sizeof(blks[nb]));
-			blks[nb].id = b;
-			blks[nb].zone_err = block_read(b, "valid_zones", blks[nb].zone,
-						       sizeof(blks[nb].zone));
-			for (j = 0; j < nold; j++)
-				if (old[j].id == b)
-					blks[nb].tried = old[j].tried;
-			nb++;
-		}
-		blks[i].nksm++;
+	for (j = 1; j < ksm_count(i); j++) {
+		p = pfn_of(sel_addr(c, ksm_first(i) + j));
+		if (!p0 || p != p0)
+			problem("%s: block %lu key %d: page %d maps pfn %llx, page %d %llx\n",
+				what, c->id, i, ksm_first(i) + j, p, ksm_first(i), p0);
 	}
-	for (i = 0; i < nb; i++)
-		ksft_print_msg("block %lu: %d KSM pages, valid_zones \"%s\"%s\n", blks[i].id,
-			       blks[i].nksm, blks[i].zone, blks[i].tried ? " (tried)" : "");
-	return nb;
+	if (!pfn_is_ksm(p0))
+		problem("%s: block %lu key %d: pfn %llx not KSM (kpageflags %llx)\n",
+			what, c->id, i, p0,
+			p0 ? (unsigned long long)ksm_kpage("/proc/kpageflags", p0) : 0ULL);
+	if (own && (!p0 || block_of(p0) != c->id))
+		problem("%s: block %lu key %d: KSM pfn %llx outside the block\n",
+			what, c->id, i, p0);
+	if (avoid >= 0 && p0 && block_of(p0) == (unsigned long)avoid)
+		problem("%s: block %lu key %d: KSM pfn %llx in offlined block %ld\n",
+			what, c->id, i, p0, avoid);
+	return p0;
 }
 
-/* The untried Movable block with the most KSM pages, or -1. */
-static int pick(const struct blk *blks, int nb)
+/*
+ * Every pair of every block set up maps one KSM pfn, the common-key pages
+ * one, all distinct; each inside its own block if @own; none in block
+ * @avoid (if >= 0).  The pfns into c->cur[].
+ */
+static bool check_pairs(long avoid, bool own, const char *what)
 {
-	int i, best = -1;
+	static unsigned long long all[MAX_CANDS * NKSM];
+	size_t n = 0, d;
+	struct cand *c;
+	int i;
 
-	for (i = 0; i < nb; i++) {
-		if (blks[i].tried || strcmp(blks[i].zone, "Movable"))
-			continue;
-		if (best < 0 || blks[i].nksm > blks[best].nksm)
-			best = i;
+	problems = 0;
+	for_each_used(c) {
+		for (i = 0; i < NKSM; i++) {
+			c->cur[i] = check_ksm(c, i, avoid, own, what);
+			all[n++] = c->cur[i];
+		}
 	}
-	return best;
+	d = distinct(all, n);
+	if (d != n)
+		problem("%s: %zu distinct KSM pfns, expected %zu\n", what, d, n);
+	if (problems)
+		ksft_print_msg("%s: %d problems\n", what, problems);
+	return !problems;
+}
+
+/* Every chosen page of every block set up holds its key. */
+static bool contents_ok(const char *what)
+{
+	struct cand *c;
+	long off;
+	int j;
+
+	problems = 0;
+	for_each_used(c) {
+		for (j = 0; j < NSEL; j++) {
+			off = ksm_check_page(sel_addr(c, j), sel_key(c, j));
+			if (off >= 0)
+				problem("%s: block %lu page %d: not key %llu at offset %ld\n",
+					what, c->id, j, sel_key(c, j), off);
+		}
+	}
+	if (problems)
+		ksft_print_msg("%s: %d chosen pages bad\n", what, problems);
+	return !problems;
+}
+
+/* Populate the area, every page written. */
+static void populate(char *p, size_t npages)
+{
+	size_t i;
+
+	if (!madvise(p, npages * ksm_page_size, MADV_POPULATE_WRITE))
+		return;
+	if (errno != EINVAL)
+		ksft_exit_fail_msg("MADV_POPULATE_WRITE of %zu pages: %s\n", npages,
+				   strerror(errno));
+	for (i = 0; i < npages; i++)
+		*(char *)ksm_page_addr(p, i) = 1;
+}
+
+/*
+ * Fill node @node's Movable zone with an area bound to it, choose and merge
+ * pages in each of its candidate blocks (see the header).  -1 if no block
+ * of the node holds NSEL pages of the area (the area is unmapped again);
+ * else whether the merge came out exactly as *@want, which it sets.
+ */
+static int setup_node(int node, struct ksm_counters *want)
+{
+	unsigned long managed = movable_managed(node);
+	unsigned long long bytes, *pfn;
+	size_t i, inside = 0, present = 0;
+	int ncand = 0, j;
+	struct cand *c;
+	long long t0;
+	bool merged, ok;
+
+	cur_node = node;
+	nb_used = 0;
+	for (c = cands; c < cands + ncands; c++) {
+		c->usable = false;
+		c->nours = 0;
+		ncand += c->node == node;
+	}
+	bytes = managed ? managed * ksm_page_size : ncand * block_size;
+	if (bytes > AREA_CAP)
+		bytes = AREA_CAP;
+	big_pages = bytes / ksm_page_size;
+	ksft_print_msg("node %d: zone Movable: %lu managed pages; area of %zu pages bound to it\n",
+		       node, managed, big_pages);
+
+	t0 = ksm_now_ms();
+	big = ksm_mmap(big_pages);
+	/* No THP: a huge page would have to be split before merging. */
+	ksm_madvise(big, big_pages, MADV_NOHUGEPAGE);
+	ksm_bind_node(big, big_pages, node);
+	populate(big, big_pages);
+
+	pfn = malloc(big_pages * sizeof(*pfn));
+	if (!pfn)
+		ksft_exit_fail_msg("malloc of %zu pfns\n", big_pages);
+	pfns_of(big, big_pages, pfn);
+	for (i = 0; i < big_pages; i++) {
+		if (!pfn[i])
+			continue;
+		present++;
+		for (c = cands; c < cands + ncands; c++)
+			if (c->node == node && c->id == block_of(pfn[i]))
+				break;
+		if (c == cands + ncands)
+			continue;
+		inside++;
+		if (c->nours < NSEL)
+			c->pg[c->nours] = i;
+		c->nours++;
+	}
+	free(pfn);
+	ksft_print_msg("node %d: populated in %lld ms: %zu pages present, %zu in candidates\n",
+		       node, ksm_now_ms() - t0, present, inside);
+
+	for (c = cands; c < cands + ncands; c++) {
+		if (c->node != node)
+			continue;
+		c->usable = c->nours >= NSEL;
+		nb_used += c->usable;
+		ksft_print_msg("block %lu (node %d): %zu pages of the area%s\n", c->id, node,
+			       c->nours, c->usable ? "" : ": too few, not used");
+	}
+	if (!nb_used) {
+		munmap(big, big_pages * ksm_page_size);
+		big = NULL;
+		return -1;
+	}
+
+	for_each_used(c)
+		for (j = 0; j < NSEL; j++)
+			ksm_fill_page(sel_addr(c, j), sel_key(c, j));
+	for_each_used(c)
+		for (j = 0; j < NSEL; j++)
+			ksm_madvise(sel_addr(c, j), 1, MADV_MERGEABLE);
+
+	want->shared = nb_used * NKSM;
+	want->sharing = nb_used * SHARING_BLK;
+	want->unshared = want->vol = want->chains = want->dups = 0;
+	ksft_print_msg("node %d: %d block(s), %d pairs + %d common-key pages each\n",
+		       node, nb_used, NP, NC);
+	ksft_print_msg("expecting pages_shared %ld pages_sharing %ld, the rest 0\n",
+		       want->shared, want->sharing);
+	ksm_set("run", 1);
+	merged = ksm_wait_counters(want);
+	ksm_set("run", 0);
+	ok = check_pairs(-1, true, "merged") && merged;
+	ok = contents_ok("merged") && ok;
+	for_each_used(c)
+		memcpy(c->before, c->cur, sizeof(c->before));
+	return ok;
+}
+
+/* The node's area away, and every counter back to 0. */
+static void teardown_node(void)
+{
+	munmap(big, big_pages * ksm_page_size);
+	big = NULL;
+	ksm_must_unmerge_all();
 }
 
 /*
@@ -462,15 +842,53 @@ static bool online_block(unsigned long b)
 	return !err && !strcmp(state, "online");
 }
 
+/* How many of @c's KSM pages are in its block now. */
+static int ksm_in_block(const struct cand *c)
+{
+	unsigned long long p;
+	int i, n = 0;
+
+	for (i = 0; i < NKSM; i++) {
+		p = pfn_of(sel_addr(c, ksm_first(i)));
+		n += p && block_of(p) == c->id && pfn_is_ksm(p);
+	}
+	return n;
+}
+
+/*
+ * Offline the blocks set up, in order: the first that goes offline, or
+ * NULL.  *@in_block: how many of its KSM pages were in it just before.
+ */
+static struct cand *offline_one(bool *hung, int *in_block)
+{
+	struct cand *c;
+
+	for_each_used(c) {
+		*in_block = ksm_in_block(c);
+		ksft_print_msg("block %lu (node %d): %d of its %d KSM pages in it: offlining\n",
+			       c->id, c->node, *in_block, NKSM);
+		c->tried = true;
+		c->err = offline_block(c->id, hung);
+		if (!c->err)
+			return c;
+		if (c->err == -EINVAL)
+			ksft_print_msg("block %lu: EINVAL, cannot be offlined (memory holes?)\n",
+				       c->id);
+		if (block_is_offline)
+			online_block(c->id);
+		if (*hung)
+			return NULL;
+	}
+	return NULL;
+}
+
 int main(void)
 {
-	struct ksm_counters merged_ab = { SHARED, SHARING_AB, 0, 0, 0, 0 };
-	struct ksm_counters merged_abc = { SHARED, SHARING_ABC, 0, 0, 0, 0 };
-	unsigned long long before[N], after[N], withc[N];
-	struct blk blks[N];
-	int nb = 0, i, idx = -1, cand, err = 0, moved = 0, in_block = 0, was_in = 0;
-	long chosen = -1;
-	bool ok, merged, offline = false, hung = false;
+	struct ksm_counters want = { 0, 0, 0, 0, 0, 0 }, want_c;
+	unsigned long long keys_c[NKSM], after[NKSM], p;
+	int order[MAX_NODES], nnodes, k, i, r, in_block = 0, moved, bad;
+	bool setup_done = false, setup_ok = false, hung = false, offline = false, ok;
+	struct cand *chosen = NULL, *c;
 	char state[48] = "";
 
 	ksft_print_header();
@@ -478,137 +896,135 @@ int main(void)
 	ksm_selftest_init(1000, 0, 170);
 	need_hotremove();
 	install_restore();
+	pm_fd = open("/proc/self/pagemap", O_RDONLY);
+	if (pm_fd < 0)
+		ksft_exit_fail_msg("open /proc/self/pagemap: %s\n", strerror(errno));
 
-	for (i = 0; i < N; i++)
-		keys[i] = i < N_DISTINCT ? KEY0 + i : KEY_COMMON;
+	scan_blocks();
+	nnodes = order_nodes(order);
 
-	/* 1: A and B merge. */
-	areas[0] = new_area();
-	areas[1] = new_area();
-	ksm_set("run", 1);
-	merged = ksm_wait_counters(&merged_ab);
-	ksm_set("run", 0);
-	merged = check_layout(2, -1, before, "merged") && merged;
-	merged = contents_intact(2, "merged") && merged;
-	ksft_test_result(merged, "A, B merged: pages_shared %d pages_sharing %d, A[i], B[i] one KSM page\n",
-			 SHARED, SHARING_AB);
-
-	/* 2: a Movable block holding KSM pages. */
-	nb = census(before, blks, 0);
-	idx = pick(blks, nb);
-	if (idx < 0) {
-		for (i = 0; i < nb && blks[i].zone_err == -ENOENT; i++)
-			;
-		if (nb && i == nb)
-			ksft_exit_skip("no valid_zones in %s/memoryN: kernel without CONFIG_MEMORY_HOTREMOVE\n",
-				       MEM_DIR);
-		ksft_print_msg("no KSM page in a block of zone Movable (no movablecore=?)\n");
-		ksft_test_result_fail("a block of zone Movable holds KSM pages\n");
-	} else {
-		if (block_read(blks[idx].id, "state", state, sizeof(state)) == -ENOENT)
-			ksft_exit_skip("no %s/memory%lu/state: kernel without memory hotplug\n",
-				       MEM_DIR, blks[idx].id);
-		ksft_print_msg("chosen: block %lu, zone %s, state %s, %d of %d KSM pages\n",
-			       blks[idx].id, blks[idx].zone, state, blks[idx].nksm, SHARED);
-		ksft_test_result(true, "block %lu (zone %s) holds %d of the %d KSM pages\n",
-				 blks[idx].id, blks[idx].zone, blks[idx].nksm, SHARED);
-	}
-
-	/*
-	 * 3: offline it.  A block that refuses at once (EBUSY: a reserved
-	 * page, say) leaves every page where it was: then the Movable block
-	 * with the next most KSM pages, looked for afresh.
-	 */
-	for (cand = 0; idx >= 0 && cand < MAX_CANDIDATES; cand++) {
-		if (cand) {
-			check_layout(2, -1, before, "after a refused offline");
-			nb = census(before, blks, nb);
-			idx = pick(blks, nb);
-			if (idx < 0)
-				break;
-			ksft_print_msg("trying block %lu (zone %s, %d KSM pages) instead\n",
-				       blks[idx].id, blks[idx].zone, blks[idx].nksm);
-		}
-		blks[idx].tried = true;
-		chosen = blks[idx].id;
-		in_block = blks[idx].nksm;
-		err = offline_block(chosen, &hung);
-		if (!err) {
-			offline = true;
+	/* 1, 2: fill a node, merge in its Movable blocks, offline one of them. */
+	for (k = 0; k < nnodes; k++) {
+		r = setup_node(order[k], &want);
+		if (r < 0)
+			continue;
+		setup_done = true;
+		setup_ok = r;
+		if (!setup_ok)
 			break;
-		}
-		if (hung)
+		chosen = offline_one(&hung, &in_block);
+		if (chosen || hung)
 			break;
+		ksft_print_msg("node %d: no block went offline%s\n", order[k],
+			       k + 1 < nnodes ? ": trying the next node" : "");
+		teardown_node();
 	}
-	if (chosen >= 0)
-		block_read(chosen, "state", state, sizeof(state));
-	offline = offline && !strcmp(state, "offline");
-	if (chosen >= 0)
-		ksft_test_result(offline, "offline of block %ld (%d KSM pages): %s, state \"%s\"\n",
-				 chosen, in_block, err ? strerror(-err) : "done", state);
-	else
-		ksft_test_result_fail("offline: no block to offline\n");
 
-	/* 4-6: the KSM pages moved, intact, still merged, same counters. */
-	if (offline) {
-		ok = contents_intact(2, "after offline");
-		ksft_test_result(ok, "after offline: every page of A and B holds its key\n");
-
-		ok = check_layout(2, chosen, after, "after offline");
-		for (i = 0; i < N; i++) {
-			moved += after[i] != before[i];
-			was_in += block_of(before[i]) == (unsigned long)chosen;
-		}
-		ksft_print_msg("after offline: %d of %d pages of A moved; %d were in block %ld\n",
-			       moved, N, was_in, chosen);
-		ksft_test_result(ok, "after offline: A[i], B[i] one KSM page, %d in all, none in block %ld\n",
-				 SHARED, chosen);
-
-		ok = ksm_counters_now(&merged_ab);
-		ksft_test_result(ok, "after offline: pages_shared %d pages_sharing %d, the rest 0, as before\n",
-				 SHARED, SHARING_AB);
+	if (!setup_done) {
+		if (ncands)
+			ksft_print_msg("no candidate block holds %d pages of its node's area\n",
+				       NSEL);
+		else
+			ksft_print_msg("no online block is \"Movable\" (movablecore=?)\n");
+		ksft_test_result_fail("set-up: KSM pages in a block of zone Movable\n");
 	} else {
-		ksft_test_result_fail("after offline: contents (block not offlined)\n");
-		ksft_test_result_fail("after offline: KSM mappings (block not offlined)\n");
-		ksft_test_result_fail("after offline: counters (block not offlined)\n");
+		ksft_test_result(setup_ok, "node %d, %d blocks merged: shared %ld sharing %ld\n",
+				 cur_node, nb_used, want.shared, want.sharing);
 	}
 
-	/* 7: C merges into the moved KSM pages. */
+	if (chosen) {
+		block_read(chosen->id, "state", state, sizeof(state));
+		offline = !strcmp(state, "offline");
+		ksft_test_result(offline && in_block == NKSM,
+				 "block %lu (node %d) offline, held %d of %d KSM pages: \"%s\"\n",
+				 chosen->id, chosen->node, in_block, NKSM, state);
+	} else {
+		for (c = cands; c < cands + ncands; c++)
+			if (c->tried)
+				ksft_print_msg("block %lu (node %d): offline failed: %s\n", c->id,
+					       c->node, strerror(-c->err));
+		ksft_test_result_fail("offline: no Movable block went offline%s\n",
+				      hung ? " (an offline hung)" :
+				      setup_done && !setup_ok ? " (set-up failed)" : "");
+	}
+
+	/* 3-5: the KSM pages moved, intact, still merged, same counters. */
 	if (offline) {
-		areas[2] = new_area();
+		ok = contents_ok("after offline");
+		ksft_test_result(ok, "after offline: every chosen page holds its key\n");
+
+		ok = check_pairs(chosen->id, false, "after offline");
+		memcpy(after, chosen->cur, sizeof(after));
+		for (i = 0, moved = 0; i < NKSM; i++)
+			moved += chosen->cur[i] != chosen->before[i];
+		ksft_print_msg("after offline: %d of block %lu's %d KSM pages at a new pfn\n",
+			       moved, chosen->id, NKSM);
+		ksft_test_result(ok, "after offline: %ld KSM pages, none in block %lu\n",
+				 want.shared, chosen->id);
+
+		ok = ksm_counters_now(&want);
+		ksft_test_result(ok, "after offline: pages_shared %ld pages_sharing %ld again\n",
+				 want.shared, want.sharing);
+	} else {
+		ksft_test_result_fail("after offline: contents (no block offlined)\n");
+		ksft_test_result_fail("after offline: KSM mappings (no block offlined)\n");
+		ksft_test_result_fail("after offline: counters (no block offlined)\n");
+	}
+
+	/* 6: C merges into the moved KSM pages. */
+	if (offline) {
+		area_c = ksm_mmap(NKSM);
+		ksm_madvise(area_c, NKSM, MADV_NOHUGEPAGE);
+		for (i = 0; i < NKSM; i++)
+			keys_c[i] = key_of(chosen, i);
+		ksm_fill_pages(area_c, keys_c, NKSM);
+		ksm_madvise(area_c, NKSM, MADV_MERGEABLE);
+		want_c = want;
+		want_c.sharing += NKSM;
 		ksm_set("run", 1);
-		ok = ksm_wait_counters(&merged_abc);
-		ok = check_layout(3, chosen, withc, "C merged") && ok;
-		/*
-		 * Not asserted: NUMA balancing or compaction may have
-		 * moved a KSM page since (with its mappings, which
-		 * check_layout() checks).
-		 */
-		for (i = 0, moved = 0; i < N; i++)
-			moved += withc[i] != after[i];
-		ksft_print_msg("C merged: %d of %d pages map another pfn than after the offline\n",
-			       moved, N);
-		ok = contents_intact(3, "C merged") && ok;
-		ksft_test_result(ok, "C merges into the moved KSM pages: pages_shared %d pages_sharing %d\n",
-				 SHARED, SHARING_ABC);
+		ok = ksm_wait_counters(&want_c);
+		ksm_set("run", 0);
+		ok = check_pairs(chosen->id, false, "C merged") && ok;
+		for (i = 0, bad = 0, moved = 0; i < NKSM; i++) {
+			/*
+			 * Not asserted: NUMA balancing or compaction may have
+			 * moved a KSM page since (with its mappings, which
+			 * check_pairs() checks).
+			 */
+			moved += chosen->cur[i] != after[i];
+			p = pfn_of(ksm_page_addr(area_c, i));
+			if (p && p == chosen->cur[i])
+				continue;
+			if (bad++ < 5)
+				ksft_print_msg("C merged: C[%d] maps pfn %llx, x_%d %llx\n", i, p,
+					       i, chosen->cur[i]);
+		}
+		ksft_print_msg("C merged: %d of %d KSM pages moved since the offline\n",
+			       moved, NKSM);
+		ok = !bad && ok;
+		ok = contents_ok("C merged") && ok;
+		ok = !ksm_check_pages(area_c, keys_c, NKSM, "C merged: C") && ok;
+		ksft_test_result(ok, "C merged: pages_shared %ld pages_sharing %ld\n",
+				 want_c.shared, want_c.sharing);
 	} else {
-		ksft_test_result_fail("C merging into moved KSM pages (block not offlined)\n");
+		ksft_test_result_fail("C merging into moved KSM pages (no block offlined)\n");
 	}
 
-	/* 8: the block back online. */
+	/* 7: the block back online. */
 	if (offline) {
-		ok = online_block(chosen);
-		ksft_test_result(ok, "block %ld onlined again (online_movable): state \"online\"\n",
-				 chosen);
+		ok = online_block(chosen->id);
+		ksft_test_result(ok, "block %lu onlined again (online_movable): state \"online\"\n",
+				 chosen->id);
 	} else {
-		if (block_is_offline && chosen >= 0)
-			online_block(chosen);
-		ksft_test_result_fail("online_movable: block not offlined\n");
+		if (block_is_offline && chosen)
+			online_block(chosen->id);
+		ksft_test_result_fail("online_movable: no block offlined\n");
 	}
 
-	for (i = 0; i < 3; i++)
-		if (areas[i])
-			munmap(areas[i], N * ksm_page_size);
+	if (area_c)
+		munmap(area_c, NKSM * ksm_page_size);
+	if (big)
+		munmap(big, big_pages * ksm_page_size);
 	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
 	ksft_finished();
 }

@@ -254,7 +254,7 @@ int main(int argc, char **argv)
 	ksm_selftest_init(UINT_MAX, 0, 840);
 	if (kasan_on()) {
 		limit_ms *= KASAN_SLOWER;
-		ksft_print_msg("KASAN: latency limit %.0f ms\n", limit_ms);
+		ksft_print_msg("under KASAN the latency limit is %.0f ms\n", limit_ms);
 	}
 	npages = mib * 1024 * 1024 / ksm_page_size;
 	want.sharing = NPROC * npages - 2;
