@@ -96,7 +96,8 @@ for p in "${muts[@]}"; do
 			tail -n 1 | sed 's/^ *\[ *[0-9.]*\] */kernel: /'
 		       grep -E '^FAIL  ' "$REPORTS/mutant-$name.summary" |
 			grep -vE '^FAIL  ([0-9]+ |kernel log)|results missing|guest failed|the guest.s runner' |
-			sed 's/^FAIL  //'; } | head -n 2 | cut -c1-150 | paste -sd ';' -)
+			sed 's/^FAIL  //'; } | head -n 2 | cut -c1-150 | paste -sd ';' -) ||
+			true	# head stops reading early: SIGPIPE upstream
 		echo "caught   $name: $what -- by: ${by:-the verdict (see $REPORTS/mutant-$name.summary)}" >>"$new"
 		say "  caught: ${by:-see $REPORTS/mutant-$name.summary}"
 	else

@@ -17,9 +17,11 @@
  *    and any error of the call itself, is a failure; a page that could not
  *    be moved is counted through the call's positive return; of the KSM
  *    pages that were on the other node before the call (the ones it had to
- *    move), at least MOVED_PCT % must be on the node asked for after it
- *    (ours moves about 81 % with ksmd scanning these very pages flat out:
- *    a KSM page it holds a reference to at the moment fails to migrate);
+ *    move), at least MOVED_PCT % must be on the node asked for after it.
+ *    Ours moves 83 to 86 % of them, stock 6.1 54 %: the workers' own
+ *    mbind moves, compaction and run=2 race with these moves.  Of the
+ *    ones still KSM pages after the call (not rewritten meanwhile), as
+ *    many move (84 %): rewrites are not what fails them;
  *  - writes 1 to /proc/sys/vm/compact_memory every 2 s;
  *  - every 6 s: stops ksmd (run=0) and, while KSM pages exist, writing the
  *    other merge_across_nodes must fail with EBUSY exactly, the value
@@ -61,6 +63,7 @@ static struct {
 	unsigned long calls, call_errors, pages, ksm_pages;
 	unsigned long ok, ebusy, eagain, enomem, enoent, other, not_moved;
 	unsigned long on_node, ksm_to_move, ksm_moved;
+	unsigned long kept_to_move, kept_moved;	/* still KSM pages after */
 } mv;
 
 static unsigned long compactions, compact_bad;
@@ -222,6 +225,10 @@ static void move_batch(pid_t pid, int pm_fd, char *area)
 			continue;
 		mv.ksm_to_move++;
 		mv.ksm_moved += where[i] == node;
+		if (!is_ksm(pm_fd, pages[i]))
+			continue;
+		mv.kept_to_move++;
+		mv.kept_moved += where[i] == node;
 	}
 }
 
@@ -376,6 +383,8 @@ int main(int argc, char **argv)
 	ksft_print_msg("move_pages: %lu pages not moved (positive returns)\n", mv.not_moved);
 	ksft_print_msg("then on the node asked for: %lu of %lu pages; of the %lu KSM pages on the other node before, %lu\n",
 		       mv.on_node, mv.pages, mv.ksm_to_move, mv.ksm_moved);
+	ksft_print_msg("of the %lu of them still KSM pages after, %lu\n",
+		       mv.kept_to_move, mv.kept_moved);
 	ksft_print_msg("mbind: %lu calls, %lu failed; compact_memory: %lu writes, %lu failed\n",
 		       ctl->mbind_calls, ctl->mbind_bad, compactions, compact_bad);
 	ksft_print_msg("merge_across_nodes: %lu switches, %lu EBUSY as due\n", switches, busy_seen);
