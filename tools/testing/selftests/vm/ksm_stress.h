@@ -74,6 +74,23 @@ void ksm_slab_print(const char *what, const long objs[KSM_NR_SLABS]);
  */
 int ksm_slab_wait_zero(long timeout_ms);
 
+/*
+ * The counters that pages held still imply, once writes pause: the pages
+ * of contents with two copies or more are all merged, the others are
+ * unshared.  @zero -1: ksm_zero_pages is not checked.
+ */
+struct ksm_share {
+	long sum;		/* pages_shared + pages_sharing */
+	long unshared;
+	long zero;		/* ksm_zero_pages */
+};
+
+/*
+ * Wait up to @timeout_ms for the counters to be as @w says (volatile 0),
+ * and for them to stay so over two more full scans; print them if not.
+ */
+bool ksm_wait_share(const struct ksm_share *w, long timeout_ms);
+
 #define KSM_STRESS_ZERO_MS	30000	/* counters back to 0 */
 #define KSM_STRESS_SLAB_MS	20000	/* slab objects freed (RCU, per-cpu) */
 

@@ -1304,70 +1304,6 @@ static bool wait_held(const pid_t *pids)
 	}
 }
 
-/* The counters the data implies; zero -1: ksm_zero_pages not checked. */
-struct share_want {
-	long sum;		/* pages_shared + pages_sharing */
-	long unshared;
-	long zero;
-};
-
-static bool share_match(const struct share_want *w, struct ksm_counters *c, long *zero)
-{
-	unsigned long z;
-
-	ksm_read_counters(c);
-	*zero = -1;
-	if (w->zero >= 0 && !ksm_try_read("ksm_zero_pages", &z))
-		*zero = z;
-	return c->shared + c->sharing == w->sum && c->unshared == w->unshared &&
-	       c->vol == 0 && *zero == w->zero;
-}
-
-/*
- * Wait until the counters are as @w says, then check that they stay so
- * over two more full scans (a mismatch shorter than KSM_TRANSIENT_MS is
- * taken: ksmd may be inside one page's processing).
- */
-static bool wait_share(const struct share_want *w, long timeout_ms)
-{
-	long long deadline = ksm_now_ms() + timeout_ms, since = -1, now;
-	unsigned long from = 0;
-	struct ksm_counters c;
-	bool matched = false;
-	long zero;
-
-	for (;;) {
-		bool ok = share_match(w, &c, &zero);
-
-		now = ksm_now_ms();
-		if (ok && !matched) {
-			matched = true;
-			from = ksm_full_scans();
-		}
-		if (ok) {
-			since = -1;
-			if (ksm_full_scans() >= from + 2)
-				return true;
-		} else if (matched && since < 0) {
-			since = now;
-		} else if (matched && now - since > KSM_TRANSIENT_MS) {
-			ksft_print_msg("counters matched, then changed\n");
-			break;
-		}
-		if (now > deadline) {
-			ksft_print_msg("timeout after %ld ms\n", timeout_ms);
-			break;
-		}
-		usleep(KSM_POLL_US);
-	}
-	ksft_print_msg("want: pages_shared + pages_sharing %ld, pages_unshared %ld, pages_volatile 0, ksm_zero_pages %ld (-1: not checked)\n",
-		       w->sum, w->unshared, w->zero);
-	ksft_print_msg("seen: pages_shared %ld + pages_sharing %ld = %ld, pages_unshared %ld, pages_volatile %ld, ksm_zero_pages %ld; full_scans %lu\n",
-		       c.shared, c.sharing, c.shared + c.sharing, c.unshared, c.vol, zero,
-		       ksm_full_scans());
-	return false;
-}
-
 /*
  * The workers hold their pages: sum their counts per key and wait for KSM
  * to share exactly that (see the top of the file).
@@ -1376,7 +1312,7 @@ static bool check_final_share(bool zero_pages)
 {
 	unsigned long n[NKEYS + 1] = { 0 }, max_sharing;
 	unsigned long long extra_keys[NKEYS + 1];
-	struct share_want w = { 0, 0, 0 };
+	struct ksm_share w = { 0, 0, 0 };
 	unsigned int i, k, nextra = 0;
 	char *extra = NULL;
 	bool ok;
@@ -1408,7 +1344,7 @@ static bool check_final_share(bool zero_pages)
 	}
 	ksft_print_msg("use_zero_pages %d, max_page_sharing %lu: want pages_shared + pages_sharing %ld, pages_unshared %ld, ksm_zero_pages %ld\n",
 		       zero_pages, max_sharing, w.sum, w.unshared, w.zero);
-	ok = wait_share(&w, KSM_TIMEOUT_MS);
+	ok = ksm_wait_share(&w, KSM_TIMEOUT_MS);
 	ksm_print_counters("workers holding");
 	if (extra && munmap(extra, nextra * ksm_page_size))
 		ksft_exit_fail_msg("munmap: %s\n", strerror(errno));

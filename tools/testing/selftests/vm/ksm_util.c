@@ -1431,3 +1431,63 @@ int ksm_slab_wait_zero(long timeout_ms)
 	}
 }
 
+/* ---------------------------------------------------------------------- */
+/* The share that data held still implies.                                */
+/* ---------------------------------------------------------------------- */
+
+static bool ksm_share_match(const struct ksm_share *w, struct ksm_counters *c, long *zero)
+{
+	unsigned long z;
+
+	ksm_read_counters(c);
+	*zero = -1;
+	if (w->zero >= 0 && !ksm_try_read("ksm_zero_pages", &z))
+		*zero = z;
+	return c->shared + c->sharing == w->sum && c->unshared == w->unshared &&
+	       c->vol == 0 && *zero == w->zero;
+}
+
+/*
+ * Wait until the counters are as @w says, then check that they stay so
+ * over two more full scans (a mismatch shorter than KSM_TRANSIENT_MS is
+ * taken: ksmd may be inside one page's processing).  See ksm_stress.h.
+ */
+bool ksm_wait_share(const struct ksm_share *w, long timeout_ms)
+{
+	long long deadline = ksm_now_ms() + timeout_ms, since = -1, now;
+	unsigned long from = 0;
+	struct ksm_counters c;
+	bool matched = false;
+	long zero;
+
+	for (;;) {
+		bool ok = ksm_share_match(w, &c, &zero);
+
+		now = ksm_now_ms();
+		if (ok && !matched) {
+			matched = true;
+			from = ksm_full_scans();
+		}
+		if (ok) {
+			since = -1;
+			if (ksm_full_scans() >= from + 2)
+				return true;
+		} else if (matched && since < 0) {
+			since = now;
+		} else if (matched && now - since > KSM_TRANSIENT_MS) {
+			ksft_print_msg("counters matched, then changed\n");
+			break;
+		}
+		if (now > deadline) {
+			ksft_print_msg("timeout after %ld ms\n", timeout_ms);
+			break;
+		}
+		usleep(KSM_POLL_US);
+	}
+	ksft_print_msg("want: pages_shared + pages_sharing %ld, pages_unshared %ld, pages_volatile 0, ksm_zero_pages %ld (-1: not checked)\n",
+		       w->sum, w->unshared, w->zero);
+	ksft_print_msg("seen: pages_shared %ld + pages_sharing %ld = %ld, pages_unshared %ld, pages_volatile %ld, ksm_zero_pages %ld; full_scans %lu\n",
+		       c.shared, c.sharing, c.shared + c.sharing, c.unshared, c.vol, zero,
+		       ksm_full_scans());
+	return false;
+}
