@@ -90,6 +90,7 @@ static bool fork_moves(void)
 	void *addr = d;
 	bool ok = true;
 	pid_t pid;
+	long ret;
 	int i;
 
 	ksm_bind_node(d, PER_AREA, 0);
@@ -112,8 +113,10 @@ static bool fork_moves(void)
 		_exit(ok ? KSFT_PASS : KSFT_FAIL);
 	}
 
-	if (ksm_move_pages(1, &addr, &node1, &status, MPOL_MF_MOVE_ALL)) {
-		ksft_print_msg("move_pages: %s\n", strerror(errno));
+	ret = ksm_move_pages(1, &addr, &node1, &status, MPOL_MF_MOVE_ALL);
+	if (ret) {
+		ksft_print_msg("move_pages: %s\n",
+			       ret < 0 ? strerror(errno) : "the page could not be moved");
 		ok = false;
 	}
 	if (status != node1) {
