@@ -43,12 +43,14 @@
  *    mmap_read_trylock(): that is what lets madvise and exit take
  *    ``ksm_mutex`` from inside mmap_lock.
  *
- * 5. The page lock of a KSM page (blocking lock_page()), then the page
- *    lock of a page merged into it, which is only ever taken with
- *    trylock_page().  Waiting for it holds a page reference, which fails
- *    a migration holding the lock (its refcount check): so ksmd leaves
- *    alone the rmap items of ptes that are migration entries, instead of
- *    freeing them.
+ * 5. The page lock of a KSM page, then the page lock of a page merged
+ *    into it.  Both are only ever taken with trylock_page(): to wait for
+ *    a page lock is to hold a reference to the page, and a migration that
+ *    holds the lock fails on that reference (its refcount check), attempt
+ *    after attempt.  So ksmd leaves a locked page for its next visit, or,
+ *    where it must have the lock (an item off a node's rmap list), waits
+ *    with its reference dropped (ksm_lock_page_of()); and it leaves alone
+ *    the rmap items of ptes that are migration entries.
  *
  * 6. The anon_vma lock and the page table lock (spinlocks), taken by the
  *    rmap and page table helpers as usual.

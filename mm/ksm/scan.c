@@ -128,7 +128,9 @@ static void ksm_link_existing(struct vm_area_struct *vma, struct page *page,
 	struct folio *folio = page_folio(page);
 	struct ksm_stable_node *node;
 
-	folio_lock(folio);
+	/* Locked by another (migration): link it at the next visit. */
+	if (!folio_trylock(folio))
+		return;
 	/* A write may have replaced it since the walk: link only a mapping. */
 	if (follow_page(vma, ksm_item_addr(item), 0) != page)
 		goto unlock;
@@ -163,7 +165,10 @@ static void ksm_move_to_better_dup(struct vm_area_struct *vma,
 	kpage = ksm_better_dup(item->head, &room);
 	if (!kpage)
 		return;
-	lock_page(kpage);
+	if (!trylock_page(kpage)) {
+		put_page(kpage);
+		return;
+	}
 	if (READ_ONCE(room->kpfn) == page_to_pfn(kpage) &&
 	    room->nr_items < ksm_max_page_sharing)
 		ksm_merge_move(item, vma, page, kpage, room);
@@ -294,7 +299,16 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	if (kpage) {
 		err = -EBUSY;
 		if (node) {
-			lock_page(kpage);
+			/*
+			 * A KSM page locked by another task (migration,
+			 * reclaim) is left for the next visit: waiting for its
+			 * lock with a reference held would fail a migration
+			 * that holds it, attempt after attempt.
+			 */
+			if (!trylock_page(kpage)) {
+				put_page(kpage);
+				return;
+			}
 			if (READ_ONCE(node->kpfn) == page_to_pfn(kpage))
 				err = ksm_merge_into(vma, addr, page, kpage);
 			if (!err)

@@ -179,13 +179,14 @@ enum ksm_get_mode { KSM_GET_NOLOCK, KSM_GET_LOCK };
  * KSM_GET_LOCK.  A node whose page has been freed is stale: it leaves its
  * tree (*@stale set, see ksm_node_gone()) and NULL is returned.  NULL
  * without *@stale means the page is unavailable for a moment (its refcount
- * frozen in the swap cache).
+ * frozen in the swap cache, or for KSM_GET_LOCK its lock held by another
+ * task): see ksm_lock_page_of().
  *
  * page->mapping of the KSM page points at the node until the page is
  * freed; a migrated KSM page keeps it too, so the pfn is checked against
  * node->kpfn again once the page is pinned, and locked.
  *
- * Context: ksm_mutex held; may sleep for the page lock (KSM_GET_LOCK).
+ * Context: ksm_mutex held.
  * Return: the page, referenced (and locked for KSM_GET_LOCK), or NULL.
  */
 static struct page *ksm_get_page(struct ksm_stable_node *node,
@@ -225,7 +226,15 @@ retry:
 		goto gone;
 	}
 	if (mode == KSM_GET_LOCK) {
-		lock_page(page);
+		/*
+		 * Never sleep on the lock with the reference held: migration
+		 * holds it while it expects no other reference, and would
+		 * fail attempt after attempt.  The caller waits without it.
+		 */
+		if (!trylock_page(page)) {
+			put_page(page);
+			return NULL;
+		}
 		if (READ_ONCE(page->mapping) != want ||
 		    READ_ONCE(node->kpfn) != kpfn) {
 			unlock_page(page);
@@ -243,6 +252,27 @@ gone:
 	ksm_node_gone(node);
 	*stale = true;
 	return NULL;
+}
+
+/*
+ * ksm_get_page(KSM_GET_LOCK) until the page is locked or the node stale.
+ * While the page is unavailable no reference to it is held: a yield or two
+ * first (a frozen refcount lasts a moment), then a tick at a time (the lock
+ * holder may sleep, as migration does to allocate).
+ */
+static struct page *ksm_lock_page_of(struct ksm_stable_node *node,
+				     bool *stale)
+{
+	unsigned int tries = 0;
+	struct page *page;
+
+	while (!(page = ksm_get_page(node, KSM_GET_LOCK, stale)) && !*stale) {
+		if (++tries <= 2)
+			cond_resched();
+		else
+			schedule_timeout_uninterruptible(1);
+	}
+	return page;
 }
 
 /*
@@ -603,8 +633,7 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
 	 * page under migration or reclaim may come right after its refcount
 	 * was frozen): wait until the page can be locked, or is gone.
 	 */
-	while (!(page = ksm_get_page(node, KSM_GET_LOCK, &stale)) && !stale)
-		cond_resched();
+	page = ksm_lock_page_of(node, &stale);
 	ksm_detach_item(node, item);
 	if (page) {
 		unlock_page(page);
@@ -636,8 +665,10 @@ static void ksm_sweep_node(struct ksm_stable_node *node,
 		ksm_node_gone(node);
 		goto tidy;
 	}
-	page = ksm_get_page(node, release ? KSM_GET_LOCK : KSM_GET_NOLOCK,
-			    &stale);
+	if (release)
+		page = ksm_lock_page_of(node, &stale);
+	else
+		page = ksm_get_page(node, KSM_GET_NOLOCK, &stale);
 	if (!page)
 		goto tidy;
 	if (release) {
