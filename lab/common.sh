@@ -13,6 +13,9 @@ OURS_SRC=$SRC/ours
 # The KSM selftests of upstream 6.12 (Debian's linux-source-6.12), the
 # conformance suite of newer KSM: only their files are extracted.
 UP612=$SRC/upstream-6.12
+# The whole of Debian's linux-source-6.12, for the stock612 kernel that
+# make bench compares with (extracted by `setup.sh stock612`, when needed).
+STOCK612_SRC=$SRC/stock-6.12
 REPORTS=$BUILD/reports
 JOBS=${JOBS:-$(nproc)}
 
@@ -67,11 +70,16 @@ step() {
 	say "$what: done in $(($(date +%s) - t0))s"
 }
 
+# tree_version DIR: the version of the kernel tree in DIR, e.g. 6.12.57.
+tree_version() {
+	awk '/^VERSION =/{v=$3} /^PATCHLEVEL =/{p=$3} /^SUBLEVEL =/{s=$3}
+	     END{printf "%s.%s.%s\n", v, p, s}' "$1/Makefile"
+}
+
 # base_version: the 6.1.y of the extracted base tree, e.g. 6.1.192.
 base_version() {
 	[ -f "$VANILLA/Makefile" ] || die "base tree missing: run 'make setup' first"
-	awk '/^VERSION =/{v=$3} /^PATCHLEVEL =/{p=$3} /^SUBLEVEL =/{s=$3}
-	     END{printf "%s.%s.%s\n", v, p, s}' "$VANILLA/Makefile"
+	tree_version "$VANILLA"
 }
 
 # project_files: the project's kernel files, relative to ROOT, one per line.

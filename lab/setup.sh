@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 # Install what the lab needs (Debian 12) and extract the base tree once.
+# setup.sh stock612: also extract the whole 6.12 tree (make bench's third
+# kernel; 1.5 GiB more, so only when that kernel is built).
 source "$(dirname "$0")/common.sh"
 
 PKGS="linux-source-6.1 linux-source-6.12 gcc make flex bison bc libelf-dev libssl-dev cpio xz-utils
       busybox-static qemu-system-x86 libnuma-dev ccache sparse perl python3
-      python3-ply python3-git git kmod"
+      python3-ply python3-git python3-matplotlib git kmod"
 
 missing=()
 for p in $PKGS; do
@@ -60,4 +62,17 @@ if [ "$(cat "$UP612/.lab-tarball" 2>/dev/null)" != "$stamp" ]; then
 	mv "$SRC/extract-6.12"/linux-source-6.12 "$UP612"
 	rmdir "$SRC/extract-6.12"
 	echo "$stamp" >"$UP612/.lab-tarball"
+fi
+
+# The whole 6.12 tree, for the stock612 kernel.
+if [ "${1:-}" = stock612 ] &&
+   [ "$(cat "$STOCK612_SRC/.lab-tarball" 2>/dev/null)" != "$stamp" ]; then
+	rm -rf "$STOCK612_SRC" "$SRC/extract-stock612"
+	mkdir -p "$SRC/extract-stock612"
+	step "$BUILD/logs/extract-stock612.log" "extracting $(basename "$UP_TARBALL") (the stock612 kernel)" \
+		tar -C "$SRC/extract-stock612" -xf "$UP_TARBALL"
+	mv "$SRC/extract-stock612"/linux-source-6.12 "$STOCK612_SRC"
+	rmdir "$SRC/extract-stock612"
+	echo "$stamp" >"$STOCK612_SRC/.lab-tarball"
+	say "stock612 tree: Linux $(tree_version "$STOCK612_SRC") ($STOCK612_SRC)"
 fi
