@@ -60,7 +60,9 @@
  * n_k is 1 more than a multiple of max_page_sharing could end with every
  * KSM page of its chain full and one page left unshared, or in a KSM page
  * of its own: the parent then maps one more mergeable page of it, so that
- * the figure is exact either way.  A KSM that misses a merge, merges
+ * the figure is exact either way.  And as a last layout may hold no
+ * mergeable page at all, the parent always maps two pages of the first
+ * key (2001) too, counted in its n_k.  A KSM that misses a merge, merges
  * pages that differ or leaves items behind fails this; one that merges a
  * single page no longer passes.
  *
@@ -924,14 +926,16 @@ static bool wait_held(const pid_t *pids)
 
 /*
  * The fuzzers hold their last layouts: sum their counts per key and wait
- * for KSM to share exactly that (see the top of the file).
+ * for KSM to share exactly that (see the top of the file).  A last layout
+ * may hold no mergeable page at all: two pages of the parent's own, of the
+ * first key, see to it that there is always something to share.
  */
 static bool check_final_share(void)
 {
 	unsigned long n[NKEYS + 1] = { 0 }, absent = 0, total = 0, max_sharing;
-	unsigned long long extra_keys[NKEYS + 1];
+	unsigned long long extra_keys[NKEYS + 3] = { key_of(1), key_of(1) };
 	struct ksm_share w = { 0, 0, 0 };
-	unsigned int i, k, nextra = 0;
+	unsigned int i, k, nextra = 2;
 	char *extra = NULL;
 	bool zero_pages, ok;
 
@@ -943,6 +947,8 @@ static bool check_final_share(void)
 		total += n[k];
 		ksft_print_msg("key %llu: %lu mergeable pages in the last layouts\n",
 			       key_of(k), n[k]);
+		if (k == 1)
+			n[k] += 2;
 		if (!k && zero_pages) {
 			w.zero = n[k];
 			continue;
@@ -960,16 +966,15 @@ static bool check_final_share(void)
 		absent += figs[i].final_absent;
 	if (!ksm_file_exists("ksm_zero_pages"))
 		w.zero = -1;
-	if (nextra) {
+	if (nextra > 2)
 		ksft_print_msg("%u keys 1 more than a multiple of max_page_sharing %lu: one more page each\n",
-			       nextra, max_sharing);
-		extra = ksm_mmap_mergeable(extra_keys, nextra);
-	}
+			       nextra - 2, max_sharing);
+	extra = ksm_mmap_mergeable(extra_keys, nextra);
 	ksft_print_msg("%lu mergeable pages (%lu not present, left out), use_zero_pages %d: want pages_shared + pages_sharing %ld, pages_unshared %ld, ksm_zero_pages %ld\n",
 		       total, absent, zero_pages, w.sum, w.unshared, w.zero);
 	ok = ksm_wait_share(&w, KSM_TIMEOUT_MS);
 	ksm_print_counters("final layouts");
-	if (extra && munmap(extra, nextra * ksm_page_size))
+	if (munmap(extra, nextra * ksm_page_size))
 		ksft_exit_fail_msg("munmap: %s\n", strerror(errno));
 	return ok && w.sum > 0;
 }
