@@ -207,6 +207,10 @@ LAB_STATIC= compile "$bin/ksm_bench-host" "$LAB/guest/ksm_bench.c" -util
 	echo "latency|900|ksm_bench latency -m 128 -s 8"
 	echo "idle|900|ksm_bench idle -m 512 -t 30"
 	echo "domains|900|ksm_bench domains -m 128"
+	echo "vm|900|ksm_bench vm -m 256 -t 20"
+	echo "scale|1800|ksm_bench scale -m 64"
+	echo "sparse|1200|ksm_bench sparse -m 64 -g 64"
+	echo "phases|1200|ksm_bench phases -m 128"
 } >"$root/lab/bench.cases"
 {
 	echo "# make bench BENCH=quick: the same workloads, smaller"
@@ -218,6 +222,10 @@ LAB_STATIC= compile "$bin/ksm_bench-host" "$LAB/guest/ksm_bench.c" -util
 	echo "latency|600|ksm_bench latency -m 32 -s 4"
 	echo "idle|600|ksm_bench idle -m 128 -t 15"
 	echo "domains|600|ksm_bench domains -m 32"
+	echo "vm|600|ksm_bench vm -m 64 -t 10"
+	echo "scale|900|ksm_bench scale -m 16"
+	echo "sparse|600|ksm_bench sparse -m 16 -g 16"
+	echo "phases|600|ksm_bench phases -m 32"
 } >"$root/lab/bench-quick.cases"
 
 # lab/profile.sh: each bench workload (quick sizes) under the tick profiler,
