@@ -1306,9 +1306,9 @@ static int w_sparse(unsigned long mib, unsigned long gib)
  * after phase: a few KSM pages with up to every page of all three mapping
  * them (max_page_sharing 98304), then rewritten to other contents, which
  * takes every mapping off them.  ksmd runs flat out (pages_to_scan 98304,
- * sleep_millisecs 0).  Each phase is timed from its first write until the
- * counters are what its contents imply; they must then hold over two more
- * full scans.
+ * sleep_millisecs 0).  Each phase is timed from its first write (and from
+ * its last) until the counters are what its contents imply; they must then
+ * hold over two more full scans.
  */
 #define PH_PROCS 3
 static const char ph_contents[][PH_PROCS] = {
@@ -1320,7 +1320,7 @@ static int w_phases(unsigned long mib)
 {
 	unsigned long pages = mib * 256, count[256], scans, i;
 	int cmd[PH_PROCS][2], done[2], k, status, bad = 0;
-	double t0, t, total = 0, limit = 900;
+	double t0, tw, t, total = 0, after = 0, limit = 900;
 	unsigned int p;
 	struct expect e;
 	char key[48];
@@ -1376,7 +1376,8 @@ static int w_phases(unsigned long mib)
 			if (read(done[0], &c, 1) != 1)
 				fail("a process failed to write its memory");
 		}
-		progress("phase %u (%.3s): written in %.2fs", p, ph_contents[p], now() - t0);
+		tw = now();
+		progress("phase %u (%.3s): written in %.2fs", p, ph_contents[p], tw - t0);
 		while (rd("pages_shared") != e.shared || rd("pages_sharing") != e.sharing) {
 			if (now() - t0 > limit)
 				fail("phase %u: pages_shared %lu, pages_sharing %lu after %.0fs; expected %lu, %lu",
@@ -1386,6 +1387,7 @@ static int w_phases(unsigned long mib)
 		}
 		t = now() - t0;
 		total += t;
+		after += now() - tw;
 		scans = rd("full_scans");
 		while (rd("full_scans") < scans + 2) {
 			if (now() - t0 > limit)
@@ -1407,6 +1409,7 @@ static int w_phases(unsigned long mib)
 		fail("%d processes found their memory changed", bad);
 	progress("contents intact");
 	result("phases_total_s", total);
+	result("phases_after_writes_s", after);
 	return 0;
 }
 
