@@ -52,15 +52,17 @@
  * running (pages_to_scan 2000, sleep_millisecs 5) and use_zero_pages 0 (as
  * set at the start), the counters must reach and keep for two full scans:
  *    pages_shared + pages_sharing = sum of n_k over the k with n_k >= 2,
- *    pages_unshared = the number of k with n_k = 1 (a lone page, once
- *                     scanned, stays in the unstable tree),
+ *    pages_unshared = the number of k with n_k = 1 (none: see below),
  *    pages_volatile = 0, and ksm_zero_pages = 0 where it exists.
  * (Were use_zero_pages 1, the pages of zeroes would instead map the zero
  * page: out of both sums, ksm_zero_pages = their number.)  A content whose
  * n_k is 1 more than a multiple of max_page_sharing could end with every
  * KSM page of its chain full and one page left unshared, or in a KSM page
  * of its own: the parent then maps one more mergeable page of it, so that
- * the figure is exact either way.  And as a last layout may hold no
+ * the figure is exact either way.  That includes n_k = 1: a lone page may
+ * be a KSM page already, if the copies it merged with went (KSM leaves a
+ * KSM page mapped once as it is, as 6.1 does), so the last layouts leave
+ * no page unshared.  And as a last layout may hold no
  * mergeable page at all, the parent always maps two pages of the first
  * key (2001) too, counted in its n_k.  A KSM that misses a merge, merges
  * pages that differ or leaves items behind fails this; one that merges a
@@ -953,7 +955,7 @@ static bool check_final_share(void)
 			w.zero = n[k];
 			continue;
 		}
-		if (n[k] >= 2 && n[k] % max_sharing == 1) {
+		if (n[k] % max_sharing == 1) {
 			extra_keys[nextra++] = key_of(k);
 			n[k]++;
 		}
