@@ -19,7 +19,7 @@ help:
 	@echo "make run     build and boot KERNEL=$(KERNEL) and show KSM merging live (DEMO=merge|domains|vms)"
 	@echo "make check   build, boot and run every test (KERNEL=ours|stock, FLAVOUR=test|bench)"
 	@echo "make stress the long stress and fault runs (FLAVOUR=test|kasan, SEED=N to repeat)"
-	@echo "make bench   stock vs ours, bench flavour: medians, ratios, targets (BENCH=quick: short)"
+	@echo "make bench   stock 6.1, stock 6.12 and ours, bench flavour: medians, ratios, targets, picture (BENCH=quick: short)"
 	@echo "make profile KERNEL=ours|stock WORKLOAD=merge|scan|cow|unmerge|steady: where the kernel spends its time"
 	@echo "make mutants deliberate faults in mm/ksm/ (lab/mutants/), each against make check's suites"
 	@echo "make shell   an interactive shell in the guest"
