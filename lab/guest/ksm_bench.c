@@ -27,6 +27,7 @@
  * times are CLOCK_MONOTONIC.  The host (lab/bench.sh) gathers the results.
  */
 #define _GNU_SOURCE
+#include <poll.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <x86intrin.h>
@@ -1073,16 +1074,19 @@ static int vm_same(const void *page, uint64_t tag)
 	return tag == VM_ZERO_TAG ? ksm_check_page(page, 0) < 0 : same(page, tag);
 }
 
-struct vm_arg {
-	struct vm_shape v;
-	volatile int *stop;
-};
+/* Has the parent closed @go (spawn()): should the process finish? */
+static bool go_closed(int go)
+{
+	struct pollfd p = { .fd = go, .events = POLLIN };
 
-/* One guest: set up, then rewrite the volatile share until *stop. */
+	return poll(&p, 1, 0) > 0;
+}
+
+/* One guest: set up, then rewrite the volatile share until @go closes. */
 static int vm_child(int k, void *arg, int ready, int go)
 {
-	const struct vm_shape *v = &((struct vm_arg *)arg)->v;
-	volatile int *stop = ((struct vm_arg *)arg)->stop;
+	const struct vm_shape *v = arg;
+	bool stop = false;
 	unsigned long first_vol = v->image + v->pair + v->zero, i, round = 0;
 	char *area = map(v->pages);
 	double next;
@@ -1092,11 +1096,11 @@ static int vm_child(int k, void *arg, int ready, int go)
 	mergeable(area, v->pages, MADV_MERGEABLE);
 	if (write(ready, "r", 1) != 1)
 		return 2;
-	for (next = now(); !*stop; next += 0.5) {
+	for (next = now(); !stop; next += 0.5) {
 		round++;
 		for (i = first_vol; i < first_vol + v->vol; i++)
 			vm_fill(area + i * PAGE, vm_tag(v, k, i, round));
-		while (!*stop && now() < next + 0.5)
+		while (!(stop = go_closed(go)) && now() < next + 0.5)
 			usleep(10000);
 	}
 	for (i = 0; i < v->pages; i++) {
@@ -1113,9 +1117,7 @@ static int w_vm(unsigned long mib, unsigned long secs)
 	unsigned long contents, *count, i, sharing, total;
 	double t0, c0, t, c, cpu90 = -1, wall90 = -1, full_t = -1, full_c = 0;
 	double shown = 0, limit = 600;
-	struct vm_arg a;
 	struct vm_shape v;
-	volatile int *stop;
 	struct expect e;
 	int go, bad;
 
@@ -1127,10 +1129,8 @@ static int w_vm(unsigned long mib, unsigned long secs)
 	/* Contents: the image's, the pairs', the zero page. */
 	contents = v.image + VM_PROCS / 2 * v.pair + 1;
 	count = calloc(contents, sizeof(*count));
-	stop = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (!count || stop == MAP_FAILED)
+	if (!count)
 		fail("out of memory");
-	*stop = 0;
 	for (i = 0; i < v.image; i++)
 		count[i] = VM_PROCS;
 	for (i = 0; i < VM_PROCS / 2 * v.pair; i++)
@@ -1141,9 +1141,7 @@ static int w_vm(unsigned long mib, unsigned long secs)
 	wr("use_zero_pages", 0);
 	progress("%d guests x %lu MiB: %d%% image, %d%% pairs, %d%% zeroes, %d%% volatile, the rest unique",
 		 VM_PROCS, v.pages * PAGE >> 20, VM_IMAGE, VM_PAIR, VM_ZERO, VM_VOLATILE);
-	a.v = v;
-	a.stop = stop;
-	go = spawn(VM_PROCS, vm_child, &a);
+	go = spawn(VM_PROCS, vm_child, &v);
 	total = e.sharing;
 	progress("the data allows pages_sharing %lu (%.1f MiB saved), pages_shared %lu",
 		 total, total * PAGE / 1048576.0, e.shared);
@@ -1180,7 +1178,6 @@ static int w_vm(unsigned long mib, unsigned long secs)
 	}
 	wr("run", 0);
 	still(e, "once ksmd stopped");
-	*stop = 1;
 	bad = reap(VM_PROCS, go);
 	if (bad)
 		fail("%d guests found their memory changed", bad);
