@@ -8,7 +8,7 @@
  * moves to another cgroup, or changes uid, moves its pages with it.
  *
  * A domain is a 64-bit key.  The stable trees are ordered by key first,
- * then by content; every stable node keeps the key it was made with, and
+ * then by checksum and content; every stable node keeps the key it was made with, and
  * a mapping whose mm's key is no longer its node's is unshared at ksmd's
  * next visit (scan.c).  The unstable table mixes the key into the bucket,
  * and a candidate's key is taken afresh before a merge.  The zero page

@@ -175,7 +175,9 @@ enum ksm_node_kind {
  * one were not enough.  The KSM page points back at its node through
  * page->mapping (node | PAGE_MAPPING_KSM).  Once the page has gone, a node
  * that still has rmap items is dead: out of its tree, on a list of its
- * own, freed with its last item.
+ * own, freed with its last item.  The checksum of the content, taken once
+ * the page was write-protected, orders the tree before the content: a
+ * search compares pages only where the checksums are equal.
  */
 struct ksm_stable_node {
 	union {
@@ -198,6 +200,7 @@ struct ksm_stable_node {
 	unsigned short kind;
 	short nid;				/* its tree, or the chain's */
 	u64 domain;				/* merge domain, see domain.c */
+	u32 checksum;				/* ksm_calc_checksum() of it */
 };
 
 struct ksm_mm_slot {
@@ -316,7 +319,7 @@ static inline u32 ksm_domain_tag(u64 domain)
 }
 
 /* stable.c: the stable trees. */
-struct page *ksm_stable_search(struct page *page, u64 domain,
+struct page *ksm_stable_search(struct page *page, u32 checksum, u64 domain,
 			       struct ksm_stable_node **nodep);
 void ksm_stable_add(struct ksm_stable_node *node, struct page *kpage);
 struct page *ksm_better_dup(struct ksm_stable_node *node,

@@ -381,6 +381,8 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	node->kpfn = page_to_pfn(page);
 	node->nid = ksm_tree_nid(page);
 	node->domain = domain;
+	/* Of the content as it now stays: it may differ from the item's. */
+	node->checksum = ksm_calc_checksum(page);
 	ksm_stable_link(item, node, vma->anon_vma);
 	/* Pairs with the lockless reads of page->mapping by rmap walkers. */
 	smp_wmb();

@@ -295,7 +295,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	checksum = ksm_calc_checksum(page);
 	item->checksum = checksum;
 
-	kpage = ksm_stable_search(page, domain, &node);
+	kpage = ksm_stable_search(page, checksum, domain, &node);
 	if (kpage) {
 		err = -EBUSY;
 		if (node) {

@@ -291,9 +291,54 @@ static void ksm_test_domain_order(struct kunit *test)
 	}
 	KUNIT_EXPECT_EQ(test, last, U64_MAX - 1);
 	/* No entry of domain 7 (nor 0): nothing found, no page looked at. */
-	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 7, &found));
+	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 0, 7, &found));
 	KUNIT_EXPECT_NULL(test, found);
-	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 0, &found));
+	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 0, 0, &found));
+	while (i--) {
+		rb_erase(&node[i]->rb, ksm_root_of(node[i]));
+		ksm_free_node(node[i]);
+	}
+	mutex_unlock(&ksm_mutex);
+	__free_page(page);
+}
+
+/*
+ * Within a domain the tree is ordered by checksum before content: a search
+ * for a checksum no entry has finds nothing without a look at any page
+ * (these nodes have none: a look would fault), and so does an insert.
+ */
+static void ksm_test_checksum_order(struct kunit *test)
+{
+	static const u32 sums[] = { 50, 10, 90, 30, 70 };
+	struct ksm_stable_node *node[ARRAY_SIZE(sums)], *found;
+	struct page *page = alloc_page(GFP_KERNEL);
+	struct rb_node *n;
+	unsigned int i, seen = 0;
+	u32 last = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	mutex_lock(&ksm_mutex);
+	for (i = 0; i < ARRAY_SIZE(sums); i++) {
+		node[i] = ksm_test_node();
+		if (!node[i])
+			break;
+		node[i]->domain = 3;
+		node[i]->checksum = sums[i];
+		ksm_stable_insert(node[i], NULL);
+	}
+	KUNIT_EXPECT_EQ(test, i, ARRAY_SIZE(sums));
+	for (n = rb_first(ksm_root_of(node[0])); n; n = rb_next(n)) {
+		found = rb_entry(n, struct ksm_stable_node, rb);
+		KUNIT_EXPECT_EQ(test, found->domain, 3ULL);
+		KUNIT_EXPECT_GT(test, found->checksum, last);
+		last = found->checksum;
+		seen++;
+	}
+	KUNIT_EXPECT_EQ(test, seen, i);
+	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 40, 3, &found));
+	KUNIT_EXPECT_NULL(test, found);
+	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 95, 3, &found));
+	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 50, 4, &found));
 	while (i--) {
 		rb_erase(&node[i]->rb, ksm_root_of(node[i]));
 		ksm_free_node(node[i]);
@@ -304,6 +349,7 @@ static void ksm_test_domain_order(struct kunit *test)
 
 static struct kunit_case ksm_stable_test_cases[] = {
 	KUNIT_CASE(ksm_test_domain_order),
+	KUNIT_CASE(ksm_test_checksum_order),
 	KUNIT_CASE(ksm_test_chain_life),
 	KUNIT_CASE(ksm_test_chain_empty),
 	KUNIT_CASE(ksm_test_items_and_death),

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KSM: the stable trees.  Each tree is an rbtree of write-protected KSM
- * pages ordered by content, one per NUMA node unless merge_across_nodes.
+ * pages ordered by merge domain, checksum and content, one per NUMA node
+ * unless merge_across_nodes.
  * A tree entry is a plain node (one KSM page) or a chain of dups (several
  * KSM pages of the same content, each shared at most max_page_sharing
  * times).  Everything here runs with ksm_mutex held.
@@ -324,6 +325,13 @@ static void ksm_rehome(struct ksm_stable_node *node, struct page *page)
 	ksm_stable_insert(node, page);
 }
 
+/* Is it time to look at every dup of @chain (prune_millisecs)? */
+static bool ksm_prune_due(const struct ksm_stable_node *chain)
+{
+	return time_after_eq(jiffies, chain->pruned +
+			     msecs_to_jiffies(READ_ONCE(ksm_prune_ms)));
+}
+
 /*
  * Get a referenced page of tree entry @tnode to compare contents with, and
  * in *@room the plain or dup node that can take one more mapping, if any.
@@ -354,8 +362,7 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 		return page;
 	}
 
-	prune = time_after_eq(jiffies, tnode->pruned +
-			      msecs_to_jiffies(READ_ONCE(ksm_prune_ms)));
+	prune = ksm_prune_due(tnode);
 	if (prune)
 		tnode->pruned = jiffies;
 	list_for_each_entry_safe(dup, tmp, &tnode->dups, dup_link) {
@@ -391,29 +398,38 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 	return best;
 }
 
-/* The order of a tree: by merge domain first, then by content. */
-static int ksm_domain_cmp(u64 domain, const struct ksm_stable_node *tnode)
+/*
+ * The order of a tree: by merge domain, then by checksum, then by content.
+ * Only entries this leaves equal have their pages looked at: a search
+ * compares (and takes a reference to) one KSM page, not one per level.
+ */
+static int ksm_key_cmp(u64 domain, u32 checksum,
+		       const struct ksm_stable_node *tnode)
 {
-	if (domain == tnode->domain)
-		return 0;
-	return domain < tnode->domain ? -1 : 1;
+	if (domain != tnode->domain)
+		return domain < tnode->domain ? -1 : 1;
+	if (checksum != tnode->checksum)
+		return checksum < tnode->checksum ? -1 : 1;
+	return 0;
 }
 
 /**
  * ksm_stable_search() - look for a KSM page with the content of a page
  * @page: the page
+ * @checksum: ksm_calc_checksum() of @page, taken on this visit
  * @domain: its merge domain (domain.c)
  * @nodep: set to the node to link a new mapping to, or NULL
  *
  * Look in the stable tree @page belongs in, among the KSM pages of
  * @domain.  A KSM page whose nodes are all full is returned with *@nodep
- * NULL.  On the way, stale nodes leave the tree, and KSM pages found on the
- * wrong NUMA node move to the tree of theirs.
+ * NULL.  Only entries with @page's checksum have their KSM pages looked
+ * at: a stale one leaves the tree, one found on the wrong NUMA node moves
+ * to the tree of its node.  A chain met on the way is pruned when due.
  *
  * Context: ksm_mutex held.
  * Return: the KSM page, referenced, or NULL.
  */
-struct page *ksm_stable_search(struct page *page, u64 domain,
+struct page *ksm_stable_search(struct page *page, u32 checksum, u64 domain,
 			       struct ksm_stable_node **nodep)
 {
 	struct rb_root *root = &ksm_stable_roots[ksm_tree_nid(page)];
@@ -429,8 +445,20 @@ again:
 	n = root->rb_node;
 	while (n) {
 		tnode = rb_entry(n, struct ksm_stable_node, rb);
-		cmp = ksm_domain_cmp(domain, tnode);
+		cmp = ksm_key_cmp(domain, checksum, tnode);
 		if (cmp) {
+			/*
+			 * A chain the search meets is pruned when due, as one
+			 * of the page's content would be: the admin guide's
+			 * "when it meets it during a search".
+			 */
+			if (tnode->kind == KSM_NODE_CHAIN && ksm_prune_due(tnode)) {
+				tpage = ksm_tree_page(tnode, &room, &restart, true);
+				if (tpage)
+					put_page(tpage);
+				if (restart)
+					goto again;
+			}
 			n = cmp < 0 ? n->rb_left : n->rb_right;
 			continue;
 		}
@@ -514,6 +542,7 @@ static bool ksm_add_dup(struct ksm_stable_node *tnode,
 		chain->kind = KSM_NODE_CHAIN;
 		chain->nid = tnode->nid;
 		chain->domain = tnode->domain;
+		chain->checksum = tnode->checksum;
 		chain->pruned = jiffies;
 		INIT_LIST_HEAD(&chain->dups);
 		rb_replace_node(&tnode->rb, &chain->rb, ksm_root_of(tnode));
@@ -531,8 +560,8 @@ static bool ksm_add_dup(struct ksm_stable_node *tnode,
 }
 
 /*
- * Insert new plain @node, whose KSM page @kpage and domain are already set
- * up, in its stable tree.  If an entry with the same content exists, @node joins it
+ * Insert new plain @node, whose KSM page @kpage, domain and checksum are
+ * already set up, in its stable tree.  If an entry with the same content exists, @node joins it
  * as a dup; if no chain can be allocated, it goes in as an equal entry.
  */
 static void ksm_stable_insert(struct ksm_stable_node *node,
@@ -551,7 +580,7 @@ again:
 	while (*link) {
 		parent = *link;
 		tnode = rb_entry(parent, struct ksm_stable_node, rb);
-		cmp = ksm_domain_cmp(node->domain, tnode);
+		cmp = ksm_key_cmp(node->domain, node->checksum, tnode);
 		if (cmp) {
 			link = cmp < 0 ? &parent->rb_left : &parent->rb_right;
 			continue;
@@ -578,8 +607,9 @@ again:
  * @node: the new plain node
  * @kpage: its KSM page
  *
- * Insert new plain @node, whose KSM page @kpage is set up, in its stable
- * tree, and in the list the sweep at the end of a pass goes through.
+ * Insert new plain @node, whose KSM page @kpage (write-protected), domain
+ * and checksum are set up, in its stable tree, and in the list the sweep at
+ * the end of a pass goes through.
  *
  * Context: ksm_mutex held.
  */
