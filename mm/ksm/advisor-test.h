@@ -25,6 +25,7 @@ static const struct ksm_advisor_case ksm_advisor_cases[] = {
 	{ "twice too fast: halfway to half the rate", 1000, 50, 10, 750 },
 	{ "at the CPU cap: no faster", 1000, 200, 50, 1000 },
 	{ "over the CPU cap: slower", 1000, 200, 80, 625 },
+	{ "under the CPU cap: faster, up to it only", 1000, 200, 40, 1250 },
 	{ "far too slow: the maximum", 15000, 1000, 10, 20000 },
 	{ "far too fast: the minimum", 120, 1, 1, 100 },
 };

@@ -12,7 +12,11 @@
  * the rate that would have met the target is found by proportion, and the
  * new rate goes halfway from the old one towards it, so that one unusual
  * pass does not swing it, and a workload that grows or shrinks is followed
- * within a few passes.  The CPU cap applies to the rate that comes out.
+ * within a few passes.  The CPU cap applies to the rate that comes out:
+ * ksmd's CPU share at that rate, projected from the last pass's, stays
+ * within advisor_max_cpu.  It does so whether or not the last pass was
+ * over the cap: a rate let past it after a pass under it would be cut
+ * back after the next, and the rate would swing around the cap for ever.
  * Only ksmd calls in here, but for the change of mode (sysfs).
  */
 #include <linux/ktime.h>
@@ -55,8 +59,9 @@ unsigned long ksm_advisor_rate(unsigned long rate, u64 wall_ns, u64 cpu_ns,
 	/* The rate that would have made this pass last the target time. */
 	want = div64_u64(mul_u64_u64_div_u64(rate, wall_ns, target) + rate, 2);
 	/* ksmd's CPU share grows with its rate: keep it under the cap. */
-	if (*cpu_pct >= max_cpu) {
-		cap = div_u64((u64)rate * max_cpu, *cpu_pct);
+	if (cpu_ns) {
+		cap = mul_u64_u64_div_u64((u64)rate * max_cpu, wall_ns,
+					  cpu_ns * 100);
 		want = min(want, cap);
 	}
 	return clamp_t(u64, want, lo, max(lo, hi));
