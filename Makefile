@@ -20,7 +20,7 @@ help:
 	@echo "make check   build, boot and run every test (KERNEL=ours|stock, FLAVOUR=test|bench)"
 	@echo "make stress the long stress and fault runs (FLAVOUR=test|kasan, SEED=N to repeat)"
 	@echo "make bench   stock 6.1, stock 6.12 and ours, bench flavour: medians, ratios, targets, picture (BENCH=quick: short)"
-	@echo "make profile KERNEL=ours|stock WORKLOAD=merge|scan|cow|unmerge|steady: where the kernel spends its time"
+	@echo "make profile KERNEL=ours|stock WORKLOAD=merge|scan|vm|...: where the kernel spends its time"
 	@echo "make mutants deliberate faults in mm/ksm/ (lab/mutants/), each against make check's suites"
 	@echo "make shell   an interactive shell in the guest"
 	@echo "make patch   write the project as a patch series against vanilla 6.1.y in build/patch"

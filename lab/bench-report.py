@@ -10,6 +10,7 @@ usage: bench-report.py REPORTS MODE REPEATS WALL_S "KERNEL=VERSION ..." \\
 """
 import json
 import math
+import os
 import re
 import statistics
 import sys
@@ -71,7 +72,20 @@ for _k, _what in (("fault", "first-touch fault"), ("mmap", "mmap or munmap"),
 WORKLOAD = {"merge": "merge", "meta": "merge", "scan": "scan", "cow": "cow",
             "unmerge": "unmerge", "steady": "steady", "latency": "latency",
             "idle": "idle", "domains": "domains", "vm": "vm", "scale": "scale",
-            "sparse": "sparse", "phases": "phases"}
+            "sparse": "sparse", "phases": "phases", "shape": "shapes"}
+# 14: the merge, COW and unmerge workloads again at several shapes (ksm_bench
+# shapes): (shape, what it changes), then (metric, label, unit, target
+# against either stock).  A target holds only if it holds on every shape.
+SHAPES = [("base", "4 processes, 64 contents, pages_to_scan 16384"),
+          ("procs1", "1 process"), ("procs64", "64 processes"),
+          ("rate100", "pages_to_scan 100"), ("contents4", "4 contents"),
+          ("contentsmany", "a content for every 4 pages")]
+SHAPE_METRICS = [("merge_wall_s", "merge: wall time", "s", 0.5),
+                 ("cow_fault_us", "COW: first write, median", "us", 1.0),
+                 ("unmerge_s", "unmerge: MADV_UNMERGEABLE", "s", 1.0)]
+SHAPE_KEYS = [f"shape_{sh}_{m}" for sh, _ in SHAPES for m, *_ in SHAPE_METRICS]
+# BENCH_WORKLOADS (lab/bench.sh): the workloads that ran; empty: all.
+SELECTED = set(os.environ.get("BENCH_WORKLOADS", "").split())
 # 9: merge domains, ours only (the stock kernels have none): merge_domain
 # memcg against global in the same boots, target memcg/global; and a mixed
 # host's saving per tenant.  (label, global key, memcg key, unit, target)
@@ -101,7 +115,7 @@ def read_run(reports, kernel, rep):
         m = re.match(r"    bench: result (\S+) (\S+)$", line)
         if m:
             many.setdefault(m.group(1), []).append(float(m.group(2)))
-        m = re.match(r"(ok|not ok) \d+ bench(?:-quick)?: (\w+)(.*)", line)
+        m = re.match(r"(ok|not ok) \d+ bench(?:-quick)?(?:-\w+)?: (\w+)(.*)", line)
         if m:
             status[m.group(2)] = m.group(1) == "ok"
             if m.group(1) != "ok":
@@ -130,6 +144,8 @@ def read_run(reports, kernel, rep):
             res["meta_bytes_per_registered_page"] + table / res["registered_pages"]
     failed = {}
     for w in sorted(set(WORKLOAD.values())):
+        if SELECTED and w not in SELECTED:
+            continue
         if kbad:
             failed[w] = kbad.group(1)
         elif w not in status:
@@ -167,7 +183,7 @@ def main():
     stocks = [(k, v) for k, v in STOCKS if k in version]
 
     values = {m[0]: {k: [] for k in kernels} for m in METRICS}
-    values.update({k: {kk: [] for kk in kernels} for k in DOMAIN_KEYS})
+    values.update({k: {kk: [] for kk in kernels} for k in DOMAIN_KEYS + SHAPE_KEYS})
     failures, curves, results = [], {}, []
     for kernel, r, rep in runs:
         res, failed, cur = read_run(reports, kernel, rep)
@@ -203,6 +219,8 @@ def main():
     out.append(head)
     out.append("-" * (len(head) + 30))
     for key, label, unit, better, *targets in METRICS:
+        if SELECTED and workload_of_known(key) not in SELECTED:
+            continue
         entry = {"metric": key, "label": label, "unit": unit, "better": better,
                  "runs": values[key]}
         meds = {k: med(values[key][k]) for k in kernels}
@@ -244,33 +262,37 @@ def main():
         out.append((line + "  " + "; ".join(tgts)).rstrip())
         metrics.append(entry)
 
-    out.append("")
-    out.append(f"{'9 merge domains, ours only (stock has none)':44} {'unit':>7} {'global':>9} "
-               f"{'memcg':>9} {'memcg/gl.':>10}  target")
-    for label, g, m, unit, target in DOMAIN_PAIRS:
-        gv, mv = med(values[g].get("ours", [])), med(values[m].get("ours", []))
-        ratio = mv / gv if gv and mv is not None else None
-        ntargets += 1
-        ok = ratio <= target if ratio is not None else None
-        met += bool(ok)
-        tgt = f"<= {target}  " + {True: "met", False: "NOT met", None: "not measured"}[ok]
-        out.append(f"{label:44} {unit:>7} {fmt(gv):>9} {fmt(mv):>9} "
-                   f"{(f'{ratio:.3f}' if ratio is not None else 'n/a'):>10}  {tgt}")
-        metrics.append({"metric": m.replace("memcg_", "memcg_vs_global_"), "label": label,
-                        "unit": unit, "better": "lower", "global": gv, "memcg": mv,
-                        "ratio": ratio, "target": target, "target_met": ok,
-                        "runs": {"global": values[g].get("ours"),
-                                 "memcg": values[m].get("ours")}})
-    for t, n in ((0, 4), (1, 2), (2, 1)):
-        key = f"domains_tenant{t}_saved_mib"
-        v = med(values[key].get("ours", []))
-        out.append(f"{f'9 memcg: tenant{t} ({n} processes) saves':44} {'MiB':>7} {fmt(v):>9}")
-        metrics.append({"metric": key, "unit": "MiB", "ours": v, "runs": values[key]})
-    for key, label in (("domains_mixed_saved_mib", "9 mixed host: saved under memcg, in all"),
-                       ("domains_mixed_global_would_save_mib", "9 mixed host: saved under global")):
-        v = med(values[key].get("ours", []))
-        out.append(f"{label:44} {'MiB':>7} {fmt(v):>9}")
-        metrics.append({"metric": key, "unit": "MiB", "ours": v, "runs": values[key]})
+    if not SELECTED or "shapes" in SELECTED:
+        m, n = shapes(out, metrics, values, kernels, stocks)
+        met, ntargets = met + m, ntargets + n
+    if not SELECTED or "domains" in SELECTED:
+        out.append("")
+        out.append(f"{'9 merge domains, ours only (stock has none)':44} {'unit':>7} {'global':>9} "
+                   f"{'memcg':>9} {'memcg/gl.':>10}  target")
+        for label, g, m, unit, target in DOMAIN_PAIRS:
+            gv, mv = med(values[g].get("ours", [])), med(values[m].get("ours", []))
+            ratio = mv / gv if gv and mv is not None else None
+            ntargets += 1
+            ok = ratio <= target if ratio is not None else None
+            met += bool(ok)
+            tgt = f"<= {target}  " + {True: "met", False: "NOT met", None: "not measured"}[ok]
+            out.append(f"{label:44} {unit:>7} {fmt(gv):>9} {fmt(mv):>9} "
+                       f"{(f'{ratio:.3f}' if ratio is not None else 'n/a'):>10}  {tgt}")
+            metrics.append({"metric": m.replace("memcg_", "memcg_vs_global_"), "label": label,
+                            "unit": unit, "better": "lower", "global": gv, "memcg": mv,
+                            "ratio": ratio, "target": target, "target_met": ok,
+                            "runs": {"global": values[g].get("ours"),
+                                     "memcg": values[m].get("ours")}})
+        for t, n in ((0, 4), (1, 2), (2, 1)):
+            key = f"domains_tenant{t}_saved_mib"
+            v = med(values[key].get("ours", []))
+            out.append(f"{f'9 memcg: tenant{t} ({n} processes) saves':44} {'MiB':>7} {fmt(v):>9}")
+            metrics.append({"metric": key, "unit": "MiB", "ours": v, "runs": values[key]})
+        for key, label in (("domains_mixed_saved_mib", "9 mixed host: saved under memcg, in all"),
+                           ("domains_mixed_global_would_save_mib", "9 mixed host: saved under global")):
+            v = med(values[key].get("ours", []))
+            out.append(f"{label:44} {'MiB':>7} {fmt(v):>9}")
+            metrics.append({"metric": key, "unit": "MiB", "ours": v, "runs": values[key]})
     out.append(f"targets met: {met} of {ntargets} (ratios of the medians; bench.json also "
                f"has the paired ratios: the median of ours/stock of boots next to each other)")
     for f in failures:
@@ -289,6 +311,54 @@ def main():
                "metrics": metrics, "failures": failures, "curves": curves},
               open(f"{reports}/bench.json", "w"), indent=2)
     return 1 if failures else 0
+
+
+def shapes(out, metrics, values, kernels, stocks):
+    """Workload 14: each shape's medians and ratios, then for each metric the
+    spread of the ratios over the shapes and whether its target holds on
+    every one.  Returns (targets met, targets)."""
+    met = ntargets = 0
+    out.append("")
+    out.append(f"{'14 shapes: merge, COW, unmerge again':44} {'unit':>7}" +
+               "".join(f" {dict(STOCKS).get(k, k):>9}" for k in kernels) +
+               "".join(f" {'ours/' + name:>10}" for _, name in stocks))
+    for sh, what in SHAPES:
+        out.append(f"   {sh}: {what}")
+        for m, label, unit, _ in SHAPE_METRICS:
+            key = f"shape_{sh}_{m}"
+            meds = {k: med(values[key][k]) for k in kernels}
+            line = f"{'14   ' + label:44} {unit:>7}" + "".join(f" {fmt(meds[k]):>9}"
+                                                          for k in kernels)
+            entry = {"metric": key, "label": f"14 {sh}: {label}", "unit": unit,
+                     "better": "lower", "runs": values[key], **meds}
+            for sk, name in stocks:
+                s, o = meds[sk], meds.get("ours")
+                ratio = o / s if s and o is not None else None
+                entry["ratio" + ("" if sk == "stock" else "_612")] = ratio
+                line += f" {(f'{ratio:.3f}' if ratio is not None else 'n/a'):>10}"
+            out.append(line)
+            metrics.append(entry)
+    for m, label, unit, target in SHAPE_METRICS:
+        for sk, name in stocks:
+            suffix = "" if sk == "stock" else "_612"
+            ratios = [e.get("ratio" + suffix) for e in metrics
+                      if re.match(rf"shape_[a-z0-9]+_{m}$", e["metric"])]
+            known = [r for r in ratios if r is not None]
+            ntargets += 1
+            ok = len(known) == len(SHAPES) and all(r <= target for r in known)
+            met += ok
+            spread = f"{min(known):.3f} .. {max(known):.3f}" if known else "n/a"
+            held = sum(r <= target for r in known)
+            out.append(f"{'14 spread: ' + label + ', ours/' + name:52} {spread:>16}  "
+                       f"<= {target} on {held} of {len(SHAPES)} shapes: " +
+                       ("met" if ok else "NOT met"))
+            metrics.append({"metric": f"shapes_{m}_spread{suffix}",
+                            "label": f"14 spread: {label}, ours/{name}",
+                            "min": min(known) if known else None,
+                            "max": max(known) if known else None,
+                            "target": target, "held": held, "shapes": len(SHAPES),
+                            "target_met": ok})
+    return met, ntargets
 
 
 LABELS = {"stock": "stock 6.1", "stock612": "stock 6.12", "ours": "ours"}

@@ -7,7 +7,9 @@
 # lab/guest/ksm_bench.c once, then print the medians with ours/6.1 and
 # ours/6.12 and the targets, and write them with every run's value to
 # build/reports/bench.json.  quick: smaller sizes and one boot of each
-# kernel.  BENCH_KERNELS="stock ours" leaves 6.12 out.
+# kernel.  BENCH_KERNELS="stock ours" leaves 6.12 out; BENCH_WORKLOADS=
+# "latency shapes" runs only those workloads (lab/guest/ksm_bench.c), for
+# more boots of a few.
 source "$(dirname "$0")/common.sh"
 
 mode=${1:-full}
@@ -22,7 +24,18 @@ py=python3
 command -v $py >/dev/null || die "python3 missing: run 'make setup'"
 
 kernels=${BENCH_KERNELS:-stock stock612 ours}
-say "make bench ($mode): $kernels, bench flavour, $repeats boot(s) of each"
+workloads=${BENCH_WORKLOADS:-}
+if [ -n "$workloads" ]; then
+	# One suite per workload (lab/initramfs.sh), in the order given.
+	sel=
+	for w in $workloads; do
+		grep -q "echo \"$w|" "$LAB/initramfs.sh" ||
+			die "BENCH_WORKLOADS: no workload '$w' (see lab/initramfs.sh)"
+		sel="$sel,$suite-$w"
+	done
+	suite=${sel#,}
+fi
+say "make bench ($mode): $kernels, bench flavour, $repeats boot(s) of each${workloads:+, workloads: $workloads}"
 for k in $kernels; do
 	lab_build "$k" bench
 	grep -q '^CONFIG_SLUB_DEBUG=y' "$BUILD/obj/$k-bench/.config" ||
@@ -69,4 +82,5 @@ for k in $kernels; do
 	*) versions="$versions $k=$(base_version)" ;;
 	esac
 done
-$py "$LAB/bench-report.py" "$REPORTS" "$mode" "$repeats" "$wall" "${versions# }" $runs
+BENCH_WORKLOADS=$workloads \
+	$py "$LAB/bench-report.py" "$REPORTS" "$mode" "$repeats" "$wall" "${versions# }" $runs

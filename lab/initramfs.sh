@@ -211,6 +211,7 @@ LAB_STATIC= compile "$bin/ksm_bench-host" "$LAB/guest/ksm_bench.c" -util
 	echo "scale|1800|ksm_bench scale -m 64"
 	echo "sparse|1200|ksm_bench sparse -m 64 -g 64"
 	echo "phases|1200|ksm_bench phases -m 128"
+	echo "shapes|1800|ksm_bench shapes -m 64"
 } >"$root/lab/bench.cases"
 {
 	echo "# make bench BENCH=quick: the same workloads, smaller"
@@ -226,7 +227,16 @@ LAB_STATIC= compile "$bin/ksm_bench-host" "$LAB/guest/ksm_bench.c" -util
 	echo "scale|900|ksm_bench scale -m 16"
 	echo "sparse|600|ksm_bench sparse -m 16 -g 16"
 	echo "phases|600|ksm_bench phases -m 32"
+	echo "shapes|900|ksm_bench shapes -m 16"
 } >"$root/lab/bench-quick.cases"
+# BENCH_WORKLOADS (lab/bench.sh): one suite per workload of each size,
+# bench-NAME and bench-quick-NAME.
+for size in bench bench-quick; do
+	while IFS='|' read -r name limit cmd; do
+		case $name in '#'* | '') continue ;; esac
+		echo "$name|$limit|$cmd" >"$root/lab/$size-$name.cases"
+	done <"$root/lab/$size.cases"
+done
 
 # lab/profile.sh: each bench workload (quick sizes) under the tick profiler,
 # one suite per workload: profile-merge, profile-scan, ...

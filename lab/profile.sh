@@ -3,7 +3,7 @@
 # profile.sh KERNEL WORKLOAD[,WORKLOAD...]: `make profile`.  Build KERNEL (ours|stock) in
 # the bench flavour plus the tick profiler (build/obj/KERNEL-bench-prof),
 # boot it with profile=2, run one bench workload (quick sizes: merge, scan,
-# cow, unmerge or steady) under ksm_prof, and print where the kernel spent
+# cow, unmerge, steady, vm, ...) under ksm_prof, and print where the kernel spent
 # its samples (lab/profile-report.py): the top functions, and the share of
 # KSM's own.  The table goes to build/reports/profile-KERNEL-WORKLOAD.txt.
 source "$(dirname "$0")/common.sh"
@@ -12,8 +12,9 @@ kernel=${1:-ours} workloads=${2:-merge}
 suites=
 for w in ${workloads//,/ }; do
 	case $w in
-	merge | scan | cow | unmerge | steady) suites=${suites:+$suites,}profile-$w ;;
-	*) die "WORKLOAD must be merge, scan, cow, unmerge or steady (or a comma-separated list), not '$w'" ;;
+	merge | scan | cow | unmerge | steady | latency | idle | vm | scale | sparse | phases | shapes)
+		suites=${suites:+$suites,}profile-$w ;;
+	*) die "WORKLOAD must be a bench workload (merge, scan, cow, unmerge, steady, latency, idle, vm, scale, sparse, phases, shapes; or a comma-separated list), not '$w'" ;;
 	esac
 done
 report=profile-$kernel-${workloads//,/-}

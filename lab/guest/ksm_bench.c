@@ -14,6 +14,7 @@
  *   ksm_bench scale   [-m MIB]   (MIB, 4 and 16 times as much; 1, 64, 512 processes)
  *   ksm_bench sparse  [-m MIB] [-g GIB]
  *   ksm_bench phases  [-m MIB]
+ *   ksm_bench shapes  [-m MIB]   (merge, cow and unmerge at several shapes)
  *   ksm_bench tsc_khz   (on the host: its TSC frequency, for tsc_early_khz=)
  *
  * Every workload starts from an idle KSM (run=2, all counters zero), checks
@@ -44,6 +45,8 @@ static double t_start;
 static const char *domain;
 static char domain_cg[256];	/* the one memory cgroup of the processes */
 static char result_prefix[32];
+/* pages_to_scan while merge_until() runs ksmd fast; see w_shapes(). */
+static unsigned long merge_rate = 16384;
 
 /* ---- helpers ------------------------------------------------------------ */
 
@@ -221,7 +224,7 @@ static void settle(void)
 }
 
 /*
- * Run ksmd fast (pages_to_scan 16384, sleep_millisecs 0) until the counters
+ * Run ksmd fast (pages_to_scan merge_rate, sleep_millisecs 0) until the counters
  * are @e; fail if they stop moving for 6 full scans or @limit seconds pass.
  * Returns the wall seconds; *cpu gets ksmd's CPU seconds.
  */
@@ -231,7 +234,7 @@ static double merge_until(struct expect e, double limit, double *cpu)
 	unsigned long scans0, scans_at_change = 0, scans;
 	double t0, t, c0, shown = 0;
 
-	wr("pages_to_scan", 16384);
+	wr("pages_to_scan", merge_rate);
 	wr("sleep_millisecs", 0);
 	scans0 = rd("full_scans");
 	c0 = ksmd_cpu();
@@ -1664,6 +1667,50 @@ static int tsc_khz(void)
 	return 0;
 }
 
+/* ---- 14. shapes: the spread of merge, COW and unmerge ----------------------- */
+
+/*
+ * A ratio is a win only if it holds on more than the one shape a workload
+ * happens to use.  The merge, COW and unmerge workloads again, at @mib MiB
+ * each, one shape at a time: the base shape (4 processes, 64 contents,
+ * pages_to_scan 16384), then one process, 64 processes, pages_to_scan 100,
+ * 4 contents and a content for every 4 pages.  Results are prefixed
+ * "shape_NAME_".  COW and unmerge work on one process's area, so their
+ * process count is always one.
+ */
+static int w_shapes(unsigned long mib)
+{
+	static const struct {
+		const char *name;
+		int procs;
+		unsigned long contents;	/* 0: one for every 4 pages */
+		unsigned long rate;
+	} shapes[] = {
+		{ "base", 4, 64, 16384 },
+		{ "procs1", 1, 64, 16384 },
+		{ "procs64", 64, 64, 16384 },
+		{ "rate100", 4, 64, 100 },
+		{ "contents4", 4, 4, 16384 },
+		{ "contentsmany", 4, 0, 16384 },
+	};
+	unsigned long pages = mib * 256, contents;
+	unsigned int i;
+
+	for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
+		contents = shapes[i].contents ? shapes[i].contents : pages / 4;
+		merge_rate = shapes[i].rate;
+		snprintf(result_prefix, sizeof(result_prefix), "shape_%s_", shapes[i].name);
+		progress("shape %s: %d process(es), %lu contents, pages_to_scan %lu",
+			 shapes[i].name, shapes[i].procs, contents, merge_rate);
+		w_merge(mib, shapes[i].procs, contents, 25);
+		w_cow(pages, contents);
+		w_unmerge(mib, contents);
+	}
+	result_prefix[0] = '\0';
+	merge_rate = 16384;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	unsigned long mib = 0, contents = 0, pct = ~0UL, nscans = 3, pages = 4096, secs = 60;
@@ -1672,7 +1719,7 @@ int main(int argc, char **argv)
 
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc < 2) {
-		fprintf(stderr, "usage: ksm_bench merge|scan|cow|unmerge|steady|latency|idle|domains|vm|scale|sparse|phases [options]\n");
+		fprintf(stderr, "usage: ksm_bench merge|scan|cow|unmerge|steady|latency|idle|domains|vm|scale|sparse|phases|shapes [options]\n");
 		return 2;
 	}
 	workload = argv[1];
@@ -1721,5 +1768,7 @@ int main(int argc, char **argv)
 		return w_sparse(mib ? mib : 64, gib);
 	if (!strcmp(workload, "phases"))
 		return w_phases(mib ? mib : 128);
+	if (!strcmp(workload, "shapes"))
+		return w_shapes(mib ? mib : 64);
 	fail("no such workload");
 }
