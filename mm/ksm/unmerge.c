@@ -13,11 +13,20 @@
 
 #include "ksm.h"
 
-/* Stop the walk at the first pte that KSM merged; its address here. */
+/* KSM ptes one walk of the page tables gathers before they are unshared. */
+#define KSM_BREAK_BATCH	16
+
+/* What a walk found: the addresses of the first KSM ptes it met. */
+struct ksm_found {
+	unsigned long addr[KSM_BREAK_BATCH];
+	unsigned int nr;
+};
+
+/* Gather addresses of ptes that KSM merged; stop when the batch is full. */
 static int ksm_find_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			struct mm_walk *walk)
 {
-	unsigned long *found = walk->private;
+	struct ksm_found *found = walk->private;
 	struct page *page;
 	spinlock_t *ptl;	/* page table lock */
 	pte_t *start, *pte, entry;
@@ -45,9 +54,11 @@ static int ksm_find_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 				page = pfn_swap_entry_to_page(swp);
 		}
 		if (zero || (page && PageKsm(page))) {
-			*found = addr;
-			ret = 1;
-			break;
+			found->addr[found->nr++] = addr;
+			if (found->nr == KSM_BREAK_BATCH) {
+				ret = 1;
+				break;
+			}
 		}
 	}
 	pte_unmap_unlock(start, ptl);
@@ -75,27 +86,37 @@ static const struct mm_walk_ops ksm_find_ops = {
 int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end)
 {
-	unsigned long addr = start, found;
+	struct ksm_found found;
+	unsigned long addr = start;
+	unsigned int i;
 	vm_fault_t ret;
 
 	/* Unsharing faults only make sense in private writable mappings. */
 	if (!is_cow_mapping(vma->vm_flags))
 		return 0;
 	while (addr < end) {
-		if (signal_pending(current))
-			return -ERESTARTSYS;
-		found = end;
+		found.nr = 0;
 		if (walk_page_range(vma->vm_mm, addr, end, &ksm_find_ops,
-				    &found) <= 0)
+				    &found) < 0 || !found.nr)
 			break;
-		ret = handle_mm_fault(vma, found,
-				      FAULT_FLAG_UNSHARE | FAULT_FLAG_REMOTE,
-				      NULL);
-		if (ret & VM_FAULT_OOM)
-			return -ENOMEM;
-		/* Look at the same pte again unless it cannot be helped. */
-		addr = (ret & VM_FAULT_ERROR) ? found + PAGE_SIZE : found;
-		cond_resched();
+		/*
+		 * The next walk starts at the first pte of this batch, and
+		 * looks at each again: one that a fault could not unshare is
+		 * faulted again unless that failed for good.
+		 */
+		addr = found.addr[0];
+		for (i = 0; i < found.nr; i++) {
+			if (signal_pending(current))
+				return -ERESTARTSYS;
+			ret = handle_mm_fault(vma, found.addr[i],
+					      FAULT_FLAG_UNSHARE |
+					      FAULT_FLAG_REMOTE, NULL);
+			if (ret & VM_FAULT_OOM)
+				return -ENOMEM;
+			if ((ret & VM_FAULT_ERROR) && addr == found.addr[i])
+				addr += PAGE_SIZE;
+			cond_resched();
+		}
 	}
 	return 0;
 }
