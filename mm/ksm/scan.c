@@ -278,21 +278,37 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	 * either tree.  A fresh item (new, or just off a stable node) has no
 	 * history to judge by: its page is searched for at once, so memory
 	 * registered with its data in place merges in one pass.  Merging
-	 * compares the write-protected contents, whatever the sample said.
+	 * compares the write-protected contents, whatever the hashes said.
+	 *
+	 * The change test is the sample when the last visit found a change (a
+	 * volatile page costs an eighth of a hash), and the whole checksum,
+	 * which the search needs anyway, when it did not.  An item with an age
+	 * holds the sample and the checksum of one content: the sample stays
+	 * right for ksm_pass_over() while the checksum does not change.
 	 */
-	sample = ksm_calc_sample(page);
 	if (item->address & KSM_ITEM_FRESH) {
 		item->address &= ~KSM_ITEM_FRESH;
 		item->age = 0;
 		item->skips = 0;
-	} else if (item->sample != sample) {
-		item->sample = sample;
-		item->age = 0;
-		item->skips = 0;
-		return;
+		item->sample = ksm_calc_sample(page);
+		checksum = ksm_calc_checksum(page);
+	} else if (item->age) {
+		checksum = ksm_calc_checksum(page);
+		if (checksum != item->checksum) {
+			item->checksum = checksum;
+			item->sample = ksm_calc_sample(page);
+			item->age = 0;
+			item->skips = 0;
+			return;
+		}
+	} else {
+		sample = ksm_calc_sample(page);
+		if (item->sample != sample) {
+			item->sample = sample;
+			return;
+		}
+		checksum = ksm_calc_checksum(page);
 	}
-	item->sample = sample;
-	checksum = ksm_calc_checksum(page);
 	item->checksum = checksum;
 
 	kpage = ksm_stable_search(page, checksum, domain, &node);
