@@ -118,13 +118,36 @@ struct ksm_rmap_item *ksm_cursor_item(unsigned long addr, unsigned int *quota)
 }
 
 /**
+ * ksm_cursor_peek() - the rmap item of a page ksmd looks at, if it has one
+ * @addr: the page's address in the mm at the cursor
+ * @quota: as for ksm_cursor_item()
+ *
+ * As ksm_cursor_item(), but no item is made, and the cursor stays at
+ * @addr: ksm_cursor_item() or ksm_cursor_keep() moves it on.
+ *
+ * Context: as for ksm_cursor_item().
+ * Return: the item; NULL if @addr has none; ERR_PTR(-EAGAIN) if the quota
+ * ran out before @addr was reached.
+ */
+struct ksm_rmap_item *ksm_cursor_peek(unsigned long addr, unsigned int *quota)
+{
+	struct ksm_rmap_item **link = ksm_cursor_seek(addr, quota);
+
+	if (!link)
+		return ERR_PTR(-EAGAIN);
+	if (*link && ksm_item_addr(*link) == addr)
+		return *link;
+	return NULL;
+}
+
+/**
  * ksm_cursor_keep() - move past a page that cannot be looked at now
  * @addr: the page's address in the mm at the cursor
  * @quota: as for ksm_cursor_item()
  *
  * The page at @addr is still mapped there, but a migration entry stands in
- * for it: move the cursor past the item for @addr, if any, leaving the
- * item as it is.
+ * for it, or it needs no look (still merged): move the cursor past the
+ * item for @addr, if any, leaving the item as it is.
  *
  * Context: as for ksm_cursor_item().
  * Return: false if *@quota ran out first.

@@ -384,6 +384,7 @@ int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 /* cursor.c: the scanner's cursor and the walks of the item lists. */
 extern struct ksm_scan ksm_scan;
 struct ksm_rmap_item *ksm_cursor_item(unsigned long addr, unsigned int *quota);
+struct ksm_rmap_item *ksm_cursor_peek(unsigned long addr, unsigned int *quota);
 bool ksm_cursor_keep(unsigned long addr, unsigned int *quota);
 bool ksm_cursor_next_mm(unsigned int *quota);
 bool ksm_cursor_start_pass(void);

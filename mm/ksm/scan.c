@@ -29,17 +29,20 @@ struct ksm_batch {
 	unsigned long addr[KSM_BATCH];
 	struct page *page[KSM_BATCH];
 	struct vm_area_struct *vma[KSM_BATCH];
+	struct ksm_stable_node *node[KSM_BATCH];	/* of a KSM page mapped */
 	bool migrating[KSM_BATCH];	/* a migration entry: keep its item */
 };
 
 static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
-			  unsigned long addr, struct page *page, bool migrating)
+			  unsigned long addr, struct page *page,
+			  struct ksm_stable_node *node, bool migrating)
 {
 	if (page)
 		get_page(page);
 	b->addr[b->nr] = addr;
 	b->page[b->nr] = page;
 	b->vma[b->nr] = walk->vma;
+	b->node[b->nr] = node;
 	b->migrating[b->nr] = migrating;
 	b->nr++;
 }
@@ -54,9 +57,10 @@ static bool ksm_pte_migrating(pte_t pte)
  * Collect the anonymous pages mapped in [addr, end) of one page table.
  * A page of a THP is collected alone: splitting it before a merge needs
  * the batch to hold no other reference to it.  A PMD-mapped THP is only
- * noted by address here, and so is a KSM page: ksm_scan_one() looks the
- * page up when its turn comes, so that the batch holds no reference to a
- * KSM page that migration (or compaction) may be trying to move.  A page
+ * noted by address here, and so is a KSM page, with its stable node:
+ * ksm_scan_one() looks the page up when its turn comes, if it must, so
+ * that the batch holds no reference to a KSM page that migration (or
+ * compaction) may be trying to move.  A page
  * under migration is noted without a reference too: its item must stay,
  * and the page must be left alone (see ksm_scan_one()).
  */
@@ -74,7 +78,7 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	walk->action = ACTION_CONTINUE;
 	if (pmd_trans_huge(READ_ONCE(*pmd))) {
 		if (!b->nr)
-			ksm_batch_add(b, walk, addr, NULL, false);
+			ksm_batch_add(b, walk, addr, NULL, NULL, false);
 		return 1;
 	}
 	if (pmd_trans_unstable(pmd))
@@ -86,7 +90,7 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 		ptent = *pte;
 		if (!pte_present(ptent)) {
 			if (ksm_pte_migrating(ptent))
-				ksm_batch_add(b, walk, addr, NULL, true);
+				ksm_batch_add(b, walk, addr, NULL, NULL, true);
 			continue;
 		}
 		page = vm_normal_page(vma, addr, ptent);
@@ -94,11 +98,15 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			continue;
 		if (PageTransCompound(page)) {
 			if (!b->nr)
-				ksm_batch_add(b, walk, addr, page, false);
+				ksm_batch_add(b, walk, addr, page, NULL, false);
 			full = true;
 			break;
 		}
-		ksm_batch_add(b, walk, addr, PageKsm(page) ? NULL : page, false);
+		if (PageKsm(page))
+			ksm_batch_add(b, walk, addr, NULL,
+				      ksm_folio_node(page_folio(page)), false);
+		else
+			ksm_batch_add(b, walk, addr, page, NULL, false);
 	}
 	pte_unmap_unlock(start, ptl);
 	return full || b->nr == b->max;
@@ -435,6 +443,27 @@ static void ksm_end_pass(void)
 }
 
 /*
+ * Is @item still merged into the KSM page of @node, which the walk found
+ * mapped at its address (ksm_mutex, held since, keeps the node), with
+ * nothing to do: of the step's domain, and in no dup that should move?
+ */
+static bool ksm_still_merged(struct ksm_rmap_item *item,
+			     struct ksm_stable_node *node, u64 domain)
+{
+	struct ksm_stable_node *room;
+	struct page *kpage;
+
+	if (!(item->address & KSM_ITEM_STABLE) || item->head != node ||
+	    node->domain != domain)
+		return false;
+	kpage = ksm_better_dup(node, &room);
+	if (!kpage)
+		return true;
+	put_page(kpage);
+	return false;
+}
+
+/*
  * Look at page @i of @b: find or make its item, and offer the page for
  * merging.  False if the step's quota ran out on the way (freeing the
  * items of pages gone before it): the cursor is left at the page.
@@ -459,6 +488,22 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 		goto next;
 	}
 	if (!b->page[i]) {
+		/*
+		 * A KSM page whose item is still on its node, as most are
+		 * once merged: the visit has nothing to do, and needs no
+		 * reference to the page.
+		 */
+		if (b->node[i]) {
+			item = ksm_cursor_peek(addr, &step->quota);
+			if (IS_ERR(item))
+				goto stop;
+			if (item &&
+			    ksm_still_merged(item, b->node[i], step->domain)) {
+				ksm_cursor_keep(addr, &step->quota);
+				ksm_pages_scanned++;
+				goto next;
+			}
+		}
 		/*
 		 * A KSM page, or part of a PMD-mapped THP.  If it is not
 		 * there now, it may be under migration since the walk: keep
