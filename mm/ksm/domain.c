@@ -8,15 +8,15 @@
  * moves to another cgroup, or changes uid, moves its pages with it.
  *
  * A domain is a 64-bit key.  The stable trees are ordered by key first,
- * then by checksum and content; every stable node keeps the key it was made with, and
- * a mapping whose mm's key is no longer its node's is unshared at ksmd's
- * next visit (scan.c).  The unstable table mixes the key into the bucket,
- * and a candidate's key is taken afresh before a merge.  The zero page
- * (use_zero_pages) is the one thing shared across domains: every process
- * can map it anyway, so merging with it tells nothing of another domain.
- * A memory cgroup can still refuse it for its subtree
- * (memory.ksm_use_zero_pages 0): its zero-filled pages then merge within
- * their domain, as any other content.
+ * then by checksum and content; every stable node keeps the key it was
+ * made with, and a mapping whose mm's key is no longer its node's is
+ * unshared at ksmd's next visit (scan.c).  The unstable table mixes the
+ * key into the bucket, and a candidate's key is taken afresh before a
+ * merge.  The zero page (use_zero_pages) is the one thing shared across
+ * domains: every process can map it anyway, so merging with it tells
+ * nothing of another domain.  A memory cgroup can still refuse it for its
+ * subtree (memory.ksm_use_zero_pages 0): its zero-filled pages then merge
+ * within their domain, as any other content.
  *
  * The settings of a memory cgroup (memory.ksm, memory.ksm_domain) are kept
  * here, in an xarray indexed by cgroup id, for the cgroups that have any:

@@ -60,9 +60,9 @@ static bool ksm_pte_migrating(pte_t pte)
  * noted by address here, and so is a KSM page, with its stable node:
  * ksm_scan_one() looks the page up when its turn comes, if it must, so
  * that the batch holds no reference to a KSM page that migration (or
- * compaction) may be trying to move.  A page
- * under migration is noted without a reference too: its item must stay,
- * and the page must be left alone (see ksm_scan_one()).
+ * compaction) may be trying to move.  A page under migration is noted
+ * without a reference too: its item must stay, and the page must be left
+ * alone (see ksm_scan_one()).
  */
 static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			struct mm_walk *walk)

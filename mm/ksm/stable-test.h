@@ -90,6 +90,15 @@ static struct ksm_stable_node *ksm_test_leftmost(void)
 	return rb ? rb_entry(rb, struct ksm_stable_node, rb) : NULL;
 }
 
+/* Take the first @n nodes of @node out of their tree, and free them. */
+static void ksm_test_remove(struct ksm_stable_node **node, unsigned int n)
+{
+	while (n--) {
+		rb_erase(&node[n]->rb, ksm_root_of(node[n]));
+		ksm_free_node(node[n]);
+	}
+}
+
 /* Plain -> chain of dups -> pruned back to plain -> gone. */
 static void ksm_test_chain_life(struct kunit *test)
 {
@@ -294,10 +303,7 @@ static void ksm_test_domain_order(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 0, 7, &found));
 	KUNIT_EXPECT_NULL(test, found);
 	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 0, 0, &found));
-	while (i--) {
-		rb_erase(&node[i]->rb, ksm_root_of(node[i]));
-		ksm_free_node(node[i]);
-	}
+	ksm_test_remove(node, i);
 	mutex_unlock(&ksm_mutex);
 	__free_page(page);
 }
@@ -339,10 +345,7 @@ static void ksm_test_checksum_order(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, found);
 	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 95, 3, &found));
 	KUNIT_EXPECT_NULL(test, ksm_stable_search(page, 50, 4, &found));
-	while (i--) {
-		rb_erase(&node[i]->rb, ksm_root_of(node[i]));
-		ksm_free_node(node[i]);
-	}
+	ksm_test_remove(node, i);
 	mutex_unlock(&ksm_mutex);
 	__free_page(page);
 }

@@ -452,8 +452,10 @@ again:
 			 * of the page's content would be: the admin guide's
 			 * "when it meets it during a search".
 			 */
-			if (tnode->kind == KSM_NODE_CHAIN && ksm_prune_due(tnode)) {
-				tpage = ksm_tree_page(tnode, &room, &restart, true);
+			if (tnode->kind == KSM_NODE_CHAIN &&
+			    ksm_prune_due(tnode)) {
+				tpage = ksm_tree_page(tnode, &room, &restart,
+						      true);
 				if (tpage)
 					put_page(tpage);
 				if (restart)
@@ -561,8 +563,9 @@ static bool ksm_add_dup(struct ksm_stable_node *tnode,
 
 /*
  * Insert new plain @node, whose KSM page @kpage, domain and checksum are
- * already set up, in its stable tree.  If an entry with the same content exists, @node joins it
- * as a dup; if no chain can be allocated, it goes in as an equal entry.
+ * already set up, in its stable tree.  If an entry with the same content
+ * exists, @node joins it as a dup; if no chain can be allocated, it goes
+ * in as an equal entry.
  */
 static void ksm_stable_insert(struct ksm_stable_node *node,
 			      struct page *kpage)
