@@ -112,17 +112,9 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	return full || b->nr == b->max;
 }
 
-static int ksm_scan_test(unsigned long start, unsigned long end,
-			 struct mm_walk *walk)
-{
-	struct vm_area_struct *vma = walk->vma;
-
-	return !(vma->vm_flags & VM_MERGEABLE) || !vma->anon_vma;
-}
-
+/* Walks one mergeable vma, with an anon_vma: see ksm_scan_mm(). */
 static const struct mm_walk_ops ksm_scan_ops = {
 	.pmd_entry = ksm_scan_pmd,
-	.test_walk = ksm_scan_test,
 };
 
 /*
@@ -235,7 +227,6 @@ struct ksm_step {
 	unsigned int pages;	/* pages looked at */
 	unsigned int quota;	/* work left, see KSM_STEP_WORK */
 	u64 domain;		/* merge domain of the mm (domain.c) */
-	bool zero_ok;		/* its pages of zeroes may map the zero page */
 };
 
 /*
@@ -346,8 +337,8 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			return;
 	}
 
-	if (READ_ONCE(ksm_use_zero_pages) && step->zero_ok &&
-	    checksum == ksm_zero_checksum) {
+	if (READ_ONCE(ksm_use_zero_pages) && checksum == ksm_zero_checksum &&
+	    ksm_mm_zero_ok(item->mm)) {
 		err = ksm_merge_zero(vma, addr, page);
 		trace_ksm_merge_one_page(my_zero_pfn(addr), item, item->mm, err);
 		if (!err)
@@ -565,7 +556,7 @@ static struct vm_area_struct *ksm_next_vma(struct mm_struct *mm,
  */
 static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 {
-	struct vm_area_struct *vma;
+	struct vm_area_struct *vma = NULL;
 	unsigned long start, end;
 	struct ksm_batch b;
 	bool more = true;
@@ -578,7 +569,9 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 	       READ_ONCE(ksm_run) == KSM_RUN_MERGE) {
 		if (step->pages && ksm_step_yield(mm))
 			break;
-		vma = ksm_next_vma(mm, ksm_scan.address);
+		/* The mmap_lock is held: the vma of the last walk is current. */
+		if (!vma || ksm_scan.address >= vma->vm_end)
+			vma = ksm_next_vma(mm, ksm_scan.address);
 		if (!vma) {
 			ksm_cursor_next_mm(&step->quota);
 			break;
@@ -589,7 +582,7 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 		b.max = min3(step->budget - step->pages, step->quota,
 			     (unsigned int)KSM_BATCH);
 		step->quota--;
-		ret = walk_page_range(mm, start, end, &ksm_scan_ops, &b);
+		ret = walk_page_range_vma(vma, start, end, &ksm_scan_ops, &b);
 		for (i = 0; i < b.nr; i++) {
 			if (more && i && ksm_step_yield(mm)) {
 				ksm_scan.address = b.addr[i];
@@ -661,7 +654,6 @@ static int ksm_scan_step(unsigned int budget)
 			 ksm_reap_slot(slot);
 	} else {
 		step.domain = ksm_mm_domain(mm);
-		step.zero_ok = ksm_mm_zero_ok(mm);
 		ksm_scan_mm(mm, &step);
 	}
 unlock:
