@@ -116,10 +116,44 @@ static int ksmd_pid(void)
 	return pid;
 }
 
-/* ksmd's CPU time so far (utime + stime), in seconds. */
+/*
+ * ksmd's run time so far from /proc/PID/sched (CONFIG_SCHED_DEBUG), in
+ * seconds, to the nanosecond; -1 if that file is not there.
+ */
+static double ksmd_runtime(void)
+{
+	char path[64], line[256];
+	double ms = -1;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/sched", ksmd_pid());
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "se.sum_exec_runtime", 19)) {
+			char *colon = strchr(line, ':');
+
+			if (!colon || sscanf(colon + 1, "%lf", &ms) != 1)
+				ms = -1;
+			break;
+		}
+	fclose(f);
+	return ms < 0 ? -1 : ms / 1000;
+}
+
+/*
+ * ksmd's CPU time so far, in seconds: its run time where the kernel shows
+ * it, else utime + stime, which is the same time in clock ticks.
+ */
 static double ksmd_cpu(void)
 {
-	long long ticks = ksm_ksmd_ticks();
+	double runtime = ksmd_runtime();
+	long long ticks;
+
+	if (runtime >= 0)
+		return runtime;
+	ticks = ksm_ksmd_ticks();
 
 	if (ticks < 0)
 		fail("cannot read ksmd's CPU time from /proc/%d/stat", ksmd_pid());
