@@ -242,6 +242,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	struct ksm_stable_node *node;
 	struct page *kpage, *tpage;
 	u32 checksum, sample;
+	bool fresh;
 	int err;
 
 	if (item->address & KSM_ITEM_STABLE) {
@@ -276,20 +277,22 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	 * is left alone until a visit finds it unchanged, without searching
 	 * either tree.  A fresh item (new, or just off a stable node) has no
 	 * history to judge by: its page is searched for at once, so memory
-	 * registered with its data in place merges in one pass.  Merging
-	 * compares the write-protected contents, whatever the hashes said.
+	 * registered with its data in place merges in one pass; it stays
+	 * fresh until the page merges or is found unique.  Merging compares
+	 * the write-protected contents, whatever the hashes said.
 	 *
 	 * The change test is the sample when the last visit found a change (a
 	 * volatile page costs an eighth of a hash), and the whole checksum,
 	 * which the search needs anyway, when it did not.  An item with an age
 	 * holds the sample and the checksum of one content: the sample stays
-	 * right for ksm_pass_over() while the checksum does not change.
+	 * right for ksm_pass_over() while the checksum does not change.  A
+	 * fresh item takes its sample when it gets its age: a page that
+	 * merges at once never needs one.
 	 */
-	if (item->address & KSM_ITEM_FRESH) {
-		item->address &= ~KSM_ITEM_FRESH;
+	fresh = item->address & KSM_ITEM_FRESH;
+	if (fresh) {
 		item->age = 0;
 		item->skips = 0;
-		item->sample = ksm_calc_sample(page);
 		checksum = ksm_calc_checksum(page);
 	} else if (item->age) {
 		checksum = ksm_calc_checksum(page);
@@ -348,6 +351,8 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	titem = ksm_unstable_search_insert(item, page, domain, &tpage);
 	if (!titem) {
 		/* Unique again: one look older. */
+		if (fresh)
+			item->sample = ksm_calc_sample(page);
 		if (item->age < U8_MAX)
 			item->age++;
 		item->skips = ksm_skips_after(item->age);

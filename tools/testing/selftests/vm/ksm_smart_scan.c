@@ -7,6 +7,11 @@
  * KSM pages are registered.
  *
  *  - smart_scan reads 1 by default.
+ *  - New idle pages, alone: a page found unique three looks in a row is
+ *    passed over at its fourth, so within 5 full scans of the first (six
+ *    looks at most) each of them has been passed over.  The sample that
+ *    tells a change must be taken when the page is first found unique, or
+ *    the first pass-over finds a "change" and starts the count again.
  *  - smart_scan 0: every page is looked at every pass (pages_scanned grows
  *    by about N + M a pass) and pages_skipped does not move.
  *  - smart_scan 1: once the idle pages have aged, a pass looks at few of
@@ -25,6 +30,7 @@
 #define M		64	/* merged pages: two contents */
 #define K		32	/* new copies of idle pages */
 #define KEY_IDLE	0x1d1e0000ULL
+#define KEY_NEW		0x2e3f0000ULL
 #define KEY_A		0xa1ULL
 #define KEY_B		0xb2ULL
 #define SCAN_MS		120000
@@ -70,6 +76,25 @@ static void setup(void)
 	for (i = 0; i < M; i++)
 		keys[i] = i < M / 2 ? KEY_A : KEY_B;
 	merged = ksm_mmap_mergeable(keys, M);
+}
+
+static void test_new(void)
+{
+	static unsigned long long keys[N];
+	struct snap d;
+	char *fresh;
+	size_t i;
+	bool ok;
+
+	for (i = 0; i < N; i++)
+		keys[i] = KEY_NEW + i;
+	fresh = ksm_mmap_mergeable(keys, N);
+	ksm_set("smart_scan", 1);
+	ksm_set("run", 1);
+	ok = over_passes(5, &d) && d.skipped >= N;
+	ksft_test_result(ok, "smart_scan 1: new idle pages passed over from their fourth look\n");
+	ksm_set("run", 0);
+	munmap(fresh, N * ksm_page_size);
 }
 
 static void test_off(void)
@@ -141,13 +166,14 @@ static void test_no_later(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(6);
+	ksft_set_plan(7);
 	ksm_selftest_init(1000, 20, 0);
 	if (!ksm_file_exists("smart_scan"))
 		ksft_exit_fail_msg("no %ssmart_scan: a KSM older than 6.7\n",
 				   KSM_SYSFS_DIR);
 	ksft_test_result(ksm_saved_knob("smart_scan") == 1,
 			 "smart_scan reads 1 by default\n");
+	test_new();
 	setup();
 	test_off();
 	test_on();
