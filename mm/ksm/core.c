@@ -53,7 +53,7 @@ struct task_struct *ksm_thread;
 DECLARE_WAIT_QUEUE_HEAD(ksm_thread_wait);
 
 /* Tasks in ksm_lock(): the holder of ksm_mutex looks, and lets go. */
-static atomic_t ksm_mutex_waiters = ATOMIC_INIT(0);
+atomic_t ksm_mutex_waiters = ATOMIC_INIT(0);
 
 /**
  * ksm_lock() - take ksm_mutex, letting its holder see the wait
@@ -82,16 +82,6 @@ void ksm_lock_last(void)
 	wait_var_event_timeout(&ksm_mutex_waiters,
 			       !atomic_read(&ksm_mutex_waiters), 1);
 	ksm_lock();
-}
-
-/**
- * ksm_lock_wanted() - does another task wait for ksm_mutex?
- *
- * Return: true if a task is in ksm_lock(), or about to be.
- */
-bool ksm_lock_wanted(void)
-{
-	return atomic_read(&ksm_mutex_waiters);
 }
 
 /**

@@ -123,7 +123,8 @@ struct ksm_rmap_item *ksm_cursor_item(unsigned long addr, unsigned int *quota)
  * @quota: as for ksm_cursor_item()
  *
  * As ksm_cursor_item(), but no item is made, and the cursor stays at
- * @addr: ksm_cursor_item() or ksm_cursor_keep() moves it on.
+ * @addr: ksm_cursor_item(), ksm_cursor_keep() or ksm_cursor_pass() moves
+ * it on.
  *
  * Context: as for ksm_cursor_item().
  * Return: the item; NULL if @addr has none; ERR_PTR(-EAGAIN) if the quota
@@ -138,6 +139,19 @@ struct ksm_rmap_item *ksm_cursor_peek(unsigned long addr, unsigned int *quota)
 	if (*link && ksm_item_addr(*link) == addr)
 		return *link;
 	return NULL;
+}
+
+/**
+ * ksm_cursor_pass() - move past the item ksm_cursor_peek() just returned
+ * @item: that item, left as it is
+ *
+ * Context: as for ksm_cursor_item(), held since the peek.
+ */
+void ksm_cursor_pass(struct ksm_rmap_item *item)
+{
+	lockdep_assert_held(&ksm_mutex);
+	VM_WARN_ON_ONCE(*ksm_scan.rmap_link != item);
+	ksm_scan.rmap_link = &item->next;
 }
 
 /**

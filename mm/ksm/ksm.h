@@ -253,12 +253,25 @@ extern struct mutex ksm_mutex;
 extern struct task_struct *ksm_thread;
 extern wait_queue_head_t ksm_thread_wait;
 extern u32 ksm_zero_checksum;
+extern atomic_t ksm_mutex_waiters;
 
 void ksm_lock(void);
 void ksm_lock_last(void);
-bool ksm_lock_wanted(void);
 bool ksm_lock_break(void);
 void ksm_wake(void);
+
+/**
+ * ksm_lock_wanted() - does another task wait for ksm_mutex?
+ *
+ * Inline: ksmd asks at every page it looks at.
+ *
+ * Return: true if a task is in ksm_lock(), or about to be.
+ */
+static inline bool ksm_lock_wanted(void)
+{
+	return atomic_read(&ksm_mutex_waiters);
+}
+
 u32 ksm_calc_checksum(struct page *page);
 u32 ksm_calc_sample(struct page *page);
 void ksm_core_init(void);
@@ -386,6 +399,7 @@ extern struct ksm_scan ksm_scan;
 struct ksm_rmap_item *ksm_cursor_item(unsigned long addr, unsigned int *quota);
 struct ksm_rmap_item *ksm_cursor_peek(unsigned long addr, unsigned int *quota);
 bool ksm_cursor_keep(unsigned long addr, unsigned int *quota);
+void ksm_cursor_pass(struct ksm_rmap_item *item);
 bool ksm_cursor_next_mm(unsigned int *quota);
 bool ksm_cursor_start_pass(void);
 void ksm_cursor_reset(bool pass_over);

@@ -452,6 +452,9 @@ static bool ksm_still_merged(struct ksm_rmap_item *item,
 	if (!(item->address & KSM_ITEM_STABLE) || item->head != node ||
 	    node->domain != domain)
 		return false;
+	/* Only a dup of a chain may have a better one. */
+	if (node->kind != KSM_NODE_DUP)
+		return true;
 	kpage = ksm_better_dup(node, &room);
 	if (!kpage)
 		return true;
@@ -495,7 +498,7 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 				goto stop;
 			if (item &&
 			    ksm_still_merged(item, b->node[i], step->domain)) {
-				ksm_cursor_keep(addr, &step->quota);
+				ksm_cursor_pass(item);
 				ksm_pages_scanned++;
 				goto next;
 			}
