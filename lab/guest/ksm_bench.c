@@ -122,6 +122,7 @@ static int ksmd_pid(void)
  */
 static double ksmd_runtime(void)
 {
+	static const char key[] = "se.sum_exec_runtime";
 	char path[64], line[256];
 	double ms = -1;
 	FILE *f;
@@ -131,7 +132,7 @@ static double ksmd_runtime(void)
 	if (!f)
 		return -1;
 	while (fgets(line, sizeof(line), f))
-		if (!strncmp(line, "se.sum_exec_runtime", 19)) {
+		if (!strncmp(line, key, sizeof(key) - 1)) {
 			char *colon = strchr(line, ':');
 
 			if (!colon || sscanf(colon + 1, "%lf", &ms) != 1)
