@@ -159,9 +159,10 @@ void ksm_cursor_pass(struct ksm_rmap_item *item)
  * @addr: the page's address in the mm at the cursor
  * @quota: as for ksm_cursor_item()
  *
- * The page at @addr is still mapped there, but a migration entry stands in
- * for it, or it needs no look (still merged): move the cursor past the
- * item for @addr, if any, leaving the item as it is.
+ * The page at @addr may still be mapped there, but a migration entry stands
+ * in for it, or it was not found where the walk saw it: move the cursor
+ * past the item for @addr, if any, leaving the item as it is (an item
+ * already in hand moves on with ksm_cursor_pass()).
  *
  * Context: as for ksm_cursor_item().
  * Return: false if *@quota ran out first.
