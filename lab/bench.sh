@@ -42,10 +42,6 @@ for k in $kernels; do
 		die "the $k bench kernel lacks CONFIG_SLUB_DEBUG (no /proc/slabinfo)"
 done
 
-# Give the guests the host's TSC frequency (see host_tsc_khz).
-tsc_khz=$(host_tsc_khz)
-say "bench: host TSC ${tsc_khz} kHz, given to the guests as tsc_early_khz"
-
 mkdir -p "$REPORTS"
 rm -f "$REPORTS"/bench-*-[0-9]*.* "$REPORTS/bench.json" "$REPORTS/bench.txt"
 t0=$(date +%s)
@@ -58,9 +54,8 @@ for r in $(seq 1 "$repeats"); do
 		say "bench: boot $i of $total: $k (run $r of $repeats), $(($(date +%s) - t0))s into the benchmark"
 		# slab_nomerge: KSM's caches must not be merged with others of the
 		# same size, or /proc/slabinfo cannot tell their objects apart.
-		# tsc=reliable: under TCG the kernel finds the TSCs unsynchronized
-		# and falls back to refined-jiffies, a 4 ms CLOCK_MONOTONIC.
-		LAB_CMDLINE="slab_nomerge tsc=reliable tsc_early_khz=$tsc_khz ${LAB_CMDLINE:-}" \
+		# The guest's clock: the host's TSC (lab/boot.sh), checked below.
+		LAB_CMDLINE="slab_nomerge ${LAB_CMDLINE:-}" \
 			LAB_LIMIT=${LAB_LIMIT:-5400} \
 			LAB_SHOW='^(ok |not ok |# running|    bench: (progress|FAIL|result))' \
 			LAB_QUIET_VERDICT=1 lab_run "$k" bench "$suite" "$rep" ||

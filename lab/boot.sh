@@ -43,6 +43,16 @@ fi
 if [ "$flavour" != bench ]; then
 	cmdline="$cmdline movablecore=512M"
 fi
+# Under TCG the guest's TSC is the host's, but its calibration against the
+# PIT fails on a loaded host: the kernel then marks it unstable and keeps
+# time in jiffies, a 4 ms sched_clock and CLOCK_MONOTONIC, and a thread
+# woken by the tick that runs less than one is charged no CPU time at all.
+# ksmd's CPU time (the advisor's cap, the tests and the bench that measure
+# it) and every timed test need better: give the guest the host's TSC
+# frequency, and tell it that the TSC is good.
+if [ -z "${LAB_KVM:-}" ]; then
+	cmdline="$cmdline tsc=reliable tsc_early_khz=$(host_tsc_khz)"
+fi
 cmdline="$cmdline ${LAB_CMDLINE:-}"
 qemu=(qemu-system-x86_64 $accel -cpu max -smp "$SMP,sockets=$SMP" -m "$MEM" -nodefaults -no-reboot
       -display none -kernel "$img" -initrd "$initrd" -append "$cmdline")

@@ -21,7 +21,7 @@ report=profile-$kernel-${workloads//,/-}
 obj=$BUILD/obj/$kernel-bench-prof
 export LAB_EXTRA_CONFIG=$LAB/config/profile.config LAB_OBJ_SUFFIX=-prof
 lab_build "$kernel" bench
-LAB_CMDLINE="profile=2 tsc=reliable tsc_early_khz=$(host_tsc_khz) ${LAB_CMDLINE:-}" \
+LAB_CMDLINE="profile=2 ${LAB_CMDLINE:-}" \
 	LAB_SHOW='^(ok |not ok |# running|    bench: (FAIL|result))' LAB_QUIET_VERDICT=1 \
 	lab_run "$kernel" bench "$suites" "$report" ||
 	die "the profiled run failed: see $REPORTS/$report.summary"
