@@ -170,8 +170,8 @@ static void test_converge(void)
 
 /*
  * ksmd's CPU share, in percent, over the next @passes full scans; -1 on
- * timeout.  @rate is set to the mean of pages_to_scan at their ends: the
- * advisor sets it at the end of each.
+ * timeout.  @rate is set to the mean of pages_to_scan at their ends (the
+ * advisor sets it at the end of each), 0 on timeout.
  */
 static double cpu_over(unsigned int passes, unsigned long *rate)
 {
@@ -179,6 +179,7 @@ static double cpu_over(unsigned int passes, unsigned long *rate)
 	unsigned long sum = 0;
 	unsigned int i;
 
+	*rate = 0;
 	for (i = 0; i < passes; i++) {
 		if (!ksm_wait_full_scans(1, PASS_MS))
 			return -1;
