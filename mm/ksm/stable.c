@@ -413,6 +413,17 @@ static int ksm_key_cmp(u64 domain, u32 checksum,
 	return 0;
 }
 
+/* Is @n the only entry of its tree with key (@domain, @checksum)? */
+static bool ksm_key_alone(struct rb_node *n, u64 domain, u32 checksum)
+{
+	struct rb_node *prev = rb_prev(n), *next = rb_next(n);
+
+	return (!prev || ksm_key_cmp(domain, checksum,
+				     rb_entry(prev, struct ksm_stable_node, rb))) &&
+	       (!next || ksm_key_cmp(domain, checksum,
+				     rb_entry(next, struct ksm_stable_node, rb)));
+}
+
 /**
  * ksm_stable_search() - look for a KSM page with the content of a page
  * @page: the page
@@ -426,8 +437,15 @@ static int ksm_key_cmp(u64 domain, u32 checksum,
  * at: a stale one leaves the tree, one found on the wrong NUMA node moves
  * to the tree of its node.  A chain met on the way is pruned when due.
  *
+ * The only entry with @page's key is returned without a compare of the
+ * contents: they differ only if @page changed since @checksum was taken
+ * or two contents share a checksum, and the merge compares them anyway,
+ * once @page is write-protected.  Entries that share a key are told
+ * apart by content, here as in the tree's order.
+ *
  * Context: ksm_mutex held.
- * Return: the KSM page, referenced, or NULL.
+ * Return: the KSM page, referenced, or NULL.  Its content is @page's
+ * only if the caller's compare says so: ksm_merge_into() makes it.
  */
 struct page *ksm_stable_search(struct page *page, u32 checksum, u64 domain,
 			       struct ksm_stable_node **nodep)
@@ -469,6 +487,10 @@ again:
 			goto again;
 		if (!tpage)
 			return NULL;
+		if (ksm_key_alone(n, domain, checksum)) {
+			*nodep = room;
+			return tpage;
+		}
 		cmp = memcmp_pages(page, tpage);
 		if (!cmp) {
 			*nodep = room;

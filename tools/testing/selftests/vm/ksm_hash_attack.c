@@ -18,6 +18,10 @@
  *    in pairs of one content, must all merge within two full scans of
  *    being registered (one whole pass);
  * and the crafted pages must cost at most 1.5 times the random ones.
+ * Then two contents crafted to share one checksum: copies of each must
+ * merge with each other and never with the other's, whichever of the two
+ * is a KSM page first (the stable tree trusts a lone checksum until the
+ * merge compares the pages).
  * -k KEY -b BITS stand in for the debugfs files (a kernel without them).
  *
  * The lab's time limit for this program - limit: 600s
@@ -211,6 +215,123 @@ static unsigned long long craft(char *area, size_t n)
 	return trials;
 }
 
+/* Two tails of one checksum, for the page of @l; false if none is found. */
+struct sum_tail {
+	uint32_t sum;
+	uint64_t tail;
+};
+
+static int cmp_sum(const void *a, const void *b)
+{
+	const struct sum_tail *x = a, *y = b;
+
+	return x->sum < y->sum ? -1 : x->sum > y->sum;
+}
+
+static bool collide(const struct lanes *l, uint64_t *t1, uint64_t *t2)
+{
+	/* 2^18 checksums of 32 bits: some 8 pairs are equal (birthday). */
+	const size_t n = 1 << 18;
+	struct sum_tail *st = malloc(n * sizeof(*st));
+	bool found = false;
+	size_t i;
+
+	if (!st)
+		ksft_exit_fail_msg("malloc\n");
+	for (i = 0; i < n; i++) {
+		st[i].tail = 0xc0111de000000000ULL + i;
+		st[i].sum = page_sum(l, st[i].tail);
+	}
+	qsort(st, n, sizeof(*st), cmp_sum);
+	for (i = 1; i < n && !found; i++) {
+		if (st[i].sum == st[i - 1].sum) {
+			*t1 = st[i - 1].tail;
+			*t2 = st[i].tail;
+			found = true;
+		}
+	}
+	free(st);
+	return found;
+}
+
+#define COPIES	3
+
+/*
+ * COPIES pages of content @a, merged; then COPIES of content @b, another
+ * with the same checksum.  Each content must end in a KSM page of its own,
+ * with the other pages of it mapped there, and every page must hold its
+ * content: pages_shared 2, pages_sharing 2 * (COPIES - 1).
+ */
+static bool same_sum_apart(const char *a, const char *b)
+{
+	char *pa = ksm_mmap(COPIES), *pb = ksm_mmap(COPIES);
+	bool ok = true;
+	int i;
+
+	for (i = 0; i < COPIES; i++) {
+		memcpy(ksm_page_addr(pa, i), a, ksm_page_size);
+		memcpy(ksm_page_addr(pb, i), b, ksm_page_size);
+	}
+	ksm_set("run", 1);
+	ksm_madvise(pa, COPIES, MADV_MERGEABLE);
+	if (!ksm_wait_merged(1, COPIES - 1)) {
+		ksft_print_msg("the first content did not merge\n");
+		ok = false;
+	}
+	ksm_madvise(pb, COPIES, MADV_MERGEABLE);
+	if (ok && !ksm_wait_merged(2, 2 * (COPIES - 1))) {
+		ksft_print_msg("not one KSM page for each content\n");
+		ok = false;
+	}
+	/* And they stay so. */
+	if (ok && (!ksm_wait_full_scans(2, KSM_TIMEOUT_MS) ||
+		   ksm_read("pages_shared") != 2 ||
+		   ksm_read("pages_sharing") != 2 * (COPIES - 1))) {
+		ksft_print_msg("counters moved: pages_shared %lu, pages_sharing %lu\n",
+			       ksm_read("pages_shared"), ksm_read("pages_sharing"));
+		ok = false;
+	}
+	for (i = 0; i < COPIES; i++) {
+		if (memcmp(ksm_page_addr(pa, i), a, ksm_page_size) ||
+		    memcmp(ksm_page_addr(pb, i), b, ksm_page_size)) {
+			ksft_print_msg("copy %d lost its content\n", i);
+			ok = false;
+		}
+	}
+	munmap(pa, COPIES * ksm_page_size);
+	munmap(pb, COPIES * ksm_page_size);
+	if (!ksm_unmerge_all())
+		ksft_exit_fail_msg("counters not 0 after run=2\n");
+	return ok;
+}
+
+/* Two contents of one checksum; copies of each merge, never across. */
+static bool one_sum_two_contents(void)
+{
+	char *a = malloc(ksm_page_size), *b = malloc(ksm_page_size);
+	uint64_t ta, tb;
+	struct lanes l;
+	bool ok;
+
+	if (!a || !b)
+		ksft_exit_fail_msg("malloc\n");
+	ksm_fill_page(a, 0xc011);
+	page_lanes((unsigned char *)a, key, &l);
+	if (!collide(&l, &ta, &tb))
+		ksft_exit_fail_msg("no two tails of one checksum among 2^18\n");
+	memcpy(b, a, ksm_page_size);
+	memcpy(a + 4088, &ta, 8);
+	memcpy(b + 4088, &tb, 8);
+	if ((uint32_t)xxh64(a, 4096, key) != (uint32_t)xxh64(b, 4096, key) ||
+	    !memcmp(a, b, ksm_page_size))
+		ksft_exit_fail_msg("the crafted pages are not a collision\n");
+	ksft_print_msg("two contents of checksum %#x\n", (uint32_t)xxh64(a, 4096, key));
+	ok = same_sum_apart(a, b) && same_sum_apart(b, a);
+	free(a);
+	free(b);
+	return ok;
+}
+
 /* ksmd's CPU time, in clock ticks. */
 static unsigned long ksmd_ticks(void)
 {
@@ -332,7 +453,7 @@ int main(int argc, char **argv)
 		forced = true;
 	}
 	ksft_print_header();
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	if (xxh64(vec, strlen(vec), 0) != 0xfbcea83c8a378bf1ULL)
 		ksft_exit_fail_msg("xxh64 does not match its reference value\n");
 	ksm_selftest_init(20000, 0, 580);
@@ -356,5 +477,7 @@ int main(int argc, char **argv)
 			 "crafted pages cost %.2f times random ones (at most 1.5)\n",
 			 crafted_cost / random_cost);
 	ksft_test_result(victim_ok, "the victim's %d pages merged within one pass\n", VICTIM);
+	ksft_test_result(one_sum_two_contents(),
+			 "two contents of one checksum: each merged with its own copies only\n");
 	ksft_finished();
 }
