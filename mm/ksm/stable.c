@@ -440,8 +440,10 @@ static bool ksm_key_alone(struct rb_node *n, u64 domain, u32 checksum)
  * The only entry with @page's key is returned without a compare of the
  * contents: they differ only if @page changed since @checksum was taken
  * or two contents share a checksum, and the merge compares them anyway,
- * once @page is write-protected.  Entries that share a key are told
- * apart by content, here as in the tree's order.
+ * once @page is write-protected.  Not for a page of a THP: the merge
+ * splits it before that compare, and a collision must not split a THP.
+ * Entries that share a key are told apart by content, here as in the
+ * tree's order.
  *
  * Context: ksm_mutex held.
  * Return: the KSM page, referenced, or NULL.  Its content is @page's
@@ -487,7 +489,8 @@ again:
 			goto again;
 		if (!tpage)
 			return NULL;
-		if (ksm_key_alone(n, domain, checksum)) {
+		if (!PageTransCompound(page) &&
+		    ksm_key_alone(n, domain, checksum)) {
 			*nodep = room;
 			return tpage;
 		}

@@ -11,7 +11,7 @@
  * tells the key (and the table's size) in /sys/kernel/debug/ksm/, so this
  * test plays the attacker who knows it:
  *  - NPAGES unique random pages: ksmd CPU per full scan, measured over
- *    SCANS full scans after two to warm up;
+ *    SCANS full scans after two to warm up, the lower of two measures;
  *  - NPAGES unique pages crafted to share one bucket (of the table sized
  *    for them, and so of every smaller one): the same;
  *  - while the crafted pages are scanned, VICTIM pages of another process,
@@ -21,7 +21,8 @@
  * Then two contents crafted to share one checksum: copies of each must
  * merge with each other and never with the other's, whichever of the two
  * is a KSM page first (the stable tree trusts a lone checksum until the
- * merge compares the pages).
+ * merge compares the pages); and a THP holding a page of the second
+ * content must not be split for a KSM page of the first.
  * -k KEY -b BITS stand in for the debugfs files (a kernel without them).
  *
  * The lab's time limit for this program - limit: 600s
@@ -230,24 +231,30 @@ static int cmp_sum(const void *a, const void *b)
 
 static bool collide(const struct lanes *l, uint64_t *t1, uint64_t *t2)
 {
-	/* 2^18 checksums of 32 bits: some 8 pairs are equal (birthday). */
+	/*
+	 * 2^18 checksums of 32 bits hold some 8 equal pairs (the birthday
+	 * bound); none in e^-8 of the rounds, so a few more rounds at most.
+	 */
 	const size_t n = 1 << 18;
 	struct sum_tail *st = malloc(n * sizeof(*st));
 	bool found = false;
+	uint64_t round;
 	size_t i;
 
 	if (!st)
 		ksft_exit_fail_msg("malloc\n");
-	for (i = 0; i < n; i++) {
-		st[i].tail = 0xc0111de000000000ULL + i;
-		st[i].sum = page_sum(l, st[i].tail);
-	}
-	qsort(st, n, sizeof(*st), cmp_sum);
-	for (i = 1; i < n && !found; i++) {
-		if (st[i].sum == st[i - 1].sum) {
-			*t1 = st[i - 1].tail;
-			*t2 = st[i].tail;
-			found = true;
+	for (round = 0; round < 16 && !found; round++) {
+		for (i = 0; i < n; i++) {
+			st[i].tail = 0xc0111de000000000ULL + (round << 32) + i;
+			st[i].sum = page_sum(l, st[i].tail);
+		}
+		qsort(st, n, sizeof(*st), cmp_sum);
+		for (i = 1; i < n && !found; i++) {
+			if (st[i].sum == st[i - 1].sum) {
+				*t1 = st[i - 1].tail;
+				*t2 = st[i].tail;
+				found = true;
+			}
 		}
 	}
 	free(st);
@@ -305,8 +312,62 @@ static bool same_sum_apart(const char *a, const char *b)
 	return ok;
 }
 
-/* Two contents of one checksum; copies of each merge, never across. */
-static bool one_sum_two_contents(void)
+#define HPAGE	(2UL << 20)
+
+/*
+ * A THP one of whose pages has the checksum of a KSM page, content @a,
+ * but content @b: ksmd must leave the THP whole, and merge nothing.
+ * Returns -1 if no THP could be had.
+ */
+static int thp_kept(const char *a, const char *b)
+{
+	size_t n = HPAGE / ksm_page_size, i;
+	char *pa = ksm_mmap(2), *raw = ksm_mmap(2 * n), *area;
+	long before, after;
+	int ok = 1;
+
+	area = (char *)(((unsigned long)raw + HPAGE - 1) & ~(HPAGE - 1));
+	if (madvise(area, HPAGE, MADV_HUGEPAGE))
+		ksft_exit_fail_msg("MADV_HUGEPAGE: %s\n", strerror(errno));
+	for (i = 0; i < n; i++)
+		ksm_fill_page(ksm_page_addr(area, i), 3000000 + i);
+	memcpy(ksm_page_addr(area, 7), b, ksm_page_size);
+	before = ksm_smaps_kb(area, "AnonHugePages");
+	if (before < (long)(HPAGE >> 10)) {
+		ksft_print_msg("no THP (AnonHugePages %ld kB)\n", before);
+		ok = -1;
+		goto out;
+	}
+	memcpy(ksm_page_addr(pa, 0), a, ksm_page_size);
+	memcpy(ksm_page_addr(pa, 1), a, ksm_page_size);
+	ksm_set("run", 1);
+	ksm_madvise(pa, 2, MADV_MERGEABLE);
+	if (!ksm_wait_merged(1, 1)) {
+		ksft_print_msg("the KSM page of the checksum did not form\n");
+		ok = 0;
+		goto out;
+	}
+	ksm_madvise(area, n, MADV_MERGEABLE);
+	if (!ksm_wait_full_scans(3, KSM_TIMEOUT_MS))
+		ksft_exit_fail_msg("no full scans\n");
+	after = ksm_smaps_kb(area, "AnonHugePages");
+	ksft_print_msg("AnonHugePages %ld kB before, %ld kB after 3 full scans\n",
+		       before, after);
+	if (after != before || ksm_read("pages_shared") != 1 ||
+	    ksm_read("pages_sharing") != 1)
+		ok = 0;
+	if (memcmp(ksm_page_addr(area, 7), b, ksm_page_size))
+		ok = 0;
+out:
+	munmap(pa, 2 * ksm_page_size);
+	munmap(raw, 2 * n * ksm_page_size);
+	if (!ksm_unmerge_all())
+		ksft_exit_fail_msg("counters not 0 after run=2\n");
+	return ok;
+}
+
+/* Two contents of one checksum, and a THP with one of them. */
+static void one_sum_two_contents(void)
 {
 	char *a = malloc(ksm_page_size), *b = malloc(ksm_page_size);
 	uint64_t ta, tb;
@@ -318,7 +379,7 @@ static bool one_sum_two_contents(void)
 	ksm_fill_page(a, 0xc011);
 	page_lanes((unsigned char *)a, key, &l);
 	if (!collide(&l, &ta, &tb))
-		ksft_exit_fail_msg("no two tails of one checksum among 2^18\n");
+		ksft_exit_fail_msg("no two tails of one checksum among 2^22\n");
 	memcpy(b, a, ksm_page_size);
 	memcpy(a + 4088, &ta, 8);
 	memcpy(b + 4088, &tb, 8);
@@ -327,9 +388,19 @@ static bool one_sum_two_contents(void)
 		ksft_exit_fail_msg("the crafted pages are not a collision\n");
 	ksft_print_msg("two contents of checksum %#x\n", (uint32_t)xxh64(a, 4096, key));
 	ok = same_sum_apart(a, b) && same_sum_apart(b, a);
+	ksft_test_result(ok, "two contents of one checksum: each merged with its own copies only\n");
+	switch (thp_kept(a, b)) {
+	case 1:
+		ksft_test_result_pass("a THP with a page of a KSM page's checksum, not content, is not split\n");
+		break;
+	case 0:
+		ksft_test_result_fail("a THP with a page of a KSM page's checksum, not content, is not split\n");
+		break;
+	default:
+		ksft_test_result_skip("THP: no huge page allocated\n");
+	}
 	free(a);
 	free(b);
-	return ok;
 }
 
 /* ksmd's CPU time, in clock ticks. */
@@ -440,7 +511,7 @@ int main(int argc, char **argv)
 {
 	static const char vec[] = "Nobody inspects the spammish repetition";
 	bool forced = false, victim_ok = false;
-	double random_cost, crafted_cost;
+	double random_cost, crafted_cost, again;
 	int opt;
 
 	while ((opt = getopt(argc, argv, "k:b:")) != -1) {
@@ -453,7 +524,7 @@ int main(int argc, char **argv)
 		forced = true;
 	}
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	if (xxh64(vec, strlen(vec), 0) != 0xfbcea83c8a378bf1ULL)
 		ksft_exit_fail_msg("xxh64 does not match its reference value\n");
 	ksm_selftest_init(20000, 0, 580);
@@ -471,13 +542,29 @@ int main(int argc, char **argv)
 	}
 	ksft_print_msg("key %#" PRIx64 ", table of 2^%u buckets\n", key, bits);
 	crafted_cost = cost(true, true, &victim_ok);
+	/*
+	 * Once more each, the other way round: the host's load moves ksmd's
+	 * CPU time under QEMU by a third from one measure to the next, and
+	 * only ever up.  The cheaper of the two measures of each is compared.
+	 */
+	again = cost(true, false, NULL);
+	if (again < crafted_cost)
+		crafted_cost = again;
+	again = cost(false, false, NULL);
+	if (again < random_cost)
+		random_cost = again;
 
 	ksft_test_result(random_cost > 0, "random pages: %.1f ticks per full scan\n", random_cost);
 	ksft_test_result(crafted_cost <= 1.5 * random_cost,
 			 "crafted pages cost %.2f times random ones (at most 1.5)\n",
 			 crafted_cost / random_cost);
 	ksft_test_result(victim_ok, "the victim's %d pages merged within one pass\n", VICTIM);
-	ksft_test_result(one_sum_two_contents(),
-			 "two contents of one checksum: each merged with its own copies only\n");
+	/* This xxh64 is the kernel's checksum of a 4 KiB page on 64-bit. */
+	if (ksm_page_size != 4096 || sizeof(long) != 8) {
+		ksft_test_result_skip("two contents of one checksum: pages of 4 KiB on 64-bit only\n");
+		ksft_test_result_skip("a THP with a page of one checksum: pages of 4 KiB on 64-bit only\n");
+	} else {
+		one_sum_two_contents();
+	}
 	ksft_finished();
 }
