@@ -31,7 +31,7 @@
 
 #define KSM_TABLE_MIN_BITS	10
 #define KSM_TABLE_MAX_BITS	30
-#define KSM_BUCKET_MAX		8	/* entries a search compares at most */
+#define KSM_BUCKET_MAX		6	/* entries a search compares at most */
 #define KSM_DRAIN_BUCKETS	256	/* old buckets emptied per step */
 
 struct ksm_table {
