@@ -216,7 +216,7 @@ static unsigned long long craft(char *area, size_t n)
 	return trials;
 }
 
-/* Two tails of one checksum, for the page of @l; false if none is found. */
+/* A candidate last word of a page, and the page's checksum with it. */
 struct sum_tail {
 	uint32_t sum;
 	uint64_t tail;
@@ -229,6 +229,7 @@ static int cmp_sum(const void *a, const void *b)
 	return x->sum < y->sum ? -1 : x->sum > y->sum;
 }
 
+/* Two tails of one checksum, for the page of @l; false if none is found. */
 static bool collide(const struct lanes *l, uint64_t *t1, uint64_t *t2)
 {
 	/*
@@ -544,7 +545,7 @@ int main(int argc, char **argv)
 	crafted_cost = cost(true, true, &victim_ok);
 	/*
 	 * Once more each, the other way round: the host's load moves ksmd's
-	 * CPU time under QEMU by a third from one measure to the next, and
+	 * CPU time under QEMU by up to half from one measure to the next, and
 	 * only ever up.  The cheaper of the two measures of each is compared.
 	 */
 	again = cost(true, false, NULL);
