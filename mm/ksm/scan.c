@@ -218,6 +218,18 @@ static bool ksm_pass_over(struct ksm_rmap_item *item, struct page *page)
 }
 
 /*
+ * @item's page has a match, which it merges with now or may fail to: not
+ * unique, it has no age, and smart scan does not pass it over at its next
+ * visit.  (A merge links the item to a stable node, where the age has no
+ * meaning.)
+ */
+static void ksm_not_unique(struct ksm_rmap_item *item)
+{
+	item->age = 0;
+	item->skips = 0;
+}
+
+/*
  * One step of ksmd: the work it does under ksm_mutex and one mm's
  * mmap_lock before it lets go of both and reschedules (its bounds are at
  * KSM_STEP_WORK), and what it knows of that mm.
@@ -317,6 +329,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	if (kpage) {
 		err = -EBUSY;
 		if (node) {
+			ksm_not_unique(item);
 			/*
 			 * A KSM page locked by another task (migration,
 			 * reclaim) is left for the next visit: waiting for its
@@ -358,6 +371,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 		item->skips = ksm_skips_after(item->age);
 		return;
 	}
+	ksm_not_unique(item);
 	if (page_folio(tpage) == page_folio(page)) {
 		/*
 		 * Two pages of one THP: it cannot be split while we hold a
