@@ -232,7 +232,8 @@ bool ksm_cursor_next_mm(unsigned int *quota)
 /**
  * ksm_cursor_start_pass() - put the cursor on the first mm, for a new pass
  *
- * Entries the unstable table holds from the pass before no longer count.
+ * Entries of the unstable table that the pass before did not stamp no
+ * longer count.
  *
  * Context: ksm_mutex held; the cursor is past the last mm.
  * Return: false if no mm is registered.

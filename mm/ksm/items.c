@@ -180,6 +180,8 @@ int __init ksm_items_init(void)
 {
 	BUILD_BUG_ON(IS_ENABLED(CONFIG_64BIT) &&
 		     sizeof(struct ksm_rmap_item) > 56);
+	/* The item state fits below the page address. */
+	BUILD_BUG_ON(KSM_ITEM_FLAGS >= PAGE_SIZE);
 
 	ksm_slot_cache = KMEM_CACHE(ksm_mm_slot, 0);
 	ksm_item_cache = KMEM_CACHE(ksm_rmap_item, 0);

@@ -126,14 +126,18 @@
 
 /*
  * Low bits of ksm_rmap_item.address (the page address is page aligned):
- * the scan pass an unstable entry was inserted in, and the item state.
+ * the last scan pass that entered an unstable entry or stamped it (page
+ * found unchanged, or passed over), and the item state.  They take all 12
+ * bits below a 4 KiB page.
  */
 #define KSM_ITEM_SEQ_MASK	0x0ffUL
 #define KSM_ITEM_UNSTABLE	0x100UL	/* on the unstable table */
 #define KSM_ITEM_STABLE		0x200UL	/* on a stable node's rmap list */
 #define KSM_ITEM_FRESH		0x400UL	/* not visited since it was made */
+#define KSM_ITEM_RECHECK	0x800UL	/* unstable: search again, see unstable.c */
 #define KSM_ITEM_FLAGS		(KSM_ITEM_SEQ_MASK | KSM_ITEM_UNSTABLE | \
-				 KSM_ITEM_STABLE | KSM_ITEM_FRESH)
+				 KSM_ITEM_STABLE | KSM_ITEM_FRESH | \
+				 KSM_ITEM_RECHECK)
 
 /*
  * One scanned page of a registered mm: 56 bytes on 64-bit.  Items of an mm
@@ -358,6 +362,8 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 						 struct page **tree_pagep);
 void ksm_unstable_remove(struct ksm_rmap_item *item);
 void ksm_unstable_keep(struct ksm_rmap_item *item);
+void ksm_unstable_leave(struct ksm_rmap_item *item);
+bool ksm_unstable_revisit(struct ksm_rmap_item *item, u64 domain);
 void ksm_unstable_new_pass(void);
 void ksm_unstable_step(void);
 struct vm_area_struct *ksm_item_vma(struct ksm_rmap_item *item);

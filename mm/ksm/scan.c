@@ -185,7 +185,8 @@ static void ksm_move_to_better_dup(struct vm_area_struct *vma,
  * stays in the unstable table with the checksum of its last look, so that
  * a page that comes to equal it merges with it at its first visit, as it
  * would without smart scan.  KSM pages are never passed over, nor are the
- * pages of merged or fresh items: those have no age.
+ * pages of merged or fresh items (those have no age), nor those whose
+ * search must be made again (KSM_ITEM_RECHECK, see unstable.c).
  */
 #define KSM_SKIP_AGE	3
 #define KSM_SKIP_MAX	8
@@ -202,7 +203,8 @@ static u8 ksm_skips_after(u8 age)
 static bool ksm_pass_over(struct ksm_rmap_item *item, struct page *page)
 {
 	if (!READ_ONCE(ksm_smart_scan) ||
-	    (item->address & (KSM_ITEM_STABLE | KSM_ITEM_FRESH)) ||
+	    (item->address & (KSM_ITEM_STABLE | KSM_ITEM_FRESH |
+			      KSM_ITEM_RECHECK)) ||
 	    !item->skips || PageKsm(page))
 		return false;
 	if (ksm_calc_sample(page) != item->sample) {
@@ -271,18 +273,25 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			return;
 		}
 		ksm_stable_unlink(item);
-	} else if (item->address & KSM_ITEM_UNSTABLE) {
-		ksm_unstable_remove(item);
 	}
 
-	/* A KSM page mapped here by fork, or by a merge we did not see. */
+	/*
+	 * An item in the unstable table stays there if its page is found
+	 * unchanged (ksm_unstable_revisit()), and leaves it on every other way
+	 * out of this visit.
+	 *
+	 * A KSM page mapped here by fork, or by a merge we did not see.
+	 */
 	if (PageKsm(page)) {
+		ksm_unstable_leave(item);
 		ksm_link_existing(vma, page, item, domain);
 		return;
 	}
 	/* An mm whose owner has gone: no domain, nothing to merge with. */
-	if (domain == KSM_NO_DOMAIN)
+	if (domain == KSM_NO_DOMAIN) {
+		ksm_unstable_leave(item);
 		return;
+	}
 
 	/*
 	 * A page whose content changed since the last visit is volatile: it
@@ -309,6 +318,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	} else if (item->age) {
 		checksum = ksm_calc_checksum(page);
 		if (checksum != item->checksum) {
+			ksm_unstable_leave(item);
 			item->checksum = checksum;
 			item->sample = ksm_calc_sample(page);
 			item->age = 0;
@@ -316,6 +326,8 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			return;
 		}
 	} else {
+		/* Found changed (maybe by ksm_pass_over()): out of the table. */
+		ksm_unstable_leave(item);
 		sample = ksm_calc_sample(page);
 		if (item->sample != sample) {
 			item->sample = sample;
@@ -329,6 +341,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	if (kpage) {
 		err = -EBUSY;
 		if (node) {
+			ksm_unstable_leave(item);
 			ksm_not_unique(item);
 			/*
 			 * A KSM page locked by another task (migration,
@@ -355,13 +368,17 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 
 	if (READ_ONCE(ksm_use_zero_pages) && checksum == ksm_zero_checksum &&
 	    ksm_mm_zero_ok(item->mm)) {
+		ksm_unstable_leave(item);
 		err = ksm_merge_zero(vma, addr, page);
 		trace_ksm_merge_one_page(my_zero_pfn(addr), item, item->mm, err);
 		if (!err)
 			return;
 	}
 
-	titem = ksm_unstable_search_insert(item, page, domain, &tpage);
+	if (ksm_unstable_revisit(item, domain))
+		titem = NULL;
+	else
+		titem = ksm_unstable_search_insert(item, page, domain, &tpage);
 	if (!titem) {
 		/* Unique again: one look older. */
 		if (fresh)

@@ -57,9 +57,40 @@ static void ksm_test_pass_wrap(struct kunit *test)
 	mutex_unlock(&ksm_mutex);
 }
 
+/*
+ * An entry is live while this pass or the one before stamped it, across
+ * the wrap of the pass number, and while smart scan passes its page over.
+ */
+static void ksm_test_entry_window(struct kunit *test)
+{
+	static const unsigned long seqs[] = { 0, 1, 2, 0x80, KSM_ITEM_SEQ_MASK };
+	struct ksm_rmap_item item = {};
+	unsigned long seq, stamp, back;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(seqs); i++) {
+		seq = seqs[i];
+		for (back = 0; back <= KSM_ITEM_SEQ_MASK; back++) {
+			stamp = (seq - back) & KSM_ITEM_SEQ_MASK;
+			item.address = 0x7000 | KSM_ITEM_UNSTABLE |
+				       KSM_ITEM_RECHECK | stamp;
+			item.skips = 0;
+			KUNIT_EXPECT_EQ_MSG(test, ksm_entry_stale(&item, seq),
+					    back > 1, "pass %lu, stamped %lu",
+					    seq, stamp);
+			item.skips = 1;
+			KUNIT_EXPECT_FALSE_MSG(test,
+					       ksm_entry_stale(&item, seq),
+					       "pass %lu, stamped %lu, skips",
+					       seq, stamp);
+		}
+	}
+}
+
 static struct kunit_case ksm_unstable_test_cases[] = {
 	KUNIT_CASE(ksm_test_table_bits),
 	KUNIT_CASE(ksm_test_pass_wrap),
+	KUNIT_CASE(ksm_test_entry_window),
 	{},
 };
 

@@ -4,21 +4,34 @@
  * two visits are entered here, keyed by their checksum, to be found by a
  * later page with the same content.  Their content may change at any
  * time, so a hit is only a candidate: the caller compares again once both
- * pages are write-protected.  Entries belong to one scan pass (the low
- * bits of its number, ksm_unstable_seq, kept in the item): those of an
- * older pass are ignored, and unlinked when met, so the table starts
- * afresh every pass without being walked.  The entry of a page that smart
- * scan passes over (an item with skips left) stays: its page is not looked
- * at again before it is due.  Everything here runs with ksm_mutex held.
+ * pages are write-protected.  Everything here runs with ksm_mutex held.
+ *
+ * An entry stays while its page is found unchanged: each visit stamps it
+ * with the pass (the low bits of its number, ksm_unstable_seq, kept in the
+ * item), and an entry that neither this pass nor the one before stamped is
+ * ignored, and unlinked when met, without a walk of the table.  A visit
+ * that finds the page unchanged does not search the table again
+ * (ksm_unstable_revisit()): every page of its checksum and domain tag
+ * entered since then searched the table and met the entry, and merged
+ * with it or was told to look again.  A search that meets an entry of its
+ * checksum and tag and does not merge with it (the other page busy, the
+ * same page, on another node, of other content...) marks both items
+ * KSM_ITEM_RECHECK, and a marked item searches again at its next visit.
+ * Only an entry past the bounds of a search (below) is not met: a bucket
+ * that long does not happen by chance, and the key keeps it from being
+ * made.  So a page found unchanged costs its checksum, and no look at
+ * other items; the entry of a page that smart scan passes over is stamped
+ * the same way, without a checksum.
  *
  * The checksum is keyed by a secret drawn at boot, so the bucket of a page
- * cannot be chosen by whoever writes it; still, a search looks at no more
- * than KSM_BUCKET_MAX entries of the current pass.  The table is sized for
- * the rmap items there are, one to two per bucket: when that changes by
- * more than a factor of two, a new table takes over, and ksmd empties the
- * old one a few buckets per step (ksm_unstable_step()), moving the entries
- * of the current pass to the new table.  Until a bucket of the old table
- * has been emptied, searches look there too.
+ * cannot be chosen by whoever writes it; still, a search walks no more
+ * than KSM_BUCKET_WALK live entries, and looks at the pages of no more
+ * than KSM_BUCKET_PAGES of them.  The table is sized for the rmap items
+ * there are, one to two per bucket: when that changes by more than a
+ * factor of two, a new table takes over, and ksmd empties the old one a
+ * few buckets per step (ksm_unstable_step()), moving the live entries to
+ * the new table.  Until a bucket of the old table has been emptied,
+ * searches look there too.
  */
 #include <linux/debugfs.h>
 #include <linux/hash.h>
@@ -31,7 +44,8 @@
 
 #define KSM_TABLE_MIN_BITS	10
 #define KSM_TABLE_MAX_BITS	30
-#define KSM_BUCKET_MAX		6	/* entries a search compares at most */
+#define KSM_BUCKET_WALK		32	/* live entries a search walks at most */
+#define KSM_BUCKET_PAGES	6	/* pages of entries it looks at, at most */
 #define KSM_DRAIN_BUCKETS	256	/* old buckets emptied per step */
 
 struct ksm_table {
@@ -45,7 +59,8 @@ static unsigned long ksm_old_next;	/* its first bucket not emptied */
 static unsigned long ksm_unstable_seq;	/* the pass, KSM_ITEM_SEQ_MASK bits */
 
 /**
- * ksm_unstable_new_pass() - forget the entries of the pass before
+ * ksm_unstable_new_pass() - start a pass: entries not stamped since the
+ * start of the pass before are forgotten
  *
  * Context: ksm_mutex held.
  */
@@ -72,7 +87,7 @@ static struct hlist_head *ksm_bucket(struct ksm_table *t,
 
 /**
  * ksm_unstable_remove() - take an rmap item out of the unstable table
- * @item: the item, in the table (of this pass or an older one)
+ * @item: the item, in the table (live or left over)
  *
  * Context: ksm_mutex held.
  */
@@ -85,20 +100,24 @@ void ksm_unstable_remove(struct ksm_rmap_item *item)
 	ksm_pages_unshared--;
 }
 
-/* Is @item's entry left over from an older pass, and no longer wanted? */
+/*
+ * Is @item's entry left over: stamped neither in pass @seq nor in the one
+ * before, and not being passed over by smart scan?
+ */
 static bool ksm_entry_stale(const struct ksm_rmap_item *item,
 			    unsigned long seq)
 {
-	return (item->address & KSM_ITEM_SEQ_MASK) != seq && !item->skips;
+	return ((seq - item->address) & KSM_ITEM_SEQ_MASK) > 1 && !item->skips;
 }
 
 /**
- * ksm_unstable_keep() - keep an entry of an older pass for this one
+ * ksm_unstable_keep() - keep an entry for this pass
  * @item: the item, in the table
  *
- * The page of @item is passed over this pass (smart scan) but stays as it
- * was: its entry, with the checksum of its last look, is kept for a page
- * that comes to equal it.  The merge compares the pages, as for any entry.
+ * The page of @item was found unchanged, or is passed over this pass
+ * (smart scan): its entry, with the checksum of its last look, stays for a
+ * page that comes to equal it.  The merge compares the pages, as for any
+ * entry.
  *
  * Context: ksm_mutex held.
  */
@@ -107,6 +126,44 @@ void ksm_unstable_keep(struct ksm_rmap_item *item)
 	lockdep_assert_held(&ksm_mutex);
 	VM_WARN_ON_ONCE(!(item->address & KSM_ITEM_UNSTABLE));
 	item->address = (item->address & ~KSM_ITEM_SEQ_MASK) | ksm_unstable_seq;
+}
+
+/**
+ * ksm_unstable_leave() - take an rmap item out of the table, if it is in
+ * @item: the item
+ *
+ * Context: ksm_mutex held.
+ */
+void ksm_unstable_leave(struct ksm_rmap_item *item)
+{
+	if (item->address & KSM_ITEM_UNSTABLE)
+		ksm_unstable_remove(item);
+}
+
+/**
+ * ksm_unstable_revisit() - keep the entry of a page found unchanged
+ * @item: the rmap item, whose checksum was found unchanged at this visit
+ * @domain: the merge domain of @item's mm (domain.c)
+ *
+ * An entry in the table, of @domain, whose last search was not told to
+ * look again, stays as it is without a search (see the top of this
+ * file).  Any other entry is taken out, for a new search.
+ *
+ * Context: ksm_mutex held.
+ * Return: true if the entry stays.
+ */
+bool ksm_unstable_revisit(struct ksm_rmap_item *item, u64 domain)
+{
+	lockdep_assert_held(&ksm_mutex);
+	if (!(item->address & KSM_ITEM_UNSTABLE))
+		return false;
+	if ((item->address & KSM_ITEM_RECHECK) ||
+	    item->dtag != ksm_domain_tag(domain)) {
+		ksm_unstable_remove(item);
+		return false;
+	}
+	ksm_unstable_keep(item);
+	return true;
 }
 
 /* The table size for @items rmap items: one to two of them per bucket. */
@@ -237,17 +294,24 @@ out:
 	return page;
 }
 
+/* What one search may still do, and what it met. */
+struct ksm_search {
+	unsigned int walk;	/* live entries to walk, at most */
+	unsigned int pages;	/* pages of entries to look at, at most */
+	bool recheck;		/* met an entry of its key, no match */
+};
+
 /*
- * Look in @bucket for an entry of the current pass whose page has the
- * content of @page and is of @domain; entries of older passes met on the
- * way are unlinked.
- * *@budget is the number of current entries left to look at.
+ * Look in @bucket for a live entry whose page has the content of @page and
+ * is of @domain, within the bounds of @s; entries left over met on the
+ * way are unlinked.  An entry of the key (checksum and domain tag) that is
+ * no match is marked KSM_ITEM_RECHECK, and so is the search (@s).
  */
 static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
 					       struct ksm_rmap_item *item,
 					       struct page *page, u64 domain,
 					       struct page **tree_pagep,
-					       unsigned int *budget)
+					       struct ksm_search *s)
 {
 	unsigned long seq = ksm_unstable_seq;
 	struct ksm_rmap_item *titem;
@@ -259,16 +323,20 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
 			ksm_unstable_remove(titem);
 			continue;
 		}
-		if (!*budget)
+		if (!s->walk || !s->pages)
 			break;
-		--*budget;
+		s->walk--;
 		if (titem->checksum != item->checksum ||
 		    titem->dtag != item->dtag)
 			continue;
+		/* Either may be the one to merge, at its next visit. */
+		titem->address |= KSM_ITEM_RECHECK;
+		s->recheck = true;
 		/* Its domain now: its mm may have moved since it was entered. */
 		if (titem->mm != item->mm && ksm_merge_domain &&
 		    ksm_mm_domain(titem->mm) != domain)
 			continue;
+		s->pages--;
 		tpage = ksm_item_page(titem, item->mm);
 		if (!tpage)
 			continue;
@@ -293,8 +361,9 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
  * @tree_pagep: set to the page of the match, referenced
  *
  * Look for a page of @domain with the content of @page (mapped by @item,
- * whose checksum is current) in the table.  On a hit return its item, with a
- * reference to its page in *@tree_pagep; else enter @item and return NULL.
+ * whose checksum is current, not in the table) in the table.  On a hit
+ * return its item, with a reference to its page in *@tree_pagep; else
+ * enter @item and return NULL.
  * The buckets of the old table not yet emptied are looked at too.  A KSM
  * page, @page itself, or a page on another NUMA node (unless
  * merge_across_nodes) is no match.
@@ -306,27 +375,33 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 						 struct page *page, u64 domain,
 						 struct page **tree_pagep)
 {
+	struct ksm_search s = {
+		.walk = KSM_BUCKET_WALK,
+		.pages = KSM_BUCKET_PAGES,
+	};
 	unsigned long seq = ksm_unstable_seq;
-	unsigned int budget = KSM_BUCKET_MAX;
 	struct ksm_rmap_item *titem;
 	u32 idx;
 
 	lockdep_assert_held(&ksm_mutex);
+	VM_WARN_ON_ONCE(item->address & KSM_ITEM_UNSTABLE);
 	item->dtag = ksm_domain_tag(domain);
 	titem = ksm_bucket_search(ksm_bucket(&ksm_table, item), item, page,
-				  domain, tree_pagep, &budget);
+				  domain, tree_pagep, &s);
 	if (!titem && ksm_old_table.buckets) {
 		idx = ksm_bucket_idx(&ksm_old_table, item->checksum,
 				     item->dtag);
 		if (idx >= ksm_old_next)
 			titem = ksm_bucket_search(&ksm_old_table.buckets[idx],
 						  item, page, domain,
-						  tree_pagep, &budget);
+						  tree_pagep, &s);
 	}
 	if (titem)
 		return titem;
 
 	item->address = ksm_item_addr(item) | KSM_ITEM_UNSTABLE | seq;
+	if (s.recheck)
+		item->address |= KSM_ITEM_RECHECK;
 	hlist_add_head(&item->hash, ksm_bucket(&ksm_table, item));
 	ksm_pages_unshared++;
 	return NULL;
