@@ -185,8 +185,11 @@ static void ksm_move_to_better_dup(struct vm_area_struct *vma,
  * stays in the unstable table with the checksum of its last look, so that
  * a page that comes to equal it merges with it at its first visit, as it
  * would without smart scan.  KSM pages are never passed over, nor are the
- * pages of merged or fresh items (those have no age), nor those whose
- * search must be made again (KSM_ITEM_RECHECK, see unstable.c).
+ * pages of merged or fresh items: those have no age.  Two pages marked to
+ * search again (KSM_ITEM_RECHECK, see unstable.c) may both be passed
+ * over: they met as copies that could not merge (one page shared by fork,
+ * on two nodes), which most stay, and a copy that could merge now is
+ * found when either is next looked at.
  */
 #define KSM_SKIP_AGE	3
 #define KSM_SKIP_MAX	8
@@ -203,8 +206,7 @@ static u8 ksm_skips_after(u8 age)
 static bool ksm_pass_over(struct ksm_rmap_item *item, struct page *page)
 {
 	if (!READ_ONCE(ksm_smart_scan) ||
-	    (item->address & (KSM_ITEM_STABLE | KSM_ITEM_FRESH |
-			      KSM_ITEM_RECHECK)) ||
+	    (item->address & (KSM_ITEM_STABLE | KSM_ITEM_FRESH)) ||
 	    !item->skips || PageKsm(page))
 		return false;
 	if (ksm_calc_sample(page) != item->sample) {
@@ -326,7 +328,10 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			return;
 		}
 	} else {
-		/* Found changed (maybe by ksm_pass_over()): out of the table. */
+		/*
+		 * No age: changed at the last look (or in ksm_pass_over()),
+		 * or a match that did not merge.  Out of the table, if in.
+		 */
 		ksm_unstable_leave(item);
 		sample = ksm_calc_sample(page);
 		if (item->sample != sample) {

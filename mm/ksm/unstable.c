@@ -17,11 +17,13 @@
  * checksum and tag and does not merge with it (the other page busy, the
  * same page, on another node, of other content...) marks both items
  * KSM_ITEM_RECHECK, and a marked item searches again at its next visit.
- * Only an entry past the bounds of a search (below) is not met: a bucket
- * that long does not happen by chance, and the key keeps it from being
- * made.  So a page found unchanged costs its checksum, and no look at
- * other items; the entry of a page that smart scan passes over is stamped
- * the same way, without a checksum.
+ * Only an entry past the bounds of a search (below) is not met: behind
+ * more live entries than a bucket holds by chance, which the key keeps
+ * anyone from arranging, or behind as many copies that cannot merge.  So
+ * a page found unchanged costs its checksum, and no look at other items,
+ * unless it is one of such copies (a page shared by fork, copies on two
+ * nodes), which search at every visit; the entry of a page that smart
+ * scan passes over is stamped the same way, without a checksum.
  *
  * The checksum is keyed by a secret drawn at boot, so the bucket of a page
  * cannot be chosen by whoever writes it; still, a search walks no more
@@ -136,6 +138,7 @@ void ksm_unstable_keep(struct ksm_rmap_item *item)
  */
 void ksm_unstable_leave(struct ksm_rmap_item *item)
 {
+	lockdep_assert_held(&ksm_mutex);
 	if (item->address & KSM_ITEM_UNSTABLE)
 		ksm_unstable_remove(item);
 }
