@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit tests of core.c: the content hashes.  The sample must see a
- * change in the bytes it covers and only there; the checksum any change.
+ * KUnit tests of core.c: the content hashes and the page compare.  The
+ * sample must see a change in the bytes it covers and only there; the
+ * checksum any change; the compare order pages as memcmp() does.
  */
 #ifdef CONFIG_KSM_KUNIT_TEST
 
@@ -51,6 +52,50 @@ static void ksm_test_hashes(struct kunit *test)
 	__free_page(page);
 }
 
+/* ksm_cmp_pages() says what memcmp() says, wherever the pages differ. */
+static void ksm_test_cmp_pages(struct kunit *test)
+{
+	static const unsigned int offsets[] = {
+		0, 1, 7, 8, 63, 64, 65, 2047, 2048, PAGE_SIZE - 64,
+		PAGE_SIZE - 9, PAGE_SIZE - 8, PAGE_SIZE - 1,
+	};
+	struct page *page1 = alloc_page(GFP_KERNEL);
+	struct page *page2 = alloc_page(GFP_KERNEL);
+	unsigned int i, off;
+	u8 *p1, *p2;
+
+	KUNIT_ASSERT_NOT_NULL(test, page1);
+	KUNIT_ASSERT_NOT_NULL(test, page2);
+	p1 = page_address(page1);
+	p2 = page_address(page2);
+	get_random_bytes(p1, PAGE_SIZE);
+	memcpy(p2, p1, PAGE_SIZE);
+	KUNIT_EXPECT_EQ(test, ksm_cmp_pages(page1, page2), 0);
+	for (i = 0; i < ARRAY_SIZE(offsets); i++) {
+		off = offsets[i];
+		/* Lower here, higher further on: the first difference rules. */
+		p1[off] = 0x10;
+		p2[off] = 0x20;
+		if (off + 1 < PAGE_SIZE) {
+			p1[PAGE_SIZE - 1] = 0xff;
+			p2[PAGE_SIZE - 1] = 0x00;
+		}
+		KUNIT_EXPECT_LT_MSG(test, ksm_cmp_pages(page1, page2), 0,
+				    "offset %u", off);
+		KUNIT_EXPECT_GT_MSG(test, ksm_cmp_pages(page2, page1), 0,
+				    "offset %u", off);
+		KUNIT_EXPECT_EQ_MSG(test,
+				    ksm_cmp_pages(page1, page2) < 0,
+				    memcmp(p1, p2, PAGE_SIZE) < 0,
+				    "offset %u", off);
+		memcpy(p2, p1, PAGE_SIZE);
+		KUNIT_EXPECT_EQ_MSG(test, ksm_cmp_pages(page1, page2), 0,
+				    "offset %u", off);
+	}
+	__free_page(page2);
+	__free_page(page1);
+}
+
 /* Nobody waits for ksm_mutex: a holder's break is a no-op. */
 static void ksm_test_lock_break(struct kunit *test)
 {
@@ -64,6 +109,7 @@ static void ksm_test_lock_break(struct kunit *test)
 
 static struct kunit_case ksm_core_test_cases[] = {
 	KUNIT_CASE(ksm_test_hashes),
+	KUNIT_CASE(ksm_test_cmp_pages),
 	KUNIT_CASE(ksm_test_lock_break),
 	{},
 };

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KSM: the state every other file shares, defined once.  The knobs of
- * /sys/kernel/mm/ksm, the counters, the locks (their rules are in ksm.h)
- * and the content hashes.  Nothing here calls into another file of
- * mm/ksm/: this is the bottom of the layers.
+ * /sys/kernel/mm/ksm, the counters, the locks (their rules are in ksm.h),
+ * the content hashes and the page compare.  Nothing here calls into
+ * another file of mm/ksm/: this is the bottom of the layers.
  */
 #include <linux/debugfs.h>
 #include <linux/highmem.h>
@@ -168,6 +168,45 @@ u32 ksm_calc_sample(struct page *page)
 			    KSM_SAMPLE_BYTES, sum);
 	kunmap_local(addr);
 	return (u32)sum;
+}
+
+/*
+ * The compare behind every merge: of identical pages it reads every word,
+ * and lib/string.c's memcmp() tests and branches at each.  Here a block of
+ * KSM_CMP_WORDS words is tested at once, with one branch; the first block
+ * that differs is handed to memcmp(), so the order is memcmp()'s, which
+ * the stable tree is sorted by.
+ */
+#define KSM_CMP_WORDS	8
+
+/**
+ * ksm_cmp_pages() - compare the contents of two pages
+ * @page1: one page
+ * @page2: the other
+ *
+ * Return: 0 if the contents are equal; else less or more than 0, as
+ * memcmp() of the two would return.
+ */
+int ksm_cmp_pages(struct page *page1, struct page *page2)
+{
+	const unsigned long *start1 = kmap_local_page(page1);
+	const unsigned long *start2 = kmap_local_page(page2);
+	const unsigned long *end = start1 + PAGE_SIZE / sizeof(long);
+	const unsigned long *a = start1, *b = start2;
+	int ret = 0;
+
+	BUILD_BUG_ON(PAGE_SIZE % (KSM_CMP_WORDS * sizeof(long)));
+	for (; a < end; a += KSM_CMP_WORDS, b += KSM_CMP_WORDS) {
+		if ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) |
+		    (a[3] ^ b[3]) | (a[4] ^ b[4]) | (a[5] ^ b[5]) |
+		    (a[6] ^ b[6]) | (a[7] ^ b[7])) {
+			ret = memcmp(a, b, KSM_CMP_WORDS * sizeof(long));
+			break;
+		}
+	}
+	kunmap_local(start2);
+	kunmap_local(start1);
+	return ret;
 }
 
 #if defined(CONFIG_DEBUG_FS) && defined(CONFIG_DEBUG_VM)

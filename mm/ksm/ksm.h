@@ -278,6 +278,7 @@ static inline bool ksm_lock_wanted(void)
 
 u32 ksm_calc_checksum(struct page *page);
 u32 ksm_calc_sample(struct page *page);
+int ksm_cmp_pages(struct page *page1, struct page *page2);
 void ksm_core_init(void);
 
 struct dentry;

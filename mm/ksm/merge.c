@@ -174,7 +174,7 @@ static int ksm_merge_begin(struct vm_area_struct *vma, unsigned long addr,
 	if (!ksm_lock_small(page))
 		return -EBUSY;
 	err = ksm_wrprotect(vma, addr, page, orig);
-	if (!err && !pages_identical(page, kpage ? kpage : ZERO_PAGE(addr)))
+	if (!err && ksm_cmp_pages(page, kpage ? kpage : ZERO_PAGE(addr)))
 		err = -EAGAIN;
 	if (err)
 		unlock_page(page);

@@ -494,7 +494,7 @@ again:
 			*nodep = room;
 			return tpage;
 		}
-		cmp = memcmp_pages(page, tpage);
+		cmp = ksm_cmp_pages(page, tpage);
 		if (!cmp) {
 			*nodep = room;
 			return tpage;
@@ -619,7 +619,7 @@ again:
 			cond_resched();
 			goto again;
 		}
-		cmp = memcmp_pages(kpage, tpage);
+		cmp = ksm_cmp_pages(kpage, tpage);
 		put_page(tpage);
 		if (!cmp && ksm_add_dup(tnode, node))
 			return;

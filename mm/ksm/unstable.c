@@ -346,7 +346,7 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
 		if (tpage == page || PageKsm(tpage) ||
 		    (!ksm_merge_across_nodes &&
 		     page_to_nid(tpage) != page_to_nid(page)) ||
-		    memcmp_pages(page, tpage)) {
+		    ksm_cmp_pages(page, tpage)) {
 			put_page(tpage);
 			continue;
 		}
