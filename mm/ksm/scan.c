@@ -20,31 +20,48 @@
 
 #include "ksm.h"
 
-/* Pages collected by one page table walk, processed before the next. */
-#define KSM_BATCH	16
+/*
+ * Pages collected by one page table walk of one vma, processed before the
+ * next walk: at most KSM_BATCH, of which at most KSM_BATCH_REFS held by a
+ * reference.  A KSM page or a page under migration is noted without one:
+ * once a pass has merged them, most pages are KSM pages, and a batch of
+ * them costs a walk of the page tables and a page table lock the less.
+ */
+#define KSM_BATCH	64
+#define KSM_BATCH_REFS	16
 
 struct ksm_batch {
+	struct vm_area_struct *vma;
 	unsigned int nr;
 	unsigned int max;
+	unsigned int refs;
 	unsigned long addr[KSM_BATCH];
 	struct page *page[KSM_BATCH];
-	struct vm_area_struct *vma[KSM_BATCH];
 	struct ksm_stable_node *node[KSM_BATCH];	/* of a KSM page mapped */
 	bool migrating[KSM_BATCH];	/* a migration entry: keep its item */
 };
 
-static void ksm_batch_add(struct ksm_batch *b, struct mm_walk *walk,
-			  unsigned long addr, struct page *page,
-			  struct ksm_stable_node *node, bool migrating)
+/* Only ksmd scans, under ksm_mutex: one batch will do. */
+static struct ksm_batch ksm_batch;
+
+static void ksm_batch_add(struct ksm_batch *b, unsigned long addr,
+			  struct page *page, struct ksm_stable_node *node,
+			  bool migrating)
 {
-	if (page)
+	if (page) {
 		get_page(page);
+		b->refs++;
+	}
 	b->addr[b->nr] = addr;
 	b->page[b->nr] = page;
-	b->vma[b->nr] = walk->vma;
 	b->node[b->nr] = node;
 	b->migrating[b->nr] = migrating;
 	b->nr++;
+}
+
+static bool ksm_batch_full(const struct ksm_batch *b)
+{
+	return b->nr == b->max || b->refs == KSM_BATCH_REFS;
 }
 
 /* Is @pte a migration entry: its page is still mapped, only moving? */
@@ -78,19 +95,19 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 	walk->action = ACTION_CONTINUE;
 	if (pmd_trans_huge(READ_ONCE(*pmd))) {
 		if (!b->nr)
-			ksm_batch_add(b, walk, addr, NULL, NULL, false);
+			ksm_batch_add(b, addr, NULL, NULL, false);
 		return 1;
 	}
 	if (pmd_trans_unstable(pmd))
 		return 0;
 
 	start = pte_offset_map_lock(walk->mm, pmd, addr, &ptl);
-	for (pte = start; addr < end && b->nr < b->max;
+	for (pte = start; addr < end && !ksm_batch_full(b);
 	     pte++, addr += PAGE_SIZE) {
 		ptent = *pte;
 		if (!pte_present(ptent)) {
 			if (ksm_pte_migrating(ptent))
-				ksm_batch_add(b, walk, addr, NULL, NULL, true);
+				ksm_batch_add(b, addr, NULL, NULL, true);
 			continue;
 		}
 		page = vm_normal_page(vma, addr, ptent);
@@ -98,18 +115,18 @@ static int ksm_scan_pmd(pmd_t *pmd, unsigned long addr, unsigned long end,
 			continue;
 		if (PageTransCompound(page)) {
 			if (!b->nr)
-				ksm_batch_add(b, walk, addr, page, NULL, false);
+				ksm_batch_add(b, addr, page, NULL, false);
 			full = true;
 			break;
 		}
 		if (PageKsm(page))
-			ksm_batch_add(b, walk, addr, NULL,
+			ksm_batch_add(b, addr, NULL,
 				      ksm_folio_node(page_folio(page)), false);
 		else
-			ksm_batch_add(b, walk, addr, page, NULL, false);
+			ksm_batch_add(b, addr, page, NULL, false);
 	}
 	pte_unmap_unlock(start, ptl);
-	return full || b->nr == b->max;
+	return full || ksm_batch_full(b);
 }
 
 /* Walks one mergeable vma, with an anon_vma: see ksm_scan_mm(). */
@@ -507,7 +524,7 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 			 struct ksm_step *step)
 {
 	unsigned long addr = b->addr[i];
-	struct vm_area_struct *vma = b->vma[i];
+	struct vm_area_struct *vma = b->vma;
 	struct ksm_rmap_item *item;
 	struct page *page;
 
@@ -600,9 +617,9 @@ static struct vm_area_struct *ksm_next_vma(struct mm_struct *mm,
  */
 static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 {
+	struct ksm_batch *b = &ksm_batch;
 	struct vm_area_struct *vma = NULL;
 	unsigned long start, end;
-	struct ksm_batch b;
 	bool more = true;
 	unsigned int i;
 	int ret;
@@ -622,20 +639,22 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 		}
 		start = max(ksm_scan.address, vma->vm_start);
 		end = min(start + KSM_WALK_SPAN, vma->vm_end);
-		b.nr = 0;
-		b.max = min3(step->budget - step->pages, step->quota,
-			     (unsigned int)KSM_BATCH);
+		b->vma = vma;
+		b->nr = 0;
+		b->refs = 0;
+		b->max = min3(step->budget - step->pages, step->quota,
+			      (unsigned int)KSM_BATCH);
 		step->quota--;
-		ret = walk_page_range_vma(vma, start, end, &ksm_scan_ops, &b);
-		for (i = 0; i < b.nr; i++) {
+		ret = walk_page_range_vma(vma, start, end, &ksm_scan_ops, b);
+		for (i = 0; i < b->nr; i++) {
 			if (more && i && ksm_step_yield(mm)) {
-				ksm_scan.address = b.addr[i];
+				ksm_scan.address = b->addr[i];
 				more = false;
 			}
 			if (more)
-				more = ksm_scan_one(&b, i, step);
-			if (b.page[i])
-				put_page(b.page[i]);
+				more = ksm_scan_one(b, i, step);
+			if (b->page[i])
+				put_page(b->page[i]);
 		}
 		/* The walk stopped at a full batch, or covered the span. */
 		if (more && ret != 1)
