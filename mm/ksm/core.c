@@ -175,7 +175,13 @@ u32 ksm_calc_sample(struct page *page)
  * and lib/string.c's memcmp() tests and branches at each.  Here a block of
  * KSM_CMP_WORDS words is tested at once, with one branch; the first block
  * that differs is handed to memcmp(), so the order is memcmp()'s, which
- * the stable tree is sorted by.
+ * the stable tree is sorted by.  (A page that is not write-protected may
+ * change meanwhile: a block memcmp() then finds equal is passed.)
+ *
+ * An architecture that keeps more than bytes in a page has the last word
+ * on whether two pages are the same: arm64's memcmp_pages() tells pages
+ * with memory tags (MTE) apart whatever their bytes, and a merge must not
+ * lose the tags.  There, memcmp_pages() compares.
  */
 #define KSM_CMP_WORDS	8
 
@@ -189,19 +195,23 @@ u32 ksm_calc_sample(struct page *page)
  */
 int ksm_cmp_pages(struct page *page1, struct page *page2)
 {
-	const unsigned long *start1 = kmap_local_page(page1);
-	const unsigned long *start2 = kmap_local_page(page2);
-	const unsigned long *end = start1 + PAGE_SIZE / sizeof(long);
-	const unsigned long *a = start1, *b = start2;
+	const unsigned long *start1, *start2, *end, *a, *b;
 	int ret = 0;
 
 	BUILD_BUG_ON(PAGE_SIZE % (KSM_CMP_WORDS * sizeof(long)));
-	for (; a < end; a += KSM_CMP_WORDS, b += KSM_CMP_WORDS) {
+	if (IS_ENABLED(CONFIG_ARM64_MTE))
+		return memcmp_pages(page1, page2);
+	start1 = kmap_local_page(page1);
+	start2 = kmap_local_page(page2);
+	end = start1 + PAGE_SIZE / sizeof(long);
+	for (a = start1, b = start2; a < end;
+	     a += KSM_CMP_WORDS, b += KSM_CMP_WORDS) {
 		if ((a[0] ^ b[0]) | (a[1] ^ b[1]) | (a[2] ^ b[2]) |
 		    (a[3] ^ b[3]) | (a[4] ^ b[4]) | (a[5] ^ b[5]) |
 		    (a[6] ^ b[6]) | (a[7] ^ b[7])) {
 			ret = memcmp(a, b, KSM_CMP_WORDS * sizeof(long));
-			break;
+			if (ret)
+				break;
 		}
 	}
 	kunmap_local(start2);
