@@ -6,6 +6,7 @@ KERNEL  ?= ours
 FLAVOUR ?= test
 BENCH   ?= full
 WORKLOAD ?= merge
+PROFILER ?= tick
 DEMO    ?= merge
 LAB     := lab
 # SEED=N: the stress programs' seed (default: a fresh one, printed).
@@ -20,7 +21,7 @@ help:
 	@echo "make check   build, boot and run every test (KERNEL=ours|stock, FLAVOUR=test|bench)"
 	@echo "make stress the long stress and fault runs (FLAVOUR=test|kasan, SEED=N to repeat)"
 	@echo "make bench   stock 6.1, stock 6.12 and ours, bench flavour: medians, ratios, targets, picture (BENCH=quick: short)"
-	@echo "make profile KERNEL=ours|stock WORKLOAD=merge|scan|vm|...: where the kernel spends its time"
+	@echo "make profile KERNEL=ours|stock WORKLOAD=merge|scan|vm|... [PROFILER=tick|perf]: where the kernel spends its time"
 	@echo "make mutants deliberate faults in mm/ksm/ (lab/mutants/), each against make check's suites"
 	@echo "make shell   an interactive shell in the guest"
 	@echo "make patch   write the project as a patch series against vanilla 6.1.y in build/patch"
@@ -48,7 +49,7 @@ bench:
 	@$(LAB)/bench.sh $(BENCH)
 
 profile:
-	@$(LAB)/profile.sh $(KERNEL) $(WORKLOAD)
+	@PROFILER=$(PROFILER) $(LAB)/profile.sh $(KERNEL) $(WORKLOAD)
 
 mutants:
 	@$(LAB)/mutants.sh $(MUTANTS)
