@@ -44,18 +44,11 @@ if [ "${PROFILER:-tick}" = perf ]; then
 	[ -n "$loader" ] || die "no dynamic loader in 'ldd $perf'"
 	mkdir -p "$guest/root$(dirname "$loader")"
 	cp -L "$loader" "$guest/root$loader"
-	mkdir -p "$guest/root/etc"
-	echo /usr/lib >"$guest/root/etc/ld.so.conf"
-	suites=
-	while IFS='|' read -r name limit cmd; do
-		case ",$workloads," in *",$name,"*) ;; *) continue ;; esac
-		# steady: leave out the set-up and the first merge.
-		delay=0
-		[ "$name" = steady ] && delay=10
-		echo "$name|$limit|LD_LIBRARY_PATH=/usr/lib /lab/perf-run $delay $cmd" \
-			>"$guest/root/lab/perf-$name.cases"
-		suites=${suites:+$suites,}perf-$name
-	done <"$BUILD/guest/root/lab/bench-quick.cases"
+	# The tick profiler's cases (lab/initramfs.sh), with perf-run for ksm_prof.
+	for w in ${workloads//,/ }; do
+		sed -i 's#^\([^|]*|[^|]*|\)ksm_prof #\1LD_LIBRARY_PATH=/usr/lib /lab/perf-run #' \
+			"$guest/root/lab/profile-$w.cases"
+	done
 	(cd "$guest/root" && find . | LC_ALL=C sort | cpio -o -H newc --quiet -R 0:0) |
 		gzip -1 >"$guest/initramfs.cpio.gz"
 	LAB_GUEST=$guest LAB_SHOW='^(ok |not ok |# running|    bench: (FAIL|result))' \
