@@ -92,6 +92,7 @@ void ksm_advisor_end_pass(void)
 	u64 wall, cpu;
 	unsigned long rate;
 	unsigned int pct;
+	bool applied;
 
 	if (!ksm_adv_timing)
 		return;
@@ -102,12 +103,15 @@ void ksm_advisor_end_pass(void)
 	cpu = current->se.sum_exec_runtime - ksm_adv_cpu;
 	rate = ksm_advisor_rate(READ_ONCE(ksm_pages_to_scan), wall, cpu, &pct);
 	/* A change of mode meanwhile wins: it holds ksm_ctl_mutex. */
-	if (mutex_trylock(&ksm_ctl_mutex)) {
-		if (ksm_advisor_mode == KSM_ADVISOR_SCAN_TIME)
-			WRITE_ONCE(ksm_pages_to_scan, rate);
-		mutex_unlock(&ksm_ctl_mutex);
-	}
-	trace_ksm_advisor(wall, rate, pct);
+	if (!mutex_trylock(&ksm_ctl_mutex))
+		return;
+	applied = ksm_advisor_mode == KSM_ADVISOR_SCAN_TIME;
+	if (applied)
+		WRITE_ONCE(ksm_pages_to_scan, rate);
+	mutex_unlock(&ksm_ctl_mutex);
+	/* As upstream reports it: the time of the pass in whole seconds. */
+	if (applied)
+		trace_ksm_advisor(div_u64(wall, NSEC_PER_SEC), rate, pct);
 }
 
 /**

@@ -45,7 +45,8 @@ unsigned long ksm_pages_skipped;	/* pages smart scan passed over */
 atomic_long_t ksm_zero_pages = ATOMIC_LONG_INIT(0);
 
 /* The locks, outermost first: their rules are at the top of ksm.h. */
-DEFINE_MUTEX(ksm_ctl_mutex);	/* writers of the knobs */
+DEFINE_MUTEX(ksm_run_mutex);	/* writers of run, and of what needs no KSM pages */
+DEFINE_MUTEX(ksm_ctl_mutex);	/* writers of the other knobs */
 DEFINE_MUTEX(ksm_pass_mutex);	/* the end of a pass, full_scans */
 DEFINE_MUTEX(ksm_mutex);	/* trees, items, cursor, counters */
 

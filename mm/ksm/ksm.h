@@ -10,13 +10,18 @@
  * a lock may be taken while holding the ones listed above it, never the
  * other way round.
  *
- * 1. ``ksm_ctl_mutex`` serialises writers of the sysfs knobs; it is held
- *    over the "run = 2" unmerge of every registered mm.  ksmd only ever
- *    tries it, holding no other KSM lock, at the end of a pass: the
- *    advisor's write of pages_to_scan (advisor.c).
- *    ``ksm_memcg_mutex`` (memcg.c) is its peer for the writers of
- *    memory.ksm, held over the switch of every process of the cgroup;
- *    no one holds both.
+ * 1. ``ksm_run_mutex`` serialises the writers of run and of the settings
+ *    that need no KSM pages (merge_across_nodes, max_page_sharing,
+ *    merge_domain); it is held over the "run = 2" unmerge of every
+ *    registered mm, and waited for interruptibly.
+ *    ``ksm_ctl_mutex`` serialises the writers of every other knob, and is
+ *    only held for the write.  ksmd only ever tries it, holding no other
+ *    KSM lock, at the end of a pass: the advisor's write of pages_to_scan
+ *    (advisor.c).  So a write of sleep_millisecs, say, never waits for
+ *    run = 2.
+ *    ``ksm_memcg_mutex`` (memcg.c) is their peer for the writers of
+ *    memory.ksm, held over the switch of every process of the cgroup.
+ *    No one holds two of these three.
  *
  * 2. ``ksm_pass_mutex`` is held by ksmd over the end of a pass: the sweep
  *    of the stable nodes, taken in steps of ``ksm_mutex``, and the move of
@@ -251,6 +256,7 @@ extern unsigned long ksm_pages_scanned;
 extern unsigned long ksm_pages_skipped;
 
 /* core.c: the locks, ksmd and the content hashes. */
+extern struct mutex ksm_run_mutex;
 extern struct mutex ksm_ctl_mutex;
 extern struct mutex ksm_pass_mutex;
 extern struct mutex ksm_mutex;

@@ -863,7 +863,7 @@ static int ksm_unmerge_all(void)
 	unsigned int max = 0, i;
 	int nr, err = 0;
 
-	lockdep_assert_held(&ksm_ctl_mutex);
+	lockdep_assert_held(&ksm_run_mutex);
 	/* 0 is a new slot's: never an epoch. */
 	if (!++epoch)
 		++epoch;
@@ -907,7 +907,7 @@ static int ksm_unmerge_all(void)
  * ksm_set_run() - start, stop, or unmerge everything and stop
  * @run: KSM_RUN_MERGE, KSM_RUN_STOP or KSM_RUN_UNMERGE
  *
- * Context: ksm_ctl_mutex held.
+ * Context: ksm_run_mutex held.
  * Return: 0, or the error of run = 2 (-ENOMEM, -ERESTARTSYS, or that of an
  * unmerge), which leaves KSM stopped.
  */
@@ -915,7 +915,7 @@ int ksm_set_run(unsigned int run)
 {
 	int err = 0;
 
-	lockdep_assert_held(&ksm_ctl_mutex);
+	lockdep_assert_held(&ksm_run_mutex);
 	if (run == READ_ONCE(ksm_run))
 		return 0;
 	ksm_lock();

@@ -184,7 +184,7 @@ static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
 
 /*
  * Settings that decide where KSM pages live can only change while there
- * are none.  ksm_ctl_mutex held; returns with ksm_mutex held on success.
+ * are none.  ksm_run_mutex held; returns with ksm_mutex held on success.
  */
 static int ksm_lock_if_no_ksm_pages(void)
 {
@@ -208,28 +208,35 @@ static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
 	if (err)
 		return err;
 
-	mutex_lock(&ksm_ctl_mutex);
-	if (((f->flags & KSM_F_ADVISED) &&
-	     ksm_advisor_mode != KSM_ADVISOR_NONE) ||
-	    ((f->flags & KSM_F_ADV_MIN) && val > ksm_advisor_max_pages) ||
-	    ((f->flags & KSM_F_ADV_MAX) && val < ksm_advisor_min_pages)) {
-		err = -EINVAL;
-	} else if (f->flags & KSM_F_RUN) {
-		err = ksm_set_run(val);
-	} else if (f->flags & KSM_F_NO_PAGES) {
-		err = 0;
-		if (val != ksm_file_get(f)) {
+	if (f->flags & (KSM_F_RUN | KSM_F_NO_PAGES)) {
+		/* The value in force already: nothing to wait for. */
+		if (!(f->flags & KSM_F_RUN) && val == ksm_file_get(f))
+			return count;
+		if (mutex_lock_interruptible(&ksm_run_mutex))
+			return -ERESTARTSYS;
+		if (f->flags & KSM_F_RUN) {
+			err = ksm_set_run(val);
+		} else {
 			err = ksm_lock_if_no_ksm_pages();
 			if (!err) {
 				ksm_file_set(f, val);
 				mutex_unlock(&ksm_mutex);
 			}
 		}
+		mutex_unlock(&ksm_run_mutex);
 	} else {
-		ksm_file_set(f, val);
-		err = 0;
+		mutex_lock(&ksm_ctl_mutex);
+		if (((f->flags & KSM_F_ADVISED) &&
+		     ksm_advisor_mode != KSM_ADVISOR_NONE) ||
+		    ((f->flags & KSM_F_ADV_MIN) &&
+		     val > ksm_advisor_max_pages) ||
+		    ((f->flags & KSM_F_ADV_MAX) &&
+		     val < ksm_advisor_min_pages))
+			err = -EINVAL;
+		else
+			ksm_file_set(f, val);
+		mutex_unlock(&ksm_ctl_mutex);
 	}
-	mutex_unlock(&ksm_ctl_mutex);
 
 	if (!err && (f->flags & KSM_F_WAKE))
 		ksm_wake();
@@ -311,15 +318,16 @@ static ssize_t ksm_merge_domain_store(struct kobject *kobj,
 
 	if (mode < 0 || !ksm_domain_mode_ok(mode))
 		return -EINVAL;
-	mutex_lock(&ksm_ctl_mutex);
-	if (mode != ksm_merge_domain) {
-		err = ksm_lock_if_no_ksm_pages();
-		if (!err) {
-			WRITE_ONCE(ksm_merge_domain, mode);
-			mutex_unlock(&ksm_mutex);
-		}
+	if (mode == READ_ONCE(ksm_merge_domain))
+		return count;
+	if (mutex_lock_interruptible(&ksm_run_mutex))
+		return -ERESTARTSYS;
+	err = ksm_lock_if_no_ksm_pages();
+	if (!err) {
+		WRITE_ONCE(ksm_merge_domain, mode);
+		mutex_unlock(&ksm_mutex);
 	}
-	mutex_unlock(&ksm_ctl_mutex);
+	mutex_unlock(&ksm_run_mutex);
 	return err ? err : count;
 }
 

@@ -21,6 +21,11 @@
  *    the admin guide tells root to do.  A KSM page that nothing maps any
  *    more but something still holds (an mlock or LRU batch, the swap
  *    cache) no longer counts as a KSM page.
+ * 4. While run=2 unmerges, the knobs that do not decide where KSM pages
+ *    live are written at once: a write of sleep_millisecs (or of
+ *    pages_to_scan, use_zero_pages, ...) does not wait for the unmerge, and
+ *    neither does a write of the value max_page_sharing has.  After each
+ *    write, the knob reads the value written, and run=2 is still at work.
  *
  * The lab's time limit for this program - limit: 600s
  */
@@ -269,6 +274,78 @@ static bool forks_unmerged(void)
 	return ok;
 }
 
+/* The knobs written during run=2, a value each, and the value after. */
+static const struct {
+	const char *name;
+	unsigned long val, after;
+} scan_knobs[] = {
+	{ "sleep_millisecs", 37, 0 },
+	{ "pages_to_scan", 4321, UINT32_MAX },
+	{ "use_zero_pages", 1, 0 },
+	{ "stable_node_chains_prune_millisecs", 1234, 2000 },
+	{ "smart_scan", 0, 1 },
+	{ "advisor_max_cpu", 42, 70 },
+	{ "max_page_sharing", 256, 256 },	/* the value it has */
+};
+
+static bool knobs_during_run2(void)
+{
+	size_t big = mib_pages(BIG_MIB);
+	long long t0, free0, slowest = 0, t;
+	int ready[2], status;
+	bool ok = true, done;
+	unsigned int i;
+	pid_t pb, w;
+	int err;
+
+	if (pipe(ready))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pb = big_process(big, ready);
+	ksm_set("run", 1);
+	if (!wait_merged_pages(big))
+		return false;
+	free0 = ksm_read_keyed("/proc/meminfo", "MemFree:");
+	w = start_run2();
+	t0 = ksm_now_ms();
+	while (ksm_read_keyed("/proc/meminfo", "MemFree:") > free0 - 8192) {
+		if (ksm_now_ms() - t0 > 30000) {
+			ksft_print_msg("run=2 did not start copying within 30 s\n");
+			return false;
+		}
+		usleep(1000);
+	}
+	for (i = 0; i < ARRAY_SIZE(scan_knobs); i++) {
+		t = ksm_now_ms();
+		err = ksm_write_ulong(scan_knobs[i].name, scan_knobs[i].val);
+		t = ksm_now_ms() - t;
+		if (t > slowest)
+			slowest = t;
+		if (err || ksm_read(scan_knobs[i].name) != scan_knobs[i].val) {
+			ksft_print_msg("%s=%lu during run=2: %s, reads %lu\n",
+				       scan_knobs[i].name, scan_knobs[i].val,
+				       err ? strerror(-err) : "accepted",
+				       ksm_read(scan_knobs[i].name));
+			ok = false;
+		}
+	}
+	done = waitpid(w, &status, WNOHANG) == w;
+	ksft_print_msg("%zu knobs written while run=2 unmerged %d MiB, the slowest in %lld ms%s\n",
+		       ARRAY_SIZE(scan_knobs), BIG_MIB, slowest,
+		       done ? ": run=2 was over by then" : "");
+	/* Over already: the writes waited for it (or BIG_MIB is too small). */
+	if (done)
+		ok = false;
+	else
+		ok = ksm_wait_child(w, "run=2") && ok;
+	for (i = 0; i < ARRAY_SIZE(scan_knobs); i++)
+		ksm_set(scan_knobs[i].name, scan_knobs[i].after);
+	kill(pb, SIGKILL);
+	waitpid(pb, NULL, 0);
+	close(ready[0]);
+	close(ready[1]);
+	return ok && ksm_all_counters_zero();
+}
+
 static bool mlocked_released(void)
 {
 	size_t n = mib_pages(MLOCK_MIB);
@@ -293,7 +370,7 @@ static bool mlocked_released(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	ksm_selftest_init(UINT32_MAX, 0, 540);
 
 	ksft_test_result(killed_freed_at_once(),
@@ -304,5 +381,8 @@ int main(void)
 	ksm_set("run", 2);
 	ksft_test_result(mlocked_released(),
 			 "after run=2 of mlocked memory the knobs can change at once\n");
+	ksm_set("run", 2);
+	ksft_test_result(knobs_during_run2(),
+			 "the scan's knobs do not wait for run=2\n");
 	ksft_finished();
 }

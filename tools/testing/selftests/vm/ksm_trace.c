@@ -8,6 +8,8 @@
  *    KSM page, merges a third into it, unmerges and exits, with the advisor
  *    on for a pass, produces each event; the merges report error 0 and the
  *    pfn that /proc/self/pagemap shows for the KSM page.
+ *  - ksm_advisor gives the time of the pass in seconds, as upstream does:
+ *    no more than the seconds the test took.
  *
  * The lab's time limit for this program - limit: 180s
  */
@@ -126,6 +128,7 @@ static int child(int fd)
 static void test_events(void)
 {
 	unsigned long long pfn = 0, keys[4];
+	long long t0 = ksm_now_ms(), scan_time = -1;
 	char want[64], *trace, *p;
 	unsigned int i;
 	int fds[2];
@@ -150,9 +153,12 @@ static void test_events(void)
 		_exit(child(fds[1]));
 	ok = ksm_wait_child(pid, "merge, unmerge, exit");
 	ok = ok && read(fds[0], &pfn, sizeof(pfn)) == sizeof(pfn);
-	/* A pass with the advisor on, and one to free the KSM page. */
+	/*
+	 * A pass with the advisor on, and one to free the KSM page; the
+	 * advisor's event comes after the count of its pass, so a third.
+	 */
 	ksm_write_str("advisor_mode", "scan-time");
-	ok = ksm_wait_full_scans(2, 60000) && ok;
+	ok = ksm_wait_full_scans(3, 60000) && ok;
 	ksm_advisor_off();
 	write_file(TRACEFS "events/ksm/enable", "0");
 
@@ -177,13 +183,19 @@ static void test_events(void)
 	ok = ok && p && strstr(p, want) && strstr(p, "error 0");
 	ksft_test_result(ok, "the merges report error 0 and the KSM page's pfn %llu\n",
 			 pfn);
+
+	p = strstr(trace, " ksm_advisor: ksm scan time ");
+	ok = p && sscanf(p, " ksm_advisor: ksm scan time %lld", &scan_time) == 1 &&
+	     scan_time >= 0 && scan_time <= (ksm_now_ms() - t0) / 1000 + 1;
+	ksft_test_result(ok, "ksm_advisor: the scan time in seconds (%lld)\n",
+			 scan_time);
 	free(trace);
 }
 
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	ksm_selftest_init(100, 10, 0);
 	if (access(TRACEFS "events", F_OK) &&
 	    mount("tracefs", TRACEFS, "tracefs", 0, NULL))
