@@ -25,7 +25,10 @@
  *    live are written at once: a write of sleep_millisecs (or of
  *    pages_to_scan, use_zero_pages, ...) does not wait for the unmerge, and
  *    neither does a write of the value max_page_sharing has.  After each
- *    write, the knob reads the value written, and run=2 is still at work.
+ *    write, the knob reads the value written; after the last, run=2 is
+ *    still at work: its writer has not returned, and the merged pages of
+ *    the one process it unmerges are still counted (they only leave the
+ *    counters once all of them are copied).
  *
  * The lab's time limit for this program - limit: 600s
  */
@@ -292,6 +295,7 @@ static bool knobs_during_run2(void)
 {
 	size_t big = mib_pages(BIG_MIB);
 	long long t0, free0, slowest = 0, t;
+	unsigned long merged;
 	int ready[2], status;
 	bool ok = true, done;
 	unsigned int i;
@@ -328,12 +332,13 @@ static bool knobs_during_run2(void)
 			ok = false;
 		}
 	}
+	merged = ksm_read("pages_shared") + ksm_read("pages_sharing");
 	done = waitpid(w, &status, WNOHANG) == w;
 	ksft_print_msg("%zu knobs written while run=2 unmerged %d MiB, the slowest in %lld ms%s\n",
 		       ARRAY_SIZE(scan_knobs), BIG_MIB, slowest,
-		       done ? ": run=2 was over by then" : "");
+		       done || !merged ? ": run=2 was over by then" : "");
 	/* Over already: the writes waited for it (or BIG_MIB is too small). */
-	if (done)
+	if (done || !merged)
 		ok = false;
 	else
 		ok = ksm_wait_child(w, "run=2") && ok;
