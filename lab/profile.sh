@@ -14,6 +14,9 @@
 # samples by task and ksmd's by function, in
 # build/reports/profile-perf-KERNEL-WORKLOAD.txt.  It sees what the tick
 # profiler cannot: ksmd's short bursts between two ticks (steady, idle).
+# The scan loop (ours' mm/ksm/scan.c, stock's mm/ksm.c) is built with
+# -fno-inline-functions-called-once, so that the steps of a scan keep
+# their own names instead of all counting as ksmd's thread function.
 source "$(dirname "$0")/common.sh"
 
 kernel=${1:-ours} workloads=${2:-merge}
@@ -30,6 +33,7 @@ if [ "${PROFILER:-tick}" = perf ]; then
 		die "PROFILER=perf needs perf on the host (it runs in the guest): apt-get install linux-perf"
 	report=profile-perf-$kernel-${workloads//,/-}
 	export LAB_EXTRA_CONFIG=$LAB/config/perf.config LAB_OBJ_SUFFIX=-perf
+	export LAB_MAKE_ARGS="${LAB_MAKE_ARGS:-} CFLAGS_scan.o=-fno-inline-functions-called-once CFLAGS_ksm.o=-fno-inline-functions-called-once"
 	lab_build "$kernel" bench
 	guest=$BUILD/guest-perf
 	rm -rf "$guest"
