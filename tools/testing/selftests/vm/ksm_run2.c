@@ -21,8 +21,8 @@
  *    the admin guide tells root to do.  A KSM page that nothing maps any
  *    more but something still holds (an mlock or LRU batch, the swap
  *    cache) no longer counts as a KSM page.
- * 4. While run=2 unmerges, the knobs that do not decide where KSM pages
- *    live are written at once: a write of sleep_millisecs (or of
+ * 4. While run=2 unmerges KNOBS_MIB, the knobs that do not decide where
+ *    KSM pages live are written at once: a write of sleep_millisecs (or of
  *    pages_to_scan, use_zero_pages, ...) does not wait for the unmerge, and
  *    neither does a write of the value max_page_sharing has.  After each
  *    write, the knob reads the value written; after the last, run=2 is
@@ -39,6 +39,7 @@
 #define KILL_MIB	64
 #define FORK_MIB	4
 #define MLOCK_MIB	16
+#define KNOBS_MIB	64	/* run=2 takes a second or more: enough */
 #define FREE_MS		1500
 #define MAX_CHILDREN	40
 
@@ -293,7 +294,7 @@ static const struct {
 
 static bool knobs_during_run2(void)
 {
-	size_t big = mib_pages(BIG_MIB);
+	size_t big = mib_pages(KNOBS_MIB);
 	long long t0, free0, slowest = 0, t;
 	unsigned long merged;
 	int ready[2], status;
@@ -335,9 +336,9 @@ static bool knobs_during_run2(void)
 	merged = ksm_read("pages_shared") + ksm_read("pages_sharing");
 	done = waitpid(w, &status, WNOHANG) == w;
 	ksft_print_msg("%zu knobs written while run=2 unmerged %d MiB, the slowest in %lld ms%s\n",
-		       ARRAY_SIZE(scan_knobs), BIG_MIB, slowest,
+		       ARRAY_SIZE(scan_knobs), KNOBS_MIB, slowest,
 		       done || !merged ? ": run=2 was over by then" : "");
-	/* Over already: the writes waited for it (or BIG_MIB is too small). */
+	/* Over already: the writes waited for it (or KNOBS_MIB is too small). */
 	if (done || !merged)
 		ok = false;
 	else
