@@ -58,6 +58,26 @@ static pid_t start_run2(void)
 	return pid;
 }
 
+/*
+ * start_run2(), and wait until it copies pages (MemFree falls by 8 MiB):
+ * -1 if it does not within 30 s.
+ */
+static pid_t start_run2_copying(void)
+{
+	long long free0 = ksm_read_keyed("/proc/meminfo", "MemFree:"), t0;
+	pid_t w = start_run2();
+
+	t0 = ksm_now_ms();
+	while (ksm_read_keyed("/proc/meminfo", "MemFree:") > free0 - 8192) {
+		if (ksm_now_ms() - t0 > 30000) {
+			ksft_print_msg("run=2 did not start copying within 30 s\n");
+			return -1;
+		}
+		usleep(1000);
+	}
+	return w;
+}
+
 /* Fill @npages with @dups copies of one content, then unique ones. */
 static void *registered(size_t npages, size_t dups, unsigned long long seed)
 {
@@ -128,7 +148,7 @@ static bool knobs_writable(void)
 static bool killed_freed_at_once(void)
 {
 	size_t big = mib_pages(BIG_MIB), kill_n = mib_pages(KILL_MIB);
-	long long peak, now = -1, t0, free0;
+	long long peak, now = -1, t0;
 	char dir[512], why[256];
 	int ready[2], status;
 	bool ok = true, done;
@@ -157,17 +177,10 @@ static bool killed_freed_at_once(void)
 
 	/* Its memory, as its cgroup counts it, while run=2 unmerges the first. */
 	peak = ksm_cg_read(dir, "memory.current");
-	free0 = ksm_read_keyed("/proc/meminfo", "MemFree:");
-	w = start_run2();
+	w = start_run2_copying();
+	if (w < 0)
+		return false;
 	/* run=2 is copying the first process's pages: it has taken both. */
-	t0 = ksm_now_ms();
-	while (ksm_read_keyed("/proc/meminfo", "MemFree:") > free0 - 8192) {
-		if (ksm_now_ms() - t0 > 30000) {
-			ksft_print_msg("run=2 did not start copying within 30 s\n");
-			return false;
-		}
-		usleep(1000);
-	}
 	kill(pk, SIGKILL);
 	waitpid(pk, NULL, 0);
 	t0 = ksm_now_ms();
@@ -295,7 +308,7 @@ static const struct {
 static bool knobs_during_run2(void)
 {
 	size_t big = mib_pages(KNOBS_MIB);
-	long long t0, free0, slowest = 0, t;
+	long long slowest = 0, t;
 	unsigned long merged;
 	int ready[2], status;
 	bool ok = true, done;
@@ -309,16 +322,9 @@ static bool knobs_during_run2(void)
 	ksm_set("run", 1);
 	if (!wait_merged_pages(big))
 		return false;
-	free0 = ksm_read_keyed("/proc/meminfo", "MemFree:");
-	w = start_run2();
-	t0 = ksm_now_ms();
-	while (ksm_read_keyed("/proc/meminfo", "MemFree:") > free0 - 8192) {
-		if (ksm_now_ms() - t0 > 30000) {
-			ksft_print_msg("run=2 did not start copying within 30 s\n");
-			return false;
-		}
-		usleep(1000);
-	}
+	w = start_run2_copying();
+	if (w < 0)
+		return false;
 	for (i = 0; i < ARRAY_SIZE(scan_knobs); i++) {
 		t = ksm_now_ms();
 		err = ksm_write_ulong(scan_knobs[i].name, scan_knobs[i].val);
