@@ -34,6 +34,8 @@ METRICS = [
     ("scan_wall_per_full_scan_s", "2 scan: wall time per full scan", "s", "lower", None, None),
     ("scan_user_xxh64_page_ns", "2 scan: xxh64 of a page, in user space", "ns", "lower", None, None),
     ("scan_cpu_per_page_over_xxh64", "2 scan: ksmd CPU per page / that xxh64", "x", "lower", None, None),
+    ("scan_user_sample_page_ns", "2 scan: ksmd's sample of a page, in user space", "ns", "lower", None, None),
+    ("scan_sample_over_xxh64", "2 scan: that sample / xxh64 of the page", "x", "lower", None, None),
     ("cow_fault_us", "3 COW: first write to merged page, median", "us", "lower", 1.0, 1.0),
     ("unmerge_s", "4 unmerge: MADV_UNMERGEABLE", "s", "lower", 1.0, 1.0),
     ("meta_bytes_per_registered_page", "5 metadata per registered page (slabs)", "B", "lower", 0.7, 0.7),

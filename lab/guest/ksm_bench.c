@@ -615,27 +615,53 @@ static uint64_t xx_merge(uint64_t h, uint64_t v)
 	return (h ^ xx_round(0, v)) * XXP1 + XXP4;
 }
 
-static uint64_t xxh64_page(const void *page)
+/* xxh64 of @len bytes (a multiple of 32) at @p, with @seed. */
+static uint64_t xxh64_buf(const void *p, unsigned long len, uint64_t seed)
 {
-	const uint64_t *w = page;
-	uint64_t v1 = XXP1 + XXP2, v2 = XXP2, v3 = 0, v4 = -XXP1, h;
+	const uint64_t *w = p;
+	uint64_t v1 = seed + XXP1 + XXP2, v2 = seed + XXP2, v3 = seed;
+	uint64_t v4 = seed - XXP1, h;
 	unsigned long i;
 
-	for (i = 0; i < PAGE / 8; i += 4) {
+	for (i = 0; i < len / 8; i += 4) {
 		v1 = xx_round(v1, w[i]);
 		v2 = xx_round(v2, w[i + 1]);
 		v3 = xx_round(v3, w[i + 2]);
 		v4 = xx_round(v4, w[i + 3]);
 	}
 	h = xx_rotl(v1, 1) + xx_rotl(v2, 7) + xx_rotl(v3, 12) + xx_rotl(v4, 18);
-	h = xx_merge(xx_merge(xx_merge(xx_merge(h, v1), v2), v3), v4) + PAGE;
+	h = xx_merge(xx_merge(xx_merge(xx_merge(h, v1), v2), v3), v4) + len;
 	h = (h ^ (h >> 33)) * XXP2;
 	h = (h ^ (h >> 29)) * XXP3;
 	return h ^ (h >> 32);
 }
 
-/* Nanoseconds per page of xxh64_page() over @pages pages at @area, best of 3. */
-static double xxh64_ns_per_page(const char *area, unsigned long pages)
+static uint64_t xxh64_page(const void *page)
+{
+	return xxh64_buf(page, PAGE, 0);
+}
+
+/*
+ * What ksmd's sample of a page (mm/ksm/core.c) reads and hashes: eight
+ * pieces of 64 bytes spread over the page, one xxh64 call each, each
+ * seeded with the last.
+ */
+static uint64_t sample_page(const void *page)
+{
+	uint64_t h = 0;
+	int i;
+
+	for (i = 0; i < 8; i++)
+		h = xxh64_buf((const char *)page + i * (PAGE / 8), 64, h);
+	return h;
+}
+
+/*
+ * Nanoseconds per page of @hash over @pages pages at @area, best of 3.
+ * @hash is xxh64_page() or sample_page().
+ */
+static double hash_ns_per_page(uint64_t (*hash)(const void *),
+			       const char *area, unsigned long pages)
 {
 	volatile uint64_t sink = 0;
 	double best = 0, t;
@@ -645,7 +671,7 @@ static double xxh64_ns_per_page(const char *area, unsigned long pages)
 	for (r = 0; r < 3; r++) {
 		t = now();
 		for (i = 0; i < pages; i++)
-			sink += xxh64_page(area + i * PAGE);
+			sink += hash(area + i * PAGE);
 		t = now() - t;
 		if (!r || t < best)
 			best = t;
@@ -657,7 +683,7 @@ static double xxh64_ns_per_page(const char *area, unsigned long pages)
 static int w_scan(unsigned long mib, unsigned long nscans)
 {
 	unsigned long pages = mib * 256, i;
-	double cpu, wall, ns;
+	double cpu, wall, ns, sample_ns;
 	char *area;
 
 	settle();
@@ -673,12 +699,16 @@ static int w_scan(unsigned long mib, unsigned long nscans)
 	for (i = 0; i < pages; i++)
 		if (!same(area + i * PAGE, UNIQUE(1, i)))
 			fail("page %lu changed", i);
-	ns = xxh64_ns_per_page(area, pages);
-	progress("contents intact; xxh64 of a page in user space: %.0f ns", ns);
+	ns = hash_ns_per_page(xxh64_page, area, pages);
+	sample_ns = hash_ns_per_page(sample_page, area, pages);
+	progress("contents intact; in user space: xxh64 of a page %.0f ns, its sample %.0f ns",
+		 ns, sample_ns);
 	result("scan_pages_per_cpu_s", pages / cpu);
 	result("scan_cpu_per_full_scan_s", cpu);
 	result("scan_wall_per_full_scan_s", wall);
 	result("scan_user_xxh64_page_ns", ns);
+	result("scan_user_sample_page_ns", sample_ns);
+	result("scan_sample_over_xxh64", sample_ns / ns);
 	result("scan_cpu_per_page_over_xxh64", cpu / pages * 1e9 / ns);
 	/* Gone before what follows (w_domains()) forks: no copies of it. */
 	munmap(area, pages * PAGE);
