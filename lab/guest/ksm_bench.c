@@ -642,18 +642,30 @@ static uint64_t xxh64_page(const void *page)
 }
 
 /*
- * What ksmd's sample of a page (mm/ksm/core.c) reads and hashes: eight
- * pieces of 64 bytes spread over the page, one xxh64 call each, each
- * seeded with the last.
+ * What ksmd's sample of a page (ksm_calc_sample(), mm/ksm/core.c) reads
+ * and hashes: eight pieces of 64 bytes spread over the page, as one xxh64
+ * stream of 512 bytes.
  */
 static uint64_t sample_page(const void *page)
 {
-	uint64_t h = 0;
-	int i;
+	uint64_t v1 = XXP1 + XXP2, v2 = XXP2, v3 = 0, v4 = 0 - XXP1, h;
+	const uint64_t *w;
+	int i, j;
 
-	for (i = 0; i < 8; i++)
-		h = xxh64_buf((const char *)page + i * (PAGE / 8), 64, h);
-	return h;
+	for (i = 0; i < 8; i++) {
+		w = (const uint64_t *)((const char *)page + i * (PAGE / 8));
+		for (j = 0; j < 8; j += 4) {
+			v1 = xx_round(v1, w[j]);
+			v2 = xx_round(v2, w[j + 1]);
+			v3 = xx_round(v3, w[j + 2]);
+			v4 = xx_round(v4, w[j + 3]);
+		}
+	}
+	h = xx_rotl(v1, 1) + xx_rotl(v2, 7) + xx_rotl(v3, 12) + xx_rotl(v4, 18);
+	h = xx_merge(xx_merge(xx_merge(xx_merge(h, v1), v2), v3), v4) + 512;
+	h = (h ^ (h >> 33)) * XXP2;
+	h = (h ^ (h >> 29)) * XXP3;
+	return h ^ (h >> 32);
 }
 
 /*

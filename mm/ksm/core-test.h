@@ -52,6 +52,34 @@ static void ksm_test_hashes(struct kunit *test)
 	__free_page(page);
 }
 
+/* The sample is xxh64() of its pieces put end to end, on any content. */
+static void ksm_test_sample_is_xxh64(struct kunit *test)
+{
+	struct page *page = alloc_page(GFP_KERNEL);
+	u8 *p, *buf = kunit_kzalloc(test, KSM_SAMPLE_CHUNKS * KSM_SAMPLE_BYTES,
+				    GFP_KERNEL);
+	unsigned int i, round;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	KUNIT_ASSERT_NOT_NULL(test, buf);
+	p = page_address(page);
+	for (round = 0; round < 3; round++) {
+		if (round == 0)
+			memset(p, 0, PAGE_SIZE);
+		else
+			get_random_bytes(p, PAGE_SIZE);
+		for (i = 0; i < KSM_SAMPLE_CHUNKS; i++)
+			memcpy(buf + i * KSM_SAMPLE_BYTES,
+			       p + i * (PAGE_SIZE / KSM_SAMPLE_CHUNKS),
+			       KSM_SAMPLE_BYTES);
+		KUNIT_EXPECT_EQ_MSG(test, ksm_calc_sample(page),
+				    (u32)xxh64(buf, KSM_SAMPLE_CHUNKS *
+					       KSM_SAMPLE_BYTES, 0),
+				    "round %u", round);
+	}
+	__free_page(page);
+}
+
 /* ksm_cmp_pages() says what memcmp() says, wherever the pages differ. */
 static void ksm_test_cmp_pages(struct kunit *test)
 {
@@ -109,6 +137,7 @@ static void ksm_test_lock_break(struct kunit *test)
 
 static struct kunit_case ksm_core_test_cases[] = {
 	KUNIT_CASE(ksm_test_hashes),
+	KUNIT_CASE(ksm_test_sample_is_xxh64),
 	KUNIT_CASE(ksm_test_cmp_pages),
 	KUNIT_CASE(ksm_test_lock_break),
 	{},

@@ -322,8 +322,7 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	 * the write-protected contents, whatever the hashes said.
 	 *
 	 * The change test is the sample when the last visit found a change (a
-	 * volatile page costs the hash of an eighth of its bytes: about two
-	 * fifths of a whole-page hash in time, see ksm_calc_sample()),
+	 * volatile page costs the hash of an eighth of its bytes),
 	 * and the whole checksum,
 	 * which the search needs anyway, when it did not.  An item with an age
 	 * holds the sample and the checksum of one content: the sample stays
