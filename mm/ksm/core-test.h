@@ -55,13 +55,14 @@ static void ksm_test_hashes(struct kunit *test)
 /* The sample is xxh64() of its pieces put end to end, on any content. */
 static void ksm_test_sample_is_xxh64(struct kunit *test)
 {
-	struct page *page = alloc_page(GFP_KERNEL);
 	u8 *p, *buf = kunit_kzalloc(test, KSM_SAMPLE_CHUNKS * KSM_SAMPLE_BYTES,
 				    GFP_KERNEL);
+	struct page *page;
 	unsigned int i, round;
 
-	KUNIT_ASSERT_NOT_NULL(test, page);
 	KUNIT_ASSERT_NOT_NULL(test, buf);
+	page = alloc_page(GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, page);
 	p = page_address(page);
 	for (round = 0; round < 3; round++) {
 		if (round == 0)
