@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * KSM: merging a page into a KSM page (or the zero page), and turning a
- * pair of identical pages into a new KSM page.  A page is write-protected
- * first, refused if it may be pinned by GUP, compared while protected,
- * and only then is its pte pointed at the KSM page.
+ * pair of identical pages into a new KSM page.  A page is compared only
+ * while nothing can write it: its pte cleared and flushed (so GUP-fast
+ * takes no new pin), and the page refused if it may be pinned already.
+ * Merging into a KSM page does it all in one change of the pte
+ * (ksm_remap()); a new pair write-protects both pages first, as the first
+ * becomes the KSM page the second is then compared with.
  */
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
@@ -26,6 +29,96 @@ static void ksm_notify_start(struct mmu_notifier_range *r,
 	mmu_notifier_invalidate_range_start(r);
 }
 
+/* The pmd of the pte table mapping @addr, or NULL if there is none. */
+static pmd_t *ksm_pte_table(struct mm_struct *mm, unsigned long addr)
+{
+	pmd_t *pmd = mm_find_pmd(mm, addr);
+	pmd_t pmdv;
+
+	if (!pmd)
+		return NULL;
+	pmdv = READ_ONCE(*pmd);
+	if (!pmd_present(pmdv) || pmd_trans_huge(pmdv))
+		return NULL;
+	return pmd;
+}
+
+/* @pte made read-only and clean, as a KSM candidate's pte is. */
+static pte_t ksm_pte_rdonly(pte_t pte)
+{
+	if (pte_protnone(pte))
+		return pte_mkclean(pte_clear_savedwrite(pte));
+	return pte_mkclean(pte_wrprotect(pte));
+}
+
+/*
+ * Whether @page, mapped by @pte, may be written other than through a
+ * fault on @pte, so that its references must be counted: by this pte
+ * (writable, or written and not yet clean) or by a GUP pin, which only an
+ * exclusive anonymous page can take.
+ */
+static bool ksm_may_write(struct page *page, pte_t pte)
+{
+	return PageAnonExclusive(page) || pte_write(pte) || pte_dirty(pte);
+}
+
+/*
+ * Whether @page may be pinned: more references than its mappings, its
+ * swap cache and the caller account for.  Called with its pte cleared and
+ * flushed, so that GUP-fast takes no new reference meanwhile.
+ */
+static bool ksm_maybe_pinned(struct page *page)
+{
+	return page_count(page) !=
+	       page_mapcount(page) + 1 + !!PageSwapCache(page);
+}
+
+/* A dirty pte about to go hands its dirtiness to its page. */
+static void ksm_keep_dirty(struct page *page, pte_t pte)
+{
+	if (pte_dirty(pte))
+		set_page_dirty(page);
+}
+
+/*
+ * Point the pte at @addr, cleared and flushed under @ptep's lock and last
+ * @cur, at @kpage (or at the zero page if @kpage is NULL) instead of
+ * @page; @page loses the mapping and its reference.
+ */
+static void ksm_set_kpage_pte(struct vm_area_struct *vma, unsigned long addr,
+			      pte_t *ptep, pte_t cur, struct page *page,
+			      struct page *kpage)
+{
+	struct folio *old = page_folio(page);
+	struct mm_struct *mm = vma->vm_mm;
+	pte_t fresh;
+
+	VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(page), page);
+	if (kpage) {
+		VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(kpage), kpage);
+		get_page(kpage);
+		page_add_anon_rmap(kpage, vma, addr, RMAP_NONE);
+		fresh = mk_pte(kpage, vma->vm_page_prot);
+	} else {
+		/* Dirty: what tells it from a zero page a read mapped. */
+		fresh = pte_mkdirty(pte_mkspecial(pfn_pte(my_zero_pfn(addr),
+							  vma->vm_page_prot)));
+		dec_mm_counter(mm, MM_ANONPAGES);
+		ksm_zero_pte_mapped(mm, fresh);
+	}
+	/* What userfaultfd and soft-dirty tracking know of this pte stays. */
+	if (pte_soft_dirty(cur))
+		fresh = pte_mksoft_dirty(fresh);
+	if (pte_uffd_wp(cur))
+		fresh = pte_mkuffd_wp(fresh);
+	set_pte_at_notify(mm, addr, ptep, fresh);
+
+	page_remove_rmap(page, vma, false);
+	if (!folio_mapped(old))
+		folio_free_swap(old);
+	folio_put(old);
+}
+
 /*
  * Make the pte mapping @page (locked, referenced by the caller) at @addr
  * read-only and clean; *@orig gets the resulting pte for ksm_replace().
@@ -35,15 +128,13 @@ static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
 {
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range nr;
-	bool exclusive, swapcache;
 	spinlock_t *ptl;	/* page table lock */
 	pte_t *ptep, cur, wp;
 	int err = -EAGAIN;
 	pmd_t *pmd;
 
-	pmd = mm_find_pmd(mm, addr);
-	if (!pmd || !pmd_present(READ_ONCE(*pmd)) ||
-	    pmd_trans_huge(READ_ONCE(*pmd)))
+	pmd = ksm_pte_table(mm, addr);
+	if (!pmd)
 		return -EFAULT;
 
 	ksm_notify_start(&nr, vma, addr);
@@ -52,30 +143,22 @@ static int ksm_wrprotect(struct vm_area_struct *vma, unsigned long addr,
 	if (!pte_present(cur) || pte_pfn(cur) != page_to_pfn(page))
 		goto unlock;
 
-	exclusive = PageAnonExclusive(page);
-	if (!exclusive && !pte_write(cur) && !pte_dirty(cur) &&
-	    !mm_tlb_flush_pending(mm)) {
+	if (!ksm_may_write(page, cur) && !mm_tlb_flush_pending(mm)) {
 		*orig = cur;
 		err = 0;
 		goto unlock;
 	}
 
-	swapcache = PageSwapCache(page);
 	flush_cache_page(vma, addr, page_to_pfn(page));
 	/* Clearing the pte first stops GUP-fast from taking new pins. */
 	cur = ptep_clear_flush(vma, addr, ptep);
-	if (page_count(page) != page_mapcount(page) + 1 + swapcache ||
-	    (exclusive && page_try_share_anon_rmap(page))) {
-		/* Possibly pinned for DMA: leave it alone. */
+	if (ksm_maybe_pinned(page) ||
+	    (PageAnonExclusive(page) && page_try_share_anon_rmap(page))) {
 		set_pte_at(mm, addr, ptep, cur);
 		goto unlock;
 	}
-	if (pte_dirty(cur))
-		set_page_dirty(page);
-	if (pte_protnone(cur))
-		wp = pte_mkclean(pte_clear_savedwrite(cur));
-	else
-		wp = pte_mkclean(pte_wrprotect(cur));
+	ksm_keep_dirty(page, cur);
+	wp = ksm_pte_rdonly(cur);
 	set_pte_at_notify(mm, addr, ptep, wp);
 	*orig = wp;
 	err = 0;
@@ -92,19 +175,15 @@ unlock:
 static int ksm_replace(struct vm_area_struct *vma, unsigned long addr,
 		       struct page *page, struct page *kpage, pte_t orig)
 {
-	struct folio *old = page_folio(page);
 	struct mm_struct *mm = vma->vm_mm;
 	struct mmu_notifier_range nr;
-	pte_t *ptep, fresh;
 	spinlock_t *ptl;	/* page table lock */
-	pmd_t *pmd, pmdv;
 	int err = -EAGAIN;
+	pte_t *ptep;
+	pmd_t *pmd;
 
-	pmd = mm_find_pmd(mm, addr);
+	pmd = ksm_pte_table(mm, addr);
 	if (!pmd)
-		return -EFAULT;
-	pmdv = READ_ONCE(*pmd);
-	if (!pmd_present(pmdv) || pmd_trans_huge(pmdv))
 		return -EFAULT;
 
 	ksm_notify_start(&nr, vma, addr);
@@ -112,33 +191,56 @@ static int ksm_replace(struct vm_area_struct *vma, unsigned long addr,
 	if (!pte_same(*ptep, orig))
 		goto unlock;
 
-	VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(page), page);
-	if (kpage) {
-		VM_WARN_ON_ONCE_PAGE(PageAnonExclusive(kpage), kpage);
-		get_page(kpage);
-		page_add_anon_rmap(kpage, vma, addr, RMAP_NONE);
-		fresh = mk_pte(kpage, vma->vm_page_prot);
-	} else {
-		/* Dirty: what tells it from a zero page a read mapped. */
-		fresh = pte_mkdirty(pte_mkspecial(pfn_pte(my_zero_pfn(addr),
-							  vma->vm_page_prot)));
-		dec_mm_counter(mm, MM_ANONPAGES);
-		ksm_zero_pte_mapped(mm, fresh);
-	}
-	/* What userfaultfd and soft-dirty tracking know of this pte stays. */
-	if (pte_soft_dirty(orig))
-		fresh = pte_mksoft_dirty(fresh);
-	if (pte_uffd_wp(orig))
-		fresh = pte_mkuffd_wp(fresh);
 	flush_cache_page(vma, addr, page_to_pfn(page));
 	ptep_clear_flush(vma, addr, ptep);
-	set_pte_at_notify(mm, addr, ptep, fresh);
+	ksm_set_kpage_pte(vma, addr, ptep, orig, page, kpage);
+	err = 0;
+unlock:
+	pte_unmap_unlock(ptep, ptl);
+	mmu_notifier_invalidate_range_end(&nr);
+	return err;
+}
 
-	/* The old page loses this mapping and its reference. */
-	page_remove_rmap(page, vma, false);
-	if (!folio_mapped(old))
-		folio_free_swap(old);
-	folio_put(old);
+/*
+ * Merge @page (locked, referenced by the caller), mapped at @addr, into
+ * @kpage (or the zero page if NULL) with one change of its pte: cleared
+ * and flushed, so that neither this mapping nor a GUP-fast pin can write
+ * the page meanwhile; checked for pins if it could be written; compared
+ * under the page table lock; then pointed at @kpage, or put back as it
+ * was if the contents differ.  One TLB flush, where write-protecting
+ * first and replacing after takes two.
+ */
+static int ksm_remap(struct vm_area_struct *vma, unsigned long addr,
+		     struct page *page, struct page *kpage)
+{
+	struct mm_struct *mm = vma->vm_mm;
+	struct mmu_notifier_range nr;
+	spinlock_t *ptl;	/* page table lock */
+	int err = -EAGAIN;
+	pte_t *ptep, cur;
+	pmd_t *pmd;
+
+	pmd = ksm_pte_table(mm, addr);
+	if (!pmd)
+		return -EFAULT;
+
+	ksm_notify_start(&nr, vma, addr);
+	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	cur = *ptep;
+	if (!pte_present(cur) || pte_pfn(cur) != page_to_pfn(page))
+		goto unlock;
+
+	flush_cache_page(vma, addr, page_to_pfn(page));
+	cur = ptep_clear_flush(vma, addr, ptep);
+	if ((ksm_may_write(page, cur) && ksm_maybe_pinned(page)) ||
+	    ksm_cmp_pages(page, kpage ? kpage : ZERO_PAGE(addr)) ||
+	    (PageAnonExclusive(page) && page_try_share_anon_rmap(page))) {
+		/* Pinned, or not the same: the pte is as it was. */
+		set_pte_at(mm, addr, ptep, cur);
+		goto unlock;
+	}
+	ksm_keep_dirty(page, cur);
+	ksm_set_kpage_pte(vma, addr, ptep, cur, page, kpage);
 	err = 0;
 unlock:
 	pte_unmap_unlock(ptep, ptl);
@@ -158,57 +260,92 @@ static bool ksm_lock_small(struct page *page)
 	return true;
 }
 
-/*
- * First half of merging @page, mapped at @addr of @vma (its mmap_lock
- * held), into @kpage, which the caller holds locked (a NULL @kpage stands
- * for the zero page): lock @page, write-protect it and compare it.  On
- * success @page is left locked, and *@orig is its pte for ksm_merge_end().
- */
-static int ksm_merge_begin(struct vm_area_struct *vma, unsigned long addr,
-			   struct page *page, struct page *kpage, pte_t *orig)
+/* Lock anonymous @page, split from its THP if need be. */
+static int ksm_lock_anon(struct page *page)
 {
-	int err;
-
 	if (!PageAnon(page))
 		return -EFAULT;
 	if (!ksm_lock_small(page))
 		return -EBUSY;
-	err = ksm_wrprotect(vma, addr, page, orig);
-	if (!err && ksm_cmp_pages(page, kpage ? kpage : ZERO_PAGE(addr)))
-		err = -EAGAIN;
-	if (err)
-		unlock_page(page);
-	return err;
+	return 0;
 }
 
-/* Second half: point the pte at @kpage instead of @page, unlock @page. */
-static int ksm_merge_end(struct vm_area_struct *vma, unsigned long addr,
-			 struct page *page, struct page *kpage, pte_t orig)
+/*
+ * A KSM page must never look clean to reclaim: after MADV_FREE of one of
+ * its mappings it would be dropped for all of them.
+ */
+static void ksm_kpage_dirty(struct page *kpage)
+{
+	if (!PageDirty(kpage))
+		SetPageDirty(kpage);
+}
+
+/*
+ * First half of merging @tree_page, mapped at @addr of @vma (its
+ * mmap_lock held), into @kpage, which the caller holds locked and has
+ * write-protected: lock @tree_page, write-protect it and compare it.  On
+ * success @tree_page is left locked, and *@orig is its pte for
+ * ksm_merge_end().
+ */
+static int ksm_merge_begin(struct vm_area_struct *vma, unsigned long addr,
+			   struct page *tree_page, struct page *kpage,
+			   pte_t *orig)
 {
 	int err;
 
-	err = ksm_replace(vma, addr, page, kpage, orig);
-	/*
-	 * A KSM page must never look clean to reclaim: after MADV_FREE of
-	 * one of its mappings it would be dropped for all of them.
-	 */
-	if (!err && kpage && !PageDirty(kpage))
-		SetPageDirty(kpage);
-	unlock_page(page);
+	err = ksm_lock_anon(tree_page);
+	if (err)
+		return err;
+	err = ksm_wrprotect(vma, addr, tree_page, orig);
+	if (!err && ksm_cmp_pages(tree_page, kpage))
+		err = -EAGAIN;
+	if (err)
+		unlock_page(tree_page);
 	return err;
+}
+
+/* Second half: point the pte at @kpage, unlock @tree_page. */
+static int ksm_merge_end(struct vm_area_struct *vma, unsigned long addr,
+			 struct page *tree_page, struct page *kpage, pte_t orig)
+{
+	int err;
+
+	err = ksm_replace(vma, addr, tree_page, kpage, orig);
+	if (!err)
+		ksm_kpage_dirty(kpage);
+	unlock_page(tree_page);
+	return err;
+}
+
+/* Merge @page into @kpage (NULL: the zero page); @page left locked. */
+static int ksm_merge_locked(struct vm_area_struct *vma, unsigned long addr,
+			    struct page *page, struct page *kpage)
+{
+	int err;
+
+	err = ksm_lock_anon(page);
+	if (err)
+		return err;
+	err = ksm_remap(vma, addr, page, kpage);
+	if (err) {
+		unlock_page(page);
+		return err;
+	}
+	if (kpage)
+		ksm_kpage_dirty(kpage);
+	return 0;
 }
 
 static int ksm_merge_one(struct vm_area_struct *vma, unsigned long addr,
 			 struct page *page, struct page *kpage)
 {
-	pte_t orig;
 	int err;
 
 	if (page == kpage)
 		return 0;
-	err = ksm_merge_begin(vma, addr, page, kpage, &orig);
+	err = ksm_merge_locked(vma, addr, page, kpage);
 	if (!err)
-		err = ksm_merge_end(vma, addr, page, kpage, orig);
+		unlock_page(page);
 	return err;
 }
 
@@ -219,9 +356,9 @@ static int ksm_merge_one(struct vm_area_struct *vma, unsigned long addr,
  * @page: the page, referenced by the caller
  * @kpage: the KSM page
  *
- * Lock @page, write-protect it and compare it with @kpage: if they are
- * the same, the pte at @addr maps @kpage instead, and @page loses that
- * mapping and its reference.
+ * Lock @page, clear its pte at @addr and compare it with @kpage: if they
+ * are the same, the pte maps @kpage instead, and @page loses that mapping
+ * and its reference; if not, the pte is put back as it was.
  *
  * Context: the mmap_lock of @vma's mm held; @kpage locked by the caller.
  * Return: 0 if the pte maps @kpage now (or @page is @kpage); -EFAULT if
@@ -272,26 +409,19 @@ int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *page, struct page *kpage,
 		   struct ksm_stable_node *node)
 {
-	unsigned long addr = ksm_item_addr(item);
-	pte_t orig;
 	int err;
 
-	err = ksm_merge_begin(vma, addr, page, kpage, &orig);
+	err = ksm_merge_locked(vma, ksm_item_addr(item), page, kpage);
 	if (err)
 		return err;
 	/*
 	 * Both KSM pages are locked: no rmap walk of either sees the item
 	 * move from one list to the other, once the pte has moved.
 	 */
-	err = ksm_replace(vma, addr, page, kpage, orig);
-	if (!err) {
-		ksm_stable_unlink_locked(item);
-		ksm_stable_link(item, node, vma->anon_vma);
-		if (!PageDirty(kpage))
-			SetPageDirty(kpage);
-	}
+	ksm_stable_unlink_locked(item);
+	ksm_stable_link(item, node, vma->anon_vma);
 	unlock_page(page);
-	return err;
+	return 0;
 }
 
 /**
