@@ -231,7 +231,11 @@ static int ksm_remap(struct vm_area_struct *vma, unsigned long addr,
 		goto unlock;
 
 	flush_cache_page(vma, addr, page_to_pfn(page));
-	cur = ptep_clear_flush(vma, addr, ptep);
+	/*
+	 * The pte may have been writable: flush device TLBs (IOMMU SVA) too,
+	 * before the compare, not at the end of the range.
+	 */
+	cur = ptep_clear_flush_notify(vma, addr, ptep);
 	if ((ksm_may_write(page, cur) && ksm_maybe_pinned(page)) ||
 	    ksm_cmp_pages(page, kpage ? kpage : ZERO_PAGE(addr)) ||
 	    (PageAnonExclusive(page) && page_try_share_anon_rmap(page))) {
