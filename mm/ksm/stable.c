@@ -440,8 +440,9 @@ static bool ksm_key_alone(struct rb_node *n, u64 domain, u32 checksum)
  * The only entry with @page's key is returned without a compare of the
  * contents: they differ only if @page changed since @checksum was taken
  * or two contents share a checksum, and the merge compares them anyway,
- * once @page is write-protected.  Not for a page of a THP: the merge
- * splits it before that compare, and a collision must not split a THP.
+ * once nothing can write @page (its pte cleared or write-protected).
+ * Not for a page of a THP: the merge splits it before that compare, and
+ * a collision must not split a THP.
  * Entries that share a key are told apart by content, here as in the
  * tree's order.
  *
