@@ -187,9 +187,50 @@ static void ksm_test_forget(struct kunit *test)
 	mutex_unlock(&ksm_mutex);
 }
 
+/*
+ * Exit of an mm with no merged page while ksmd runs, ksmd elsewhere: the
+ * exit leaves the slot to ksmd, items and all, as an orphan, which the
+ * reaping of run = 2 (or ksmd's scan) frees.  run reads 1 only around the
+ * exit, and ksmd is not woken meanwhile: it looks at run only when woken,
+ * so it stays asleep, away from the fake mm.
+ */
+static void ksm_test_exit_orphan(struct kunit *test)
+{
+	static const unsigned long addrs[] = { 0x1000, 0x2000, 0x3000 };
+	struct mm_struct *mm = ksm_test_mm(test);
+	unsigned long base = ksm_rmap_items;
+	struct ksm_mm_slot *slot;
+
+	ksm_lock();
+	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
+	/* The cursor back at the list head: ksmd is not in the mm. */
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+	slot = ksm_find_slot(mm);
+	KUNIT_ASSERT_NOT_NULL(test, slot);
+
+	mutex_lock(&ksm_run_mutex);
+	WRITE_ONCE(ksm_run, KSM_RUN_MERGE);
+	ksm_forget_mm(mm);
+	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
+	mutex_unlock(&ksm_run_mutex);
+	/* Had it been freed, reading the slot would be a use after free. */
+	KUNIT_ASSERT_PTR_EQ(test, ksm_find_slot(mm), slot);
+	KUNIT_EXPECT_TRUE(test, slot->orphan);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + ARRAY_SIZE(addrs));
+
+	ksm_lock();
+	ksm_reap_orphans();
+	mutex_unlock(&ksm_mutex);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_find_slot(mm), NULL);
+	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
+}
+
 static struct kunit_case ksm_cursor_test_cases[] = {
 	KUNIT_CASE(ksm_test_cursor),
 	KUNIT_CASE(ksm_test_forget),
+	KUNIT_CASE(ksm_test_exit_orphan),
 	{},
 };
 

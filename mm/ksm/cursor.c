@@ -348,19 +348,22 @@ void ksm_reap_orphans(void)
  * ksm_forget_mm() - the mm is going: free its rmap items and slot
  * @mm: the exiting mm
  *
- * When ksmd holds ksm_mutex and is not scanning this mm, an mm with no
- * merged page (so nothing to take out of pages_shared or pages_sharing)
- * does not wait: its slot is left to ksmd as an orphan, which ksmd frees
- * when its scan comes to it (ksm_reap_slot()), as Linux 6.1 does with
- * every exiting mm.  A step of ksmd that starts later sees the mm exiting
- * and leaves its pages alone.
+ * While ksmd runs (or holds ksm_mutex), an mm with no merged page (so
+ * nothing to take out of pages_shared or pages_sharing) that ksmd is not
+ * scanning does not free its items itself: its slot is left to ksmd as an
+ * orphan, which ksmd frees when its scan comes to it (ksm_reap_slot()), as
+ * Linux 6.1 does with every exiting mm.  An exit costs no wait for ksmd,
+ * and no freeing of items that ksmd frees anyway.  A step of ksmd that
+ * starts later sees the mm exiting and leaves its pages alone.  With ksmd
+ * stopped, nothing would free an orphan: the exit frees the items itself.
  */
 void ksm_forget_mm(struct mm_struct *mm)
 {
 	struct ksm_mm_slot *slot;
 	bool orphan;
 
-	if (!mutex_trylock(&ksm_mutex)) {
+	if (READ_ONCE(ksm_run) == KSM_RUN_MERGE ||
+	    !mutex_trylock(&ksm_mutex)) {
 		if (!READ_ONCE(mm->ksm_merging_pages)) {
 			spin_lock(&ksm_slots_lock);
 			slot = ksm_find_slot_locked(mm);

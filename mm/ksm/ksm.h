@@ -89,10 +89,10 @@
  *
  * Exit (ksm_forget_mm()) frees a slot with ``ksm_mutex`` held: since
  * ksmd only touches an mm with that mutex held (and rechecks the cursor
- * after any unlock), such a slot is never in use by ksmd.  When the mutex
- * is busy and the mm has no merged page, exit marks the slot an orphan
- * under ``ksm_slots_lock`` instead, unless the cursor is on it; only ksmd
- * frees an orphan, once its cursor has left it.
+ * after any unlock), such a slot is never in use by ksmd.  When ksmd runs
+ * (or the mutex is busy) and the mm has no merged page, exit marks the
+ * slot an orphan under ``ksm_slots_lock`` instead, unless the cursor is on
+ * it; only ksmd frees an orphan, once its cursor has left it.
  */
 #ifndef _MM_KSM_KSM_H
 #define _MM_KSM_KSM_H
