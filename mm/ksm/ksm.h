@@ -25,10 +25,12 @@
  *
  * 2. ``ksm_pass_mutex`` is held by ksmd over the end of a pass: the sweep
  *    of the stable nodes, taken in steps of ``ksm_mutex``, and the move of
- *    full_scans (or its reset, run = 2).  A reader of full_scans takes it
- *    alone: the sweep that comes with the next move of full_scans then
- *    starts after the read, and readers only ever wait for a sweep, never
- *    for ksmd's scan.
+ *    full_scans (or its reset, run = 2).  run = 2 and the writers of the
+ *    settings that need no KSM pages hold it over their own sweep, also
+ *    taken in steps (ksm_release_unmapped()), which keeps the two sweeps
+ *    apart.  A reader of full_scans takes it alone: the sweep that comes
+ *    with the next move of full_scans then starts after the read, and
+ *    readers only ever wait for a sweep, never for ksmd's scan.
  *
  * 3. ``mm->mmap_lock`` of the mm being scanned, or being unmerged by
  *    madvise, mremap, PR_SET_MEMORY_MERGE or run = 2 (read or write;

@@ -801,19 +801,32 @@ bool ksm_sweep_some(unsigned int max)
  * ksm_release_unmapped() - let go of every KSM page that nothing maps
  *
  * After everything was unmerged, or before a setting changes that needs no
- * KSM pages: sweep at once, let go of the KSM pages that no pte maps, and
- * take every rmap item off the dead nodes.  The time it takes grows with
- * the KSM pages and their mappings: only root's run = 2 and settings call
- * it.
+ * KSM pages: sweep every node, let go of the KSM pages that no pte maps,
+ * and take every rmap item off the dead nodes.  The time it takes grows
+ * with the KSM pages and their mappings (only root's run = 2 and settings
+ * call it), so it lets go of ksm_mutex between two nodes, and between two
+ * batches of items, when another task waits (ksm_lock_break()): with the
+ * sweep of the end of a pass, whose place it takes, kept out by
+ * ksm_pass_mutex.
  *
- * Context: ksm_mutex held.
+ * Context: ksm_pass_mutex and ksm_mutex held; ksm_mutex let go of and
+ * taken again on the way.
  */
 void ksm_release_unmapped(void)
 {
+	struct ksm_stable_node *node;
+
+	lockdep_assert_held(&ksm_pass_mutex);
 	lockdep_assert_held(&ksm_mutex);
-	ksm_sweep(0, 0, true);
+	ksm_sweep_pos = ksm_nodes.next;
+	while (ksm_sweep_pos != &ksm_nodes) {
+		node = list_entry(ksm_sweep_pos, struct ksm_stable_node, link);
+		ksm_sweep_pos = node->link.next;
+		ksm_sweep_node(node, 0, 0, true, false);
+		ksm_lock_break();
+	}
 	while (!ksm_drain_dead(KSM_DRAIN_BATCH))
-		cond_resched();
+		ksm_lock_break();
 }
 
 /**

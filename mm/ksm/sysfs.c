@@ -188,8 +188,10 @@ static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
  */
 static int ksm_lock_if_no_ksm_pages(void)
 {
+	mutex_lock(&ksm_pass_mutex);
 	ksm_lock();
 	ksm_release_unmapped();
+	mutex_unlock(&ksm_pass_mutex);
 	if (ksm_pages_shared || !ksm_stable_empty()) {
 		mutex_unlock(&ksm_mutex);
 		return -EBUSY;
