@@ -116,8 +116,10 @@ static int ksm_file_parse(struct ksm_file *f, const char *buf,
 	switch (f->type) {
 	case KSM_BOOL:
 		err = kstrtobool(buf, &flag);
+		if (err)
+			return err;
 		*val = flag;
-		return err;
+		return 0;
 	case KSM_INT:
 		err = kstrtoint(buf, 10, &n);
 		if (err)
@@ -174,8 +176,8 @@ static ssize_t ksm_file_show(struct kobject *kobj, struct kobj_attribute *a,
 	 * before reading it has left the counters once full_scans has moved
 	 * on.
 	 */
-	if (f->flags & KSM_F_PASS)
-		mutex_lock(&ksm_pass_mutex);
+	if ((f->flags & KSM_F_PASS) && mutex_lock_killable(&ksm_pass_mutex))
+		return -EINTR;
 	val = READ_ONCE(*(unsigned long *)f->var);
 	if (f->flags & KSM_F_PASS)
 		mutex_unlock(&ksm_pass_mutex);
