@@ -263,6 +263,40 @@ struct ksm_step {
 };
 
 /*
+ * With use_zero_pages (and the mm's memory cgroup allowing it), a page of
+ * zeroes maps the zero page, and nothing else: neither a KSM page of
+ * zeroes made before use_zero_pages was set, which would otherwise gather
+ * every page of zeroes that came after, nor a new one.  A page whose merge
+ * with the zero page failed for a moment (its lock taken, or a reference
+ * held by a per-cpu LRU batch) waits for its next visit; one that is not
+ * all zeroes (only its checksum said so, or it changed) goes on to the
+ * trees.  True if that is the end of the visit.
+ */
+static bool ksm_try_zero(struct vm_area_struct *vma, unsigned long addr,
+			 struct page *page, struct ksm_rmap_item *item,
+			 u32 checksum)
+{
+	bool zeroes;
+	void *kaddr;
+	int err;
+
+	if (!READ_ONCE(ksm_use_zero_pages) || checksum != ksm_zero_checksum ||
+	    !ksm_mm_zero_ok(item->mm))
+		return false;
+	ksm_unstable_leave(item);
+	err = ksm_merge_zero(vma, addr, page);
+	trace_ksm_merge_one_page(my_zero_pfn(addr), item, item->mm, err);
+	if (!err)
+		return true;
+	kaddr = kmap_local_page(page);
+	zeroes = !memchr_inv(kaddr, 0, PAGE_SIZE);
+	kunmap_local(kaddr);
+	if (zeroes)
+		ksm_not_unique(item);
+	return zeroes;
+}
+
+/*
  * Offer @page, mapped by @item at @addr of @vma, for merging with pages of
  * the merge domain of @step's mm.
  */
@@ -359,6 +393,8 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 		checksum = ksm_calc_checksum(page);
 	}
 	item->checksum = checksum;
+	if (ksm_try_zero(vma, addr, page, item, checksum))
+		return;
 
 	kpage = ksm_stable_search(page, checksum, domain, &node);
 	if (kpage) {
@@ -385,15 +421,6 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 						      item, item->mm, err);
 		}
 		put_page(kpage);
-		if (!err)
-			return;
-	}
-
-	if (READ_ONCE(ksm_use_zero_pages) && checksum == ksm_zero_checksum &&
-	    ksm_mm_zero_ok(item->mm)) {
-		ksm_unstable_leave(item);
-		err = ksm_merge_zero(vma, addr, page);
-		trace_ksm_merge_one_page(my_zero_pfn(addr), item, item->mm, err);
 		if (!err)
 			return;
 	}

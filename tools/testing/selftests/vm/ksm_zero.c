@@ -7,7 +7,10 @@
  * and that page is not the kernel's zero page.
  *
  * Switching use_zero_pages to 1 only affects later merges: the existing
- * KSM page of zeroes stays (pages_shared 1, pages_sharing 63).
+ * KSM page of zeroes stays (pages_shared 1, pages_sharing 63).  NLATE new
+ * pages of zeroes registered then map the zero page, not that KSM page
+ * (Linux 6.1 merges them into it: it searches the stable tree first), and
+ * the counters stay as they were.
  *
  * use_zero_pages=1: 64 all-zero pages plus 8 pages of another content.
  * The zero pages are mapped to the kernel zero page (same PFN as a
@@ -26,6 +29,7 @@
 
 #define NZERO	64
 #define NOTHER	8
+#define NLATE	8
 
 static bool all_zero(char *area, size_t n, const char *what)
 {
@@ -76,7 +80,9 @@ static void test_zero_pages_off(unsigned long long zpfn)
 {
 	struct ksm_counters want = { 1, NZERO - 1, 0, 0, 0, 0 };
 	unsigned long long kpfn;
-	char *area;
+	size_t on_zero, on_kpage;
+	long long deadline;
+	char *area, *late;
 	bool ok;
 
 	area = ksm_mmap(NZERO);
@@ -101,6 +107,22 @@ static void test_zero_pages_off(unsigned long long zpfn)
 	ok = ksm_wait_full_scans(3, KSM_TIMEOUT_MS) && ksm_counters_now(&want);
 	ok = ok && count_on_pfn(area, NZERO, kpfn) == NZERO;
 	ksft_test_result(ok, "use_zero_pages 0->1 leaves the existing KSM page of zeroes merged\n");
+
+	late = ksm_mmap(NLATE);
+	memset(late, 0, NLATE * ksm_page_size);
+	ksm_madvise(late, NLATE, MADV_MERGEABLE);
+	deadline = ksm_now_ms() + KSM_TIMEOUT_MS;
+	while (ksm_now_ms() < deadline && count_on_pfn(late, NLATE, zpfn) != NLATE)
+		usleep(10000);
+	on_zero = count_on_pfn(late, NLATE, zpfn);
+	on_kpage = count_on_pfn(late, NLATE, kpfn);
+	ok = on_zero == NLATE && ksm_wait_full_scans(2, KSM_TIMEOUT_MS) &&
+	     ksm_counters_now(&want) && all_zero(late, NLATE, "late pages of zeroes");
+	ksft_print_msg("%zu of %d later pages of zeroes on the zero page, %zu on the KSM page\n",
+		       on_zero, NLATE, on_kpage);
+	ksft_test_result(ok, "use_zero_pages=1: %d later pages of zeroes map the zero page, not the KSM page of zeroes; counters unchanged\n",
+			 NLATE);
+	munmap(late, NLATE * ksm_page_size);
 
 	ok = writable(area, NZERO);
 	ksft_test_result(ok, "use_zero_pages=0: merged zero pages are writable afterwards\n");
@@ -170,7 +192,7 @@ int main(void)
 	unsigned long long zpfn;
 
 	ksft_print_header();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	ksm_selftest_init(2 * (NZERO + NOTHER) + 100, 0, 150);
 
 	zpfn = zero_pfn();
