@@ -188,12 +188,13 @@ static void ksm_test_forget(struct kunit *test)
 }
 
 /*
- * Exit of an mm with no merged page while ksmd runs, ksmd elsewhere: the
- * exit leaves the slot to ksmd, items and all, as an orphan, which the
- * reaping of run = 2 (or ksmd's scan) frees.  run reads 1 only around the
- * exit, and ksm_mutex is held meanwhile (such an exit does not take it):
- * ksmd, should a wake-up of an earlier test make it look at run then, waits
- * for ksm_mutex before it touches any mm, and then finds run 0 again.
+ * Exit of an mm with no merged page while ksmd runs, ksmd elsewhere, and
+ * ksm_mutex free: the exit leaves the slot to ksmd, items and all, as an
+ * orphan, which the reaping of run = 2 (or ksmd's scan) frees.  run reads 1
+ * only around the exit, with the end of a pass pending and ksm_pass_mutex
+ * held: ksmd, should a wake-up of an earlier test make it look at run
+ * then, goes to end the pass before it touches any mm, and waits there for
+ * ksm_pass_mutex; then it finds the pass ended and run 0 again.
  */
 static void ksm_test_exit_orphan(struct kunit *test)
 {
@@ -211,11 +212,17 @@ static void ksm_test_exit_orphan(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, slot);
 
 	mutex_lock(&ksm_run_mutex);
+	mutex_lock(&ksm_pass_mutex);
 	ksm_lock();
+	WRITE_ONCE(ksm_scan.ending, true);
 	WRITE_ONCE(ksm_run, KSM_RUN_MERGE);
-	ksm_forget_mm(mm);
-	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
 	mutex_unlock(&ksm_mutex);
+	ksm_forget_mm(mm);
+	ksm_lock();
+	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
+	WRITE_ONCE(ksm_scan.ending, false);
+	mutex_unlock(&ksm_mutex);
+	mutex_unlock(&ksm_pass_mutex);
 	mutex_unlock(&ksm_run_mutex);
 	/* Had it been freed, reading the slot would be a use after free. */
 	KUNIT_ASSERT_PTR_EQ(test, ksm_find_slot(mm), slot);
