@@ -51,21 +51,6 @@ struct shared {
 	double write_ms[4096];
 };
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The writer: max_page_sharing, which must stay EBUSY. */
 static void writer(struct shared *sh, unsigned long value)
 {
@@ -77,10 +62,10 @@ static void writer(struct shared *sh, unsigned long value)
 	while (!__atomic_load_n(&sh->go, __ATOMIC_ACQUIRE))
 		usleep(1000);
 	while (!__atomic_load_n(&sh->stop, __ATOMIC_ACQUIRE)) {
-		t = now_ms();
+		t = ksm_clock_ms();
 		r = ksm_write_raw("max_page_sharing", buf, len);
 		if (sh->writes < 4096)
-			sh->write_ms[sh->writes] = now_ms() - t;
+			sh->write_ms[sh->writes] = ksm_clock_ms() - t;
 		__atomic_store_n(&sh->writes, sh->writes + 1, __ATOMIC_RELEASE);
 		if (r != -EBUSY)
 			sh->not_ebusy++;
@@ -139,10 +124,10 @@ int main(int argc, char **argv)
 	for (i = 0; i < SAMPLES; i++) {
 		char *page = ksm_page_addr(area, 2 * i);
 
-		t = now_ms();
+		t = ksm_clock_ms();
 		if (madvise(page, ksm_page_size, MADV_UNMERGEABLE))
 			ksft_exit_fail_msg("MADV_UNMERGEABLE: %s\n", strerror(errno));
-		unmerge_ms[i] = now_ms() - t;
+		unmerge_ms[i] = ksm_clock_ms() - t;
 		usleep(2000);
 	}
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
@@ -151,8 +136,8 @@ int main(int argc, char **argv)
 	n = sh->writes < 4096 ? sh->writes : 4096;
 	for (i = 0; i < n; i++)
 		writes[i] = sh->write_ms[i];
-	qsort(writes, n, sizeof(double), cmp_double);
-	qsort(unmerge_ms, SAMPLES, sizeof(double), cmp_double);
+	ksm_sort_doubles(writes, n);
+	ksm_sort_doubles(unmerge_ms, SAMPLES);
 	w50 = writes[n / 2];
 	u50 = unmerge_ms[SAMPLES / 2];
 	ksft_print_msg("%ld writes of max_page_sharing: median %.2f ms, max %.2f ms; %d MADV_UNMERGEABLE: median %.3f ms, max %.3f ms\n",

@@ -89,14 +89,6 @@ static struct shared *sh;
 static size_t npages;
 static int rounds = 3;
 
-static double now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
 static void lat_add(int which, double ms)
 {
 	struct lat *l = &sh->lat[which];
@@ -140,20 +132,20 @@ static void *fault_sampler(void *arg)
 	char *p;
 
 	while (!sh->stop) {
-		t = now_ms();
+		t = ksm_clock_ms();
 		p = mmap(NULL, n * ksm_page_size, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 		if (p == MAP_FAILED)
 			ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
-		lat_add(LAT_MMAP, now_ms() - t);
+		lat_add(LAT_MMAP, ksm_clock_ms() - t);
 		for (i = 0; i < n; i++) {
-			t = now_ms();
+			t = ksm_clock_ms();
 			p[i * ksm_page_size] = 1;
-			lat_add(LAT_FAULT, now_ms() - t);
+			lat_add(LAT_FAULT, ksm_clock_ms() - t);
 		}
-		t = now_ms();
+		t = ksm_clock_ms();
 		munmap(p, n * ksm_page_size);
-		lat_add(LAT_MMAP, now_ms() - t);
+		lat_add(LAT_MMAP, ksm_clock_ms() - t);
 		usleep(2000);
 	}
 	return NULL;
@@ -207,10 +199,10 @@ static void bystander(void)
 			       ksm_page_size);
 		ksm_madvise(p, SMALL, MADV_MERGEABLE);
 		usleep(20000);
-		t = now_ms();
+		t = ksm_clock_ms();
 		if (madvise(p, SMALL * ksm_page_size, MADV_UNMERGEABLE))
 			ksft_exit_fail_msg("MADV_UNMERGEABLE: %s\n", strerror(errno));
-		lat_add(LAT_UNMERGE, now_ms() - t);
+		lat_add(LAT_UNMERGE, ksm_clock_ms() - t);
 		munmap(p, SMALL * ksm_page_size);
 
 		pid = fork();
@@ -224,10 +216,10 @@ static void bystander(void)
 			_exit(0);
 		}
 		usleep(10000);
-		t = now_ms();
+		t = ksm_clock_ms();
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
-		lat_add(LAT_EXIT, now_ms() - t);
+		lat_add(LAT_EXIT, ksm_clock_ms() - t);
 	}
 	_exit(0);
 }

@@ -307,6 +307,26 @@ long long ksm_now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
+double ksm_clock_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+static int ksm_cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+void ksm_sort_doubles(double *v, size_t n)
+{
+	qsort(v, n, sizeof(*v), ksm_cmp_double);
+}
+
 unsigned long ksm_full_scans(void)
 {
 	return ksm_read("full_scans");

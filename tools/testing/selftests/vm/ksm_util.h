@@ -94,6 +94,9 @@ void ksm_print_counters(const char *what);
 bool ksm_counters_match(const struct ksm_counters *c,
 			const struct ksm_counters *want);
 long long ksm_now_ms(void);
+/* CLOCK_MONOTONIC in ms, to the ns; sort timings (ascending). */
+double ksm_clock_ms(void);
+void ksm_sort_doubles(double *v, size_t n);
 unsigned long ksm_full_scans(void);
 bool ksm_wait_full_scans(unsigned long n, long timeout_ms);
 bool ksm_wait_counters_scans(const struct ksm_counters *want, long timeout_ms,
