@@ -237,10 +237,169 @@ static void ksm_test_exit_orphan(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
 }
 
+/* How many entries @slot's index holds. */
+static unsigned long ksm_test_entries(struct ksm_mm_slot *slot)
+{
+	unsigned long block, n = 0;
+	void *entry;
+
+	xa_for_each(&slot->index, block, entry)
+		n++;
+	return n;
+}
+
+/* Expect @slot's index to hold, for each block with items, the first's link. */
+static void ksm_test_check_index(struct kunit *test, struct ksm_mm_slot *slot)
+{
+	struct ksm_rmap_item **link;
+	unsigned long blocks = 0, block;
+
+	for (link = &slot->rmap_list; *link; link = &(*link)->next) {
+		block = ksm_block(*link);
+		if (!ksm_link_opens(slot, link, block))
+			continue;
+		blocks++;
+		KUNIT_EXPECT_PTR_EQ(test, xa_load(&slot->index, block),
+				    (void *)link);
+	}
+	KUNIT_EXPECT_EQ(test, ksm_test_entries(slot), blocks);
+}
+
+/* Items in @mm's list in [@start, @end). */
+static unsigned long ksm_test_count(struct mm_struct *mm, unsigned long start,
+				    unsigned long end)
+{
+	struct ksm_rmap_item *item;
+	unsigned long n = 0;
+
+	for (item = ksm_find_slot(mm)->rmap_list; item; item = item->next)
+		n += ksm_item_addr(item) >= start && ksm_item_addr(item) < end;
+	return n;
+}
+
+#define KSM_TEST_BLOCKS		16
+#define KSM_TEST_PAGE(i)	((unsigned long)(i) << PAGE_SHIFT)
+
+/*
+ * A range is found through the index, walking less than a block however
+ * many items come before it; the index follows every change of the list:
+ * items made, trimmed by the cursor and forgotten by madvise, at the
+ * first, last and middle of blocks.
+ */
+static void ksm_test_index(struct kunit *test)
+{
+	struct mm_struct *mm = ksm_test_mm(test);
+	unsigned long base = ksm_rmap_items, nr = 0, i;
+	struct ksm_mm_slot *slot = ksm_find_slot(mm);
+	struct ksm_rmap_item *item;
+	unsigned int quota = KSM_BLOCK_PAGES;
+
+	ksm_lock();
+	/* Every page but the first of each block. */
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_start_pass());
+	for (i = 0; i < KSM_TEST_BLOCKS * KSM_BLOCK_PAGES; i++) {
+		if (i % KSM_BLOCK_PAGES == 0)
+			continue;
+		item = ksm_cursor_item(KSM_TEST_PAGE(i), &quota);
+		KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(item));
+		nr++;
+	}
+	ksm_test_check_index(test, slot);
+	/* One entry per block, at the block's number. */
+	KUNIT_EXPECT_EQ(test, ksm_test_entries(slot), (unsigned long)KSM_TEST_BLOCKS);
+	for (i = 0; i < KSM_TEST_BLOCKS; i++)
+		KUNIT_EXPECT_PTR_NE(test, xa_load(&slot->index, i), NULL);
+
+	/* Three pages near the end: found with less than a block's walk. */
+	i = (KSM_TEST_BLOCKS - 1) * KSM_BLOCK_PAGES + 20;
+	KUNIT_EXPECT_LT(test, ksm_drop_items(slot, KSM_TEST_PAGE(i),
+					     KSM_TEST_PAGE(i + 3)),
+			(unsigned long)KSM_BLOCK_PAGES);
+	nr -= 3;
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, nr);
+	ksm_test_check_index(test, slot);
+
+	/* A whole block, then a range from the middle of one to the next. */
+	ksm_drop_items(slot, KSM_TEST_PAGE(5 * KSM_BLOCK_PAGES),
+		       KSM_TEST_PAGE(6 * KSM_BLOCK_PAGES));
+	nr -= KSM_BLOCK_PAGES - 1;
+	ksm_test_check_index(test, slot);
+	ksm_drop_items(slot, KSM_TEST_PAGE(8 * KSM_BLOCK_PAGES + 60),
+		       KSM_TEST_PAGE(9 * KSM_BLOCK_PAGES + 2));
+	nr -= 4 + 1;
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, nr);
+	ksm_test_check_index(test, slot);
+	/* From the emptied block 5 on: nothing walked, block 6 goes. */
+	KUNIT_EXPECT_EQ(test, ksm_drop_items(slot,
+					     KSM_TEST_PAGE(5 * KSM_BLOCK_PAGES + 10),
+					     KSM_TEST_PAGE(7 * KSM_BLOCK_PAGES)),
+			0UL);
+	nr -= KSM_BLOCK_PAGES - 1;
+	/* Block 0: the list then starts with block 1. */
+	ksm_drop_items(slot, 0, KSM_TEST_PAGE(KSM_BLOCK_PAGES));
+	nr -= KSM_BLOCK_PAGES - 1;
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, nr);
+	KUNIT_EXPECT_EQ(test, ksm_test_entries(slot),
+			(unsigned long)KSM_TEST_BLOCKS - 3);
+	ksm_test_check_index(test, slot);
+	/* Nothing at or after the range: nothing walked. */
+	KUNIT_EXPECT_EQ(test, ksm_drop_items(slot,
+					     KSM_TEST_PAGE(KSM_TEST_BLOCKS *
+							   KSM_BLOCK_PAGES),
+					     ULONG_MAX), 0UL);
+
+	/*
+	 * A new pass: items at the head of the list before block 1, before
+	 * each block's first and into the emptied blocks; the cursor trims
+	 * what it passes, the first of a block and the whole of block 3 among
+	 * them.
+	 */
+	quota = KSM_BLOCK_PAGES;
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_next_mm(&quota));
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_start_pass());
+	for (i = 0; i < KSM_TEST_BLOCKS * KSM_BLOCK_PAGES; i++) {
+		if (i / KSM_BLOCK_PAGES == 3 || i % KSM_BLOCK_PAGES == 1)
+			continue;
+		quota = KSM_BLOCK_PAGES;
+		item = ksm_cursor_item(KSM_TEST_PAGE(i), &quota);
+		KUNIT_ASSERT_FALSE(test, IS_ERR_OR_NULL(item));
+	}
+	quota = KSM_BLOCK_PAGES;
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_next_mm(&quota));
+	nr = (KSM_TEST_BLOCKS - 1) * (KSM_BLOCK_PAGES - 1);
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, nr);
+	KUNIT_EXPECT_EQ(test, ksm_test_count(mm, KSM_TEST_PAGE(3 *
+							       KSM_BLOCK_PAGES),
+					     KSM_TEST_PAGE(4 *
+							   KSM_BLOCK_PAGES)),
+			0UL);
+	ksm_test_check_index(test, slot);
+	mutex_unlock(&ksm_mutex);
+
+	/* madvise of one page in the middle of a block. */
+	ksm_forget_range(mm, KSM_TEST_PAGE(7 * KSM_BLOCK_PAGES + 9),
+			 KSM_TEST_PAGE(7 * KSM_BLOCK_PAGES + 10), true);
+	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, nr - 1);
+	ksm_lock();
+	ksm_test_check_index(test, slot);
+	/* Every item gone, the index is empty. */
+	ksm_drop_items(slot, 0, ULONG_MAX);
+	KUNIT_EXPECT_PTR_EQ(test, slot->rmap_list, NULL);
+	KUNIT_EXPECT_TRUE(test, xa_empty(&slot->index));
+	mutex_unlock(&ksm_mutex);
+
+	ksm_forget_mm(mm);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
+	ksm_lock();
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+}
+
 static struct kunit_case ksm_cursor_test_cases[] = {
 	KUNIT_CASE(ksm_test_cursor),
 	KUNIT_CASE(ksm_test_forget),
 	KUNIT_CASE(ksm_test_exit_orphan),
+	KUNIT_CASE(ksm_test_index),
 	{},
 };
 

@@ -20,15 +20,124 @@ struct ksm_scan ksm_scan = {
 	.rmap_link = &ksm_mm_head.rmap_list,
 };
 
-/* Take the item at *@link off its mm's list and free it. */
-static void ksm_free_item_at(struct ksm_rmap_item **link)
+/*
+ * The index of an mm's list.  The list is sorted by address; for each block
+ * of KSM_BLOCK_PAGES pages that has items, slot->index holds, at the
+ * block's number, the link to the first of them: the list head or the
+ * next field of the item before it.  A range of addresses is then found
+ * with one lookup and a walk of less than a block (ksm_index_find()),
+ * however long the list before it; exit and run = 2 start at the head.
+ * The index changes only with the list, here, under ksm_mutex.
+ *
+ * It costs an xarray node (576 bytes on 64-bit) per 64 blocks with items:
+ * 0.14 bytes a page of a dense area.  A lone item far from any other costs
+ * a node of its own, and one more at each level up where it is alone: a
+ * leaf spans 16 MiB (4 KiB pages), the next node up 1 GiB, and so on.
+ * What the process pays for such a page is larger, and grows the same
+ * way: a page table page (4 KiB) per 2 MiB with pages in it, another per
+ * 1 GiB, and so on.
+ */
+#define KSM_BLOCK_PAGES		64
+#define KSM_BLOCK_SHIFT		(PAGE_SHIFT + ilog2(KSM_BLOCK_PAGES))
+
+static unsigned long ksm_block(const struct ksm_rmap_item *item)
+{
+	return ksm_item_addr(item) >> KSM_BLOCK_SHIFT;
+}
+
+/* Is @link the list head of @slot, or the link after an item of @block? */
+static bool ksm_link_opens(struct ksm_mm_slot *slot,
+			   struct ksm_rmap_item **link, unsigned long block)
+{
+	return link == &slot->rmap_list ||
+	       ksm_block(container_of(link, struct ksm_rmap_item, next)) != block;
+}
+
+/* Point the index entry of @block, which exists, at @link. */
+static void ksm_index_move(struct ksm_mm_slot *slot, unsigned long block,
+			   struct ksm_rmap_item **link)
+{
+	void *old;
+
+	/* Storing over an entry allocates nothing, so cannot fail. */
+	old = xa_store(&slot->index, block, link, GFP_NOWAIT);
+	VM_WARN_ON_ONCE(!old || xa_is_err(old));
+}
+
+/*
+ * Link @item, not yet on a list, at @link of @slot, indexing it.
+ * Return: false, with nothing linked, if the index had no room.
+ */
+static bool ksm_link_item(struct ksm_mm_slot *slot,
+			  struct ksm_rmap_item **link, struct ksm_rmap_item *item)
+{
+	struct ksm_rmap_item *next = *link;
+	unsigned long block = ksm_block(item);
+
+	/*
+	 * First of its block: the block had no item, or its first comes
+	 * after @item, and the index already holds @link for it.
+	 */
+	if (ksm_link_opens(slot, link, block)) {
+		if (!next || ksm_block(next) != block) {
+			if (xa_insert(&slot->index, block, link,
+				      GFP_KERNEL | __GFP_NOWARN))
+				return false;
+		} else {
+			VM_WARN_ON_ONCE(xa_load(&slot->index, block) != link);
+		}
+	}
+	if (next && ksm_block(next) != block)
+		ksm_index_move(slot, ksm_block(next), &item->next);
+	item->next = next;
+	*link = item;
+	return true;
+}
+
+/* Take the item at *@link off @slot's list and free it. */
+static void ksm_free_item_at(struct ksm_mm_slot *slot,
+			     struct ksm_rmap_item **link)
 {
 	struct ksm_rmap_item *item = *link;
+	struct ksm_rmap_item *next = item->next;
+	unsigned long block = ksm_block(item);
 
-	*link = item->next;
+	if (!next || ksm_block(next) != block) {
+		/* The last of its block: the block goes if it was the first. */
+		if (ksm_link_opens(slot, link, block))
+			xa_erase(&slot->index, block);
+		/* The first of the next block gets the link before @item. */
+		if (next)
+			ksm_index_move(slot, ksm_block(next), link);
+	}
+	*link = next;
 	if (ksm_scan.rmap_link == &item->next)
 		ksm_scan.rmap_link = link;
 	ksm_free_item(item);
+}
+
+/*
+ * The link to the first item of @slot at or after @addr, or NULL if there
+ * is none; *@passed counts the items walked over to find it.
+ */
+static struct ksm_rmap_item **ksm_index_find(struct ksm_mm_slot *slot,
+					     unsigned long addr,
+					     unsigned long *passed)
+{
+	unsigned long block = addr >> KSM_BLOCK_SHIFT;
+	struct ksm_rmap_item **link;
+
+	if (!addr)
+		return &slot->rmap_list;
+	link = xa_find(&slot->index, &block, ULONG_MAX, XA_PRESENT);
+	if (!link)
+		return NULL;
+	/* Within @addr's block, or at the first item of a later one. */
+	while (*link && ksm_item_addr(*link) < addr) {
+		link = &(*link)->next;
+		++*passed;
+	}
+	return link;
 }
 
 /* Items freed between two looks at whether another task waits. */
@@ -44,25 +153,27 @@ static void ksm_free_item_at(struct ksm_rmap_item **link)
  * (madvise, mremap), or is run = 2 (ksmd does not scan) holding an mm
  * user, or is the exit or the reaper of an orphan (the list head is the
  * place).
+ *
+ * Return: how many items were walked over to reach @start (for the tests).
  */
-static void ksm_drop_items(struct ksm_mm_slot *slot, unsigned long start,
-			   unsigned long end)
+static unsigned long ksm_drop_items(struct ksm_mm_slot *slot,
+				    unsigned long start, unsigned long end)
 {
-	struct ksm_rmap_item **link = &slot->rmap_list;
+	struct ksm_rmap_item **link;
+	unsigned long passed = 0;
 	unsigned int n = 0;
 
 	lockdep_assert_held(&ksm_mutex);
+	link = ksm_index_find(slot, start, &passed);
+	if (!link)
+		return passed;
 	/* After a break, *link is looked at again: ksmd may have trimmed. */
-	while (*link && ksm_item_addr(*link) < start) {
-		if (++n % KSM_DROP_BATCH == 0 && ksm_lock_break())
-			continue;
-		link = &(*link)->next;
-	}
 	while (*link && ksm_item_addr(*link) < end) {
 		if (++n % KSM_DROP_BATCH == 0 && ksm_lock_break())
 			continue;
-		ksm_free_item_at(link);
+		ksm_free_item_at(slot, link);
 	}
+	return passed;
 }
 
 /*
@@ -79,7 +190,7 @@ static struct ksm_rmap_item **ksm_cursor_seek(unsigned long addr,
 	while (*link && ksm_item_addr(*link) < addr) {
 		if (!*quota)
 			return NULL;
-		ksm_free_item_at(link);
+		ksm_free_item_at(ksm_scan.slot, link);
 		--*quota;
 	}
 	return link;
@@ -110,8 +221,10 @@ struct ksm_rmap_item *ksm_cursor_item(unsigned long addr, unsigned int *quota)
 		item = ksm_alloc_item(ksm_scan.slot->mm, addr);
 		if (!item)
 			return NULL;
-		item->next = *link;
-		*link = item;
+		if (!ksm_link_item(ksm_scan.slot, link, item)) {
+			ksm_free_item(item);
+			return NULL;
+		}
 	}
 	ksm_scan.rmap_link = &item->next;
 	return item;

@@ -21,6 +21,7 @@ static struct kmem_cache *ksm_item_cache;
 DEFINE_SPINLOCK(ksm_slots_lock);
 struct ksm_mm_slot ksm_mm_head = {
 	.scan_list = LIST_HEAD_INIT(ksm_mm_head.scan_list),
+	.index = XARRAY_INIT(ksm_mm_head.index, 0),
 };
 
 /**
@@ -76,6 +77,7 @@ int ksm_add_slot(struct mm_struct *mm, bool *first)
 	if (!slot)
 		return -ENOMEM;
 	slot->mm = mm;
+	xa_init(&slot->index);
 	mmgrab(mm);
 
 	spin_lock(&ksm_slots_lock);
@@ -109,7 +111,7 @@ void ksm_free_slot(struct ksm_mm_slot *slot)
 {
 	struct mm_struct *mm = slot->mm;
 
-	VM_WARN_ON_ONCE(slot->rmap_list);
+	VM_WARN_ON_ONCE(slot->rmap_list || !xa_empty(&slot->index));
 	kmem_cache_free(ksm_slot_cache, slot);
 	clear_bit(MMF_VM_MERGEABLE, &mm->flags);
 	mmdrop(mm);

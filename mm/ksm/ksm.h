@@ -37,16 +37,17 @@
  *    madvise and the prctl hold it for write while they register).
  *
  * 4. ``ksm_mutex`` protects the stable trees, the unstable table, every
- *    rmap item and stable node, the scan cursor (``ksm_scan``) and the
- *    counters.  Everyone takes it with ksm_lock(), which lets the holder
- *    see the wait.  ksmd holds it, and the mmap_lock of the mm it scans,
- *    for one step (scan.c: a bounded run of pages whatever pages_to_scan
- *    says, cut short when another task waits for either lock), then drops
- *    both.  No one holds it over work that grows with the mappings of a
- *    KSM page: a node whose page went dies at once and its items come off
- *    one by one (stable.c); a task freeing many items of its own lets go
- *    of it when another waits (cursor.c).  While holding ``ksm_mutex``,
- *    the mmap_lock of any other mm is only ever taken with
+ *    rmap item and stable node, each mm's list of items and its index,
+ *    the scan cursor (``ksm_scan``) and the counters.  Everyone takes it
+ *    with ksm_lock(), which lets the holder see the wait.  ksmd holds it,
+ *    and the mmap_lock of the mm it scans, for one step (scan.c: a
+ *    bounded run of pages whatever pages_to_scan says, cut short when
+ *    another task waits for either lock), then drops both.  No one holds
+ *    it over work that grows with the mappings of a KSM page: a node
+ *    whose page went dies at once and its items come off one by one
+ *    (stable.c); a task freeing many items of its own lets go of it when
+ *    another waits (cursor.c).  While holding ``ksm_mutex``, the
+ *    mmap_lock of any other mm is only ever taken with
  *    mmap_read_trylock(): that is what lets madvise and exit take
  *    ``ksm_mutex`` from inside mmap_lock.
  *
@@ -107,6 +108,7 @@
 #include <linux/rbtree.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
+#include <linux/xarray.h>
 
 /* Values of ksm_run, as written to /sys/kernel/mm/ksm/run. */
 #define KSM_RUN_STOP	0
@@ -219,6 +221,7 @@ struct ksm_mm_slot {
 	struct list_head scan_list;	/* in ksm_mm_head.scan_list */
 	struct mm_struct *mm;
 	struct ksm_rmap_item *rmap_list;
+	struct xarray index;		/* of rmap_list, see cursor.c */
 	unsigned long unmerged;		/* last run = 2 that took it */
 	bool orphan;			/* its mm exited, left to ksmd */
 };
