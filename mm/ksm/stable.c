@@ -746,16 +746,37 @@ tidy:
 	ksm_chain_tidy(chain, prune);
 }
 
-/* Sweep every KSM page's node at once, see ksm_sweep_node(). */
-static void ksm_sweep(unsigned long start_pfn, unsigned long end_pfn,
-		      bool release)
+#ifdef CONFIG_MEMORY_HOTREMOVE
+/* Let go of the nodes of KSM pages in [@start_pfn, @end_pfn), or gone. */
+static void ksm_sweep_offline(unsigned long start_pfn, unsigned long end_pfn)
 {
 	struct ksm_stable_node *node, *tmp;
 
 	list_for_each_entry_safe(node, tmp, &ksm_nodes, link) {
-		ksm_sweep_node(node, start_pfn, end_pfn, release, false);
+		ksm_sweep_node(node, start_pfn, end_pfn, false, false);
 		cond_resched();
 	}
+}
+#endif
+
+/*
+ * Go on with the sweep at ksm_sweep_pos through at most @max nodes, see
+ * ksm_sweep_node(): releasing unmapped KSM pages when @release, pruning
+ * chains otherwise.  Return: true once the sweep has been through every
+ * node.
+ */
+static bool ksm_sweep_nodes(unsigned int max, bool release)
+{
+	struct ksm_stable_node *node;
+
+	while (ksm_sweep_pos != &ksm_nodes) {
+		if (!max--)
+			return false;
+		node = list_entry(ksm_sweep_pos, struct ksm_stable_node, link);
+		ksm_sweep_pos = node->link.next;
+		ksm_sweep_node(node, 0, 0, release, !release);
+	}
+	return true;
 }
 
 /**
@@ -784,17 +805,8 @@ void ksm_sweep_start(void)
  */
 bool ksm_sweep_some(unsigned int max)
 {
-	struct ksm_stable_node *node;
-
 	lockdep_assert_held(&ksm_mutex);
-	while (ksm_sweep_pos != &ksm_nodes) {
-		if (!max--)
-			return false;
-		node = list_entry(ksm_sweep_pos, struct ksm_stable_node, link);
-		ksm_sweep_pos = node->link.next;
-		ksm_sweep_node(node, 0, 0, false, true);
-	}
-	return true;
+	return ksm_sweep_nodes(max, false);
 }
 
 /**
@@ -814,17 +826,11 @@ bool ksm_sweep_some(unsigned int max)
  */
 void ksm_release_unmapped(void)
 {
-	struct ksm_stable_node *node;
-
 	lockdep_assert_held(&ksm_pass_mutex);
-	lockdep_assert_held(&ksm_mutex);
-	ksm_sweep_pos = ksm_nodes.next;
-	while (ksm_sweep_pos != &ksm_nodes) {
-		node = list_entry(ksm_sweep_pos, struct ksm_stable_node, link);
-		ksm_sweep_pos = node->link.next;
-		ksm_sweep_node(node, 0, 0, true, false);
+	ksm_sweep_start();
+	/* One node at a time: each may wait for its page lock. */
+	while (!ksm_sweep_nodes(1, true))
 		ksm_lock_break();
-	}
 	while (!ksm_drain_dead(KSM_DRAIN_BATCH))
 		ksm_lock_break();
 }
@@ -860,7 +866,7 @@ static int ksm_memory_callback(struct notifier_block *nb,
 	if (action != MEM_OFFLINE)
 		return NOTIFY_OK;
 	ksm_lock();
-	ksm_sweep(mn->start_pfn, mn->start_pfn + mn->nr_pages, false);
+	ksm_sweep_offline(mn->start_pfn, mn->start_pfn + mn->nr_pages);
 	mutex_unlock(&ksm_mutex);
 	return NOTIFY_OK;
 }
