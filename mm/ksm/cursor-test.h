@@ -13,6 +13,9 @@
 #define _MM_KSM_CURSOR_TEST_H
 
 #include <kunit/test.h>
+#include <linux/completion.h>
+#include <linux/delay.h>
+#include <linux/kthread.h>
 
 /* A fake mm registered with KSM; mm_count keeps it from ever being freed. */
 static struct mm_struct *ksm_test_mm(struct kunit *test)
@@ -237,6 +240,63 @@ static void ksm_test_exit_orphan(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
 }
 
+/* Hold ksm_mutex for a while, as another task would. */
+static int ksm_test_hold_fn(void *arg)
+{
+	struct completion *held = arg;
+
+	ksm_lock();
+	complete(held);
+	msleep(50);
+	mutex_unlock(&ksm_mutex);
+	return 0;
+}
+
+/*
+ * Exit of an mm with no merged page after run = 2, with ksm_mutex busy:
+ * ksmd does not scan, so an orphan would stay, with its items counted,
+ * until run = 1.  The exit must wait for the mutex and free them itself.
+ */
+static void ksm_test_exit_unmerging(struct kunit *test)
+{
+	static const unsigned long addrs[] = { 0x1000, 0x2000, 0x3000 };
+	struct mm_struct *mm = ksm_test_mm(test);
+	unsigned long base = ksm_rmap_items;
+	DECLARE_COMPLETION_ONSTACK(held);
+	struct task_struct *holder;
+	struct ksm_mm_slot *slot;
+
+	ksm_lock();
+	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+
+	mutex_lock(&ksm_run_mutex);
+	ksm_lock();
+	WRITE_ONCE(ksm_run, KSM_RUN_UNMERGE);
+	mutex_unlock(&ksm_mutex);
+	holder = kthread_run(ksm_test_hold_fn, &held, "ksm_test_hold");
+	if (!IS_ERR(holder)) {
+		wait_for_completion(&held);
+		ksm_forget_mm(mm);
+	}
+	ksm_lock();
+	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
+	mutex_unlock(&ksm_mutex);
+	mutex_unlock(&ksm_run_mutex);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(holder));
+
+	slot = ksm_find_slot(mm);
+	KUNIT_EXPECT_PTR_EQ(test, slot, NULL);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
+	/* Left as an orphan: reap it, for the tests that follow. */
+	if (slot) {
+		ksm_lock();
+		ksm_reap_orphans();
+		mutex_unlock(&ksm_mutex);
+	}
+}
+
 /* How many entries @slot's index holds. */
 static unsigned long ksm_test_entries(struct ksm_mm_slot *slot)
 {
@@ -399,6 +459,7 @@ static struct kunit_case ksm_cursor_test_cases[] = {
 	KUNIT_CASE(ksm_test_cursor),
 	KUNIT_CASE(ksm_test_forget),
 	KUNIT_CASE(ksm_test_exit_orphan),
+	KUNIT_CASE(ksm_test_exit_unmerging),
 	KUNIT_CASE(ksm_test_index),
 	{},
 };

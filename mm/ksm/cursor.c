@@ -461,35 +461,39 @@ void ksm_reap_orphans(void)
  * ksm_forget_mm() - the mm is going: free its rmap items and slot
  * @mm: the exiting mm
  *
- * While ksmd runs (or holds ksm_mutex), an mm with no merged page (so
- * nothing to take out of pages_shared or pages_sharing) that ksmd is not
- * scanning does not free its items itself: its slot is left to ksmd as an
- * orphan, which ksmd frees when its scan comes to it (ksm_reap_slot()), as
- * Linux 6.1 does with every exiting mm.  An exit costs no wait for ksmd,
- * and no freeing of items that ksmd frees anyway.  A step of ksmd that
- * starts later sees the mm exiting and leaves its pages alone.  With ksmd
- * stopped, nothing would free an orphan: the exit frees the items itself.
+ * While ksmd runs (run = 1), an mm with no merged page (so nothing to take
+ * out of pages_shared or pages_sharing) that ksmd is not scanning does not
+ * free its items itself: its slot is left to ksmd as an orphan, which ksmd
+ * frees when its scan comes to it (ksm_reap_slot()), as Linux 6.1 does
+ * with every exiting mm.  An exit costs no wait for ksmd, and no freeing
+ * of items that ksmd frees anyway.  A step of ksmd that starts later sees
+ * the mm exiting and leaves its pages alone.  With ksmd stopped or
+ * unmerging (run = 0 or 2), nothing would free an orphan until run = 1
+ * again: the exit frees the items itself, waiting for ksm_mutex if need
+ * be.  run is read again under ksm_slots_lock where the slot becomes an
+ * orphan: a run = 2 written before reaps its orphans under that lock
+ * (ksm_reap_orphans()), so the exit either sees that run, or its orphan
+ * is among those reaped.
  */
 void ksm_forget_mm(struct mm_struct *mm)
 {
 	struct ksm_mm_slot *slot;
 	bool orphan;
 
-	if (READ_ONCE(ksm_run) == KSM_RUN_MERGE ||
-	    !mutex_trylock(&ksm_mutex)) {
-		if (!READ_ONCE(mm->ksm_merging_pages)) {
-			spin_lock(&ksm_slots_lock);
-			slot = ksm_find_slot_locked(mm);
-			orphan = slot && ksm_scan.slot != slot;
-			if (orphan)
-				slot->orphan = true;
-			spin_unlock(&ksm_slots_lock);
-			/* ksmd may free the slot from here on. */
-			if (orphan)
-				return;
-		}
-		ksm_lock();
+	if (READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
+	    !READ_ONCE(mm->ksm_merging_pages)) {
+		spin_lock(&ksm_slots_lock);
+		slot = ksm_find_slot_locked(mm);
+		orphan = slot && ksm_scan.slot != slot &&
+			 READ_ONCE(ksm_run) == KSM_RUN_MERGE;
+		if (orphan)
+			slot->orphan = true;
+		spin_unlock(&ksm_slots_lock);
+		/* ksmd may free the slot from here on. */
+		if (orphan)
+			return;
 	}
+	ksm_lock();
 	slot = ksm_find_slot(mm);
 	if (slot) {
 		ksm_drop_items(slot, 0, ULONG_MAX);

@@ -93,9 +93,11 @@
  * Exit (ksm_forget_mm()) frees a slot with ``ksm_mutex`` held: since
  * ksmd only touches an mm with that mutex held (and rechecks the cursor
  * after any unlock), such a slot is never in use by ksmd.  When ksmd runs
- * (or the mutex is busy) and the mm has no merged page, exit marks the
- * slot an orphan under ``ksm_slots_lock`` instead, unless the cursor is on
- * it; only ksmd frees an orphan, once its cursor has left it.
+ * (run = 1, read again under ``ksm_slots_lock``) and the mm has no merged
+ * page, exit marks the slot an orphan under that lock instead, unless the
+ * cursor is on it; only ksmd frees an orphan, once its cursor has left it,
+ * or run = 2, which reaps every orphan under that lock after it was
+ * written.
  */
 #ifndef _MM_KSM_KSM_H
 #define _MM_KSM_KSM_H
