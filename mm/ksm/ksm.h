@@ -42,8 +42,10 @@
  *    with ksm_lock(), which lets the holder see the wait.  ksmd holds it,
  *    and the mmap_lock of the mm it scans, for one step (scan.c: a
  *    bounded run of pages whatever pages_to_scan says, cut short when
- *    another task waits for either lock), then drops both.  No one holds
- *    it over work that grows with the mappings of a KSM page: a node
+ *    another task waits for either lock), then drops both.  It waits
+ *    for a busy mmap_lock without ``ksm_mutex``, and never takes it from
+ *    a writer that waits (ksm_mmap_read_lock()).  No one holds ``ksm_mutex``
+ *    over work that grows with the mappings of a KSM page: a node
  *    whose page went dies at once and its items come off one by one
  *    (stable.c); a task freeing many items of its own lets go of it when
  *    another waits (cursor.c).  While holding ``ksm_mutex``, the

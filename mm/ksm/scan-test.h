@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit tests of scan.c: smart scan's schedule of skips, and when a visit
- * passes a page over.
+ * KUnit tests of scan.c: smart scan's schedule of skips, when a visit
+ * passes a page over, and how ksmd waits for a busy mm's mmap_lock.
  */
 #ifdef CONFIG_KSM_KUNIT_TEST
 
@@ -9,6 +9,7 @@
 #define _MM_KSM_SCAN_TEST_H
 
 #include <kunit/test.h>
+#include <linux/kthread.h>
 
 /* Skips after a look that found a page unique and unchanged @age times. */
 static void ksm_test_skip_schedule(struct kunit *test)
@@ -62,9 +63,76 @@ static void ksm_test_pass_over(struct kunit *test)
 	__free_page(page);
 }
 
+struct ksm_test_writer {
+	struct mm_struct *mm;
+	bool had_lock;
+	struct completion done;
+};
+
+static int ksm_test_writer_fn(void *data)
+{
+	struct ksm_test_writer *w = data;
+
+	mmap_write_lock(w->mm);
+	WRITE_ONCE(w->had_lock, true);
+	mmap_write_unlock(w->mm);
+	kthread_complete_and_exit(&w->done, 0);
+}
+
+/*
+ * A writer queued for an mm's mmap_lock behind ksmd gets it before ksmd
+ * takes it again: ksmd lets go and, on the writer's CPU (so that the
+ * woken writer has not run yet), asks for it at once.  A reader that
+ * queues would take the free lock from under the writer.
+ */
+static void ksm_test_lock_after_writer(struct kunit *test)
+{
+	struct mm_struct *mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	struct ksm_test_writer w = { .mm = mm };
+	struct task_struct *writer;
+	cpumask_var_t saved;
+	unsigned long timeout;
+	bool had_lock;
+	int cpu;
+
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	KUNIT_ASSERT_TRUE(test, alloc_cpumask_var(&saved, GFP_KERNEL));
+	mmap_init_lock(mm);
+	init_completion(&w.done);
+	cpumask_copy(saved, current->cpus_ptr);
+	cpu = raw_smp_processor_id();
+	set_cpus_allowed_ptr(current, cpumask_of(cpu));
+	writer = kthread_create(ksm_test_writer_fn, &w, "ksm_test_writer");
+	if (IS_ERR(writer)) {
+		set_cpus_allowed_ptr(current, saved);
+		free_cpumask_var(saved);
+		KUNIT_FAIL(test, "kthread_create: %ld", PTR_ERR(writer));
+		return;
+	}
+	kthread_bind(writer, cpu);
+
+	mmap_read_lock(mm);
+	wake_up_process(writer);
+	timeout = jiffies + 10 * HZ;
+	while (!mmap_lock_is_contended(mm) && time_before(jiffies, timeout))
+		usleep_range(1000, 2000);
+	KUNIT_EXPECT_TRUE(test, mmap_lock_is_contended(mm));
+	mmap_read_unlock(mm);
+	ksm_mmap_read_lock(mm);
+	had_lock = READ_ONCE(w.had_lock);
+	mmap_read_unlock(mm);
+	KUNIT_EXPECT_TRUE_MSG(test, had_lock,
+			      "ksmd took the lock before the writer that waited");
+
+	wait_for_completion(&w.done);
+	set_cpus_allowed_ptr(current, saved);
+	free_cpumask_var(saved);
+}
+
 static struct kunit_case ksm_scan_test_cases[] = {
 	KUNIT_CASE(ksm_test_skip_schedule),
 	KUNIT_CASE(ksm_test_pass_over),
+	KUNIT_CASE(ksm_test_lock_after_writer),
 	{},
 };
 

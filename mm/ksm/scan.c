@@ -6,6 +6,7 @@
  * its last visit) to the unstable table.  The changes of run (start, stop,
  * and run = 2: unmerge everything) are made here too.
  */
+#include <linux/delay.h>
 #include <linux/freezer.h>
 #include <linux/kthread.h>
 #include <linux/oom.h>
@@ -691,6 +692,39 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 }
 
 /*
+ * Tries of ksm_mmap_read_lock() before it queues for the lock, and the
+ * sleep before each, in microseconds: together about a tick.
+ */
+#define KSM_LOCK_TRIES		16
+#define KSM_LOCK_SLEEP_US	200
+
+/*
+ * Take @mm's mmap_lock for read once a trylock has failed, without taking
+ * it from a writer.  A reader that queues (mmap_read_lock()) and finds the
+ * lock free takes it even while a woken writer is on its way to it (rwsem's
+ * lock stealing); the writer sleeps again.  ksmd would do that at every
+ * step while its cursor is in @mm: one page, let go for the writer that
+ * waits, steal again, until rwsem hands the lock to the writer, a tick or
+ * two later (an munmap or an MADV_UNMERGEABLE took milliseconds).  A
+ * trylock fails while a writer holds the lock or waits for it, so ksmd
+ * sleeps and tries again, leaving its CPU to the writer; only an mm whose
+ * writers keep it for longer than the tries is queued for.
+ *
+ * Context: no lock held; sleeps.
+ */
+static void ksm_mmap_read_lock(struct mm_struct *mm)
+{
+	unsigned int i;
+
+	for (i = 0; i < KSM_LOCK_TRIES; i++) {
+		usleep_range(KSM_LOCK_SLEEP_US, 2 * KSM_LOCK_SLEEP_US);
+		if (mmap_read_trylock(mm))
+			return;
+	}
+	mmap_read_lock(mm);
+}
+
+/*
  * One step of ksmd: lock the mm at the cursor and scan some of it.
  * Returns the pages looked at, or -1 when there is nothing to scan (or
  * KSM is no longer running).
@@ -733,7 +767,7 @@ static int ksm_scan_step(unsigned int budget)
 		mmgrab(mm);
 		pinned = true;
 		mutex_unlock(&ksm_mutex);
-		mmap_read_lock(mm);
+		ksm_mmap_read_lock(mm);
 		ksm_lock();
 		/* It exited meanwhile (and its slot may be another's now). */
 		if (ksm_scan.slot != slot || slot->mm != mm)
