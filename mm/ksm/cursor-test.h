@@ -297,6 +297,44 @@ static void ksm_test_exit_unmerging(struct kunit *test)
 	}
 }
 
+/*
+ * ksmd meets an exited mm with its cursor partway down the mm's list (a
+ * step ended there before the process was killed); the exit has not
+ * freed the items, and leaves the slot to ksmd as an orphan once the
+ * cursor moves on.  Every item goes, not only those after the cursor.
+ */
+static void ksm_test_leave_exited(struct kunit *test)
+{
+	static const unsigned long addrs[] = { 0x1000, 0x2000, 0x3000, 0x4000 };
+	struct mm_struct *mm = ksm_test_mm(test);
+	unsigned long base = ksm_rmap_items;
+	struct ksm_mm_slot *slot;
+	unsigned int quota = 64;
+	bool reaped;
+
+	ksm_lock();
+	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
+	/* The next pass: two pages looked at, then the process dies. */
+	ksm_cursor_reset(true);
+	ksm_test_visit(test, addrs, 2);
+	slot = ksm_find_slot(mm);
+	KUNIT_ASSERT_NOT_NULL(test, slot);
+	KUNIT_ASSERT_TRUE(test, ksm_test_exit(mm));
+	/* What ksm_forget_mm() does when it finds the cursor gone. */
+	slot->orphan = true;
+	reaped = ksm_cursor_leave_exited(&quota);
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+
+	KUNIT_EXPECT_TRUE(test, reaped);
+	KUNIT_EXPECT_PTR_EQ(test, slot->rmap_list, NULL);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
+	KUNIT_EXPECT_EQ(test, quota, 64 - ARRAY_SIZE(addrs));
+	if (reaped && !slot->rmap_list)
+		ksm_free_slot(slot);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_find_slot(mm), NULL);
+}
+
 /* How many entries @slot's index holds. */
 static unsigned long ksm_test_entries(struct ksm_mm_slot *slot)
 {
@@ -460,6 +498,7 @@ static struct kunit_case ksm_cursor_test_cases[] = {
 	KUNIT_CASE(ksm_test_forget),
 	KUNIT_CASE(ksm_test_exit_orphan),
 	KUNIT_CASE(ksm_test_exit_unmerging),
+	KUNIT_CASE(ksm_test_leave_exited),
 	KUNIT_CASE(ksm_test_index),
 	{},
 };

@@ -407,18 +407,28 @@ static void ksm_forget_slot(struct ksm_mm_slot *slot)
 }
 
 /**
- * ksm_reap_slot() - take an orphan slot off the lists
- * @slot: the slot ksmd has just left, with none of its items left
+ * ksm_cursor_leave_exited() - free the items of the exited mm at the cursor
+ * @quota: items that may still be freed in this step, decremented
  *
- * Context: ksm_mutex held.
- * Return: true if @slot was an orphan, now off the lists: the caller frees
- * it with ksm_free_slot() once it holds no lock of its mm.
+ * All of them go, those the scan has passed as well as the tail: the exit
+ * may not have reached ksm_forget_mm() yet, and once the cursor has left
+ * the slot, the exit leaves it to ksmd as an orphan and frees nothing.
+ * Then the cursor moves on, as ksm_cursor_next_mm() does.
+ *
+ * Context: ksm_mutex held; the mm at the cursor exited (ksm_test_exit()).
+ * Return: true if the slot was an orphan, now off the lists: the caller
+ * frees it with ksm_free_slot() once it holds no lock of its mm.
  */
-bool ksm_reap_slot(struct ksm_mm_slot *slot)
+bool ksm_cursor_leave_exited(unsigned int *quota)
 {
+	struct ksm_mm_slot *slot = ksm_scan.slot;
 	bool orphan;
 
 	lockdep_assert_held(&ksm_mutex);
+	ksm_scan.address = 0;
+	ksm_scan.rmap_link = &slot->rmap_list;
+	if (!ksm_cursor_next_mm(quota))
+		return false;
 	spin_lock(&ksm_slots_lock);
 	orphan = slot->orphan && ksm_scan.slot != slot;
 	if (orphan)
@@ -461,19 +471,18 @@ void ksm_reap_orphans(void)
  * ksm_forget_mm() - the mm is going: free its rmap items and slot
  * @mm: the exiting mm
  *
- * While ksmd runs (run = 1), an mm with no merged page (so nothing to take
- * out of pages_shared or pages_sharing) that ksmd is not scanning does not
- * free its items itself: its slot is left to ksmd as an orphan, which ksmd
- * frees when its scan comes to it (ksm_reap_slot()), as Linux 6.1 does
- * with every exiting mm.  An exit costs no wait for ksmd, and no freeing
- * of items that ksmd frees anyway.  A step of ksmd that starts later sees
- * the mm exiting and leaves its pages alone.  With ksmd stopped or
- * unmerging (run = 0 or 2), nothing would free an orphan until run = 1
- * again: the exit frees the items itself, waiting for ksm_mutex if need
- * be.  run is read again under ksm_slots_lock where the slot becomes an
- * orphan: a run = 2 written before reaps its orphans under that lock
- * (ksm_reap_orphans()), so the exit either sees that run, or its orphan
- * is among those reaped.
+ * While ksmd runs (run = 1), an mm with no merged page (so nothing to take out
+ * of pages_shared or pages_sharing) that ksmd is not scanning does not free its
+ * items itself: its slot is left to ksmd as an orphan, which ksmd frees when
+ * its scan comes to it (ksm_cursor_leave_exited()), as Linux 6.1 does with
+ * every exiting mm.  An exit costs no wait for ksmd, and no freeing of items
+ * that ksmd frees anyway.  A step of ksmd that starts later sees the mm exiting
+ * and leaves its pages alone.  With ksmd stopped or unmerging (run = 0 or 2),
+ * nothing would free an orphan until run = 1 again: the exit frees the items
+ * itself, waiting for ksm_mutex if need be.  run is read again under
+ * ksm_slots_lock where the slot becomes an orphan: a run = 2 written before
+ * reaps its orphans under that lock (ksm_reap_orphans()), so the exit either
+ * sees that run, or its orphan is among those reaped.
  */
 void ksm_forget_mm(struct mm_struct *mm)
 {

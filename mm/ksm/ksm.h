@@ -425,7 +425,7 @@ void ksm_cursor_pass(struct ksm_rmap_item *item);
 bool ksm_cursor_next_mm(unsigned int *quota);
 bool ksm_cursor_start_pass(void);
 void ksm_cursor_reset(bool pass_over);
-bool ksm_reap_slot(struct ksm_mm_slot *slot);
+bool ksm_cursor_leave_exited(unsigned int *quota);
 void ksm_reap_orphans(void);
 void ksm_forget_mm(struct mm_struct *mm);
 void ksm_forget_range(struct mm_struct *mm, unsigned long start,

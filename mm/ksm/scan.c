@@ -775,8 +775,7 @@ static int ksm_scan_step(unsigned int budget)
 	}
 	/* An mm that exited: its items go, and its slot if exit left it. */
 	if (ksm_test_exit(mm)) {
-		reaped = ksm_cursor_next_mm(&step.quota) &&
-			 ksm_reap_slot(slot);
+		reaped = ksm_cursor_leave_exited(&step.quota);
 	} else {
 		step.domain = ksm_mm_domain(mm);
 		ksm_scan_mm(mm, &step);
