@@ -167,6 +167,15 @@ static void ksm_test_forget(struct kunit *test)
 		six = six->next;
 	mutex_unlock(&ksm_mutex);
 
+	/* madvise of an mm with no merged page: ksmd frees them later. */
+	ksm_forget_range(mm, 0x3000, 0x6000, false);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + 7);
+	/* With one, or for run = 2: at once. */
+	mm->ksm_merging_pages = 1;
+	ksm_forget_range(mm, 0x3000, 0x4000, false);
+	mm->ksm_merging_pages = 0;
+	KSM_TEST_ITEMS(test, mm, 0x1000, 0x2000, 0x4000, 0x5000, 0x6000,
+		       0x7000);
 	ksm_forget_range(mm, 0x3000, 0x6000, true);
 	KSM_TEST_ITEMS(test, mm, 0x1000, 0x2000, 0x6000, 0x7000);
 	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + 4);

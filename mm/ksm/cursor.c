@@ -523,10 +523,11 @@ void ksm_forget_mm(struct mm_struct *mm)
  * The KSM pages of the range are broken already, so freeing the items
  * makes pages_shared, pages_sharing and ksm_merging_pages drop.  An mm
  * with no merged page has none of those to drop: unless @wait, its items
- * are only freed at once if that takes no wait for ksmd, and otherwise
- * when ksmd's scan next passes the range, as Linux 6.1 frees them all.
- * Until then an item in the unstable table is harmless: a merge with it
- * finds its area again, and compares contents.
+ * are left for ksmd's scan to free when it next passes the range, as
+ * Linux 6.1 leaves them all, and MADV_UNMERGEABLE or mremap costs the
+ * process nothing more than the walk for KSM pages.  Until then an item in
+ * the unstable table is harmless: a merge with it finds its area again,
+ * and compares contents.
  *
  * Context: @mm's mmap_lock held for write, or run = 2 holding an mm user.
  */
@@ -535,11 +536,9 @@ void ksm_forget_range(struct mm_struct *mm, unsigned long start,
 {
 	struct ksm_mm_slot *slot;
 
-	if (!mutex_trylock(&ksm_mutex)) {
-		if (!wait && !READ_ONCE(mm->ksm_merging_pages))
-			return;
-		ksm_lock();
-	}
+	if (!wait && !READ_ONCE(mm->ksm_merging_pages))
+		return;
+	ksm_lock();
 	slot = ksm_find_slot(mm);
 	if (slot)
 		ksm_drop_items(slot, start, end);
