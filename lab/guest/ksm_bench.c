@@ -1503,8 +1503,10 @@ static int w_phases(unsigned long mib)
 /* ---- 7. latency of others while ksmd scans flat out ----------------------- */
 
 #define LAT_SAMPLES 200000
-enum { LAT_FAULT, LAT_MMAP, LAT_UNMERGE, LAT_EXIT, LAT_NR };
-static const char *const lat_key[LAT_NR] = { "fault", "mmap", "unmerge", "exit" };
+enum { LAT_FAULT, LAT_MMAP, LAT_MPROTECT, LAT_UNMERGE, LAT_EXIT, LAT_NR };
+static const char *const lat_key[LAT_NR] = {
+	"fault", "mmap", "mprotect", "unmerge", "exit"
+};
 
 /* Shared by the processes of the latency workload (MAP_SHARED). */
 struct lat_shared {
@@ -1594,6 +1596,10 @@ static int lat_worker(int k, unsigned long pages)
 
 /*
  * Another process: MADV_UNMERGEABLE, and exits of registered processes.
+ * Before each MADV_UNMERGEABLE, an mprotect() of the same pages that
+ * changes nothing: it takes the mmap_lock for write as MADV_UNMERGEABLE
+ * does, and does little else, so its tail is the wait for that lock
+ * (ksmd may hold it for read, scanning these pages).
  * Its pages are unique, so that the counters stay exactly the workers'.
  * A cycle of about 12 ms gives some 2,000 samples of each in a full run:
  * enough for a p99 that is not just the second largest of a handful.
@@ -1613,6 +1619,10 @@ static int lat_bystander(void)
 			fill(p + i * PAGE, UNIQUE(7, tag++));
 		mergeable(p, n, MADV_MERGEABLE);
 		usleep(LAT_PAUSE_US);
+		t = now();
+		if (mprotect(p, n * PAGE, PROT_READ | PROT_WRITE))
+			return 1;
+		lat_add(LAT_MPROTECT, t);
 		t = now();
 		mergeable(p, n, MADV_UNMERGEABLE);
 		lat_add(LAT_UNMERGE, t);
