@@ -10,6 +10,7 @@
 #define _MM_KSM_CORE_TEST_H
 
 #include <kunit/test.h>
+#include <linux/xxhash.h>
 
 static void ksm_test_hashes(struct kunit *test)
 {
@@ -52,8 +53,11 @@ static void ksm_test_hashes(struct kunit *test)
 	__free_page(page);
 }
 
-/* The sample is xxh64() of its pieces put end to end, on any content. */
-static void ksm_test_sample_is_xxh64(struct kunit *test)
+/*
+ * The checksum is xxh64() of the page with the key as seed, the sample
+ * xxh64() of its pieces put end to end, on any content.
+ */
+static void ksm_test_hashes_are_xxh64(struct kunit *test)
 {
 	u8 *p, *buf = kunit_kzalloc(test, KSM_SAMPLE_CHUNKS * KSM_SAMPLE_BYTES,
 				    GFP_KERNEL);
@@ -76,6 +80,9 @@ static void ksm_test_sample_is_xxh64(struct kunit *test)
 		KUNIT_EXPECT_EQ_MSG(test, ksm_calc_sample(page),
 				    (u32)xxh64(buf, KSM_SAMPLE_CHUNKS *
 					       KSM_SAMPLE_BYTES, 0),
+				    "round %u", round);
+		KUNIT_EXPECT_EQ_MSG(test, ksm_calc_checksum(page),
+				    (u32)xxh64(p, PAGE_SIZE, ksm_checksum_key),
 				    "round %u", round);
 	}
 	__free_page(page);
@@ -138,7 +145,7 @@ static void ksm_test_lock_break(struct kunit *test)
 
 static struct kunit_case ksm_core_test_cases[] = {
 	KUNIT_CASE(ksm_test_hashes),
-	KUNIT_CASE(ksm_test_sample_is_xxh64),
+	KUNIT_CASE(ksm_test_hashes_are_xxh64),
 	KUNIT_CASE(ksm_test_cmp_pages),
 	KUNIT_CASE(ksm_test_lock_break),
 	{},
