@@ -26,6 +26,8 @@ void __ksm_exit(struct mm_struct *dying_mm);
 /* PR_SET_MEMORY_MERGE: every area of the process, now and to come. */
 int ksm_enable_merge_any(struct mm_struct *mm);
 int ksm_disable_merge_any(struct mm_struct *mm);
+unsigned long ksm_vma_flags(struct mm_struct *mm, struct file *file,
+			    unsigned long vm_flags);
 void ksm_add_vma(struct vm_area_struct *vma);
 
 /* The size of the profit of @mm, and whether it has a mergeable area. */
@@ -111,6 +113,13 @@ static inline int ksm_madvise(struct vm_area_struct *vma,
 static inline int ksm_fork(struct mm_struct *child, struct mm_struct *parent)
 {
 	return 0;
+}
+
+static inline unsigned long ksm_vma_flags(struct mm_struct *mm,
+					  struct file *file,
+					  unsigned long vm_flags)
+{
+	return vm_flags;
 }
 
 static inline void ksm_add_vma(struct vm_area_struct *vma)

@@ -13,8 +13,8 @@
 
 #include "ksm.h"
 
-/* Can pages of an area with @vm_flags be merged at all? */
-static bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags)
+/* Can pages of an area of @file (NULL: anonymous) with @vm_flags merge? */
+static bool ksm_flags_ok(struct file *file, unsigned long vm_flags)
 {
 	unsigned long bad = VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO |
 			    VM_DONTEXPAND | VM_HUGETLB | VM_MIXEDMAP;
@@ -25,7 +25,12 @@ static bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags)
 #ifdef VM_SPARC_ADI
 	bad |= VM_SPARC_ADI;
 #endif
-	return !(vm_flags & bad) && !vma_is_dax(vma);
+	return !(vm_flags & bad) && !(file && IS_DAX(file->f_mapping->host));
+}
+
+static bool ksm_vma_ok(struct vm_area_struct *vma, unsigned long vm_flags)
+{
+	return ksm_flags_ok(vma->vm_file, vm_flags);
 }
 
 /**
@@ -115,10 +120,16 @@ EXPORT_SYMBOL_GPL(ksm_madvise);
 /*
  * Whole-process merging, prctl(PR_SET_MEMORY_MERGE): with MMF_VM_MERGE_ANY
  * set on an mm, each of its areas that can be merged is MADV_MERGEABLE, the
- * ones it has and the ones it gets (ksm_add_vma(), called by mmap, brk and
- * execve's stack).  The flag is in MMF_INIT_MASK: the child of a fork and
- * the new mm of an execve keep it.  MADV_UNMERGEABLE still works on one
- * area; 0 unmerges every area of the mm.
+ * ones it has and the ones it gets.  The flag is in MMF_INIT_MASK: the
+ * child of a fork and the new mm of an execve keep it.  MADV_UNMERGEABLE
+ * still works on one area; 0 unmerges every area of the mm.
+ *
+ * mmap and brk give a new area VM_MERGEABLE before they look for a
+ * neighbour to extend (ksm_vma_flags()), so that the new range extends a
+ * mergeable neighbour as it would without KSM (a heap grown by brk stays
+ * one area), and never extends one that MADV_UNMERGEABLE left unmergeable.
+ * ksm_add_vma() then settles what a file's ->mmap() changed, and marks
+ * execve's stack.
  */
 
 /* MADV_MERGEABLE of the whole of @vma, if it can be merged. */
@@ -135,19 +146,50 @@ static int ksm_merge_vma(struct vm_area_struct *vma)
 }
 
 /**
- * ksm_add_vma() - a new area of an mm
- * @vma: the area, just made (mmap, brk) or set up (execve's stack)
+ * ksm_vma_flags() - the flags of a new area of an mm, as KSM would have them
+ * @mm: the mm
+ * @file: the file the area maps, or NULL
+ * @vm_flags: the flags mmap or brk is about to give the area
  *
- * In an mm that merges everything, @vma becomes mergeable if it can be.
- * An mm not registered yet (the new mm of an execve) is registered now;
- * if that fails (-ENOMEM), the area is left as madvise would leave it.
+ * In an mm that merges everything, an area that can be merged is made
+ * VM_MERGEABLE from the start.  An mm not registered yet (its registration
+ * at execve failed) is registered now; if that fails again (-ENOMEM), the
+ * flags are left as madvise would leave them.
+ *
+ * Context: @mm's mmap_lock held for write.
+ * Return: @vm_flags, with VM_MERGEABLE if the area is to be mergeable.
+ */
+unsigned long ksm_vma_flags(struct mm_struct *mm, struct file *file,
+			    unsigned long vm_flags)
+{
+	mmap_assert_write_locked(mm);
+	if (!test_bit(MMF_VM_MERGE_ANY, &mm->flags) ||
+	    (vm_flags & VM_MERGEABLE) || !ksm_flags_ok(file, vm_flags))
+		return vm_flags;
+	if (!test_bit(MMF_VM_MERGEABLE, &mm->flags) && __ksm_enter(mm))
+		return vm_flags;
+	return vm_flags | VM_MERGEABLE;
+}
+
+/**
+ * ksm_add_vma() - a new area of an mm, once set up
+ * @vma: the area: just made by mmap, or execve's stack
+ *
+ * In an mm that merges everything, @vma is mergeable if it can be, and
+ * only then: a file's ->mmap() may have changed the flags ksm_vma_flags()
+ * chose (a hugetlbfs file, a driver's VM_IO), and execve's stack was made
+ * before the mm had the flag.  The area has no page yet.
  *
  * Context: @vma's mmap_lock held for write.
  */
 void ksm_add_vma(struct vm_area_struct *vma)
 {
-	if (test_bit(MMF_VM_MERGE_ANY, &vma->vm_mm->flags))
+	if (!test_bit(MMF_VM_MERGE_ANY, &vma->vm_mm->flags))
+		return;
+	if (ksm_vma_ok(vma, vma->vm_flags))
 		ksm_merge_vma(vma);
+	else
+		vma->vm_flags &= ~VM_MERGEABLE;
 }
 
 /**

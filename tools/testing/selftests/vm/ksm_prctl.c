@@ -9,6 +9,10 @@
  *    mapped before the call, never madvised, is mergeable ("mg" in smaps)
  *    and its pages merge; so is an area mapped after it; a shared area is
  *    not.
+ *  - The heap, grown page by page with brk(), stays one mergeable area, as
+ *    it would without KSM; an area mapped next to one that MADV_UNMERGEABLE
+ *    left unmergeable does not extend it (which would make it mergeable
+ *    again), and is mergeable itself.
  *  - A child of fork() reads 1, and its new areas are mergeable; a program
  *    it executes reads 1 too, with its stack and new areas mergeable.
  *  - PR_SET_MEMORY_MERGE 0 reads 0 again, and when it returns, no page of
@@ -58,6 +62,64 @@ static char *filled_area(void)
 		keys[i] = KEY;
 	ksm_fill_pages(area, keys, NPAGES);
 	return area;
+}
+
+/* How many areas of /proc/self/maps are named @name. */
+static int areas_named(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[512];
+	int n = 0;
+
+	if (!f)
+		ksft_exit_fail_msg("/proc/self/maps: %s\n", strerror(errno));
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, name))
+			n++;
+	fclose(f);
+	return n;
+}
+
+/* brk() grows the heap as one area, mergeable. */
+static void test_brk(void)
+{
+	int i, areas, mg;
+	char *top;
+
+	for (i = 0; i < 64; i++) {
+		top = sbrk(ksm_page_size);
+		if (top == (void *)-1)
+			ksft_exit_fail_msg("sbrk: %s\n", strerror(errno));
+		*top = 1;
+	}
+	areas = areas_named("[heap]");
+	mg = mergeable_at(top);
+	ksft_test_result(areas == 1 && mg == 1,
+			 "brk: 64 pages later the heap is one area (%d), mergeable (%d)\n",
+			 areas, mg);
+	if (sbrk(-64 * (long)ksm_page_size) == (void *)-1)
+		ksft_exit_fail_msg("sbrk: %s\n", strerror(errno));
+}
+
+/* A new area next to an unmerged one leaves that one as it is. */
+static void test_next_to_unmerged(void)
+{
+	char *area = ksm_mmap(3), *next;
+	int mg_area, mg_next;
+
+	if (munmap(area + 2 * ksm_page_size, ksm_page_size))
+		ksft_exit_fail_msg("munmap: %s\n", strerror(errno));
+	ksm_madvise(area, 2, MADV_UNMERGEABLE);
+	next = mmap(area + 2 * ksm_page_size, ksm_page_size, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+	if (next == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+	mg_area = mergeable_at(area);
+	mg_next = mergeable_at(next);
+	ksft_test_result(mg_area == 0 && mg_next == 1,
+			 "an area mapped next to an unmerged one: that one stays unmergeable (%d), the new one is mergeable (%d)\n",
+			 mg_area, mg_next);
+	munmap(area, 3 * ksm_page_size);
 }
 
 /* Within the time limit, every page of @a and @b maps one KSM page. */
@@ -114,7 +176,7 @@ int main(int argc, char **argv)
 		return exec_child();
 
 	ksft_print_header();
-	ksft_set_plan(9);
+	ksft_set_plan(11);
 	ksm_selftest_init(1000, 0, 150);
 
 	ksft_test_result(get_merge() == 0, "PR_GET_MEMORY_MERGE reads 0 at first\n");
@@ -147,6 +209,9 @@ int main(int argc, char **argv)
 	ksm_set("run", 1);
 	ok = merged_into_one(before, after) && ksm_proc_merging_pages(0) >= 2 * NPAGES;
 	ksft_test_result(ok, "the pages of both areas, never madvised, merge into one KSM page\n");
+
+	test_brk();
+	test_next_to_unmerged();
 
 	/* fork: the child keeps it, and so does what it executes. */
 	pid = ksm_fork();
