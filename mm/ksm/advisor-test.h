@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * KUnit tests of advisor.c: the rate after a pass that took longer or
- * shorter than the target, the CPU cap, and the bounds.
+ * shorter than the target, the CPU cap, and the bounds, crossed or not.
  */
 #ifdef CONFIG_KSM_KUNIT_TEST
 
@@ -60,8 +60,27 @@ static void ksm_test_advisor_rate(struct kunit *test)
 	ksm_advisor_max_pages = saved[3];
 }
 
+/* A minimum written above the maximum: the rate is the minimum. */
+static void ksm_test_advisor_crossed(struct kunit *test)
+{
+	unsigned int saved[] = { ksm_advisor_min_pages, ksm_advisor_max_pages };
+	unsigned int pct;
+
+	ksm_advisor_min_pages = 5000;
+	ksm_advisor_max_pages = 1000;
+	/* Far too slow, and far too fast. */
+	KUNIT_EXPECT_EQ(test, ksm_advisor_rate(1000, 1000 * NSEC_PER_SEC,
+					       NSEC_PER_SEC, &pct), 5000);
+	KUNIT_EXPECT_EQ(test, ksm_advisor_rate(1000, NSEC_PER_SEC / 100,
+					       NSEC_PER_SEC / 1000, &pct),
+			5000);
+	ksm_advisor_min_pages = saved[0];
+	ksm_advisor_max_pages = saved[1];
+}
+
 static struct kunit_case ksm_advisor_test_cases[] = {
 	KUNIT_CASE_PARAM(ksm_test_advisor_rate, ksm_advisor_gen_params),
+	KUNIT_CASE(ksm_test_advisor_crossed),
 	{},
 };
 

@@ -28,8 +28,6 @@ enum ksm_file_type {
 #define KSM_F_ERANGE	0x8	/* overflow is -ERANGE, not -EINVAL (as 6.1) */
 #define KSM_F_PASS	0x10	/* read outside a pass end (full_scans) */
 #define KSM_F_ADVISED	0x20	/* refused (-EINVAL) while the advisor is on */
-#define KSM_F_ADV_MIN	0x40	/* refused (-EINVAL) above the advisor's max */
-#define KSM_F_ADV_MAX	0x80	/* refused (-EINVAL) below the advisor's min */
 
 struct ksm_file {
 	struct kobj_attribute kattr;
@@ -230,12 +228,8 @@ static ssize_t ksm_file_store(struct kobject *kobj, struct kobj_attribute *a,
 		mutex_unlock(&ksm_run_mutex);
 	} else {
 		mutex_lock(&ksm_ctl_mutex);
-		if (((f->flags & KSM_F_ADVISED) &&
-		     ksm_advisor_mode != KSM_ADVISOR_NONE) ||
-		    ((f->flags & KSM_F_ADV_MIN) &&
-		     val > ksm_advisor_max_pages) ||
-		    ((f->flags & KSM_F_ADV_MAX) &&
-		     val < ksm_advisor_min_pages))
+		if ((f->flags & KSM_F_ADVISED) &&
+		    ksm_advisor_mode != KSM_ADVISOR_NONE)
 			err = -EINVAL;
 		else
 			ksm_file_set(f, val);
@@ -372,9 +366,9 @@ KSM_KNOB(stable_node_chains_prune_millisecs, &ksm_prune_ms, KSM_UINT, 0, 0,
 KSM_KNOB(smart_scan, &ksm_smart_scan, KSM_BOOL, 0, 0, 1);
 KSM_KNOB(advisor_max_cpu, &ksm_advisor_max_cpu, KSM_UINT, 0, 1, 100);
 KSM_KNOB(advisor_min_pages_to_scan, &ksm_advisor_min_pages, KSM_UINT,
-	 KSM_F_ADV_MIN, 1, UINT_MAX);
+	 0, 1, UINT_MAX);
 KSM_KNOB(advisor_max_pages_to_scan, &ksm_advisor_max_pages, KSM_UINT,
-	 KSM_F_ADV_MAX, 1, UINT_MAX);
+	 0, 1, UINT_MAX);
 KSM_KNOB(advisor_target_scan_time, &ksm_advisor_target_s, KSM_UINT, 0, 1,
 	 UINT_MAX);
 KSM_COUNTER(pages_shared, &ksm_pages_shared, 0);

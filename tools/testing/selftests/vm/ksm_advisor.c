@@ -6,8 +6,10 @@
  *
  *  - Defaults: mode "[none] scan-time", 70 %, 500, 30000, 200 s.
  *  - Bad input is EINVAL and changes nothing: an unknown mode, a target
- *    of 0 s, a CPU share of 0 or above 100 %, a minimum above the maximum
- *    or a maximum below the minimum.
+ *    of 0 s, a CPU share of 0 or above 100 %, a rate bound of 0.
+ *  - The rate bounds are written each on its own, in any order, as
+ *    upstream's: a minimum above the maximum, and a maximum below the
+ *    minimum, are taken and read back.
  *  - "scan-time" reads back in brackets, starts pages_to_scan at the
  *    minimum, and makes writes to pages_to_scan EINVAL; "none" gives
  *    pages_to_scan its default, 100, and writable again.
@@ -90,10 +92,27 @@ static void test_errors(void)
 	ok &= refused("advisor_target_scan_time", "0");
 	ok &= refused("advisor_max_cpu", "0");
 	ok &= refused("advisor_max_cpu", "101");
-	ok &= refused("advisor_min_pages_to_scan", "30001");
-	ok &= refused("advisor_max_pages_to_scan", "499");
 	ok &= refused("advisor_min_pages_to_scan", "0");
+	ok &= refused("advisor_max_pages_to_scan", "0");
 	ksft_test_result(ok, "bad values: EINVAL, nothing changed\n");
+}
+
+/* The bounds cross for a moment as a script sets a new range. */
+static void test_bounds_any_order(void)
+{
+	bool ok;
+
+	ok = !ksm_write_str("advisor_min_pages_to_scan", "50000") &&
+	     ksm_read("advisor_min_pages_to_scan") == 50000 &&
+	     !ksm_write_str("advisor_max_pages_to_scan", "100000") &&
+	     ksm_read("advisor_max_pages_to_scan") == 100000 &&
+	     !ksm_write_str("advisor_max_pages_to_scan", "499") &&
+	     ksm_read("advisor_max_pages_to_scan") == 499 &&
+	     !ksm_write_str("advisor_min_pages_to_scan", "500") &&
+	     !ksm_write_str("advisor_max_pages_to_scan", "30000");
+	ok = ok && ksm_read("advisor_min_pages_to_scan") == 500 &&
+	     ksm_read("advisor_max_pages_to_scan") == 30000;
+	ksft_test_result(ok, "the rate bounds are taken in any order, crossed or not\n");
 }
 
 static void test_mode(void)
@@ -222,13 +241,14 @@ static void test_cap(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	ksm_selftest_init(100, 20, 0);
 	if (!ksm_file_exists("advisor_mode"))
 		ksft_exit_fail_msg("no %sadvisor_mode: a KSM older than 6.8\n",
 				   KSM_SYSFS_DIR);
 	test_defaults();
 	test_errors();
+	test_bounds_any_order();
 	test_mode();
 	test_converge();
 	test_cap();

@@ -24,8 +24,8 @@
  *    unmerged (run=2);
  *  - use_zero_pages and smart_scan take kstrtobool(), any failure EINVAL;
  *  - the advisor's numbers take kstrtoul(), any failure or a value out of
- *    range EINVAL (advisor_max_cpu 1..100, the others from 1); a minimum
- *    above the maximum is EINVAL either way; advisor_mode takes "none" or
+ *    range EINVAL (advisor_max_cpu 1..100, the others from 1; the rate
+ *    bounds each on its own, crossed or not); advisor_mode takes "none" or
  *    "scan-time" (one newline may follow), reads "[none] scan-time" or
  *    "none [scan-time]", and once set to scan-time is put back to none
  *    at once, which must give pages_to_scan 100;
@@ -103,8 +103,6 @@ enum parser {
 	P_BOOL,		/* kstrtobool, any error EINVAL */
 	P_INT_MIN2,	/* kstrtoint, its error passed on, >= 2 */
 	P_RANGE,	/* kstrtoul, any error or out of [min, max] EINVAL */
-	P_ADV_MIN,	/* P_RANGE from 1, and not above advisor_max_... */
-	P_ADV_MAX,	/* P_RANGE from 1, and not below advisor_min_... */
 	P_MODE,		/* advisor_mode: "none" 0 or "scan-time" 1 */
 	P_DOMAIN,	/* merge_domain: "global" 0, "memcg" 1, "user" 2 */
 	P_SIGNED,	/* a counter that may be negative (general_profit) */
@@ -138,7 +136,6 @@ struct control {
 };
 
 static struct file files[MAX_FILES];
-static struct file *f_adv_min, *f_adv_max;	/* for each other's model */
 static unsigned int nfiles;
 static struct control *ctl;
 static unsigned long long rng;
@@ -290,12 +287,7 @@ static int m_parse(const struct file *f, const char *s, unsigned long *val)
 		v = i;
 		break;
 	case P_RANGE:
-	case P_ADV_MIN:
-	case P_ADV_MAX:
 		if (m_kstrtoull(s, &v) || v < f->min || v > f->max)
-			return -EINVAL;
-		if ((f->p == P_ADV_MIN && v > f_adv_max->val) ||
-		    (f->p == P_ADV_MAX && v < f_adv_min->val))
 			return -EINVAL;
 		break;
 	case P_MODE:
@@ -330,7 +322,7 @@ static const struct {
 	const char *name;
 	enum parser p;
 	bool busy;
-	unsigned long min, max;		/* P_RANGE, P_ADV_* */
+	unsigned long min, max;		/* P_RANGE */
 	bool newer;			/* not in 6.1: may be absent */
 } known[] = {
 	{ "run", P_RUN, false, 0, 0, false },
@@ -344,8 +336,8 @@ static const struct {
 	{ "advisor_mode", P_MODE, false, 0, 0, true },
 	{ "merge_domain", P_DOMAIN, true, 0, 0, true },
 	{ "advisor_max_cpu", P_RANGE, false, 1, 100, true },
-	{ "advisor_min_pages_to_scan", P_ADV_MIN, false, 1, UINT_MAX, true },
-	{ "advisor_max_pages_to_scan", P_ADV_MAX, false, 1, UINT_MAX, true },
+	{ "advisor_min_pages_to_scan", P_RANGE, false, 1, UINT_MAX, true },
+	{ "advisor_max_pages_to_scan", P_RANGE, false, 1, UINT_MAX, true },
 	{ "advisor_target_scan_time", P_RANGE, false, 1, UINT_MAX, true },
 	{ "general_profit", P_SIGNED, false, 0, 0, true },
 	{ "pages_shared", P_COUNTER, false, 0, 0, false },
@@ -1439,8 +1431,6 @@ int main(int argc, char **argv)
 	f_scan = file_named("pages_to_scan");
 	f_sleep = file_named("sleep_millisecs");
 	f_mode = file_named("advisor_mode");
-	f_adv_min = file_named("advisor_min_pages_to_scan");
-	f_adv_max = file_named("advisor_max_pages_to_scan");
 	ksft_print_msg("%u files in %s\n", nfiles, KSM_SYSFS_DIR);
 
 	for (i = 0; i < NWORKERS; i++) {
