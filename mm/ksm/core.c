@@ -130,10 +130,10 @@ u32 ksm_zero_checksum __ro_after_init;
  * The content hashes are xxh64 (lib/xxhash.c), written out here: the
  * checksum of a whole page is most of what ksmd spends on a page it scans,
  * and knowing the length lets the loop take four of xxh64's 32-byte
- * stripes a turn, with no tail to finish.  Under QEMU's TCG that is 7 %
- * less time per page than xxh64() (a turn of the loop costs about what a
- * round does).  The values are xxh64()'s: core-test.h checks that, and a
- * test that plays an attacker who knows the key relies on it.
+ * stripes a turn, with no tail to finish.  Under QEMU's TCG that took 7 %
+ * less time per page than a loop of one stripe a turn, as xxh64()'s is.
+ * The values are xxh64()'s: core-test.h checks that, and a test that plays
+ * an attacker who knows the key relies on it.
  */
 #define KSM_XXH_PRIME1	0x9E3779B185EBCA87ULL
 #define KSM_XXH_PRIME2	0xC2B2AE3D27D4EB4FULL
