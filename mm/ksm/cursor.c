@@ -197,6 +197,23 @@ static struct ksm_rmap_item **ksm_cursor_seek(unsigned long addr,
 }
 
 /**
+ * ksm_cursor_behind() - are there items to free on the way to an address?
+ * @addr: the address of the next page ksmd looks at, in the mm at the
+ *	cursor
+ *
+ * Context: ksm_mutex and the mmap_lock of the mm at the cursor held.
+ * Return: true if the cursor is at an item below @addr, one whose page
+ * went: ksm_cursor_item() and the others would free it.
+ */
+bool ksm_cursor_behind(unsigned long addr)
+{
+	struct ksm_rmap_item *item = *ksm_scan.rmap_link;
+
+	lockdep_assert_held(&ksm_mutex);
+	return item && ksm_item_addr(item) < addr;
+}
+
+/**
  * ksm_cursor_item() - the rmap item of a page ksmd looks at
  * @addr: the page's address in the mm at the cursor
  * @quota: items ksmd may still free in this step, decremented

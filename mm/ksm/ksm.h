@@ -54,13 +54,17 @@
  *    ``ksm_mutex`` from inside mmap_lock.
  *
  * 5. The page lock of a KSM page, then the page lock of a page merged
- *    into it.  Both are only ever taken with trylock_page(): to wait for
+ *    into it (ksmd holds several of each at once while it makes the
+ *    merges of a batch together, ksm_merge_pending() in scan.c).
+ *    Both are only ever taken with trylock_page(): to wait for
  *    a page lock is to hold a reference to the page, and a migration that
  *    holds the lock fails on that reference (its refcount check), attempt
  *    after attempt.  So ksmd leaves a locked page for its next visit, or,
  *    where it must have the lock (an item off a node's rmap list), waits
- *    with its reference dropped (ksm_lock_page_of()); and it leaves alone
- *    the rmap items of ptes that are migration entries.
+ *    with its reference dropped (ksm_lock_page_of()), and with no merge
+ *    of its batch waiting on a reference to that page (scan.c makes them
+ *    first); and it leaves alone the rmap items of ptes that are
+ *    migration entries.
  *
  * 6. The anon_vma lock and the page table lock (spinlocks), taken by the
  *    rmap and page table helpers as usual.
@@ -400,8 +404,27 @@ int ksm_items_init(void);
 void ksm_items_exit(void);
 
 /* merge.c: merging pages. */
-int ksm_merge_into(struct vm_area_struct *vma, unsigned long addr,
-		   struct page *page, struct page *kpage);
+
+/* The most merges one call of ksm_merge_many() makes. */
+#define KSM_MERGE_MAX	16
+
+/**
+ * struct ksm_merge_req - one merge of ksm_merge_many()
+ * @addr: the address of @page in the vma
+ * @page: the page, referenced by the caller
+ * @kpage: the KSM page to map instead (NULL: the zero page), locked by
+ *	the caller
+ * @err: 0 for a merge to make; then its result (see ksm_merge_many())
+ */
+struct ksm_merge_req {
+	unsigned long addr;
+	struct page *page;
+	struct page *kpage;
+	int err;
+};
+
+void ksm_merge_many(struct vm_area_struct *vma, struct ksm_merge_req *reqs,
+		    unsigned int nr);
 int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
 		   struct page *page);
 int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
@@ -418,6 +441,7 @@ int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 
 /* cursor.c: the scanner's cursor and the walks of the item lists. */
 extern struct ksm_scan ksm_scan;
+bool ksm_cursor_behind(unsigned long addr);
 struct ksm_rmap_item *ksm_cursor_item(unsigned long addr, unsigned int *quota);
 struct ksm_rmap_item *ksm_cursor_peek(unsigned long addr, unsigned int *quota);
 bool ksm_cursor_keep(unsigned long addr, unsigned int *quota);

@@ -5,15 +5,19 @@
  * while nothing can write it: its pte cleared and flushed (so GUP-fast
  * takes no new pin), and the page refused if it may be pinned already.
  * Merging into a KSM page does it all in one change of the pte
- * (ksm_remap()); a new pair write-protects both pages first, as the first
- * becomes the KSM page the second is then compared with.
+ * (ksm_remap()), and the merges of a batch share one TLB flush; a new
+ * pair write-protects both pages first, as the first becomes the KSM page
+ * the second is then compared with.
  */
+#include <linux/hugetlb.h>
 #include <linux/mm.h>
 #include <linux/mm_inline.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagemap.h>
 #include <linux/rmap.h>
 #include <linux/swap.h>
+
+#include <asm/tlbflush.h>
 
 #include "../internal.h"
 #include <trace/events/ksm.h>
@@ -202,54 +206,119 @@ unlock:
 }
 
 /*
- * Merge @page (locked, referenced by the caller), mapped at @addr, into
- * @kpage (or the zero page if NULL) with one change of its pte: cleared
- * and flushed, so that neither this mapping nor a GUP-fast pin can write
- * the page meanwhile; checked for pins if it could be written; compared
- * under the page table lock; then pointed at @kpage, or put back as it
- * was if the contents differ.  One TLB flush, where write-protecting
- * first and replacing after takes two.
+ * Merge the pages of @reqs, all mapped in one page table of @vma (its pmd
+ * @pmd) in ascending address order, each locked, each into its KSM page
+ * (or the zero page), with one change of each pte: cleared, all of them,
+ * then one TLB flush for all, so that neither these mappings nor a
+ * GUP-fast pin can write the pages meanwhile; each page checked for pins
+ * if it could be written, compared under the page table lock, then pointed
+ * at its KSM page, or put back as it was if the contents differ.  One
+ * flush for the batch, where write-protecting first and replacing after
+ * takes two for each page: every flush interrupts each CPU that runs the
+ * process.  Only requests whose err is 0 are made.
  */
-static int ksm_remap(struct vm_area_struct *vma, unsigned long addr,
-		     struct page *page, struct page *kpage)
+static void ksm_remap_table(struct vm_area_struct *vma, pmd_t *pmd,
+			    struct ksm_merge_req *reqs, unsigned int nr)
 {
+	unsigned long first = reqs[0].addr, start = ULONG_MAX, end = 0;
 	struct mm_struct *mm = vma->vm_mm;
-	struct mmu_notifier_range nr;
+	pte_t old[KSM_MERGE_MAX];
+	struct ksm_merge_req *r;
 	spinlock_t *ptl;	/* page table lock */
-	int err = -EAGAIN;
-	pte_t *ptep, cur;
+	pte_t *table, *ptep;
+	unsigned int i;
+
+	table = pte_offset_map_lock(mm, pmd, first, &ptl);
+	for (i = 0; i < nr; i++) {
+		r = &reqs[i];
+		if (r->err)
+			continue;
+		ptep = table + (pte_index(r->addr) - pte_index(first));
+		old[i] = *ptep;
+		if (!pte_present(old[i]) ||
+		    pte_pfn(old[i]) != page_to_pfn(r->page)) {
+			r->err = -EAGAIN;
+			continue;
+		}
+		flush_cache_page(vma, r->addr, page_to_pfn(r->page));
+		old[i] = ptep_get_and_clear(mm, r->addr, ptep);
+		start = min(start, r->addr);
+		end = r->addr + PAGE_SIZE;
+	}
+	if (start >= end)
+		goto unlock;
+	/*
+	 * The ptes may have been writable: flush device TLBs (IOMMU SVA) too,
+	 * before the compares, not at the end of the ranges.
+	 */
+	flush_tlb_range(vma, start, end);
+	mmu_notifier_invalidate_range(mm, start, end);
+
+	for (i = 0; i < nr; i++) {
+		r = &reqs[i];
+		if (r->err)
+			continue;
+		ptep = table + (pte_index(r->addr) - pte_index(first));
+		if ((ksm_may_write(r->page, old[i]) &&
+		     ksm_maybe_pinned(r->page)) ||
+		    ksm_cmp_pages(r->page,
+				  r->kpage ? r->kpage : ZERO_PAGE(r->addr)) ||
+		    (PageAnonExclusive(r->page) &&
+		     page_try_share_anon_rmap(r->page))) {
+			/* Pinned, or not the same: the pte is as it was. */
+			set_pte_at(mm, r->addr, ptep, old[i]);
+			r->err = -EAGAIN;
+			continue;
+		}
+		ksm_keep_dirty(r->page, old[i]);
+		ksm_set_kpage_pte(vma, r->addr, ptep, old[i], r->page,
+				  r->kpage);
+	}
+unlock:
+	pte_unmap_unlock(table, ptl);
+}
+
+/*
+ * Make the requests of @reqs whose err is 0 (pages of @vma, locked, in
+ * ascending address order), a page table at a time.  The secondary MMUs
+ * (a KVM guest's) are told of one range per page table, from its first
+ * merge to its last: one flush of theirs for the lot too.
+ */
+static void ksm_remap(struct vm_area_struct *vma, struct ksm_merge_req *reqs,
+		      unsigned int nr)
+{
+	struct mmu_notifier_range range;
+	unsigned long start, end;
+	unsigned int i, j, k;
 	pmd_t *pmd;
 
-	pmd = ksm_pte_table(mm, addr);
-	if (!pmd)
-		return -EFAULT;
-
-	ksm_notify_start(&nr, vma, addr);
-	ptep = pte_offset_map_lock(mm, pmd, addr, &ptl);
-	cur = *ptep;
-	if (!pte_present(cur) || pte_pfn(cur) != page_to_pfn(page))
-		goto unlock;
-
-	flush_cache_page(vma, addr, page_to_pfn(page));
-	/*
-	 * The pte may have been writable: flush device TLBs (IOMMU SVA) too,
-	 * before the compare, not at the end of the range.
-	 */
-	cur = ptep_clear_flush_notify(vma, addr, ptep);
-	if ((ksm_may_write(page, cur) && ksm_maybe_pinned(page)) ||
-	    ksm_cmp_pages(page, kpage ? kpage : ZERO_PAGE(addr)) ||
-	    (PageAnonExclusive(page) && page_try_share_anon_rmap(page))) {
-		/* Pinned, or not the same: the pte is as it was. */
-		set_pte_at(mm, addr, ptep, cur);
-		goto unlock;
+	VM_WARN_ON_ONCE(nr > KSM_MERGE_MAX);
+	for (i = 0; i < nr; i = j) {
+		start = ULONG_MAX;
+		end = 0;
+		for (j = i; j < nr && (reqs[j].addr >> PMD_SHIFT) ==
+				      (reqs[i].addr >> PMD_SHIFT); j++) {
+			VM_WARN_ON_ONCE(j && reqs[j].addr <= reqs[j - 1].addr);
+			if (reqs[j].err)
+				continue;
+			start = min(start, reqs[j].addr);
+			end = reqs[j].addr + PAGE_SIZE;
+		}
+		if (start >= end)
+			continue;
+		mmu_notifier_range_init(&range, MMU_NOTIFY_CLEAR, 0, vma,
+					vma->vm_mm, start, end);
+		mmu_notifier_invalidate_range_start(&range);
+		pmd = ksm_pte_table(vma->vm_mm, start);
+		if (pmd) {
+			ksm_remap_table(vma, pmd, reqs + i, j - i);
+		} else {
+			for (k = i; k < j; k++)
+				if (!reqs[k].err)
+					reqs[k].err = -EFAULT;
+		}
+		mmu_notifier_invalidate_range_end(&range);
 	}
-	ksm_keep_dirty(page, cur);
-	ksm_set_kpage_pte(vma, addr, ptep, cur, page, kpage);
-	err = 0;
-unlock:
-	pte_unmap_unlock(ptep, ptl);
-	mmu_notifier_invalidate_range_end(&nr);
-	return err;
 }
 
 /* Lock @page and split it if it is part of a THP; false if that fails. */
@@ -325,15 +394,18 @@ static int ksm_merge_end(struct vm_area_struct *vma, unsigned long addr,
 static int ksm_merge_locked(struct vm_area_struct *vma, unsigned long addr,
 			    struct page *page, struct page *kpage)
 {
+	struct ksm_merge_req req = {
+		.addr = addr, .page = page, .kpage = kpage,
+	};
 	int err;
 
 	err = ksm_lock_anon(page);
 	if (err)
 		return err;
-	err = ksm_remap(vma, addr, page, kpage);
-	if (err) {
+	ksm_remap(vma, &req, 1);
+	if (req.err) {
 		unlock_page(page);
-		return err;
+		return req.err;
 	}
 	if (kpage)
 		ksm_kpage_dirty(kpage);
@@ -354,26 +426,43 @@ static int ksm_merge_one(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /**
- * ksm_merge_into() - merge a page into a KSM page
- * @vma: the vma @page is mapped in
- * @addr: the address of @page in @vma
- * @page: the page, referenced by the caller
- * @kpage: the KSM page
+ * ksm_merge_many() - merge pages into KSM pages, with one TLB flush
+ * @vma: the vma the pages are mapped in
+ * @reqs: the merges, in ascending address order; no page a KSM page
+ * @nr: how many, at most KSM_MERGE_MAX
  *
- * Lock @page, clear its pte at @addr and compare it with @kpage: if they
- * are the same, the pte maps @kpage instead, and @page loses that mapping
- * and its reference; if not, the pte is put back as it was.
+ * Make each merge of @reqs whose err is 0: lock its page, clear its pte
+ * and compare the page with its KSM page; if they are the same, the pte
+ * maps the KSM page instead, and the page loses that mapping and its
+ * reference; if not, the pte is put back as it was.  The ptes of one page
+ * table change together, with one TLB flush.
  *
- * Context: the mmap_lock of @vma's mm held; @kpage locked by the caller.
- * Return: 0 if the pte maps @kpage now (or @page is @kpage); -EFAULT if
- * @page is not anon or its pte cannot be found; -EBUSY if @page cannot be
- * locked or split; -EAGAIN if the pte changed, @page may be pinned, or
- * the contents differ.
+ * Context: the mmap_lock of @vma's mm held; the KSM page of each merge to
+ * make locked by the caller.
+ * Return: in each err: 0 if the pte maps the KSM page now; -EFAULT if the
+ * page is not anon or its pte cannot be found; -EBUSY if the page cannot
+ * be locked or split; -EAGAIN if the pte changed, the page may be pinned,
+ * or the contents differ.
  */
-int ksm_merge_into(struct vm_area_struct *vma, unsigned long addr,
-		   struct page *page, struct page *kpage)
+void ksm_merge_many(struct vm_area_struct *vma, struct ksm_merge_req *reqs,
+		    unsigned int nr)
 {
-	return ksm_merge_one(vma, addr, page, kpage);
+	unsigned long locked = 0;
+	unsigned int i;
+
+	for (i = 0; i < nr; i++) {
+		if (reqs[i].err)
+			continue;
+		reqs[i].err = ksm_lock_anon(reqs[i].page);
+		if (!reqs[i].err)
+			__set_bit(i, &locked);
+	}
+	ksm_remap(vma, reqs, nr);
+	for_each_set_bit(i, &locked, nr) {
+		if (!reqs[i].err && reqs[i].kpage)
+			ksm_kpage_dirty(reqs[i].kpage);
+		unlock_page(reqs[i].page);
+	}
 }
 
 /**
@@ -382,11 +471,12 @@ int ksm_merge_into(struct vm_area_struct *vma, unsigned long addr,
  * @addr: the address of @page in @vma
  * @page: the page, referenced by the caller
  *
- * As ksm_merge_into(), with the zero page for the KSM page: the pte at
- * @addr becomes a special pte of the zero page.
+ * As ksm_merge_many() for one page, with the zero page for the KSM page:
+ * the pte at @addr becomes a special pte of the zero page.
  *
  * Context: the mmap_lock of @vma's mm held.
- * Return: as for ksm_merge_into().
+ * Return: 0 once the zero page is mapped, or an errno as ksm_merge_many()
+ * gives one.
  */
 int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
 		   struct page *page)
@@ -407,7 +497,7 @@ int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
  * the caller holds locked.  @item moves to @node's rmap list with it.
  *
  * Context: ksm_mutex and the mmap_lock of @vma's mm held; @kpage locked.
- * Return: 0 once moved, else an errno as for ksm_merge_into().
+ * Return: 0 once moved, else an errno as ksm_merge_many() gives one.
  */
 int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *page, struct page *kpage,

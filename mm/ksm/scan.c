@@ -31,6 +31,16 @@
 #define KSM_BATCH	64
 #define KSM_BATCH_REFS	16
 
+/* A merge into a KSM page that a visit found, made with the batch's. */
+struct ksm_pending {
+	struct ksm_rmap_item *item;
+	struct ksm_stable_node *node;	/* of the KSM page, with room */
+	bool fresh;			/* the item was, at the visit */
+	bool locked;			/* holds the lock of the KSM page */
+	bool tried;			/* the lock was held for it */
+	bool unstable;			/* failed: on to the unstable table */
+};
+
 struct ksm_batch {
 	struct vm_area_struct *vma;
 	unsigned int nr;
@@ -40,6 +50,9 @@ struct ksm_batch {
 	struct page *page[KSM_BATCH];
 	struct ksm_stable_node *node[KSM_BATCH];	/* of a KSM page mapped */
 	bool migrating[KSM_BATCH];	/* a migration entry: keep its item */
+	unsigned int nr_merges;
+	struct ksm_merge_req merge[KSM_MERGE_MAX];
+	struct ksm_pending pending[KSM_MERGE_MAX];
 };
 
 /* Only ksmd scans, under ksm_mutex: one batch will do. */
@@ -298,24 +311,216 @@ static bool ksm_try_zero(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
- * Offer @page, mapped by @item at @addr of @vma, for merging with pages of
- * the merge domain of @step's mm.
+ * The end of a visit to @page (mapped by @item in @vma) that found no KSM
+ * page to merge with: the unstable table, where it may find its twin.
+ * @fresh: the item was fresh at the visit.
  */
-static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
-			      struct page *page, struct ksm_rmap_item *item,
+static void ksm_cmp_unstable(struct vm_area_struct *vma, struct page *page,
+			     struct ksm_rmap_item *item, u64 domain, bool fresh)
+{
+	struct ksm_rmap_item *titem;
+	struct page *tpage;
+
+	if (ksm_unstable_revisit(item, domain))
+		titem = NULL;
+	else
+		titem = ksm_unstable_search_insert(item, page, domain, &tpage);
+	if (!titem) {
+		/* Unique again: one look older. */
+		if (fresh)
+			item->sample = ksm_calc_sample(page);
+		if (item->age < U8_MAX)
+			item->age++;
+		item->skips = ksm_skips_after(item->age);
+		return;
+	}
+	ksm_not_unique(item);
+	if (page_folio(tpage) == page_folio(page)) {
+		/*
+		 * Two pages of one THP: it cannot be split while we hold a
+		 * reference to each.  Split it now; they merge next pass.
+		 */
+		put_page(tpage);
+		if (trylock_page(page)) {
+			split_huge_page(page);
+			unlock_page(page);
+		}
+		return;
+	}
+	ksm_merge_pair(item, vma, page, domain, titem, tpage);
+	put_page(tpage);
+}
+
+/* Does a merge of @b before the @i-th hold the lock of its KSM page? */
+static struct ksm_pending *ksm_lock_holder(struct ksm_batch *b,
+					   unsigned int i)
+{
+	unsigned int j;
+
+	for (j = 0; j < i; j++)
+		if (b->pending[j].locked &&
+		    b->merge[j].kpage == b->merge[i].kpage)
+			return &b->pending[j];
+	return NULL;
+}
+
+/* Merges of @b before the @i-th to be made into the KSM page of @node. */
+static unsigned int ksm_merges_into(struct ksm_batch *b, unsigned int i,
+				    struct ksm_stable_node *node)
+{
+	unsigned int j, n = 0;
+
+	for (j = 0; j < i; j++)
+		if (b->pending[j].node == node && !b->merge[j].err)
+			n++;
+	return n;
+}
+
+/*
+ * Make the merges into KSM pages that the visits of @b found, together:
+ * all the ptes of a page table change with one TLB flush
+ * (ksm_merge_many()), where a flush for each page would interrupt each CPU
+ * that runs the process once per page; a KVM guest's vCPUs are such
+ * threads.  Each KSM page is locked once, however many of the merges go
+ * into it.  A merge stands in for the end of its visit: what would have
+ * stopped it there stops it here, and one that fails goes on to the
+ * unstable table.  The nodes found by the visits are still those of their
+ * KSM pages: the visits took references to the pages, and a node only
+ * goes with its page.
+ */
+static void ksm_merge_pending(struct ksm_batch *b, const struct ksm_step *step)
+{
+	unsigned int n = b->nr_merges, i;
+	struct ksm_merge_req *req;
+	struct ksm_pending *p;
+
+	if (!n)
+		return;
+	b->nr_merges = 0;
+	for (i = 0; i < n; i++) {
+		req = &b->merge[i];
+		p = &b->pending[i];
+		req->err = -EBUSY;
+		p->locked = false;
+		p->tried = false;
+		p->unstable = true;
+		if (!ksm_lock_holder(b, i)) {
+			/*
+			 * A KSM page locked by another task (migration,
+			 * reclaim) is left for the next visit: waiting for its
+			 * lock with a reference held would fail a migration
+			 * that holds it, attempt after attempt.
+			 */
+			if (!trylock_page(req->kpage)) {
+				p->unstable = false;
+				continue;
+			}
+			p->locked = true;
+		}
+		p->tried = true;
+		/* The room left once the merges before it are made. */
+		if (READ_ONCE(p->node->kpfn) == page_to_pfn(req->kpage) &&
+		    p->node->nr_items + ksm_merges_into(b, i, p->node) <
+		    READ_ONCE(ksm_max_page_sharing))
+			req->err = 0;
+	}
+	ksm_merge_many(b->vma, b->merge, n);
+	for (i = 0; i < n; i++) {
+		req = &b->merge[i];
+		p = &b->pending[i];
+		if (!req->err) {
+			ksm_stable_link(p->item, p->node, b->vma->anon_vma);
+			p->unstable = false;
+		}
+		if (p->tried)
+			trace_ksm_merge_with_ksm_page(req->kpage,
+						      page_to_pfn(req->kpage),
+						      p->item, p->item->mm,
+						      req->err);
+	}
+	for (i = 0; i < n; i++)
+		if (b->pending[i].locked)
+			unlock_page(b->merge[i].kpage);
+	for (i = 0; i < n; i++) {
+		req = &b->merge[i];
+		put_page(req->kpage);
+		if (b->pending[i].unstable)
+			ksm_cmp_unstable(b->vma, req->page, b->pending[i].item,
+					 step->domain, b->pending[i].fresh);
+		put_page(req->page);
+	}
+}
+
+/* Is a merge into the KSM page of @node waiting in @b? */
+static bool ksm_merge_queued(const struct ksm_batch *b,
+			     const struct ksm_stable_node *node)
+{
+	unsigned int i;
+
+	for (i = 0; i < b->nr_merges; i++)
+		if (b->pending[i].node == node)
+			return true;
+	return false;
+}
+
+/*
+ * Note a merge of page @i of @b into @kpage (referenced) of @node, for
+ * ksm_merge_pending(), which then holds both references: the page's until
+ * the merge is made, and only that one, as a merge expects.  When @node
+ * has no room for one more once the merges waiting are counted, they are
+ * made first; false, with @kpage's reference dropped, if it has none left
+ * then: the caller searches again, as the visit would have found it full.
+ */
+static bool ksm_merge_later(struct ksm_batch *b, unsigned int i,
+			    const struct ksm_step *step, struct page *kpage,
+			    struct ksm_rmap_item *item,
+			    struct ksm_stable_node *node, bool fresh)
+{
+	unsigned int n;
+
+	if (b->nr_merges == KSM_MERGE_MAX ||
+	    node->nr_items + ksm_merges_into(b, b->nr_merges, node) >=
+	    READ_ONCE(ksm_max_page_sharing))
+		ksm_merge_pending(b, step);
+	if (node->nr_items >= READ_ONCE(ksm_max_page_sharing)) {
+		put_page(kpage);
+		return false;
+	}
+	n = b->nr_merges++;
+	b->merge[n].addr = b->addr[i];
+	b->merge[n].page = b->page[i];
+	b->merge[n].kpage = kpage;
+	b->merge[n].err = 0;
+	b->pending[n].item = item;
+	b->pending[n].node = node;
+	b->pending[n].fresh = fresh;
+	b->page[i] = NULL;
+	return true;
+}
+
+/*
+ * Offer page @i of @b, mapped by @item, for merging with pages of the
+ * merge domain of @step's mm.  A merge into a KSM page is made with the
+ * others of the batch, by ksm_merge_pending().
+ */
+static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
+			      struct ksm_rmap_item *item,
 			      const struct ksm_step *step)
 {
+	struct vm_area_struct *vma = b->vma;
+	unsigned long addr = b->addr[i];
+	struct page *page = b->page[i];
 	u64 domain = step->domain;
-	struct ksm_rmap_item *titem;
 	struct ksm_stable_node *node;
-	struct page *kpage, *tpage;
+	struct page *kpage;
 	u32 checksum, sample;
 	bool fresh;
-	int err;
 
 	if (item->address & KSM_ITEM_STABLE) {
 		if (PageKsm(page) && ksm_folio_node(page_folio(page)) ==
 		    item->head) {
+			/* Room is counted, and KSM pages locked, without. */
+			ksm_merge_pending(b, step);
 			if (item->head->domain != domain) {
 				/* Its mm left the domain: a copy of its own. */
 				ksm_stable_unlink(item);
@@ -326,6 +531,9 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 			ksm_move_to_better_dup(vma, page, item);
 			return;
 		}
+		/* It may wait for the lock of a KSM page held for a merge. */
+		if (ksm_merge_queued(b, item->head))
+			ksm_merge_pending(b, step);
 		ksm_stable_unlink(item);
 	}
 
@@ -338,6 +546,8 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	 */
 	if (PageKsm(page)) {
 		ksm_unstable_leave(item);
+		/* A link takes room the merges waiting may have counted on. */
+		ksm_merge_pending(b, step);
 		ksm_link_existing(vma, page, item, domain);
 		return;
 	}
@@ -397,63 +607,20 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
 	if (ksm_try_zero(vma, addr, page, item, checksum))
 		return;
 
-	kpage = ksm_stable_search(page, checksum, domain, &node);
-	if (kpage) {
-		err = -EBUSY;
-		if (node) {
-			ksm_unstable_leave(item);
-			ksm_not_unique(item);
-			/*
-			 * A KSM page locked by another task (migration,
-			 * reclaim) is left for the next visit: waiting for its
-			 * lock with a reference held would fail a migration
-			 * that holds it, attempt after attempt.
-			 */
-			if (!trylock_page(kpage)) {
-				put_page(kpage);
-				return;
-			}
-			if (READ_ONCE(node->kpfn) == page_to_pfn(kpage))
-				err = ksm_merge_into(vma, addr, page, kpage);
-			if (!err)
-				ksm_stable_link(item, node, vma->anon_vma);
-			unlock_page(kpage);
-			trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage),
-						      item, item->mm, err);
-		}
+	do {
+		kpage = ksm_stable_search(page, checksum, domain, &node);
+		if (!kpage || !node)
+			break;
+		/* Out of the table before other merges are made. */
+		ksm_unstable_leave(item);
+		ksm_not_unique(item);
+	} while (!ksm_merge_later(b, i, step, kpage, item, node, fresh));
+	if (node)
+		return;
+	/* None, or every KSM page of the content full: a twin may pair. */
+	if (kpage)
 		put_page(kpage);
-		if (!err)
-			return;
-	}
-
-	if (ksm_unstable_revisit(item, domain))
-		titem = NULL;
-	else
-		titem = ksm_unstable_search_insert(item, page, domain, &tpage);
-	if (!titem) {
-		/* Unique again: one look older. */
-		if (fresh)
-			item->sample = ksm_calc_sample(page);
-		if (item->age < U8_MAX)
-			item->age++;
-		item->skips = ksm_skips_after(item->age);
-		return;
-	}
-	ksm_not_unique(item);
-	if (page_folio(tpage) == page_folio(page)) {
-		/*
-		 * Two pages of one THP: it cannot be split while we hold a
-		 * reference to each.  Split it now; they merge next pass.
-		 */
-		put_page(tpage);
-		if (trylock_page(page)) {
-			split_huge_page(page);
-			unlock_page(page);
-		}
-		return;
-	}
-	ksm_merge_pair(item, vma, page, domain, titem, tpage);
-	put_page(tpage);
+	ksm_cmp_unstable(vma, page, item, domain, fresh);
 }
 
 /*
@@ -461,7 +628,8 @@ static void ksm_cmp_and_merge(struct vm_area_struct *vma, unsigned long addr,
  * more than KSM_STEP_WORK pages, frees no more than that many rmap items
  * and walks no more than that many spans of KSM_WALK_SPAN of address space
  * (one unit of its quota each), and it ends early, after its first page,
- * when another task waits for either lock.
+ * when another task waits for either lock: once it has made the merges
+ * into KSM pages that its last batch found, KSM_MERGE_MAX at most.
  */
 #define KSM_STEP_WORK	64
 #define KSM_WALK_SPAN	(32UL << 20)
@@ -558,6 +726,12 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 	struct page *page;
 
 	/*
+	 * Freeing the items of pages gone may wait for the lock of a KSM page
+	 * that a merge waiting holds a reference to: make those first.
+	 */
+	if (b->nr_merges && ksm_cursor_behind(addr))
+		ksm_merge_pending(b, step);
+	/*
 	 * The page is being migrated, the migration holding its page lock:
 	 * it is still mapped here, and still merged if it was.  Freeing its
 	 * item, as for a page gone, would take a reference to the KSM page
@@ -612,7 +786,7 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 		if (ksm_pass_over(item, b->page[i])) {
 			ksm_pages_skipped++;
 		} else {
-			ksm_cmp_and_merge(vma, addr, b->page[i], item, step);
+			ksm_cmp_and_merge(b, i, item, step);
 			ksm_pages_scanned++;
 		}
 	}
@@ -675,6 +849,10 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 			      (unsigned int)KSM_BATCH);
 		step->quota--;
 		ret = walk_page_range_vma(vma, start, end, &ksm_scan_ops, b);
+		/*
+		 * Each page's reference goes after its visit, unless it waits
+		 * for its merge: a page referenced twice could not merge.
+		 */
 		for (i = 0; i < b->nr; i++) {
 			if (more && i && ksm_step_yield(mm)) {
 				ksm_scan.address = b->addr[i];
@@ -685,6 +863,7 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 			if (b->page[i])
 				put_page(b->page[i]);
 		}
+		ksm_merge_pending(b, step);
 		/* The walk stopped at a full batch, or covered the span. */
 		if (more && ret != 1)
 			ksm_scan.address = end;

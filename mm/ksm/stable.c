@@ -448,7 +448,7 @@ static bool ksm_key_alone(struct rb_node *n, u64 domain, u32 checksum)
  *
  * Context: ksm_mutex held.
  * Return: the KSM page, referenced, or NULL.  Its content is @page's
- * only if the caller's compare says so: ksm_merge_into() makes it.
+ * only if the caller's compare says so: ksm_merge_many() makes it.
  */
 struct page *ksm_stable_search(struct page *page, u32 checksum, u64 domain,
 			       struct ksm_stable_node **nodep)

@@ -14,6 +14,12 @@
  * pages_sharing 2, pages_unshared 1 (the odd page has no partner left),
  * stable_node_chains 1, stable_node_dups 2.
  *
+ * Then, with max_page_sharing 5, 640 identical pages: ksmd finds most of
+ * them equal to a KSM page in the same batch of pages, where it makes
+ * such merges together; each KSM page still takes no more than 5
+ * mappings, and none takes fewer while another has room: pages_shared
+ * 128, pages_sharing 512, stable_node_dups 128, each PFN mapped 5 times.
+ *
  * The lab's time limit for this program - limit: 300s
  */
 #define _GNU_SOURCE
@@ -23,36 +29,49 @@
 #define MAX_SHARING	256
 #define NDUPS		(NPAGES / MAX_SHARING)
 #define NSMALL		5
+#define NFILL		640
+#define FILL_SHARING	5
+#define FILL_DUPS	(NFILL / FILL_SHARING)
 
-static bool pfn_groups(char *area)
+/* Do @npages pages of @area map @ndups PFNs, @each pages each? */
+static bool pfn_groups(char *area, int npages, int ndups, int each)
 {
-	unsigned long long pfn[NDUPS] = { 0 }, p;
-	unsigned int count[NDUPS] = { 0 };
+	unsigned long long *pfn, p;
+	unsigned int *count;
 	int i, j, used = 0;
+	bool ok = false;
 
-	for (i = 0; i < NPAGES; i++) {
+	pfn = calloc(ndups, sizeof(*pfn));
+	count = calloc(ndups, sizeof(*count));
+	if (!pfn || !count)
+		ksft_exit_fail_msg("calloc\n");
+	for (i = 0; i < npages; i++) {
 		p = ksm_pagemap(ksm_page_addr(area, i)) & KSM_PM_PFN_MASK;
 		for (j = 0; j < used; j++)
 			if (pfn[j] == p)
 				break;
 		if (j == used) {
-			if (used == NDUPS) {
-				ksft_print_msg("page %d: more than %d distinct PFNs\n", i,
-					       NDUPS);
-				return false;
+			if (used == ndups) {
+				ksft_print_msg("page %d: more than %d distinct PFNs\n",
+					       i, ndups);
+				goto out;
 			}
 			pfn[used++] = p;
 		}
 		count[j]++;
 	}
 	for (j = 0; j < used; j++) {
-		if (count[j] != MAX_SHARING) {
+		if (count[j] != each) {
 			ksft_print_msg("PFN %llx mapped by %u pages, wanted %d\n",
-				       pfn[j], count[j], MAX_SHARING);
-			return false;
+				       pfn[j], count[j], each);
+			goto out;
 		}
 	}
-	return used == NDUPS;
+	ok = used == ndups;
+out:
+	free(pfn);
+	free(count);
+	return ok;
 }
 
 static bool einval(const char *val)
@@ -74,6 +93,9 @@ int main(void)
 		NDUPS, NPAGES - NDUPS, 0, 0, 1, NDUPS
 	};
 	struct ksm_counters small = { 2, 2, 1, 0, 1, 2 };
+	struct ksm_counters fill = {
+		FILL_DUPS, NFILL - FILL_DUPS, 0, 0, 1, FILL_DUPS
+	};
 	unsigned long long *keys;
 	char *area;
 	long merging, rmap;
@@ -81,7 +103,7 @@ int main(void)
 	int err, i;
 
 	ksft_print_header();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	ksm_selftest_init(2 * NPAGES + 100, 0, 270);
 
 	ksm_set("max_page_sharing", MAX_SHARING);
@@ -93,7 +115,8 @@ int main(void)
 	area = ksm_mmap_mergeable(keys, NPAGES);
 	ksm_set("run", 1);
 
-	ok = ksm_wait_counters(&want) && pfn_groups(area);
+	ok = ksm_wait_counters(&want) &&
+	     pfn_groups(area, NPAGES, NDUPS, MAX_SHARING);
 	ksft_test_result(ok,
 			 "%d pages, max_page_sharing %d: pages_shared %d pages_sharing %d stable_node_chains 1 stable_node_dups %d, %d PFNs\n",
 			 NPAGES, MAX_SHARING, NDUPS, NPAGES - NDUPS, NDUPS, NDUPS);
@@ -135,6 +158,20 @@ int main(void)
 			 "after run=2, max_page_sharing=2: %d pages give pages_shared 2 pages_sharing 2 pages_unshared 1 chains 1 dups 2\n",
 			 NSMALL);
 	munmap(area, NSMALL * ksm_page_size);
+
+	ok = ksm_unmerge_all();
+	err = ksm_write_str("max_page_sharing", "5");
+	ok = ok && !err && ksm_read("max_page_sharing") == FILL_SHARING;
+	area = ksm_mmap_mergeable(keys, NFILL);
+	ksm_set("run", 1);
+	ok = ksm_wait_counters(&fill) && ok;
+	ok = ok && pfn_groups(area, NFILL, FILL_DUPS, FILL_SHARING);
+	ok = !ksm_check_pages(area, keys, NFILL, "full dups") && ok;
+	ksft_test_result(ok,
+			 "max_page_sharing %d: %d pages give pages_shared %d pages_sharing %d chains 1 dups %d, each PFN mapped %d times\n",
+			 FILL_SHARING, NFILL, FILL_DUPS, NFILL - FILL_DUPS,
+			 FILL_DUPS, FILL_SHARING);
+	munmap(area, NFILL * ksm_page_size);
 	free(keys);
 
 	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
