@@ -38,7 +38,6 @@ struct ksm_pending {
 	bool fresh;			/* the item was, at the visit */
 	bool locked;			/* holds the lock of the KSM page */
 	bool tried;			/* the lock was held for it */
-	bool unstable;			/* failed: on to the unstable table */
 };
 
 struct ksm_batch {
@@ -352,16 +351,15 @@ static void ksm_cmp_unstable(struct vm_area_struct *vma, struct page *page,
 }
 
 /* Does a merge of @b before the @i-th hold the lock of its KSM page? */
-static struct ksm_pending *ksm_lock_holder(struct ksm_batch *b,
-					   unsigned int i)
+static bool ksm_kpage_locked(const struct ksm_batch *b, unsigned int i)
 {
 	unsigned int j;
 
 	for (j = 0; j < i; j++)
 		if (b->pending[j].locked &&
 		    b->merge[j].kpage == b->merge[i].kpage)
-			return &b->pending[j];
-	return NULL;
+			return true;
+	return false;
 }
 
 /* Merges of @b before the @i-th to be made into the KSM page of @node. */
@@ -403,18 +401,15 @@ static void ksm_merge_pending(struct ksm_batch *b, const struct ksm_step *step)
 		req->err = -EBUSY;
 		p->locked = false;
 		p->tried = false;
-		p->unstable = true;
-		if (!ksm_lock_holder(b, i)) {
+		if (!ksm_kpage_locked(b, i)) {
 			/*
 			 * A KSM page locked by another task (migration,
 			 * reclaim) is left for the next visit: waiting for its
 			 * lock with a reference held would fail a migration
 			 * that holds it, attempt after attempt.
 			 */
-			if (!trylock_page(req->kpage)) {
-				p->unstable = false;
+			if (!trylock_page(req->kpage))
 				continue;
-			}
 			p->locked = true;
 		}
 		p->tried = true;
@@ -428,10 +423,8 @@ static void ksm_merge_pending(struct ksm_batch *b, const struct ksm_step *step)
 	for (i = 0; i < n; i++) {
 		req = &b->merge[i];
 		p = &b->pending[i];
-		if (!req->err) {
+		if (!req->err)
 			ksm_stable_link(p->item, p->node, b->vma->anon_vma);
-			p->unstable = false;
-		}
 		if (p->tried)
 			trace_ksm_merge_with_ksm_page(req->kpage,
 						      page_to_pfn(req->kpage),
@@ -443,10 +436,12 @@ static void ksm_merge_pending(struct ksm_batch *b, const struct ksm_step *step)
 			unlock_page(b->merge[i].kpage);
 	for (i = 0; i < n; i++) {
 		req = &b->merge[i];
+		p = &b->pending[i];
 		put_page(req->kpage);
-		if (b->pending[i].unstable)
-			ksm_cmp_unstable(b->vma, req->page, b->pending[i].item,
-					 step->domain, b->pending[i].fresh);
+		/* Tried and failed: on to the unstable table. */
+		if (p->tried && req->err)
+			ksm_cmp_unstable(b->vma, req->page, p->item,
+					 step->domain, p->fresh);
 		put_page(req->page);
 	}
 }
