@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * What a merge costs the other threads of the process: TLB shootdowns.
+ * What a merge and an unmerge cost the other threads of the process: TLB
+ * shootdowns.
  *
  * Every change of a pte that may be cached in another CPU's TLB is
  * followed by a flush, and each flush interrupts every other CPU running
@@ -10,6 +11,9 @@
  * pointed at the KSM page; and the merges ksmd finds in one batch of pages
  * clear their ptes together, with one flush.  Write-protecting first and
  * replacing afterwards, as Linux 6.1 does, flushes twice for every page.
+ * MADV_UNMERGEABLE likewise gives the KSM ptes of one page table their
+ * copies together: cleared, one flush, pointed at the copies (an unsharing
+ * fault each, as 6.1 makes, flushes once for every page).
  * A KVM guest's vCPUs are such threads: each shootdown stops all of them.
  *
  * One thread of this program spins on CPU 1 in user space, so that every
@@ -22,7 +26,10 @@
  *  - and the spinner made every flush count (else that figure says
  *    nothing): with ksmd stopped, a write to each merged page (a
  *    copy-on-write fault, one flush each) costs at least MIN_PER_WRITE
- *    shootdowns per page.
+ *    shootdowns per page;
+ *  - merged again, MADV_UNMERGEABLE of the area costs at most
+ *    MAX_PER_UNMERGE shootdowns per page, leaves no KSM page and every
+ *    page intact, and the counters at 0.
  *  SKIP with one CPU, or without a "TLB" line in /proc/interrupts.
  *
  * The lab's time limit for this program - limit: 180s
@@ -37,6 +44,7 @@
 #define SCAN_MS		120000
 #define MAX_PER_MERGE	0.25
 #define MIN_PER_WRITE	0.5
+#define MAX_PER_UNMERGE	0.25
 
 static int spinning;
 static int stop;
@@ -102,14 +110,15 @@ int main(void)
 	long long before, after;
 	cpu_set_t all;
 	pthread_t thread;
-	double per_merge, per_write;
+	double per_merge, per_write, per_unmerge = -1;
+	struct ksm_counters none = { 0 };
 	pid_t ksmd;
 	char *area;
-	bool ok;
+	bool ok, ok2;
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	ksm_selftest_init(N, 20, 0);
 	if (sysconf(_SC_NPROCESSORS_ONLN) < 2)
 		ksft_exit_skip("one CPU: no other CPU to interrupt\n");
@@ -154,6 +163,20 @@ int main(void)
 	after = tlb_shootdowns();
 	per_write = (double)(after - before) / N;
 
+	/* Merged again (each page a copy now), then unmerged at once. */
+	ksm_set("run", 1);
+	ok2 = ksm_wait_counters(&want);
+	ksm_set("run", 0);
+	if (ok2) {
+		before = tlb_shootdowns();
+		ok2 = !madvise(area, N * ksm_page_size, MADV_UNMERGEABLE);
+		after = tlb_shootdowns();
+		per_unmerge = (double)(after - before) / N;
+		ok2 = ok2 && ksm_count_ksm_pages(area, N) == 0 &&
+		      ksm_counters_now(&none) &&
+		      !ksm_check_pages(area, keys, N, "area after unmerging");
+	}
+
 	__atomic_store_n(&stop, 1, __ATOMIC_RELAXED);
 	pthread_join(thread, NULL);
 	CPU_ZERO(&all);
@@ -163,8 +186,8 @@ int main(void)
 
 	ksft_test_result(ok, "%d pages of one content: 1 KSM page, %d sharing, intact\n",
 			 N, N - 1);
-	ksft_print_msg("TLB shootdowns: %.3f per page merged, %.3f per page written after\n",
-		       per_merge, per_write);
+	ksft_print_msg("TLB shootdowns per page: %.3f merged, %.3f written after, %.3f unmerged\n",
+		       per_merge, per_write, per_unmerge);
 	ksft_test_result(ok && per_merge <= MAX_PER_MERGE,
 			 "TLB shootdowns per page merged at most %.2f\n", MAX_PER_MERGE);
 	ksft_test_result(ok && per_write >= MIN_PER_WRITE,
@@ -172,6 +195,9 @@ int main(void)
 			 MIN_PER_WRITE);
 	ok = ok && !ksm_check_pages(area, keys, N, "area after the writes");
 	ksft_test_result(ok, "every page intact after the writes\n");
+	ksft_test_result(ok && ok2 && per_unmerge <= MAX_PER_UNMERGE,
+			 "merged again, MADV_UNMERGEABLE: no KSM page left, intact, at most %.2f shootdowns per page\n",
+			 MAX_PER_UNMERGE);
 
 	munmap(area, N * ksm_page_size);
 	if (!ksm_unmerge_all())
