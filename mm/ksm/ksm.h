@@ -54,8 +54,9 @@
  *    ``ksm_mutex`` from inside mmap_lock.
  *
  * 5. The page lock of a KSM page, then the page lock of a page merged
- *    into it (ksmd holds several of each at once while it makes the
- *    merges of a batch together, ksm_merge_pending() in scan.c).
+ *    into it (ksmd holds up to KSM_MERGE_MAX of each at once while it
+ *    makes the merges of a batch together, ksm_merge_pending() in
+ *    scan.c, across one secondary-MMU invalidation per page table).
  *    Both are only ever taken with trylock_page(): to wait for
  *    a page lock is to hold a reference to the page, and a migration that
  *    holds the lock fails on that reference (its refcount check), attempt
@@ -407,6 +408,13 @@ void ksm_items_exit(void);
 
 /* The most merges one call of ksm_merge_many() makes. */
 #define KSM_MERGE_MAX	16
+
+/*
+ * The most pages apart two ptes of one page table may be and still change
+ * with one TLB flush (merge.c, unmerge.c): a secondary MMU told of the
+ * range drops its mappings of the pages in between too.
+ */
+#define KSM_FLUSH_GAP	8
 
 /**
  * struct ksm_merge_req - one merge of ksm_merge_many()

@@ -280,9 +280,10 @@ unlock:
 
 /*
  * Make the requests of @reqs whose err is 0 (pages of @vma, locked, in
- * ascending address order), a page table at a time.  The secondary MMUs
- * (a KVM guest's) are told of one range per page table, from its first
- * merge to its last: one flush of theirs for the lot too.
+ * ascending address order), a run of close ones of one page table at a
+ * time (KSM_FLUSH_GAP).  The secondary MMUs (a KVM guest's) are told of
+ * one range per run, from its first merge to its last: one flush of
+ * theirs for the lot too.
  */
 static void ksm_remap(struct vm_area_struct *vma, struct ksm_merge_req *reqs,
 		      unsigned int nr)
@@ -296,8 +297,12 @@ static void ksm_remap(struct vm_area_struct *vma, struct ksm_merge_req *reqs,
 	for (i = 0; i < nr; i = j) {
 		start = ULONG_MAX;
 		end = 0;
-		for (j = i; j < nr && (reqs[j].addr >> PMD_SHIFT) ==
-				      (reqs[i].addr >> PMD_SHIFT); j++) {
+		for (j = i; j < nr; j++) {
+			if ((reqs[j].addr >> PMD_SHIFT) !=
+			    (reqs[i].addr >> PMD_SHIFT) ||
+			    (j > i && reqs[j].addr - reqs[j - 1].addr >
+				      KSM_FLUSH_GAP * PAGE_SIZE))
+				break;
 			VM_WARN_ON_ONCE(j && reqs[j].addr <= reqs[j - 1].addr);
 			if (reqs[j].err)
 				continue;
@@ -439,10 +444,10 @@ static int ksm_merge_one(struct vm_area_struct *vma, unsigned long addr,
  *
  * Context: the mmap_lock of @vma's mm held; the KSM page of each merge to
  * make locked by the caller.
- * Return: in each err: 0 if the pte maps the KSM page now; -EFAULT if the
- * page is not anon or its pte cannot be found; -EBUSY if the page cannot
- * be locked or split; -EAGAIN if the pte changed, the page may be pinned,
- * or the contents differ.
+ * The outcome, in each err: 0 if the pte maps the KSM page now; -EFAULT
+ * if the page is not anon or its pte cannot be found; -EBUSY if the page
+ * cannot be locked or split; -EAGAIN if the pte changed, the page may be
+ * pinned, or the contents differ.
  */
 void ksm_merge_many(struct vm_area_struct *vma, struct ksm_merge_req *reqs,
 		    unsigned int nr)

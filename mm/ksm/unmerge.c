@@ -24,9 +24,6 @@
 /* KSM ptes one walk of the page tables gathers before they are unshared. */
 #define KSM_BREAK_BATCH	16
 
-/* Pages apart two KSM ptes may be and still be unshared with one flush. */
-#define KSM_UNSHARE_GAP	8
-
 /*
  * What a walk found: the addresses of the first KSM ptes it met, in order,
  * and the pmd of each.  In 6.1 no one frees a page table of an anonymous
@@ -240,8 +237,7 @@ out:
 
 /*
  * Unshare what ksm_unshare_table() can of @found, a run of close ptes of
- * one table at a time (no more than KSM_UNSHARE_GAP apart: a secondary MMU
- * drops its mappings of the pages in between too); a mask of those done.
+ * one table at a time (KSM_FLUSH_GAP); a mask of those done.
  */
 static unsigned long ksm_unshare_found(struct vm_area_struct *vma,
 				       const struct ksm_found *found)
@@ -253,7 +249,7 @@ static unsigned long ksm_unshare_found(struct vm_area_struct *vma,
 		for (j = i + 1; j < found->nr; j++)
 			if (found->pmd[j] != found->pmd[i] ||
 			    found->addr[j] - found->addr[j - 1] >
-			    KSM_UNSHARE_GAP * PAGE_SIZE)
+			    KSM_FLUSH_GAP * PAGE_SIZE)
 				break;
 		done |= ksm_unshare_table(vma, found->pmd[i], found->addr + i,
 					  j - i) << i;
