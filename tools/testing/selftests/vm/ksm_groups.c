@@ -26,9 +26,8 @@
  * merged, or still in the unstable tree).  After phase 4 the processes stay
  * stopped for eight more full scans: the counters must not move, not even
  * for a moment while ksmd runs (read every 2 ms, 500 times at least: a
- * monitor reads them so),
- * and with smart_scan 1 pages_skipped must (the 'e' page is passed over),
- * with 0 it must not.  A kernel without smart scan (6.1) runs the first
+ * monitor reads them so), and with smart_scan 1 pages_skipped must (the
+ * 'e' page is passed over), with 0 it must not.  A kernel without smart scan (6.1) runs the first
  * half, and fails the second.
  *
  * The lab's time limit for this program - limit: 600s
@@ -50,16 +49,28 @@ static const char content[PHASES][NPROCS] = {
 	{ 'd', 'd', 'd' },
 };
 
-/* The counters after each phase, N being all the processes' pages. */
-struct want {
-	long shared, sharing_less, unshared;
-};
+/* pages_shared and pages_unshared after each phase. */
+static const long want_shared[PHASES] = { 2, 3, 1, 1 };
+static const long want_unshared[PHASES] = { 0, 0, 0, 1 };
 
-static const struct want want[PHASES] = {
-	{ 2, 2, 0 },
-	{ 3, 3, 0 },
-	{ 1, 1, 0 },
-	{ 1, 2, 1 },
+/* The counters after @phase, of @total pages: all but the unique merged. */
+static struct ksm_counters phase_want(int phase, unsigned long total)
+{
+	struct ksm_counters w = {
+		.shared = want_shared[phase],
+		.sharing = total - want_shared[phase] - want_unshared[phase],
+		.unshared = want_unshared[phase],
+		.vol = 0,
+		.chains = KSM_ANY,
+		.dups = KSM_ANY,
+	};
+
+	return w;
+}
+
+static const struct ksm_counters all_zero = {
+	.chains = KSM_ANY,
+	.dups = KSM_ANY,
 };
 
 /* Phase 4: process 1 writes 'e' over the last byte of its memory. */
@@ -155,8 +166,8 @@ static void continue_all(const pid_t *pids)
  * Read every counter with ksmd stopped, as LTP does, and compare.  @run is
  * what run must read before ksmd is stopped for the reading.
  */
-static bool counters_are(unsigned long run, long shared, long sharing,
-			 long vol, long unshared, unsigned long total)
+static bool counters_are(unsigned long run, const struct ksm_counters *w,
+			 unsigned long total)
 {
 	unsigned long was = ksm_read("run");
 	struct ksm_counters c;
@@ -168,13 +179,12 @@ static bool counters_are(unsigned long run, long shared, long sharing,
 	}
 	ksm_set("run", 0);
 	ksm_read_counters(&c);
-	ok = c.shared == shared && c.sharing == sharing && c.vol == vol &&
-	     c.unshared == unshared && ksm_read("sleep_millisecs") == 0 &&
+	ok = ksm_counters_match(&c, w) && ksm_read("sleep_millisecs") == 0 &&
 	     ksm_read("pages_to_scan") == total;
 	if (!ok)
 		ksft_print_msg("shared %ld sharing %ld volatile %ld unshared %ld, not %ld %ld %ld %ld\n",
-			       c.shared, c.sharing, c.vol, c.unshared, shared,
-			       sharing, vol, unshared);
+			       c.shared, c.sharing, c.vol, c.unshared, w->shared,
+			       w->sharing, w->vol, w->unshared);
 	ksm_set("run", was);
 	return ok;
 }
@@ -184,8 +194,7 @@ static bool counters_are(unsigned long run, long shared, long sharing,
  * STEADY_READS reads at least: how many reads differ from @w, or -1 if the
  * scans did not come.
  */
-static long counters_steady(unsigned long scans, const struct want *w,
-			    unsigned long total)
+static long counters_steady(unsigned long scans, const struct ksm_counters *w)
 {
 	unsigned long reads = 0;
 	unsigned long start = ksm_full_scans();
@@ -201,14 +210,9 @@ static long counters_steady(unsigned long scans, const struct want *w,
 		}
 		ksm_read_counters(&c);
 		reads++;
-		if (c.shared != w->shared ||
-		    c.sharing != (long)total - w->sharing_less || c.vol ||
-		    c.unshared != w->unshared) {
-			if (!moved++)
-				ksft_print_msg("ksmd running: shared %ld sharing %ld volatile %ld unshared %ld\n",
-					       c.shared, c.sharing, c.vol,
-					       c.unshared);
-		}
+		if (!ksm_counters_match(&c, w) && !moved++)
+			ksft_print_msg("ksmd running: shared %ld sharing %ld volatile %ld unshared %ld\n",
+				       c.shared, c.sharing, c.vol, c.unshared);
 		usleep(2000);
 	}
 	ksft_print_msg("%lu full scans: %ld of %lu reads of the counters differed\n",
@@ -227,6 +231,7 @@ static unsigned long pages_skipped(void)
 static void run_groups(unsigned long smart)
 {
 	unsigned long total = NPROCS * proc_pages();
+	struct ksm_counters w;
 	unsigned long skipped;
 	pid_t pids[NPROCS];
 	long moved;
@@ -253,39 +258,35 @@ static void run_groups(unsigned long smart)
 	ksm_set("pages_to_scan", total);
 	ksm_set("sleep_millisecs", 0);
 	for (phase = 0; phase < PHASES; phase++) {
-		const struct want *w = &want[phase];
-
 		continue_all(pids);
 		if (!all_stopped(pids))
 			ksft_exit_fail_msg("phase %d: a process did not stop\n",
 					   phase + 1);
+		w = phase_want(phase, total);
 		ok = ksm_wait_full_scans(3, SCAN_MS) &&
-		     counters_are(1, w->shared, total - w->sharing_less, 0,
-				  w->unshared, total);
+		     counters_are(1, &w, total);
 		ksft_test_result(ok, "smart_scan %lu, phase %d (%c %c %c%s): counters after 3 full scans\n",
 				 smart, phase + 1, content[phase][0],
 				 content[phase][1], content[phase][2],
 				 phase == ODD_PHASE ? ", one 'e'" : "");
 	}
+	/* Stopped after the last phase: its counters (w) must hold. */
 	skipped = pages_skipped();
-	moved = counters_steady(8, &want[ODD_PHASE], total);
-	ok = moved >= 0 &&
-	     counters_are(1, want[ODD_PHASE].shared,
-			  total - want[ODD_PHASE].sharing_less, 0,
-			  want[ODD_PHASE].unshared, total);
+	moved = counters_steady(8, &w);
+	ok = moved >= 0 && counters_are(1, &w, total);
 	skipped = pages_skipped() - skipped;
 	ksft_test_result(ok && !moved && (smart ? skipped > 0 : !skipped),
 			 "smart_scan %lu: eight scans on, the same counters (%ld reads of others); pages_skipped +%lu\n",
 			 smart, moved, skipped);
 	ksm_set("run", 2);
 	continue_all(pids);
-	ok = counters_are(2, 0, 0, 0, 0, total);
+	ok = counters_are(2, &all_zero, total);
 	for (k = 0; k < NPROCS; k++)
 		ok &= ksm_wait_child(pids[k], "a process's memory");
 	ksft_test_result(ok, "smart_scan %lu: run 2: every counter 0, every byte kept\n",
 			 smart);
 	ksm_set("run", 0);
-	ksft_test_result(counters_are(0, 0, 0, 0, 0, total),
+	ksft_test_result(counters_are(0, &all_zero, total),
 			 "smart_scan %lu: run 0: every counter 0\n", smart);
 }
 
