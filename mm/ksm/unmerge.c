@@ -10,6 +10,7 @@
 #include <linux/kmsan.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
+#include <linux/mm_inline.h>
 #include <linux/mmu_notifier.h>
 #include <linux/pagewalk.h>
 #include <linux/rmap.h>
@@ -201,6 +202,8 @@ static unsigned long ksm_unshare_table(struct vm_area_struct *vma,
 		flush_tlb_range(vma, addr[0], end);
 		mmu_notifier_invalidate_range(mm, addr[0], end);
 	}
+	/* Aged as the fault's copies: with MGLRU, the youngest generation. */
+	lru_gen_enter_fault(vma);
 	for_each_set_bit(i, &done, nr) {
 		pte = start + ((addr[i] - addr[0]) >> PAGE_SHIFT);
 		entry = pte_sw_mkyoung(mk_pte(copy[i], vma->vm_page_prot));
@@ -218,6 +221,7 @@ static unsigned long ksm_unshare_table(struct vm_area_struct *vma,
 		put_page(old[i]);	/* the pte's reference */
 		copy[i] = NULL;
 	}
+	lru_gen_exit_fault();
 	pte_unmap_unlock(start, ptl);
 	mmu_notifier_invalidate_range_only_end(&range);
 	/* Each is a copy on write of a KSM page, as the fault counts it. */
