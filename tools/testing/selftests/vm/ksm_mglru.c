@@ -1,0 +1,199 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Unmerged pages are aged as new ones, with the multi-gen LRU.
+ *
+ * A write to a KSM page faults and maps a copy; with the multi-gen LRU on,
+ * a page a fault maps goes to the youngest generation, where reclaim comes
+ * last.  Unmerging (MADV_UNMERGEABLE, run = 2) maps the same copies, which
+ * 6.1 made by such a fault: they too must be the youngest, not the first
+ * reclaimed.  A host that unmerges a guest's memory, often because memory
+ * ran short, would otherwise see that guest's pages swapped out first.
+ *
+ * In a memory cgroup of its own, with /sys/kernel/mm/lru_gen/enabled on
+ * (else SKIP: a kernel without CONFIG_LRU_GEN), N pages of one content are
+ * written (each fault's page in the youngest generation), then:
+ *  - merged (pages_shared 1, pages_sharing N - 1) and MADV_UNMERGEABLE:
+ *    no KSM page left, contents intact, and the cgroup's anonymous pages
+ *    outside the youngest generation of their node (debugfs lru_gen) no
+ *    more than before merging;
+ *  - merged again and run = 2: the same.
+ * No reclaim runs meanwhile (the cgroup has no limit), so no generation
+ * is added and no page ages.
+ *
+ * The lab's time limit for this program - limit: 180s
+ */
+#define _GNU_SOURCE
+#include "ksm_util.h"
+
+#define N		512
+#define KEY		0x6c7ULL
+#define LRU_GEN_ON	"/sys/kernel/mm/lru_gen/enabled"
+#define LRU_GEN_DEBUG	"/sys/kernel/debug/lru_gen"
+
+static char cg_dir[512];
+static char lru_gen_was[32];
+
+static bool write_file(const char *path, const char *val)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
+	close(fd);
+	return ok;
+}
+
+static void restore(void)
+{
+	if (getpid() != ksm_owner_pid)
+		return;
+	if (cg_dir[0])
+		ksm_cg_leave(cg_dir);
+	if (lru_gen_was[0])
+		write_file(LRU_GEN_ON, lru_gen_was);
+}
+
+/* Is @path (a cgroup's, from its root) the cgroup whose directory is @name? */
+static bool is_cgroup(const char *path, const char *name)
+{
+	const char *last = strrchr(path, '/');
+
+	return !strcmp(last ? last + 1 : path, name);
+}
+
+/*
+ * The anonymous pages of the cgroup @name that are not in the youngest
+ * generation of their node, or -1 if the cgroup is not listed.  lru_gen
+ * lists each cgroup ("memcg ID PATH"), then each node (" node NID"), then
+ * one line per generation of that node, oldest first: "SEQ AGE_MS ANON
+ * FILE".
+ */
+static long old_anon(const char *name)
+{
+	unsigned long seq, age, anon, file, older = 0, last = 0;
+	char line[512], path[256];
+	bool ours = false, seen = false;
+	long total = 0;
+	FILE *f = fopen(LRU_GEN_DEBUG, "r");
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f)) {
+		bool memcg = !strncmp(line, "memcg", 5);
+
+		if (memcg || !strncmp(line, " node", 5)) {
+			/* The node before is done: all but its last generation. */
+			if (ours)
+				total += older;
+			older = 0;
+			last = 0;
+		}
+		if (memcg) {
+			/* The root's path may read empty. */
+			if (sscanf(line, "memcg %*u %255s", path) != 1)
+				path[0] = '\0';
+			ours = is_cgroup(path, name);
+			seen |= ours;
+		} else if (sscanf(line, "%lu %lu %lu %lu", &seq, &age, &anon,
+				  &file) == 4) {
+			older += last;
+			last = anon;
+		}
+	}
+	if (ours)
+		total += older;
+	fclose(f);
+	return seen ? total : -1;
+}
+
+/* Merge the N pages of @area; false (with a message) if they do not. */
+static bool merge(char *area, const unsigned long long *keys)
+{
+	struct ksm_counters want = { .shared = 1, .sharing = N - 1 };
+	bool ok;
+
+	ksm_madvise(area, N, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	ok = ksm_wait_counters(&want);
+	ksm_set("run", 0);
+	if (!ok)
+		ksm_print_counters("not merged");
+	return ok && ksm_count_ksm_pages(area, N) == N &&
+	       !ksm_check_pages(area, keys, N, "merged");
+}
+
+/* After an unmerge: no KSM page, intact, no copy in an older generation. */
+static void check_unmerged(char *area, const unsigned long long *keys,
+			   const char *name, long before, bool ok,
+			   const char *how)
+{
+	long after = ok ? old_anon(name) : -1;
+
+	ok = ok && ksm_count_ksm_pages(area, N) == 0 &&
+	     !ksm_check_pages(area, keys, N, how);
+	if (ok)
+		ksft_print_msg("%s: anon pages outside the youngest generation: %ld before merging, %ld after\n",
+			       how, before, after);
+	ksft_test_result(ok && after >= 0 && after <= before,
+			 "%s: %d pages unshared, intact, none of the copies outside the youngest generation\n",
+			 how, N);
+}
+
+int main(void)
+{
+	static unsigned long long keys[N];
+	char why[256], *area, *name;
+	long before;
+	bool ok;
+	int fd, i;
+
+	ksft_print_header();
+	ksft_set_plan(3);
+	ksm_selftest_init(N, 20, 0);
+	ksm_set("use_zero_pages", 0);
+	ksm_set("max_page_sharing", 2 * N);
+
+	fd = open(LRU_GEN_ON, O_RDONLY);
+	if (fd < 0)
+		ksft_exit_skip("no %s: a kernel without CONFIG_LRU_GEN\n", LRU_GEN_ON);
+	i = read(fd, lru_gen_was, sizeof(lru_gen_was) - 1);
+	close(fd);
+	if (i <= 0)
+		ksft_exit_fail_msg("cannot read %s\n", LRU_GEN_ON);
+	lru_gen_was[i] = '\0';
+	atexit(restore);
+	if (access(LRU_GEN_DEBUG, R_OK))
+		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	if (access(LRU_GEN_DEBUG, R_OK))
+		ksft_exit_skip("no %s (debugfs)\n", LRU_GEN_DEBUG);
+	if (!write_file(LRU_GEN_ON, "y"))
+		ksft_exit_fail_msg("cannot turn the multi-gen LRU on: %s\n",
+				   strerror(errno));
+	if (!ksm_cg_enter("ksm_mglru", NULL, cg_dir, sizeof(cg_dir), why,
+			  sizeof(why)))
+		ksft_exit_skip("no memory cgroup: %s\n", why);
+	name = strrchr(cg_dir, '/') + 1;
+
+	for (i = 0; i < N; i++)
+		keys[i] = KEY;
+	area = ksm_mmap(N);
+	ksm_fill_pages(area, keys, N);
+	before = old_anon(name);
+	ksft_test_result(before >= 0 && before < N / 8,
+			 "%d pages written: the cgroup listed in lru_gen, %ld of its anon pages outside the youngest generation\n",
+			 N, before);
+	if (before < 0)
+		ksft_exit_fail_msg("cgroup %s not in %s\n", name, LRU_GEN_DEBUG);
+
+	ok = merge(area, keys) &&
+	     !madvise(area, N * ksm_page_size, MADV_UNMERGEABLE);
+	check_unmerged(area, keys, name, before, ok, "MADV_UNMERGEABLE");
+
+	ok = merge(area, keys) && ksm_unmerge_all();
+	check_unmerged(area, keys, name, before, ok, "run = 2");
+
+	munmap(area, N * ksm_page_size);
+	ksft_finished();
+}
