@@ -601,11 +601,13 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	/*
 	 * Both pages are read-only where they are mapped, and equal: make
 	 * @page a KSM page, dirty so that reclaim never takes it for a lazily
-	 * freed page.  Its item is linked before the node is published in
-	 * page->mapping.
+	 * freed page, and accessed: it stands for every page merged into it,
+	 * so reclaim should not take it at its first look either.  Its item
+	 * is linked before the node is published in page->mapping.
 	 */
 	if (!PageDirty(page))
 		SetPageDirty(page);
+	mark_page_accessed(page);
 	node->kind = KSM_NODE_PLAIN;
 	node->kpfn = page_to_pfn(page);
 	node->nid = ksm_tree_nid(page);
