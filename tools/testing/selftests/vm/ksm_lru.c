@@ -1,24 +1,30 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Unmerged pages are aged as new ones, with the multi-gen LRU.
+ * KSM's pages on the LRU: aged as 6.1 ages them.
  *
- * A write to a KSM page faults and maps a copy; with the multi-gen LRU on,
- * a page a fault maps goes to the youngest generation, where reclaim comes
- * last.  Unmerging (MADV_UNMERGEABLE, run = 2) maps the same copies, which
- * 6.1 made by such a fault: they too must be the youngest, not the first
- * reclaimed.  A host that unmerges a guest's memory, often because memory
- * ran short, would otherwise see that guest's pages swapped out first.
+ * - A page that becomes a KSM page is marked accessed (PG_referenced, or a
+ *   reference of the multi-gen LRU): it now stands for every page merged
+ *   into it, and reclaim should not take it at the first look.
+ * - A write to a KSM page faults and maps a copy; with the multi-gen LRU
+ *   on, a page a fault maps goes to the youngest generation, where reclaim
+ *   comes last.  Unmerging (MADV_UNMERGEABLE, run = 2) maps the same
+ *   copies, which 6.1 made by such a fault: they too must be the youngest.
+ *   A host that unmerges a guest's memory, often because memory ran short,
+ *   would otherwise see that guest's pages swapped out first.
  *
- * In a memory cgroup of its own, with /sys/kernel/mm/lru_gen/enabled on
- * (else SKIP: a kernel without CONFIG_LRU_GEN), N pages of one content are
- * written (each fault's page in the youngest generation), then:
- *  - merged (pages_shared 1, pages_sharing N - 1) and MADV_UNMERGEABLE:
- *    no KSM page left, contents intact, and the cgroup's anonymous pages
- *    outside the youngest generation of their node (debugfs lru_gen) no
- *    more than before merging;
+ * With the LRU as the kernel booted (the classic one, unless
+ * CONFIG_LRU_GEN_ENABLED), N fresh pages of one content, none referenced
+ * (/proc/kpageflags), are merged: the KSM page reads referenced.
+ * Then, in a memory cgroup of its own, with /sys/kernel/mm/lru_gen/enabled
+ * on (else SKIP: a kernel without CONFIG_LRU_GEN), N pages are written
+ * (each fault's page in the youngest generation), and:
+ *  - merged (pages_shared 1, pages_sharing N - 1; the KSM page referenced)
+ *    and MADV_UNMERGEABLE: no KSM page left, contents intact, and the
+ *    cgroup's anonymous pages outside the youngest generation of their
+ *    node (debugfs lru_gen) no more than before merging;
  *  - merged again and run = 2: the same.
- * No reclaim runs meanwhile (the cgroup has no limit), so no generation
- * is added and no page ages.
+ * No reclaim runs meanwhile (no cgroup limit, memory to spare), so no
+ * generation is added, no page ages and no referenced bit is cleared.
  *
  * The lab's time limit for this program - limit: 180s
  */
@@ -27,6 +33,7 @@
 
 #define N		512
 #define KEY		0x6c7ULL
+#define KPF_REFERENCED	(1ULL << 2)
 #define LRU_GEN_ON	"/sys/kernel/mm/lru_gen/enabled"
 #define LRU_GEN_DEBUG	"/sys/kernel/debug/lru_gen"
 
@@ -108,20 +115,54 @@ static long old_anon(const char *name)
 	return seen ? total : -1;
 }
 
-/* Merge the N pages of @area; false (with a message) if they do not. */
+/* How many pages of @area read referenced in /proc/kpageflags; -1: unknown. */
+static long referenced(char *area, size_t npages)
+{
+	unsigned long long ent;
+	long long flags;
+	long n = 0;
+	size_t i;
+
+	for (i = 0; i < npages; i++) {
+		ent = ksm_pagemap(ksm_page_addr(area, i));
+		if (!(ent & KSM_PM_PRESENT) || !(ent & KSM_PM_PFN_MASK))
+			return -1;
+		flags = ksm_kpage("/proc/kpageflags", ent & KSM_PM_PFN_MASK);
+		if (flags < 0)
+			return -1;
+		n += !!(flags & KPF_REFERENCED);
+	}
+	return n;
+}
+
+/*
+ * Merge the N pages of @area, none of them referenced: false (with a
+ * message) if they do not merge into one KSM page, intact and referenced.
+ */
 static bool merge(char *area, const unsigned long long *keys)
 {
 	struct ksm_counters want = { .shared = 1, .sharing = N - 1 };
 	bool ok;
 
+	if (referenced(area, N) != 0) {
+		ksft_print_msg("before merging: %ld of %d pages referenced\n",
+			       referenced(area, N), N);
+		return false;
+	}
 	ksm_madvise(area, N, MADV_MERGEABLE);
 	ksm_set("run", 1);
 	ok = ksm_wait_counters(&want);
 	ksm_set("run", 0);
 	if (!ok)
 		ksm_print_counters("not merged");
-	return ok && ksm_count_ksm_pages(area, N) == N &&
-	       !ksm_check_pages(area, keys, N, "merged");
+	if (!ok || ksm_count_ksm_pages(area, N) != N ||
+	    ksm_check_pages(area, keys, N, "merged"))
+		return false;
+	if (referenced(area, 1) != 1) {
+		ksft_print_msg("merged: the KSM page is not referenced\n");
+		return false;
+	}
+	return true;
 }
 
 /* After an unmerge: no KSM page, intact, no copy in an older generation. */
@@ -137,8 +178,18 @@ static void check_unmerged(char *area, const unsigned long long *keys,
 		ksft_print_msg("%s: anon pages outside the youngest generation: %ld before merging, %ld after\n",
 			       how, before, after);
 	ksft_test_result(ok && after >= 0 && after <= before,
-			 "%s: %d pages unshared, intact, none of the copies outside the youngest generation\n",
+			 "multi-gen LRU: merged, referenced, %s: %d pages unshared, intact, none outside the youngest generation\n",
 			 how, N);
+}
+
+/* Report the multi-gen LRU's tests skipped, for @why, and end. */
+static void skip_mglru(const char *why)
+{
+	int i;
+
+	for (i = 0; i < 2; i++)
+		ksft_test_result_skip("multi-gen LRU: %s\n", why);
+	ksft_finished();
 }
 
 int main(void)
@@ -154,10 +205,22 @@ int main(void)
 	ksm_selftest_init(N, 20, 0);
 	ksm_set("use_zero_pages", 0);
 	ksm_set("max_page_sharing", 2 * N);
+	for (i = 0; i < N; i++)
+		keys[i] = KEY;
+
+	/* The LRU the kernel booted with. */
+	area = ksm_mmap(N);
+	ksm_fill_pages(area, keys, N);
+	ok = merge(area, keys) &&
+	     !madvise(area, N * ksm_page_size, MADV_UNMERGEABLE) &&
+	     ksm_count_ksm_pages(area, N) == 0;
+	ksft_test_result(ok, "LRU as booted: %d fresh pages merged into 1 KSM page, referenced; unmerged\n",
+			 N);
+	munmap(area, N * ksm_page_size);
 
 	fd = open(LRU_GEN_ON, O_RDONLY);
 	if (fd < 0)
-		ksft_exit_skip("no %s: a kernel without CONFIG_LRU_GEN\n", LRU_GEN_ON);
+		skip_mglru("no " LRU_GEN_ON " (a kernel without CONFIG_LRU_GEN)");
 	i = read(fd, lru_gen_was, sizeof(lru_gen_was) - 1);
 	close(fd);
 	if (i <= 0)
@@ -167,23 +230,20 @@ int main(void)
 	if (access(LRU_GEN_DEBUG, R_OK))
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 	if (access(LRU_GEN_DEBUG, R_OK))
-		ksft_exit_skip("no %s (debugfs)\n", LRU_GEN_DEBUG);
+		skip_mglru("no " LRU_GEN_DEBUG " (debugfs)");
 	if (!write_file(LRU_GEN_ON, "y"))
 		ksft_exit_fail_msg("cannot turn the multi-gen LRU on: %s\n",
 				   strerror(errno));
-	if (!ksm_cg_enter("ksm_mglru", NULL, cg_dir, sizeof(cg_dir), why,
+	if (!ksm_cg_enter("ksm_lru", NULL, cg_dir, sizeof(cg_dir), why,
 			  sizeof(why)))
-		ksft_exit_skip("no memory cgroup: %s\n", why);
+		skip_mglru(why);
 	name = strrchr(cg_dir, '/') + 1;
 
-	for (i = 0; i < N; i++)
-		keys[i] = KEY;
 	area = ksm_mmap(N);
 	ksm_fill_pages(area, keys, N);
 	before = old_anon(name);
-	ksft_test_result(before >= 0 && before < N / 8,
-			 "%d pages written: the cgroup listed in lru_gen, %ld of its anon pages outside the youngest generation\n",
-			 N, before);
+	ksft_print_msg("multi-gen LRU: %d pages written, %ld of the cgroup's anon pages outside the youngest generation\n",
+		       N, before);
 	if (before < 0)
 		ksft_exit_fail_msg("cgroup %s not in %s\n", name, LRU_GEN_DEBUG);
 
