@@ -422,14 +422,7 @@ static bool thp_mode(char *mode, size_t len)
 
 static bool thp_set_mode(const char *mode)
 {
-	int fd = open(THP_DIR "enabled", O_WRONLY);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, mode, strlen(mode)) == (ssize_t)strlen(mode);
-	close(fd);
-	return ok;
+	return ksm_write_path(THP_DIR "enabled", mode);
 }
 
 static void thp_restore(void)

@@ -40,18 +40,6 @@
 static char cg_dir[512];
 static char lru_gen_was[32];
 
-static bool write_file(const char *path, const char *val)
-{
-	int fd = open(path, O_WRONLY);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, val, strlen(val)) == (ssize_t)strlen(val);
-	close(fd);
-	return ok;
-}
-
 static void restore(void)
 {
 	if (getpid() != ksm_owner_pid)
@@ -59,7 +47,7 @@ static void restore(void)
 	if (cg_dir[0])
 		ksm_cg_leave(cg_dir);
 	if (lru_gen_was[0])
-		write_file(LRU_GEN_ON, lru_gen_was);
+		ksm_write_path(LRU_GEN_ON, lru_gen_was);
 }
 
 /* Is @path (a cgroup's, from its root) the cgroup whose directory is @name? */
@@ -231,7 +219,7 @@ int main(void)
 		mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
 	if (access(LRU_GEN_DEBUG, R_OK))
 		skip_mglru("no " LRU_GEN_DEBUG " (debugfs)");
-	if (!write_file(LRU_GEN_ON, "y"))
+	if (!ksm_write_path(LRU_GEN_ON, "y"))
 		ksft_exit_fail_msg("cannot turn the multi-gen LRU on: %s\n",
 				   strerror(errno));
 	if (!ksm_cg_enter("ksm_lru", NULL, cg_dir, sizeof(cg_dir), why,

@@ -224,15 +224,9 @@ static long read_long(const char *path)
 static bool write_long(const char *path, long val)
 {
 	char buf[32];
-	int fd = open(path, O_WRONLY);
-	bool ok;
 
-	if (fd < 0)
-		return false;
 	snprintf(buf, sizeof(buf), "%ld", val);
-	ok = write(fd, buf, strlen(buf)) == (ssize_t)strlen(buf);
-	close(fd);
-	return ok;
+	return ksm_write_path(path, buf);
 }
 
 static void restore_sysctls(void)

@@ -40,18 +40,6 @@ static const struct {
 	    "unsigned int cpu_percent" } },
 };
 
-static bool write_file(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_TRUNC);
-	bool ok;
-
-	if (fd < 0)
-		return false;
-	ok = write(fd, s, strlen(s)) == (ssize_t)strlen(s);
-	close(fd);
-	return ok;
-}
-
 /* The whole of a tracefs file, malloc()ed. */
 static char *slurp(const char *path)
 {
@@ -135,8 +123,8 @@ static void test_events(void)
 	pid_t pid;
 	bool ok;
 
-	if (!write_file(TRACEFS "trace", "") ||
-	    !write_file(TRACEFS "events/ksm/enable", "1")) {
+	if (!ksm_write_path(TRACEFS "trace", "") ||
+	    !ksm_write_path(TRACEFS "events/ksm/enable", "1")) {
 		ksft_test_result_fail("cannot enable events/ksm: %s\n",
 				      strerror(errno));
 		return;
@@ -160,7 +148,7 @@ static void test_events(void)
 	ksm_write_str("advisor_mode", "scan-time");
 	ok = ksm_wait_full_scans(3, 60000) && ok;
 	ksm_advisor_off();
-	write_file(TRACEFS "events/ksm/enable", "0");
+	ksm_write_path(TRACEFS "events/ksm/enable", "0");
 
 	trace = slurp(TRACEFS "trace");
 	if (!trace)

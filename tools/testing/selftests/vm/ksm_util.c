@@ -953,20 +953,29 @@ bool ksm_have_swap(void)
 	return ksm_read_keyed("/proc/meminfo", "SwapTotal:") > 0;
 }
 
-/* Write @val to @dir/@file in one write(2): true when all was accepted. */
-bool ksm_cg_write(const char *dir, const char *file, const char *val)
+/*
+ * Write @val to the file @path (truncating, as a shell's echo does) in one
+ * write(2): true when all was accepted.
+ */
+bool ksm_write_path(const char *path, const char *val)
 {
-	char path[512];
 	ssize_t n;
-	int fd;
+	int fd = open(path, O_WRONLY | O_TRUNC);
 
-	snprintf(path, sizeof(path), "%s/%s", dir, file);
-	fd = open(path, O_WRONLY);
 	if (fd < 0)
 		return false;
 	n = write(fd, val, strlen(val));
 	close(fd);
 	return n == (ssize_t)strlen(val);
+}
+
+/* ksm_write_path() of @dir/@file. */
+bool ksm_cg_write(const char *dir, const char *file, const char *val)
+{
+	char path[512];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	return ksm_write_path(path, val);
 }
 
 /* ksm_cg_write(), saying what failed. */

@@ -67,6 +67,7 @@ extern pid_t ksm_owner_pid;
 const char *ksm_path(const char *name);
 bool ksm_file_exists(const char *name);
 int ksm_read_ulong_path(const char *path, unsigned long *val);
+bool ksm_write_path(const char *path, const char *val);
 int ksm_try_read(const char *name, unsigned long *val);
 unsigned long ksm_read(const char *name);
 long ksm_write_raw(const char *name, const char *buf, size_t len);
