@@ -76,6 +76,15 @@ for _k, _what, _target in (("fault", "first-touch fault", 1.0),
     for _q, _t in (("p50", None), ("p99", _target), ("max", _target)):
         METRICS.append((f"latency_{_k}_{_q}_us", f"7 latency: {_what}, {_q}", "us",
                         "lower", _t, _t))
+# The same, of the samples taken while no worker wrote (ksm_bench.c
+# lat_begin()): ksmd's scan alone, without the workers' faults on merged
+# pages, which hold the mmap_lock on 6.1 and not on 6.12.  Shown only.
+for _k, _what in (("fault", "first-touch fault"), ("mmap", "mmap or munmap"),
+                  ("mprotect", "mprotect, no change"), ("unmerge", "MADV_UNMERGEABLE"),
+                  ("exit", "exit of a KSM user")):
+    for _q in ("p99", "max"):
+        METRICS.append((f"latency_{_k}_quiet_{_q}_us",
+                        f"7 latency, no writes: {_what}, {_q}", "us", "lower", None, None))
 WORKLOAD = {"merge": "merge", "meta": "merge", "scan": "scan", "cow": "cow",
             "unmerge": "unmerge", "steady": "steady", "latency": "latency",
             "idle": "idle", "domains": "domains", "vm": "vm", "scale": "scale",

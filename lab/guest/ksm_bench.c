@@ -1508,21 +1508,52 @@ static const char *const lat_key[LAT_NR] = {
 	"fault", "mmap", "mprotect", "unmerge", "exit"
 };
 
-/* Shared by the processes of the latency workload (MAP_SHARED). */
+/*
+ * Shared by the processes of the latency workload (MAP_SHARED).  A sample
+ * is quiet if no worker wrote while it was taken: @writing, the workers
+ * writing now, was 0 when it began, and @writes, bumped by each worker as
+ * it starts and ends its writes, did not change before it ended.  The
+ * quiet samples show what ksmd's scan alone costs the others; the rest
+ * also wait for the workers' faults on merged pages, which take the
+ * mmap_lock on 6.1 and not on 6.12 (per-VMA locks).
+ */
 struct lat_shared {
-	volatile int stop, ready, round, done;
+	volatile int stop, ready, round, done, writing, writes;
 	unsigned long n[LAT_NR];
 	float us[LAT_NR][LAT_SAMPLES];
+	bool quiet[LAT_NR][LAT_SAMPLES];
+	float sorted[LAT_SAMPLES];
 };
 
 static struct lat_shared *lsh;
 
-static void lat_add(int which, double t0)
+struct lat_start {
+	double t;
+	int writes;	/* lsh->writes when it began, or -1 if a worker wrote */
+};
+
+static struct lat_start lat_begin(void)
+{
+	struct lat_start s;
+
+	s.writes = lsh->writes;
+	__sync_synchronize();
+	if (lsh->writing)
+		s.writes = -1;
+	s.t = now();
+	return s;
+}
+
+static void lat_add(int which, struct lat_start s)
 {
 	unsigned long n = lsh->n[which]++;
+	double t = now();
 
-	if (n < LAT_SAMPLES)
-		lsh->us[which][n] = (now() - t0) * 1e6;
+	if (n < LAT_SAMPLES) {
+		lsh->us[which][n] = (t - s.t) * 1e6;
+		__sync_synchronize();
+		lsh->quiet[which][n] = s.writes >= 0 && lsh->writes == s.writes;
+	}
 }
 
 static int cmp_float(const void *a, const void *b)
@@ -1536,19 +1567,19 @@ static int cmp_float(const void *a, const void *b)
 static void lat_faults(void)
 {
 	unsigned long i, n = 16;
-	double t;
+	struct lat_start t;
 	char *p;
 
 	while (!lsh->stop) {
-		t = now();
+		t = lat_begin();
 		p = map(n);
 		lat_add(LAT_MMAP, t);
 		for (i = 0; i < n; i++) {
-			t = now();
+			t = lat_begin();
 			p[i * PAGE] = 1;
 			lat_add(LAT_FAULT, t);
 		}
-		t = now();
+		t = lat_begin();
 		munmap(p, n * PAGE);
 		lat_add(LAT_MMAP, t);
 		usleep(1000);
@@ -1581,9 +1612,13 @@ static int lat_worker(int k, unsigned long pages)
 			continue;
 		}
 		round = lsh->round;
+		__sync_fetch_and_add(&lsh->writing, 1);
+		__sync_fetch_and_add(&lsh->writes, 1);
 		/* The same bytes again: every write breaks a merged page. */
 		for (i = 0; i < pages; i++)
 			((volatile char *)area)[i * PAGE] = c;
+		__sync_fetch_and_add(&lsh->writes, 1);
+		__sync_fetch_and_add(&lsh->writing, -1);
 		__sync_fetch_and_add(&lsh->done, 1);
 	}
 	if (!k)
@@ -1609,7 +1644,7 @@ static int lat_worker(int k, unsigned long pages)
 static int lat_bystander(void)
 {
 	unsigned long i, n = 64, tag = 0;
-	double t;
+	struct lat_start t;
 	pid_t pid;
 	char *p;
 
@@ -1619,11 +1654,11 @@ static int lat_bystander(void)
 			fill(p + i * PAGE, UNIQUE(7, tag++));
 		mergeable(p, n, MADV_MERGEABLE);
 		usleep(LAT_PAUSE_US);
-		t = now();
+		t = lat_begin();
 		if (mprotect(p, n * PAGE, PROT_READ | PROT_WRITE))
 			return 1;
 		lat_add(LAT_MPROTECT, t);
-		t = now();
+		t = lat_begin();
 		mergeable(p, n, MADV_UNMERGEABLE);
 		lat_add(LAT_UNMERGE, t);
 		munmap(p, n * PAGE);
@@ -1639,12 +1674,32 @@ static int lat_bystander(void)
 			_exit(0);
 		}
 		usleep(LAT_PAUSE_US);
-		t = now();
+		t = lat_begin();
 		kill(pid, SIGKILL);
 		waitpid(pid, NULL, 0);
 		lat_add(LAT_EXIT, t);
 	}
 	return 0;
+}
+
+/* Sort @us, @n samples of @k, and give their p50, p99 and max as KIND. */
+static void lat_report(int k, const char *kind, float *us, unsigned long n)
+{
+	static const char *const qname[] = { "p50", "p99", "max" };
+	float v[3];
+	char key[64];
+	int j;
+
+	qsort(us, n, sizeof(float), cmp_float);
+	v[0] = us[n / 2];
+	v[1] = us[n * 99 / 100];
+	v[2] = us[n - 1];
+	progress("%s%s: %lu samples, p50 %.1fus p99 %.1fus max %.1fus",
+		 kind, lat_key[k], n, v[0], v[1], v[2]);
+	for (j = 0; j < 3; j++) {
+		snprintf(key, sizeof(key), "latency_%s_%s%s_us", lat_key[k], kind, qname[j]);
+		result(key, v[j]);
+	}
 }
 
 /*
@@ -1662,6 +1717,7 @@ static int w_latency(unsigned long mib, unsigned long rounds)
 	unsigned long pages = mib * 256, n, k, scans;
 	int nprocs = 3, status, bad = 0, r, i;
 	struct expect e = { 2, 3 * pages - 2 };
+	unsigned long q;
 	double t0, merged;
 	pid_t pids[4];
 
@@ -1733,20 +1789,18 @@ static int w_latency(unsigned long mib, unsigned long rounds)
 	settle();
 	wr("max_page_sharing", 256);
 	for (k = 0; k < LAT_NR; k++) {
-		char key[64];
-
 		n = lsh->n[k] < LAT_SAMPLES ? lsh->n[k] : LAT_SAMPLES;
 		if (!n)
 			fail("no %s samples", lat_key[k]);
-		qsort(lsh->us[k], n, sizeof(float), cmp_float);
-		progress("%s: %lu samples, p50 %.1fus p99 %.1fus max %.1fus", lat_key[k],
-			 lsh->n[k], lsh->us[k][n / 2], lsh->us[k][n * 99 / 100], lsh->us[k][n - 1]);
-		snprintf(key, sizeof(key), "latency_%s_p50_us", lat_key[k]);
-		result(key, lsh->us[k][n / 2]);
-		snprintf(key, sizeof(key), "latency_%s_p99_us", lat_key[k]);
-		result(key, lsh->us[k][n * 99 / 100]);
-		snprintf(key, sizeof(key), "latency_%s_max_us", lat_key[k]);
-		result(key, lsh->us[k][n - 1]);
+		for (i = 0, q = 0; i < (int)n; i++)
+			if (lsh->quiet[k][i])
+				lsh->sorted[q++] = lsh->us[k][i];
+		lat_report(k, "", lsh->us[k], n);
+		/* Too few to have a p99 of their own: none. */
+		if (q >= 100)
+			lat_report(k, "quiet_", lsh->sorted, q);
+		else
+			progress("%s: only %lu quiet samples", lat_key[k], q);
 	}
 	return 0;
 }
