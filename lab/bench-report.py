@@ -84,7 +84,7 @@ for _k, _what in (("fault", "first-touch fault"), ("mmap", "mmap or munmap"),
                   ("exit", "exit of a KSM user")):
     for _q in ("p99", "max"):
         METRICS.append((f"latency_{_k}_quiet_{_q}_us",
-                        f"7 latency, no writes: {_what}, {_q}", "us", "lower", None, None))
+                        f"7 no writes: {_what}, {_q}", "us", "lower", None, None))
 WORKLOAD = {"merge": "merge", "meta": "merge", "scan": "scan", "cow": "cow",
             "unmerge": "unmerge", "steady": "steady", "latency": "latency",
             "idle": "idle", "domains": "domains", "vm": "vm", "scale": "scale",
