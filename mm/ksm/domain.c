@@ -12,7 +12,10 @@
  * made with, and a mapping whose mm's key is no longer its node's is
  * unshared at ksmd's next visit (scan.c).  The unstable table mixes the
  * key into the bucket, and a candidate's key is taken afresh before a
- * merge.  The zero page (use_zero_pages) is the one thing shared across
+ * merge.  Two ways of mapping a KSM page that ksmd does not see are closed
+ * too: a page other mms map as well (shared by a fork) never becomes a KSM
+ * page (merge.c), and a swapin gives a process a copy of a KSM page of
+ * another domain than its own (rmap.c).  The zero page (use_zero_pages) is the one thing shared across
  * domains: every process can map it anyway, so merging with it tells
  * nothing of another domain.  A memory cgroup can still refuse it for its
  * subtree (memory.ksm_use_zero_pages 0): its zero-filled pages then merge

@@ -592,6 +592,18 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 
 	if (!PageAnon(page) || PageKsm(page) || !ksm_lock_small(page))
 		goto out;
+	/*
+	 * With merge domains, a page that another mm maps too (shared since
+	 * a fork) does not become a KSM page: that mm may be of another
+	 * domain, and ksmd never looks at it if it is not registered, so it
+	 * would keep a mapping of this domain's KSM page.  The page can still
+	 * merge into a KSM page, or be the tree page of a pair: only this
+	 * mapping moves then.  Its mapcount cannot grow meanwhile: that takes
+	 * a fork of this mm, whose mmap_lock is held.
+	 */
+	if (READ_ONCE(ksm_merge_domain) != KSM_DOMAIN_GLOBAL &&
+	    page_mapcount(page) > 1)
+		goto unlock;
 	if (ksm_wrprotect(vma, ksm_item_addr(item), page, &orig))
 		goto unlock;
 	err = ksm_merge_begin(tvma, taddr, tree_page, page, &torig);
