@@ -1,0 +1,340 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Merge domains (this project's) and the pages a process did not get from
+ * KSM's merging: a page that is shared by fork, and a KSM page that comes
+ * back from swap.  With merge_domain other than "global", no process may
+ * ever map a KSM page of another domain than its own.
+ *
+ *  1. merge_domain "user".  The test (uid 0) fills N pages with one
+ *     content, forks a child that takes uid 65534 (another domain) and
+ *     keeps those pages, shared with the parent since the fork, without
+ *     ever registering them.  The parent then fills N more pages with the
+ *     same content and makes all 2N mergeable: they must end as one KSM
+ *     page (pages_shared 1, pages_sharing 2N - 1, every page of the parent
+ *     a KSM page), and none of the child's pages may be a KSM page
+ *     (/proc/PID/pagemap and /proc/kpageflags), its contents intact.  A
+ *     fork-shared page that became a KSM page itself would stay mapped by
+ *     the child, of the parent's domain, for as long as the child lives:
+ *     ksmd never looks at an mm that is not registered.
+ *  2. merge_domain "memcg".  The test and a child, both in memory cgroup
+ *     X, map the same N contents; they merge (pages_shared N,
+ *     pages_sharing N).  ksmd stops, a pipe takes a reference to each KSM
+ *     page (vmsplice), and memory.reclaim pushes them out until every pte
+ *     of both is a swap entry: held by the pipe, the pages stay in the swap
+ *     cache (mincore).  The child moves to memory cgroup Y (another domain)
+ *     and reads its pages: each one it finds in the swap cache is a KSM
+ *     page of X, and must be given to it as a private copy (vmstat
+ *     ksm_swpin_copy grows by at least that many), not mapped as it is;
+ *     contents intact, no KSM page in the child.  The check cannot fail if
+ *     no page stayed in the swap cache: then it is tried again, and
+ *     reported failed after RETRIES.
+ *
+ * Before mm/ksm/merge.c and rmap.c checked these, case 1 left a KSM page of
+ * the parent's domain in the child, and case 2 mapped the swap-cache KSM
+ * pages of X in the child of Y.
+ *
+ * The lab's time limit for this program - limit: 300s
+ */
+#define _GNU_SOURCE
+#include <fcntl.h>
+#include <sys/uio.h>
+#include "ksm_util.h"
+
+#define N		8	/* pages of each kind */
+#define KEY		0x5eedULL
+#define RETRIES		4
+
+static char cg_x[256], cg_y[256], why[256];
+
+/* A child that obeys one byte a command on @cmd and answers on @ack. */
+struct kid {
+	pid_t pid;
+	int cmd, ack;
+};
+
+static bool kid_do(struct kid *k, char c)
+{
+	char r;
+
+	return write(k->cmd, &c, 1) == 1 && read(k->ack, &r, 1) == 1 && r == 'k';
+}
+
+static bool kid_stop(struct kid *k)
+{
+	int status;
+
+	close(k->cmd);
+	close(k->ack);
+	return waitpid(k->pid, &status, 0) == k->pid && WIFEXITED(status) &&
+	       !WEXITSTATUS(status);
+}
+
+/*
+ * Fork a kid that runs @fn(@area, command) for each command byte,
+ * answering 'k' if it returned true; it exits 0 when the pipe closes.
+ */
+static struct kid kid_start(char *area, bool (*fn)(char *area, char c))
+{
+	int cmd[2], ack[2];
+	struct kid k;
+	char c;
+
+	if (pipe(cmd) || pipe(ack))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	k.pid = fork();
+	if (k.pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	if (!k.pid) {
+		close(cmd[1]);
+		close(ack[0]);
+		while (read(cmd[0], &c, 1) == 1) {
+			c = fn(area, c) ? 'k' : 'x';
+			if (write(ack[1], &c, 1) != 1)
+				_exit(2);
+		}
+		_exit(0);
+	}
+	close(cmd[0]);
+	close(ack[1]);
+	k.cmd = cmd[1];
+	k.ack = ack[0];
+	return k;
+}
+
+/* KSM pages among the first @n pages of @area in @pid; -1 if absent. */
+static long ksm_pages_of(pid_t pid, char *area, size_t n)
+{
+	unsigned long long pm;
+	char path[64];
+	long ksm = 0;
+	size_t i;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/pagemap", pid);
+	fd = open(path, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	for (i = 0; i < n; i++) {
+		if (pread(fd, &pm, sizeof(pm),
+			  (unsigned long)ksm_page_addr(area, i) / ksm_page_size *
+			  sizeof(pm)) != sizeof(pm) || !(pm & KSM_PM_PRESENT)) {
+			ksm = -1;
+			break;
+		}
+		if (ksm_kpage("/proc/kpageflags", pm & KSM_PM_PFN_MASK) &
+		    KSM_KPF_KSM)
+			ksm++;
+	}
+	close(fd);
+	return ksm;
+}
+
+static unsigned long long keys[N];
+
+static bool fork_kid(char *area, char c)
+{
+	switch (c) {
+	case 'u':	/* another uid, another domain */
+		return !setresuid(65534, 65534, 65534);
+	case 'c':	/* contents intact */
+		return !ksm_check_pages(area, keys, N, "the child's fork-shared pages");
+	}
+	return false;
+}
+
+static void test_fork_shared(void)
+{
+	char *area = ksm_mmap(2 * N);
+	long kid_ksm, ksm;
+	struct kid k;
+	bool ok;
+	size_t i;
+
+	madvise(area, 2 * N * ksm_page_size, MADV_NOHUGEPAGE);
+	for (i = 0; i < N; i++)
+		keys[i] = KEY;
+	ksm_fill_pages(area, keys, N);
+	k = kid_start(area, fork_kid);
+	ok = kid_do(&k, 'u');
+	if (!ok)
+		ksft_print_msg("the child could not take uid 65534\n");
+	/* N more pages of the content, the parent's own. */
+	ksm_fill_pages(ksm_page_addr(area, N), keys, N);
+	ksm_madvise(area, 2 * N, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	ok = ok && ksm_wait_merged(1, 2 * N - 1);
+	ksm = ksm_count_ksm_pages(area, 2 * N);
+	kid_ksm = ksm_pages_of(k.pid, area, N);
+	ksft_print_msg("KSM pages: parent %ld of %d, child %ld of %d\n",
+		       ksm, 2 * N, kid_ksm, N);
+	ok = ok && ksm == 2 * N && kid_ksm == 0 && kid_do(&k, 'c');
+	ok &= kid_stop(&k);
+	ksft_test_result(ok, "user: a page shared by fork with another uid's process never becomes a KSM page it maps\n");
+	munmap(area, 2 * N * ksm_page_size);
+	ok = ksm_unmerge_all();
+	ksft_test_result(ok, "user: run=2 leaves every counter 0\n");
+}
+
+/* Pages of the first N of @area: swap entries, and in memory (mincore). */
+static void census(char *area, long *swapped, long *cached)
+{
+	unsigned char vec[N];
+	size_t i;
+
+	*swapped = 0;
+	*cached = -1;
+	for (i = 0; i < N; i++)
+		if (ksm_pagemap(ksm_page_addr(area, i)) & KSM_PM_SWAP)
+			(*swapped)++;
+	if (mincore(area, N * ksm_page_size, vec))
+		return;
+	*cached = 0;
+	for (i = 0; i < N; i++)
+		*cached += vec[i] & 1;
+}
+
+struct swap_report {
+	long swapped, cached, ksm, bad;
+};
+
+static struct swap_report *rep;
+
+static bool swap_kid(char *area, char c)
+{
+	switch (c) {
+	case 'm':	/* map and register the contents */
+		madvise(area, N * ksm_page_size, MADV_NOHUGEPAGE);
+		ksm_fill_pages(area, keys, N);
+		ksm_madvise(area, N, MADV_MERGEABLE);
+		return true;
+	case 's':	/* look, without touching */
+		census(area, &rep->swapped, &rep->cached);
+		return true;
+	case 'r':	/* read them back */
+		rep->bad = ksm_check_pages(area, keys, N, "the moved child's pages");
+		rep->ksm = ksm_count_ksm_pages(area, N);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * One try of case 2: returns 1 if it passed, 0 if it failed, -1 if no page
+ * was left in the swap cache (nothing was checked).
+ */
+static int swap_try(void)
+{
+	char *area = ksm_mmap(N);
+	long swapped, cached, copies;
+	int ret = 0, i, pfd[2] = { -1, -1 };
+	struct iovec iov;
+	struct kid k;
+
+	k = kid_start(area, swap_kid);
+	if (!ksm_cg_attach(cg_x, k.pid) || !kid_do(&k, 'm'))
+		goto out;
+	madvise(area, N * ksm_page_size, MADV_NOHUGEPAGE);
+	ksm_fill_pages(area, keys, N);
+	ksm_madvise(area, N, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	if (!ksm_wait_merged(N, N))
+		goto out;
+	ksm_set("run", 0);
+	/*
+	 * A pipe holds a reference to each KSM page (vmsplice): reclaim
+	 * unmaps them and writes them out, but cannot free them, so that
+	 * they stay in the swap cache, where a swapin finds them.
+	 */
+	iov.iov_base = area;
+	iov.iov_len = N * ksm_page_size;
+	if (pipe(pfd) || vmsplice(pfd[1], &iov, 1, 0) != (ssize_t)iov.iov_len) {
+		ksft_print_msg("vmsplice: %s\n", strerror(errno));
+		goto out;
+	}
+	for (i = 0; i < 16; i++) {
+		ksm_cg_write(cg_x, "memory.reclaim", "64M");
+		census(area, &swapped, &cached);
+		if (!kid_do(&k, 's'))
+			goto out;
+		if (swapped == N && rep->swapped == N)
+			break;
+	}
+	ksft_print_msg("reclaims %d: parent swapped %ld cached %ld, child swapped %ld cached %ld\n",
+		       i + 1, swapped, cached, rep->swapped, rep->cached);
+	if (swapped != N || rep->swapped != N)
+		goto out;
+	if (rep->cached <= 0) {
+		ret = -1;
+		goto out;
+	}
+	if (!ksm_cg_attach(cg_y, k.pid))
+		goto out;
+	copies = ksm_vmstat("ksm_swpin_copy");
+	if (!kid_do(&k, 'r'))
+		goto out;
+	copies = ksm_vmstat("ksm_swpin_copy") - copies;
+	ksft_print_msg("child in Y read its pages: %ld KSM pages, %ld bad, ksm_swpin_copy +%ld\n",
+		       rep->ksm, rep->bad, copies);
+	ret = rep->ksm == 0 && rep->bad == 0 && copies >= rep->cached &&
+	      !ksm_check_pages(area, keys, N, "the parent's pages");
+out:
+	if (pfd[0] >= 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+	}
+	ret = kid_stop(&k) ? ret : 0;
+	munmap(area, N * ksm_page_size);
+	ksm_unmerge_all();
+	return ret;
+}
+
+static void test_swapin(void)
+{
+	int ret = -1, i;
+
+	for (i = 0; i < N; i++)
+		keys[i] = KEY + i;
+	for (i = 0; i < RETRIES && ret < 0; i++)
+		ret = swap_try();
+	if (ret < 0)
+		ksft_print_msg("no KSM page was left in the swap cache in %d tries\n",
+			       RETRIES);
+	ksft_test_result(ret == 1, "memcg: a swapped-out KSM page of X comes back to a process moved to Y as a copy\n");
+}
+
+int main(void)
+{
+	ksft_print_header();
+	ksft_set_plan(3);
+	ksm_selftest_init(4 * N, 0, 0);
+	if (!ksm_file_exists("merge_domain"))
+		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
+	if (geteuid())
+		ksft_exit_skip("needs root\n");
+	rep = mmap(NULL, sizeof(*rep), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (rep == MAP_FAILED)
+		ksft_exit_fail_msg("mmap: %s\n", strerror(errno));
+
+	ksm_set("run", 0);
+	if (ksm_write_str("merge_domain", "user"))
+		ksft_exit_fail_msg("merge_domain user refused\n");
+	test_fork_shared();
+
+	if (!ksm_have_swap())
+		ksft_exit_skip("no swap: reclaim cannot push KSM pages out\n");
+	if (!ksm_cg_create("ksmdsX", "memory.reclaim", cg_x, sizeof(cg_x), why, sizeof(why)) ||
+	    !ksm_cg_create("ksmdsY", "memory.reclaim", cg_y, sizeof(cg_y), why, sizeof(why)))
+		ksft_exit_fail_msg("%s\n", why);
+	if (!ksm_cg_attach(cg_x, getpid()))
+		ksft_exit_fail_msg("cannot move into %s\n", cg_x);
+	if (ksm_write_str("merge_domain", "memcg"))
+		ksft_exit_fail_msg("merge_domain memcg refused\n");
+	test_swapin();
+
+	ksm_cg_attach(ksm_cg_root(), getpid());
+	ksm_cg_remove(cg_x);
+	ksm_cg_remove(cg_y);
+	ksm_cg_unmount();
+	ksft_finished();
+}
