@@ -10,16 +10,16 @@
  * A domain is a 64-bit key.  The stable trees are ordered by key first,
  * then by checksum and content; every stable node keeps the key it was
  * made with, and a mapping whose mm's key is no longer its node's is
- * unshared at ksmd's next visit (scan.c).  The unstable table mixes the
- * key into the bucket, and a candidate's key is taken afresh before a
+ * unshared at ksmd's next visit (scan.c).  The unstable table mixes the key
+ * into the bucket, and a candidate's key is taken afresh before a
  * merge.  Two ways of mapping a KSM page that ksmd does not see are closed
- * too: a page other mms map as well (shared by a fork) never becomes a KSM
- * page (merge.c), and a swapin gives a process a copy of a KSM page of
- * another domain than its own (rmap.c).  The zero page (use_zero_pages) is the one thing shared across
- * domains: every process can map it anyway, so merging with it tells
- * nothing of another domain.  A memory cgroup can still refuse it for its
- * subtree (memory.ksm_use_zero_pages 0): its zero-filled pages then merge
- * within their domain, as any other content.
+ * too: a page other mms may map as well (shared by a fork) never becomes a
+ * KSM page (merge.c), and a swapin gives a process a copy of a KSM page of
+ * another domain than its own (rmap.c).  The zero page (use_zero_pages) is
+ * the one thing shared across domains: every process can map it anyway, so
+ * merging with it tells nothing of another domain.  A memory cgroup can
+ * still refuse it for its subtree (memory.ksm_use_zero_pages 0): its
+ * zero-filled pages then merge within their domain, as any other content.
  *
  * The settings of a memory cgroup (memory.ksm, memory.ksm_domain) are kept
  * here, in an xarray indexed by cgroup id, for the cgroups that have any:

@@ -540,6 +540,27 @@ void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
 				NULL);
 }
 
+/*
+ * With merge domains, may @page (locked, mapped by the mm being scanned)
+ * become a KSM page?  Not if another mm maps it too (shared since a fork),
+ * or holds a swap entry of it while it is in the swap cache (a fork's
+ * page swapped out, then in by this mm only): that mm may be of another
+ * domain, and ksmd never looks at it if it is not registered, so it would
+ * keep, or get, a mapping of this domain's KSM page.  The page can still
+ * merge into a KSM page, or be the tree page of a pair: only this mapping
+ * moves then.  Neither can change meanwhile: a new mapping takes a fork of
+ * this mm, whose mmap_lock is held, and a new swap entry the page lock.
+ */
+static bool ksm_domain_exclusive(struct page *page)
+{
+	if (READ_ONCE(ksm_merge_domain) == KSM_DOMAIN_GLOBAL)
+		return true;
+	if (page_mapcount(page) > 1)
+		return false;
+	/* Its swap slot goes, unless a swap entry elsewhere refers to it. */
+	return !PageSwapCache(page) || folio_free_swap(page_folio(page));
+}
+
 /**
  * ksm_merge_pair() - make a new KSM page of two identical pages
  * @item: the rmap item of @page
@@ -555,7 +576,9 @@ void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
  * referenced by the caller.  Both are write-protected and compared before
  * @page becomes a KSM page: if the tree page cannot follow, nothing was
  * merged and @page stays an ordinary page.  Once merged, @tree_item leaves
- * the unstable table, and both items are on the new node.
+ * the unstable table, and both items are on the new node.  With merge
+ * domains, a @page that another mm may map is refused (-EAGAIN): see
+ * ksm_domain_exclusive().
  *
  * Context: ksm_mutex and the mmap_lock of @vma's mm held; the mmap_lock of
  * @tree_item's mm, if another, is only tried.
@@ -575,6 +598,10 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	pte_t orig, torig;
 
 	mmap_assert_locked(vma->vm_mm);
+	/* A first look, unlocked, before any work: see ksm_domain_exclusive(). */
+	if (READ_ONCE(ksm_merge_domain) != KSM_DOMAIN_GLOBAL &&
+	    page_mapcount(page) > 1)
+		return -EAGAIN;
 	node = ksm_alloc_node();
 	if (!node)
 		return -ENOMEM;
@@ -592,17 +619,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 
 	if (!PageAnon(page) || PageKsm(page) || !ksm_lock_small(page))
 		goto out;
-	/*
-	 * With merge domains, a page that another mm maps too (shared since
-	 * a fork) does not become a KSM page: that mm may be of another
-	 * domain, and ksmd never looks at it if it is not registered, so it
-	 * would keep a mapping of this domain's KSM page.  The page can still
-	 * merge into a KSM page, or be the tree page of a pair: only this
-	 * mapping moves then.  Its mapcount cannot grow meanwhile: that takes
-	 * a fork of this mm, whose mmap_lock is held.
-	 */
-	if (READ_ONCE(ksm_merge_domain) != KSM_DOMAIN_GLOBAL &&
-	    page_mapcount(page) > 1)
+	if (!ksm_domain_exclusive(page))
 		goto unlock;
 	if (ksm_wrprotect(vma, ksm_item_addr(item), page, &orig))
 		goto unlock;
