@@ -16,7 +16,13 @@
  *     fork-shared page that became a KSM page itself would stay mapped by
  *     the child, of the parent's domain, for as long as the child lives:
  *     ksmd never looks at an mm that is not registered.
- *  2. merge_domain "memcg".  The test and a child, both in memory cgroup
+ *  2. The same by way of swap: the fork-shared pages go out in both
+ *     processes (memory.reclaim) and come back in the parent only, each
+ *     then in the swap cache for the child's swap entry, mapped once.  The
+ *     parent merges them with N pages of its own; the child, still of
+ *     uid 0, reads its pages, then takes uid 65534: none of them may be a
+ *     KSM page.
+ *  3. merge_domain "memcg".  The test and a child, both in memory cgroup
  *     X, map the same N contents; they merge (pages_shared N,
  *     pages_sharing N).  ksmd stops, a pipe takes a reference to each KSM
  *     page (vmsplice), and memory.reclaim pushes them out until every pte
@@ -30,8 +36,9 @@
  *     reported failed after RETRIES.
  *
  * Before mm/ksm/merge.c and rmap.c checked these, case 1 left a KSM page of
- * the parent's domain in the child, and case 2 mapped the swap-cache KSM
- * pages of X in the child of Y.
+ * the parent's domain in the child, and case 3 mapped the swap-cache KSM
+ * pages of X in the child of Y; before merge.c also looked for swap
+ * entries, case 2 left KSM pages in the child.
  *
  * The lab's time limit for this program - limit: 300s
  */
@@ -176,6 +183,83 @@ static void test_fork_shared(void)
 }
 
 /* Pages of the first N of @area: swap entries, and in memory (mincore). */
+static void census(char *area, long *swapped, long *cached);
+
+struct swap_report {
+	long swapped, cached, ksm, bad;
+};
+
+static struct swap_report *rep;
+
+static bool swapped_fork_kid(char *area, char c)
+{
+	switch (c) {
+	case 's':	/* look, without touching */
+		census(area, &rep->swapped, &rep->cached);
+		return true;
+	case 'r':	/* read them back */
+		rep->bad = ksm_check_pages(area, keys, N, "the child's pages");
+		return true;
+	case 'u':	/* another uid, another domain */
+		return !setresuid(65534, 65534, 65534);
+	}
+	return false;
+}
+
+/*
+ * Case 1 again, the fork-shared pages by way of swap: out in both, then
+ * back in the parent only, so that each stays in the swap cache for the
+ * child's swap entry, mapped once.  The parent merges them with pages of
+ * its own; the child, of the same uid until then, reads its pages and
+ * then takes uid 65534: none of them may be a KSM page.
+ */
+static void test_swapped_fork(void)
+{
+	char *area = ksm_mmap(2 * N);
+	long swapped, cached, kid_ksm = -1;
+	struct kid k;
+	bool ok = false;
+	size_t i;
+	int try;
+
+	madvise(area, 2 * N * ksm_page_size, MADV_NOHUGEPAGE);
+	for (i = 0; i < N; i++)
+		keys[i] = KEY;
+	ksm_fill_pages(area, keys, N);
+	k = kid_start(area, swapped_fork_kid);
+	for (try = 0; try < 16; try++) {
+		ksm_cg_write(cg_x, "memory.reclaim", "64M");
+		census(area, &swapped, &cached);
+		if (!kid_do(&k, 's'))
+			goto out;
+		if (swapped == N && rep->swapped == N)
+			break;
+	}
+	ksft_print_msg("reclaims %d: parent swapped %ld, child swapped %ld\n",
+		       try + 1, swapped, rep->swapped);
+	if (swapped != N || rep->swapped != N)
+		goto out;
+	/* In again in the parent only: each in the swap cache, mapped once. */
+	if (ksm_check_pages(area, keys, N, "the parent's swapped-in pages"))
+		goto out;
+	ksm_fill_pages(ksm_page_addr(area, N), keys, N);
+	ksm_madvise(area, 2 * N, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	if (!ksm_wait_merged(1, 2 * N - 1))
+		goto out;
+	ksm_set("run", 0);
+	if (!kid_do(&k, 'r') || rep->bad || !kid_do(&k, 'u'))
+		goto out;
+	kid_ksm = ksm_pages_of(k.pid, area, N);
+	ksft_print_msg("KSM pages: parent %ld of %d, child %ld of %d\n",
+		       ksm_count_ksm_pages(area, 2 * N), 2 * N, kid_ksm, N);
+	ok = kid_ksm == 0;
+out:
+	ok &= kid_stop(&k);
+	munmap(area, 2 * N * ksm_page_size);
+	ksft_test_result(ok, "user: a fork-shared page swapped in by one process never becomes a KSM page the other maps\n");
+}
+
 static void census(char *area, long *swapped, long *cached)
 {
 	unsigned char vec[N];
@@ -192,12 +276,6 @@ static void census(char *area, long *swapped, long *cached)
 	for (i = 0; i < N; i++)
 		*cached += vec[i] & 1;
 }
-
-struct swap_report {
-	long swapped, cached, ksm, bad;
-};
-
-static struct swap_report *rep;
 
 static bool swap_kid(char *area, char c)
 {
@@ -305,7 +383,7 @@ static void test_swapin(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	ksm_selftest_init(4 * N, 0, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
@@ -321,16 +399,24 @@ int main(void)
 		ksft_exit_fail_msg("merge_domain user refused\n");
 	test_fork_shared();
 
-	if (!ksm_have_swap())
-		ksft_exit_skip("no swap: reclaim cannot push KSM pages out\n");
+	if (!ksm_have_swap()) {
+		ksft_test_result_skip("no swap: reclaim cannot push KSM pages out\n");
+		ksft_test_result_skip("no swap: reclaim cannot push KSM pages out\n");
+		ksft_finished();
+	}
 	if (!ksm_cg_create("ksmdsX", "memory.reclaim", cg_x, sizeof(cg_x), why, sizeof(why)) ||
-	    !ksm_cg_create("ksmdsY", "memory.reclaim", cg_y, sizeof(cg_y), why, sizeof(why)))
-		ksft_exit_fail_msg("%s\n", why);
-	if (!ksm_cg_attach(cg_x, getpid()))
-		ksft_exit_fail_msg("cannot move into %s\n", cg_x);
-	if (ksm_write_str("merge_domain", "memcg"))
-		ksft_exit_fail_msg("merge_domain memcg refused\n");
-	test_swapin();
+	    !ksm_cg_create("ksmdsY", "memory.reclaim", cg_y, sizeof(cg_y), why, sizeof(why)) ||
+	    !ksm_cg_attach(cg_x, getpid())) {
+		ksft_print_msg("memory cgroups: %s\n", why);
+		ksft_test_result_fail("memory cgroups for the swap cases\n");
+		ksft_test_result_fail("memory cgroups for the swap cases\n");
+	} else {
+		test_swapped_fork();
+		if (ksm_unmerge_all() && !ksm_write_str("merge_domain", "memcg"))
+			test_swapin();
+		else
+			ksft_test_result_fail("merge_domain memcg refused\n");
+	}
 
 	ksm_cg_attach(ksm_cg_root(), getpid());
 	ksm_cg_remove(cg_x);
