@@ -541,15 +541,16 @@ void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
 }
 
 /*
- * With merge domains, may @page (locked, mapped by the mm being scanned)
- * become a KSM page?  Not if another mm maps it too (shared since a fork),
- * or holds a swap entry of it while it is in the swap cache (a fork's
- * page swapped out, then in by this mm only): that mm may be of another
- * domain, and ksmd never looks at it if it is not registered, so it would
- * keep, or get, a mapping of this domain's KSM page.  The page can still
- * merge into a KSM page, or be the tree page of a pair: only this mapping
- * moves then.  Neither can change meanwhile: a new mapping takes a fork of
- * this mm, whose mmap_lock is held, and a new swap entry the page lock.
+ * With merge domains, may @page (locked, mapped in an mm whose mmap_lock is
+ * held) become a KSM page?  Not if another mm maps it too (shared since a
+ * fork), or holds a swap entry of it while it is in the swap cache (a
+ * fork's page swapped out, then in by this mm only): that mm may be of
+ * another domain, and ksmd never looks at it if it is not registered, so
+ * it would keep, or get, a mapping of this domain's KSM page.  The page
+ * can still merge into a KSM page, or be the other page of a pair: only
+ * this mapping moves then.  Neither can change meanwhile: a new mapping
+ * takes a fork of this mm, whose mmap_lock is held, and a new swap entry
+ * the page lock.
  */
 static bool ksm_domain_exclusive(struct page *page)
 {
@@ -561,6 +562,14 @@ static bool ksm_domain_exclusive(struct page *page)
 	return !PageSwapCache(page) || folio_free_swap(page_folio(page));
 }
 
+/* One page of a pair: the item that maps it, where, and the page. */
+struct ksm_pair_half {
+	struct ksm_rmap_item *item;
+	struct vm_area_struct *vma;
+	unsigned long addr;
+	struct page *page;
+};
+
 /**
  * ksm_merge_pair() - make a new KSM page of two identical pages
  * @item: the rmap item of @page
@@ -571,14 +580,16 @@ static bool ksm_domain_exclusive(struct page *page)
  * @tree_page: the page @tree_item maps
  *
  * @page (mapped by @item at its address in @vma, the mm being scanned) and
- * @tree_page (mapped by @tree_item) look identical: make @page a KSM page
- * mapped in both places, with a new stable node.  Both pages are
- * referenced by the caller.  Both are write-protected and compared before
- * @page becomes a KSM page: if the tree page cannot follow, nothing was
- * merged and @page stays an ordinary page.  Once merged, @tree_item leaves
- * the unstable table, and both items are on the new node.  With merge
- * domains, a @page that another mm may map is refused (-EAGAIN): see
- * ksm_domain_exclusive().
+ * @tree_page (mapped by @tree_item) look identical: make one of them a KSM
+ * page mapped in both places, with a new stable node.  Both pages are
+ * referenced by the caller.  The one to become the KSM page is @page,
+ * unless, with merge domains, another mm may map it
+ * (ksm_domain_exclusive()): then it is @tree_page, if no other mm may map
+ * that one, and else the pair is refused (-EAGAIN).  Both are
+ * write-protected and compared before the first becomes a KSM page: if
+ * the other cannot follow, nothing was merged and the first stays an
+ * ordinary page.  Once merged, @tree_item has left the unstable table,
+ * and both items are on the new node.
  *
  * Context: ksm_mutex and the mmap_lock of @vma's mm held; the mmap_lock of
  * @tree_item's mm, if another, is only tried.
@@ -589,18 +600,24 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		   struct page *page, u64 domain,
 		   struct ksm_rmap_item *tree_item, struct page *tree_page)
 {
-	unsigned long taddr = ksm_item_addr(tree_item);
+	struct ksm_pair_half k = {
+		.item = item, .vma = vma, .addr = ksm_item_addr(item),
+		.page = page,
+	};
+	struct ksm_pair_half f = {
+		.item = tree_item, .addr = ksm_item_addr(tree_item),
+		.page = tree_page,
+	};
 	struct mm_struct *tmm = tree_item->mm;
 	struct ksm_stable_node *node;
-	struct vm_area_struct *tvma;
-	bool tlocked = false, lone = false;
+	bool tlocked = false, lone = false, tried;
 	int err = -EAGAIN;
-	pte_t orig, torig;
+	pte_t orig, forig;
 
 	mmap_assert_locked(vma->vm_mm);
 	/* A first look, unlocked, before any work: see ksm_domain_exclusive(). */
 	if (READ_ONCE(ksm_merge_domain) != KSM_DOMAIN_GLOBAL &&
-	    page_mapcount(page) > 1)
+	    page_mapcount(page) > 1 && page_mapcount(tree_page) > 1)
 		return -EAGAIN;
 	node = ksm_alloc_node();
 	if (!node)
@@ -613,48 +630,60 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	}
 	if (ksm_test_exit(tmm))
 		goto out;
-	tvma = ksm_item_vma(tree_item);
-	if (!tvma)
+	f.vma = ksm_item_vma(tree_item);
+	if (!f.vma)
 		goto out;
 
-	if (!PageAnon(page) || PageKsm(page) || !ksm_lock_small(page))
-		goto out;
-	if (!ksm_domain_exclusive(page))
+	/* @page to be the KSM page, or else @tree_page. */
+	for (tried = false;; tried = true) {
+		if (!PageAnon(k.page) || PageKsm(k.page) ||
+		    !ksm_lock_small(k.page))
+			goto out;
+		if (ksm_domain_exclusive(k.page))
+			break;
+		unlock_page(k.page);
+		if (tried)
+			goto out;
+		swap(k, f);
+	}
+	if (ksm_wrprotect(k.vma, k.addr, k.page, &orig))
 		goto unlock;
-	if (ksm_wrprotect(vma, ksm_item_addr(item), page, &orig))
-		goto unlock;
-	err = ksm_merge_begin(tvma, taddr, tree_page, page, &torig);
+	err = ksm_merge_begin(f.vma, f.addr, f.page, k.page, &forig);
 	if (err)
 		goto unlock;
 
 	/*
 	 * Both pages are read-only where they are mapped, and equal: make
-	 * @page a KSM page, dirty so that reclaim never takes it for a lazily
-	 * freed page, and accessed: it stands for every page merged into it,
-	 * so reclaim should not take it at its first look either.  Its item
-	 * is linked before the node is published in page->mapping.
+	 * k.page a KSM page, dirty so that reclaim never takes it for a
+	 * lazily freed page, and accessed: it stands for every page merged
+	 * into it, so reclaim should not take it at its first look either.
+	 * Its item is linked (out of the unstable table first, if the tree's)
+	 * before the node is published in page->mapping.
 	 */
-	if (!PageDirty(page))
-		SetPageDirty(page);
-	mark_page_accessed(page);
+	if (!PageDirty(k.page))
+		SetPageDirty(k.page);
+	mark_page_accessed(k.page);
 	node->kind = KSM_NODE_PLAIN;
-	node->kpfn = page_to_pfn(page);
-	node->nid = ksm_tree_nid(page);
+	node->kpfn = page_to_pfn(k.page);
+	node->nid = ksm_tree_nid(k.page);
 	node->domain = domain;
 	/* Of the content as it now stays: it may differ from the item's. */
-	node->checksum = ksm_calc_checksum(page);
-	ksm_stable_link(item, node, vma->anon_vma);
+	node->checksum = ksm_calc_checksum(k.page);
+	if (k.item == tree_item)
+		ksm_unstable_remove(tree_item);
+	ksm_stable_link(k.item, node, k.vma->anon_vma);
 	/* Pairs with the lockless reads of page->mapping by rmap walkers. */
 	smp_wmb();
-	ksm_folio_set_node(page_folio(page), node);
+	ksm_folio_set_node(page_folio(k.page), node);
 
-	err = ksm_merge_end(tvma, taddr, tree_page, page, torig);
+	err = ksm_merge_end(f.vma, f.addr, f.page, k.page, forig);
 	if (!err) {
-		ksm_unstable_remove(tree_item);
-		ksm_stable_link(tree_item, node, tvma->anon_vma);
+		if (f.item == tree_item)
+			ksm_unstable_remove(tree_item);
+		ksm_stable_link(f.item, node, f.vma->anon_vma);
 	} else {
 		/*
-		 * The tree pte changed at the last moment: undo, below.  The
+		 * The other pte changed at the last moment: undo, below.  The
 		 * item stays on the node until ksmd's next visit (an rmap
 		 * walker that found the page anon may be reading it unlocked).
 		 */
@@ -664,19 +693,19 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	 * Once published, the node lives as long as the page: an rmap walk
 	 * that found the page anon, unlocked, may be reading it.
 	 */
-	ksm_stable_add(node, page);
+	ksm_stable_add(node, k.page);
 	node = NULL;
 unlock:
-	unlock_page(page);
+	unlock_page(k.page);
 	/* A KSM page mapped once is no merge: back to an ordinary page. */
 	if (lone)
-		ksm_break_one(vma, ksm_item_addr(item));
+		ksm_break_one(k.vma, k.addr);
 out:
 	if (tlocked)
 		mmap_read_unlock(tmm);
 free:
 	if (node)
 		ksm_free_node(node);
-	trace_ksm_merge_one_page(page_to_pfn(page), item, item->mm, err);
+	trace_ksm_merge_one_page(page_to_pfn(k.page), k.item, k.item->mm, err);
 	return err;
 }
