@@ -16,6 +16,10 @@
  *     fork-shared page that became a KSM page itself would stay mapped by
  *     the child, of the parent's domain, for as long as the child lives:
  *     ksmd never looks at an mm that is not registered.
+ *     Then with N contents, each in a fork-shared page and in a page of
+ *     the parent's own at a lower address, which ksmd finds first: each
+ *     pair must merge (pages_shared N, pages_sharing N), the parent's own
+ *     page the KSM page, and again none of the child's pages a KSM page.
  *  2. The same by way of swap: the fork-shared pages go out in both
  *     processes (memory.reclaim) and come back in the parent only, each
  *     then in the swap cache for the child's swap entry, mapped once.  The
@@ -38,7 +42,9 @@
  * Before mm/ksm/merge.c and rmap.c checked these, case 1 left a KSM page of
  * the parent's domain in the child, and case 3 mapped the swap-cache KSM
  * pages of X in the child of Y; before merge.c also looked for swap
- * entries, case 2 left KSM pages in the child.
+ * entries, case 2 left KSM pages in the child; before it could make the
+ * page found in the unstable table the KSM page of a pair, the pairs of
+ * case 1's second part never merged.
  *
  * The lab's time limit for this program - limit: 300s
  */
@@ -180,6 +186,44 @@ static void test_fork_shared(void)
 	munmap(area, 2 * N * ksm_page_size);
 	ok = ksm_unmerge_all();
 	ksft_test_result(ok, "user: run=2 leaves every counter 0\n");
+}
+
+/*
+ * Case 1, the other way round: each fork-shared page has a twin of the
+ * parent's own at a lower address, which ksmd finds first.  The twin is in
+ * the unstable table when the shared page comes: the twin must be the one
+ * to become the KSM page, the shared page's mapping in the parent merged
+ * into it.
+ */
+static void test_fork_shared_twin(void)
+{
+	char *area = ksm_mmap(2 * N), *shared = ksm_page_addr(area, N);
+	long kid_ksm, ksm;
+	struct kid k;
+	bool ok;
+	size_t i;
+
+	madvise(area, 2 * N * ksm_page_size, MADV_NOHUGEPAGE);
+	for (i = 0; i < N; i++)
+		keys[i] = KEY + 1 + i;
+	ksm_fill_pages(shared, keys, N);
+	k = kid_start(shared, fork_kid);
+	ok = kid_do(&k, 'u');
+	if (!ok)
+		ksft_print_msg("the child could not take uid 65534\n");
+	ksm_fill_pages(area, keys, N);
+	ksm_madvise(area, 2 * N, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	ok = ok && ksm_wait_merged(N, N);
+	ksm = ksm_count_ksm_pages(area, 2 * N);
+	kid_ksm = ksm_pages_of(k.pid, shared, N);
+	ksft_print_msg("KSM pages: parent %ld of %d, child %ld of %d\n",
+		       ksm, 2 * N, kid_ksm, N);
+	ok = ok && ksm == 2 * N && kid_ksm == 0 && kid_do(&k, 'c');
+	ok &= kid_stop(&k);
+	munmap(area, 2 * N * ksm_page_size);
+	ok &= ksm_unmerge_all();
+	ksft_test_result(ok, "user: a page of the parent's own pairs with its fork-shared twin, found after it\n");
 }
 
 /* Pages of the first N of @area: swap entries, and in memory (mincore). */
@@ -383,7 +427,7 @@ static void test_swapin(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	ksm_selftest_init(4 * N, 0, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
@@ -398,6 +442,7 @@ int main(void)
 	if (ksm_write_str("merge_domain", "user"))
 		ksft_exit_fail_msg("merge_domain user refused\n");
 	test_fork_shared();
+	test_fork_shared_twin();
 
 	if (!ksm_have_swap()) {
 		ksft_test_result_skip("no swap: reclaim cannot push KSM pages out\n");
