@@ -70,6 +70,22 @@ if [ -d "$ROOT/mm/ksm" ]; then
 	fi
 fi
 
+# Mutants (make mutants): each must still apply to today's sources, or it
+# tests nothing; make mutants is too long for make check, this is not.
+if ls "$LAB"/mutants/*.patch >/dev/null 2>&1; then
+	stale=
+	for p in "$LAB"/mutants/*.patch; do
+		patch --dry-run -p1 -s -f -d "$ROOT" <"$p" >/dev/null 2>&1 ||
+			stale="$stale $(basename "$p" .patch)"
+	done
+	nmut=$(ls "$LAB"/mutants/*.patch | wc -l)
+	if [ -z "$stale" ]; then
+		res ok "lab/mutants: all $nmut apply to today's sources"
+	else
+		res "not ok" "lab/mutants: these no longer apply:$stale"
+	fi
+fi
+
 # Exports: every symbol stock 6.1's KSM exports, ours exports too (a
 # modular KVM on powerpc calls ksm_madvise()).
 exports() { grep -ohE 'EXPORT_SYMBOL(_GPL)?\([a-z_0-9]+\)' "$@" | sort -u; }
