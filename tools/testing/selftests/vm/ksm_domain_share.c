@@ -155,49 +155,20 @@ static bool fork_kid(char *area, char c)
 	return false;
 }
 
-static void test_fork_shared(void)
-{
-	char *area = ksm_mmap(2 * N);
-	long kid_ksm, ksm;
-	struct kid k;
-	bool ok;
-	size_t i;
-
-	madvise(area, 2 * N * ksm_page_size, MADV_NOHUGEPAGE);
-	for (i = 0; i < N; i++)
-		keys[i] = KEY;
-	ksm_fill_pages(area, keys, N);
-	k = kid_start(area, fork_kid);
-	ok = kid_do(&k, 'u');
-	if (!ok)
-		ksft_print_msg("the child could not take uid 65534\n");
-	/* N more pages of the content, the parent's own. */
-	ksm_fill_pages(ksm_page_addr(area, N), keys, N);
-	ksm_madvise(area, 2 * N, MADV_MERGEABLE);
-	ksm_set("run", 1);
-	ok = ok && ksm_wait_merged(1, 2 * N - 1);
-	ksm = ksm_count_ksm_pages(area, 2 * N);
-	kid_ksm = ksm_pages_of(k.pid, area, N);
-	ksft_print_msg("KSM pages: parent %ld of %d, child %ld of %d\n",
-		       ksm, 2 * N, kid_ksm, N);
-	ok = ok && ksm == 2 * N && kid_ksm == 0 && kid_do(&k, 'c');
-	ok &= kid_stop(&k);
-	ksft_test_result(ok, "user: a page shared by fork with another uid's process never becomes a KSM page it maps\n");
-	munmap(area, 2 * N * ksm_page_size);
-	ok = ksm_unmerge_all();
-	ksft_test_result(ok, "user: run=2 leaves every counter 0\n");
-}
-
 /*
- * Case 1, the other way round: each fork-shared page has a twin of the
- * parent's own at a lower address, which ksmd finds first.  The twin is in
- * the unstable table when the shared page comes: the twin must be the one
- * to become the KSM page, the shared page's mapping in the parent merged
- * into it.
+ * Case 1: N fork-shared pages, kept by a child of uid 65534, and N pages
+ * of the parent's own, at the higher addresses, all one content; or, with
+ * @twins, N contents, each in a fork-shared page and in a page of the
+ * parent's own at a lower address, which ksmd finds first (in the
+ * unstable table when the shared page comes: it must become the KSM page,
+ * the shared page's mapping in the parent merged into it).  True if every
+ * page of the parent ends a KSM page, none of the child's, the counters
+ * right and the child's contents intact.
  */
-static void test_fork_shared_twin(void)
+static bool fork_shared_merge(bool twins)
 {
-	char *area = ksm_mmap(2 * N), *shared = ksm_page_addr(area, N);
+	char *area = ksm_mmap(2 * N), *upper = ksm_page_addr(area, N);
+	char *shared = twins ? upper : area, *own = twins ? area : upper;
 	long kid_ksm, ksm;
 	struct kid k;
 	bool ok;
@@ -205,16 +176,17 @@ static void test_fork_shared_twin(void)
 
 	madvise(area, 2 * N * ksm_page_size, MADV_NOHUGEPAGE);
 	for (i = 0; i < N; i++)
-		keys[i] = KEY + 1 + i;
+		keys[i] = twins ? KEY + 1 + i : KEY;
 	ksm_fill_pages(shared, keys, N);
 	k = kid_start(shared, fork_kid);
 	ok = kid_do(&k, 'u');
 	if (!ok)
 		ksft_print_msg("the child could not take uid 65534\n");
-	ksm_fill_pages(area, keys, N);
+	ksm_fill_pages(own, keys, N);
 	ksm_madvise(area, 2 * N, MADV_MERGEABLE);
 	ksm_set("run", 1);
-	ok = ok && ksm_wait_merged(N, N);
+	ok = ok && (twins ? ksm_wait_merged(N, N) :
+			    ksm_wait_merged(1, 2 * N - 1));
 	ksm = ksm_count_ksm_pages(area, 2 * N);
 	kid_ksm = ksm_pages_of(k.pid, shared, N);
 	ksft_print_msg("KSM pages: parent %ld of %d, child %ld of %d\n",
@@ -222,8 +194,7 @@ static void test_fork_shared_twin(void)
 	ok = ok && ksm == 2 * N && kid_ksm == 0 && kid_do(&k, 'c');
 	ok &= kid_stop(&k);
 	munmap(area, 2 * N * ksm_page_size);
-	ok &= ksm_unmerge_all();
-	ksft_test_result(ok, "user: a page of the parent's own pairs with its fork-shared twin, found after it\n");
+	return ok;
 }
 
 /* Pages of the first N of @area: swap entries, and in memory (mincore). */
@@ -234,6 +205,30 @@ struct swap_report {
 };
 
 static struct swap_report *rep;
+
+/*
+ * Reclaim in cgroup X until the first N pages of @area are swap entries
+ * both here and in @k (a kid that answers 's' with a census into *rep);
+ * *@cached: how many of ours are still in memory.  False if they are not
+ * all out after 16 reclaims.
+ */
+static bool swap_out_both(struct kid *k, char *area, long *cached)
+{
+	long swapped = 0;
+	int try;
+
+	for (try = 0; try < 16; try++) {
+		ksm_cg_write(cg_x, "memory.reclaim", "64M");
+		census(area, &swapped, cached);
+		if (!kid_do(k, 's'))
+			return false;
+		if (swapped == N && rep->swapped == N)
+			break;
+	}
+	ksft_print_msg("reclaims %d: parent swapped %ld cached %ld, child swapped %ld cached %ld\n",
+		       try + 1, swapped, *cached, rep->swapped, rep->cached);
+	return swapped == N && rep->swapped == N;
+}
 
 static bool swapped_fork_kid(char *area, char c)
 {
@@ -260,28 +255,17 @@ static bool swapped_fork_kid(char *area, char c)
 static void test_swapped_fork(void)
 {
 	char *area = ksm_mmap(2 * N);
-	long swapped, cached, kid_ksm = -1;
+	long cached, kid_ksm = -1;
 	struct kid k;
 	bool ok = false;
 	size_t i;
-	int try;
 
 	madvise(area, 2 * N * ksm_page_size, MADV_NOHUGEPAGE);
 	for (i = 0; i < N; i++)
 		keys[i] = KEY;
 	ksm_fill_pages(area, keys, N);
 	k = kid_start(area, swapped_fork_kid);
-	for (try = 0; try < 16; try++) {
-		ksm_cg_write(cg_x, "memory.reclaim", "64M");
-		census(area, &swapped, &cached);
-		if (!kid_do(&k, 's'))
-			goto out;
-		if (swapped == N && rep->swapped == N)
-			break;
-	}
-	ksft_print_msg("reclaims %d: parent swapped %ld, child swapped %ld\n",
-		       try + 1, swapped, rep->swapped);
-	if (swapped != N || rep->swapped != N)
+	if (!swap_out_both(&k, area, &cached))
 		goto out;
 	/* In again in the parent only: each in the swap cache, mapped once. */
 	if (ksm_check_pages(area, keys, N, "the parent's swapped-in pages"))
@@ -347,8 +331,8 @@ static bool swap_kid(char *area, char c)
 static int swap_try(void)
 {
 	char *area = ksm_mmap(N);
-	long swapped, cached, copies;
-	int ret = 0, i, pfd[2] = { -1, -1 };
+	long cached, copies;
+	int ret = 0, pfd[2] = { -1, -1 };
 	struct iovec iov;
 	struct kid k;
 
@@ -373,17 +357,7 @@ static int swap_try(void)
 		ksft_print_msg("vmsplice: %s\n", strerror(errno));
 		goto out;
 	}
-	for (i = 0; i < 16; i++) {
-		ksm_cg_write(cg_x, "memory.reclaim", "64M");
-		census(area, &swapped, &cached);
-		if (!kid_do(&k, 's'))
-			goto out;
-		if (swapped == N && rep->swapped == N)
-			break;
-	}
-	ksft_print_msg("reclaims %d: parent swapped %ld cached %ld, child swapped %ld cached %ld\n",
-		       i + 1, swapped, cached, rep->swapped, rep->cached);
-	if (swapped != N || rep->swapped != N)
+	if (!swap_out_both(&k, area, &cached))
 		goto out;
 	if (rep->cached <= 0) {
 		ret = -1;
@@ -426,6 +400,8 @@ static void test_swapin(void)
 
 int main(void)
 {
+	bool ok;
+
 	ksft_print_header();
 	ksft_set_plan(5);
 	ksm_selftest_init(4 * N, 0, 0);
@@ -441,8 +417,11 @@ int main(void)
 	ksm_set("run", 0);
 	if (ksm_write_str("merge_domain", "user"))
 		ksft_exit_fail_msg("merge_domain user refused\n");
-	test_fork_shared();
-	test_fork_shared_twin();
+	ksft_test_result(fork_shared_merge(false), "user: a page shared by fork with another uid's process never becomes a KSM page it maps\n");
+	ksft_test_result(ksm_unmerge_all(), "user: run=2 leaves every counter 0\n");
+	ok = fork_shared_merge(true);
+	ok &= ksm_unmerge_all();
+	ksft_test_result(ok, "user: a page of the parent's own pairs with its fork-shared twin, found after it\n");
 
 	if (!ksm_have_swap()) {
 		ksft_test_result_skip("no swap: reclaim cannot push KSM pages out\n");
