@@ -310,11 +310,31 @@ static bool ksm_try_zero(struct vm_area_struct *vma, unsigned long addr,
 }
 
 /*
- * The end of a visit to @page (mapped by @item in @vma) that found no KSM
- * page to merge with: the unstable table, where it may find its twin.
+ * @page, found in the unstable table, may be one that @b holds for its own
+ * visit, later in the batch (a visited page's slot is empty): a reference more than its mappings account
+ * for, which the merge would take for a pin, failing it on every pass.
+ * The batch lets go of it before the merge: its visit looks the page up
+ * again, as it does a KSM page's.
+ */
+static void ksm_batch_let_go(struct ksm_batch *b, struct page *page)
+{
+	unsigned int j;
+
+	for (j = 0; j < b->nr; j++) {
+		if (b->page[j] == page) {
+			b->page[j] = NULL;
+			put_page(page);
+			return;
+		}
+	}
+}
+
+/*
+ * The end of a visit to @page (mapped by @item in @b's vma) that found no
+ * KSM page to merge with: the unstable table, where it may find its twin.
  * @fresh: the item was fresh at the visit.
  */
-static void ksm_cmp_unstable(struct vm_area_struct *vma, struct page *page,
+static void ksm_cmp_unstable(struct ksm_batch *b, struct page *page,
 			     struct ksm_rmap_item *item, u64 domain, bool fresh)
 {
 	struct ksm_rmap_item *titem;
@@ -346,7 +366,8 @@ static void ksm_cmp_unstable(struct vm_area_struct *vma, struct page *page,
 		}
 		return;
 	}
-	ksm_merge_pair(item, vma, page, domain, titem, tpage);
+	ksm_batch_let_go(b, tpage);
+	ksm_merge_pair(item, b->vma, page, domain, titem, tpage);
 	put_page(tpage);
 }
 
@@ -440,7 +461,7 @@ static void ksm_merge_pending(struct ksm_batch *b, const struct ksm_step *step)
 		put_page(req->kpage);
 		/* Tried and failed: on to the unstable table. */
 		if (p->tried && req->err)
-			ksm_cmp_unstable(b->vma, req->page, p->item,
+			ksm_cmp_unstable(b, req->page, p->item,
 					 step->domain, p->fresh);
 		put_page(req->page);
 	}
@@ -615,7 +636,7 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 	/* None, or every KSM page of the content full: a twin may pair. */
 	if (kpage)
 		put_page(kpage);
-	ksm_cmp_unstable(vma, page, item, domain, fresh);
+	ksm_cmp_unstable(b, page, item, domain, fresh);
 }
 
 /*
@@ -855,8 +876,10 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 			}
 			if (more)
 				more = ksm_scan_one(b, i, step);
-			if (b->page[i])
+			if (b->page[i]) {
 				put_page(b->page[i]);
+				b->page[i] = NULL;
+			}
 		}
 		ksm_merge_pending(b, step);
 		/* The walk stopped at a full batch, or covered the span. */
