@@ -28,7 +28,7 @@ static struct mm_struct *ksm_test_mm(struct kunit *test)
 	    !list_empty_careful(&ksm_mm_head.scan_list))
 		kunit_skip(test, "KSM is in use: run %u", ksm_run);
 	atomic_set(&mm->mm_count, 1);
-	KUNIT_ASSERT_EQ(test, ksm_add_slot(mm, &first), 0);
+	KUNIT_ASSERT_EQ(test, ksm_cursor_add_mm(mm, &first), 0);
 	KUNIT_EXPECT_TRUE(test, first);
 	return mm;
 }
@@ -143,6 +143,75 @@ static void ksm_test_cursor(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
 	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, 0UL);
 	KUNIT_EXPECT_PTR_EQ(test, ksm_find_slot(mm), NULL);
+	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
+}
+
+/* The slots of the list, from the first, in @mms; how many. */
+static unsigned int ksm_test_slots(struct mm_struct **mms, unsigned int max)
+{
+	struct ksm_mm_slot *slot;
+	unsigned int n = 0;
+
+	spin_lock(&ksm_slots_lock);
+	list_for_each_entry(slot, &ksm_mm_head.scan_list, scan_list)
+		if (n < max)
+			mms[n++] = slot->mm;
+	spin_unlock(&ksm_slots_lock);
+	return n;
+}
+
+/*
+ * A new mm joins just behind the cursor: it is first scanned in the next
+ * pass, so that a stream of forks cannot keep a pass from ending.
+ */
+static void ksm_test_add_behind(struct kunit *test)
+{
+	struct mm_struct *a = ksm_test_mm(test), *b, *c, *got[4];
+	unsigned int quota = 8;
+	bool first;
+
+	b = kunit_kzalloc(test, sizeof(*b), GFP_KERNEL);
+	c = kunit_kzalloc(test, sizeof(*c), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, b);
+	KUNIT_ASSERT_NOT_NULL(test, c);
+	atomic_set(&b->mm_count, 1);
+	atomic_set(&c->mm_count, 1);
+
+	/* Between passes, the cursor past the last mm: at the tail. */
+	KUNIT_ASSERT_EQ(test, ksm_cursor_add_mm(b, &first), 0);
+	KUNIT_EXPECT_FALSE(test, first);
+	KUNIT_ASSERT_EQ(test, ksm_test_slots(got, 4), 2U);
+	KUNIT_EXPECT_PTR_EQ(test, got[0], a);
+	KUNIT_EXPECT_PTR_EQ(test, got[1], b);
+
+	/* In a pass, the cursor on b: between a, scanned, and b. */
+	ksm_lock();
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_start_pass());
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_next_mm(&quota));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_scan.slot->mm, b);
+	mutex_unlock(&ksm_mutex);
+	KUNIT_ASSERT_EQ(test, ksm_cursor_add_mm(c, &first), 0);
+	KUNIT_ASSERT_EQ(test, ksm_test_slots(got, 4), 3U);
+	KUNIT_EXPECT_PTR_EQ(test, got[0], a);
+	KUNIT_EXPECT_PTR_EQ(test, got[1], c);
+	KUNIT_EXPECT_PTR_EQ(test, got[2], b);
+
+	/* After b, the pass is over: c waits for the next. */
+	ksm_lock();
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_next_mm(&quota));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_scan.slot, &ksm_mm_head);
+	KUNIT_EXPECT_TRUE(test, ksm_scan.ending);
+	ksm_cursor_reset(true);
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_start_pass());
+	KUNIT_EXPECT_PTR_EQ(test, ksm_scan.slot->mm, a);
+	KUNIT_ASSERT_TRUE(test, ksm_cursor_next_mm(&quota));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_scan.slot->mm, c);
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+
+	ksm_forget_mm(a);
+	ksm_forget_mm(b);
+	ksm_forget_mm(c);
 	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
 }
 
@@ -504,6 +573,7 @@ static void ksm_test_index(struct kunit *test)
 
 static struct kunit_case ksm_cursor_test_cases[] = {
 	KUNIT_CASE(ksm_test_cursor),
+	KUNIT_CASE(ksm_test_add_behind),
 	KUNIT_CASE(ksm_test_forget),
 	KUNIT_CASE(ksm_test_exit_orphan),
 	KUNIT_CASE(ksm_test_exit_unmerging),

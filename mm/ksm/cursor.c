@@ -400,6 +400,31 @@ void ksm_cursor_reset(bool pass_over)
 		WRITE_ONCE(ksm_scan.ending, false);
 }
 
+/**
+ * ksm_cursor_add_mm() - register an mm: a slot just behind the cursor
+ * @mm: the mm, not registered yet
+ * @first: set if no other mm was registered
+ *
+ * Joining behind the cursor (at the tail of the list between passes), the
+ * new mm is first scanned in the next pass: a fork has had time to exec or
+ * settle by then, and forks that keep coming, each child with its
+ * parent's registered pages, cannot keep the current pass from ending.
+ *
+ * Return: 0, or -ENOMEM.
+ */
+int ksm_cursor_add_mm(struct mm_struct *mm, bool *first)
+{
+	struct ksm_mm_slot *slot = ksm_alloc_slot(mm);
+
+	if (!slot)
+		return -ENOMEM;
+	spin_lock(&ksm_slots_lock);
+	*first = list_empty(&ksm_mm_head.scan_list);
+	ksm_insert_slot(slot, ksm_scan.slot);
+	spin_unlock(&ksm_slots_lock);
+	return 0;
+}
+
 /*
  * Take @slot off the slot list and hash, moving the cursor past it if it
  * is there.  ksm_mutex held.

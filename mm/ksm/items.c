@@ -60,32 +60,37 @@ struct ksm_mm_slot *ksm_find_slot(struct mm_struct *mm)
 }
 
 /**
- * ksm_add_slot() - register an mm: give it a slot at the tail of the list
+ * ksm_alloc_slot() - a slot for an mm about to be registered
  * @mm: the mm, not registered yet
- * @first: set if no other mm was registered
  *
- * Joining at the tail means the new mm is scanned late in the current
- * pass, after a fork has had time to exec or settle.
- *
- * Return: 0, or -ENOMEM.
+ * Return: the slot, holding a grab on @mm, not yet on the list or in the
+ * hash (ksm_insert_slot()); or NULL.
  */
-int ksm_add_slot(struct mm_struct *mm, bool *first)
+struct ksm_mm_slot *ksm_alloc_slot(struct mm_struct *mm)
 {
 	struct ksm_mm_slot *slot;
 
 	slot = kmem_cache_zalloc(ksm_slot_cache, GFP_KERNEL);
 	if (!slot)
-		return -ENOMEM;
+		return NULL;
 	slot->mm = mm;
 	xa_init(&slot->index);
 	mmgrab(mm);
+	return slot;
+}
 
-	spin_lock(&ksm_slots_lock);
-	*first = list_empty(&ksm_mm_head.scan_list);
-	hash_add(ksm_slot_hash, &slot->hash, (unsigned long)mm);
-	list_add_tail(&slot->scan_list, &ksm_mm_head.scan_list);
-	spin_unlock(&ksm_slots_lock);
-	return 0;
+/**
+ * ksm_insert_slot() - put a new slot in the hash, and on the list
+ * @slot: from ksm_alloc_slot()
+ * @next: the slot (or &ksm_mm_head, for the tail) to put it just before
+ *
+ * Context: ksm_slots_lock held.
+ */
+void ksm_insert_slot(struct ksm_mm_slot *slot, struct ksm_mm_slot *next)
+{
+	lockdep_assert_held(&ksm_slots_lock);
+	hash_add(ksm_slot_hash, &slot->hash, (unsigned long)slot->mm);
+	list_add_tail(&slot->scan_list, &next->scan_list);
 }
 
 /**

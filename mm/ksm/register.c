@@ -46,7 +46,7 @@ int __ksm_enter(struct mm_struct *mm_to_scan)
 	bool first;
 	int err;
 
-	err = ksm_add_slot(mm_to_scan, &first);
+	err = ksm_cursor_add_mm(mm_to_scan, &first);
 	if (err)
 		return err;
 	set_bit(MMF_VM_MERGEABLE, &mm_to_scan->flags);
