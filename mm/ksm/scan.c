@@ -311,10 +311,10 @@ static bool ksm_try_zero(struct vm_area_struct *vma, unsigned long addr,
 
 /*
  * @page, found in the unstable table, may be one that @b holds for its own
- * visit, later in the batch (a visited page's slot is empty): a reference more than its mappings account
- * for, which the merge would take for a pin, failing it on every pass.
- * The batch lets go of it before the merge: its visit looks the page up
- * again, as it does a KSM page's.
+ * visit, later in the batch (a visited page's slot is empty): a reference
+ * more than its mappings account for, which the merge would take for a
+ * pin, failing it on every pass.  The batch lets go of it before the
+ * merge: its visit looks the page up again, as it does a KSM page's.
  */
 static void ksm_batch_let_go(struct ksm_batch *b, struct page *page)
 {
