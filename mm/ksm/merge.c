@@ -697,8 +697,11 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	node = NULL;
 unlock:
 	unlock_page(k.page);
-	/* A KSM page mapped once is no merge: back to an ordinary page. */
-	if (lone)
+	/*
+	 * A KSM page mapped once is no merge: back to an ordinary page,
+	 * unless its mm (the tree page's) has begun to exit, freeing it.
+	 */
+	if (lone && !ksm_test_exit(k.vma->vm_mm))
 		ksm_break_one(k.vma, k.addr);
 out:
 	if (tlocked)
@@ -706,6 +709,6 @@ out:
 free:
 	if (node)
 		ksm_free_node(node);
-	trace_ksm_merge_one_page(page_to_pfn(k.page), k.item, k.item->mm, err);
+	trace_ksm_merge_one_page(page_to_pfn(page), item, item->mm, err);
 	return err;
 }
