@@ -1824,8 +1824,8 @@ int main(int argc, char **argv)
 			 "no unexpected error from a call, a knob or a process; ENOMEM/EAGAIN in at most 1%% of %llu operations\n",
 			 ksm_stats->ops);
 	ksft_test_result(s.max_sharing > 0 && s.scans >= 2,
-			 "KSM merged during the run (max pages_sharing %lu)\n",
-			 s.max_sharing);
+			 "KSM merged during the run (max pages_sharing %lu), in %lu full scans (2 at least)\n",
+			 s.max_sharing, s.scans);
 	ksft_test_result(drained,
 			 "every counter 0 after run=2 once every worker had exited\n");
 	ksft_test_result(drained && knobs_free(),
