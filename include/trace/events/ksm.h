@@ -81,9 +81,9 @@ TRACE_EVENT(ksm_merge_with_ksm_page,
 			   __entry->rmap_item = rmap_item;
 			   __entry->mm = mm;
 			   __entry->err = err;),
-	    TP_printk("ksm_page %p pfn %lu rmap_item %p mm %p error %d",
-		      __entry->ksm_page, __entry->pfn, __entry->rmap_item,
-		      __entry->mm, __entry->err));
+	    TP_printk("%spfn %lu rmap_item %p mm %p error %d",
+		      __entry->ksm_page ? "ksm " : "", __entry->pfn,
+		      __entry->rmap_item, __entry->mm, __entry->err));
 
 /* A KSM page leaves the stable tree: it was freed, or is no more KSM's. */
 TRACE_EVENT(ksm_remove_ksm_page,
