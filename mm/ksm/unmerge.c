@@ -261,6 +261,17 @@ static unsigned long ksm_unshare_found(struct vm_area_struct *vma,
 	return done;
 }
 
+/*
+ * The process a writer of run = 2 (or of memory.ksm) unmerges has exited
+ * meanwhile: only the writer's reference keeps its address space.  Its
+ * pages go with it once the writer lets go: copying them first would take
+ * memory for nothing.  An unmerge of one's own range never stops here.
+ */
+static bool ksm_owner_gone(struct mm_struct *mm)
+{
+	return mm != current->mm && atomic_read(&mm->mm_users) <= 1;
+}
+
 /**
  * ksm_break_range() - give every KSM mapping of a range a private copy
  * @vma: the area
@@ -272,6 +283,8 @@ static unsigned long ksm_unshare_found(struct vm_area_struct *vma,
  * batch of KSM ptes of one page table at a time with one TLB flush
  * (ksm_unshare_table()), the rest by an unsharing fault each.  The rmap
  * items of the range are the caller's business (ksm_forget_range()).
+ * It stops early, with nothing left to do, when the process of another mm
+ * has exited.
  *
  * Context: @vma's mmap_lock held; may sleep.
  * Return: 0, -ENOMEM, or -ERESTARTSYS if a signal is pending.
@@ -291,6 +304,8 @@ int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 	while (addr < end) {
 		if (signal_pending(current))
 			return -ERESTARTSYS;
+		if (ksm_owner_gone(vma->vm_mm))
+			return 0;
 		cond_resched();
 		found.nr = 0;
 		if (walk_page_range(vma->vm_mm, addr, end, &ksm_find_ops,
@@ -313,6 +328,8 @@ int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 			}
 			if (signal_pending(current))
 				return -ERESTARTSYS;
+			if (ksm_owner_gone(vma->vm_mm))
+				return 0;
 			ret = handle_mm_fault(vma, found.addr[i],
 					      FAULT_FLAG_UNSHARE |
 					      FAULT_FLAG_REMOTE, NULL);

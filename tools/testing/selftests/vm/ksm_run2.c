@@ -29,6 +29,11 @@
  *    still at work: its writer has not returned, and the merged pages of
  *    the one process it unmerges are still counted (they only leave the
  *    counters once all of them are copied).
+ * 5. A process killed while run=2 unmerges it is not copied any further:
+ *    a process of BIG_MIB of merged pages is the only one registered;
+ *    once run=2 copies its pages, it is killed, and from then until run=2
+ *    returns MemFree must not fall by more than STOP_MIB (run=2 copying
+ *    the rest for nothing took the whole BIG_MIB).
  *
  * The lab's time limit for this program - limit: 600s
  */
@@ -41,6 +46,7 @@
 #define MLOCK_MIB	16
 #define KNOBS_MIB	64	/* run=2 takes a second or more: enough */
 #define FREE_MS		1500
+#define STOP_MIB	32
 #define MAX_CHILDREN	40
 
 static size_t mib_pages(size_t mib)
@@ -379,10 +385,56 @@ static bool mlocked_released(void)
 	return ok;
 }
 
+static bool killed_not_copied(void)
+{
+	size_t big = mib_pages(BIG_MIB);
+	long long free_kill, low, f, t0;
+	int ready[2], status = -1;
+	bool ok = true;
+	pid_t pb, w;
+
+	if (pipe(ready))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pb = big_process(big, ready);
+	ksm_set("run", 1);
+	if (!wait_merged_pages(big))
+		return false;
+	w = start_run2_copying();
+	if (w < 0)
+		return false;
+	kill(pb, SIGKILL);
+	waitpid(pb, NULL, 0);
+	free_kill = ksm_read_keyed("/proc/meminfo", "MemFree:");
+	low = free_kill;
+	t0 = ksm_now_ms();
+	while (waitpid(w, &status, WNOHANG) != w) {
+		if (ksm_now_ms() - t0 > 120000) {
+			ksft_print_msg("run=2 still at work after 120 s\n");
+			ok = false;
+			waitpid(w, &status, 0);
+			break;
+		}
+		f = ksm_read_keyed("/proc/meminfo", "MemFree:");
+		if (f < low)
+			low = f;
+		usleep(1000);
+	}
+	ksft_print_msg("killed the process run=2 unmerged (%d MiB merged): MemFree fell %lld KiB more, run=2 returned after %lld ms\n",
+		       BIG_MIB, free_kill - low, ksm_now_ms() - t0);
+	if (free_kill - low > STOP_MIB * 1024) {
+		ksft_print_msg("run=2 went on copying the pages of a dead process\n");
+		ok = false;
+	}
+	ok = ok && WIFEXITED(status) && !WEXITSTATUS(status);
+	close(ready[0]);
+	close(ready[1]);
+	return ok && ksm_all_counters_zero();
+}
+
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	ksm_selftest_init(UINT32_MAX, 0, 540);
 
 	ksft_test_result(killed_freed_at_once(),
@@ -396,5 +448,8 @@ int main(void)
 	ksm_set("run", 2);
 	ksft_test_result(knobs_during_run2(),
 			 "the scan's knobs do not wait for run=2\n");
+	ksm_set("run", 2);
+	ksft_test_result(killed_not_copied(),
+			 "a process killed while run=2 unmerges it is not copied any further\n");
 	ksft_finished();
 }
