@@ -498,7 +498,7 @@ int ksm_merge_zero(struct vm_area_struct *vma, unsigned long addr,
  * @node: the node of @kpage
  *
  * Move the mapping of @item, at its address in @vma, from KSM page @page to
- * KSM page @kpage of @node (a dup of the same chain, made earlier), which
+ * KSM page @kpage of @node (a fuller dup of the same chain), which
  * the caller holds locked.  @item moves to @node's rmap list with it.
  *
  * Context: ksm_mutex and the mmap_lock of @vma's mm held; @kpage locked.

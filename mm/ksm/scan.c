@@ -182,7 +182,7 @@ unlock:
 
 /*
  * @page is the KSM page of @item's dup: move the mapping to a dup of its
- * chain made earlier, if one has room.  So the mappings of a content
+ * chain at least as full, if one has room.  So the mappings of a content
  * gather in as few KSM pages as max_page_sharing allows.
  */
 static void ksm_move_to_better_dup(struct vm_area_struct *vma,

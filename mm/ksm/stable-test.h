@@ -99,6 +99,18 @@ static void ksm_test_remove(struct ksm_stable_node **node, unsigned int n)
 	}
 }
 
+static struct ksm_stable_node *
+ksm_test_first_dup(struct ksm_stable_node *chain)
+{
+	return list_first_entry(&chain->dups, struct ksm_stable_node,
+				dup_link);
+}
+
+static struct ksm_stable_node *ksm_test_last_dup(struct ksm_stable_node *chain)
+{
+	return list_last_entry(&chain->dups, struct ksm_stable_node, dup_link);
+}
+
 /* Plain -> chain of dups -> pruned back to plain -> gone. */
 static void ksm_test_chain_life(struct kunit *test)
 {
@@ -122,17 +134,26 @@ static void ksm_test_chain_life(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, b->kind, KSM_NODE_DUP);
 	KUNIT_EXPECT_PTR_EQ(test, a->chain, chain);
 	KUNIT_EXPECT_PTR_EQ(test, b->chain, chain);
-	/* Oldest first. */
-	KUNIT_EXPECT_PTR_EQ(test, list_first_entry(&chain->dups,
-						   struct ksm_stable_node,
-						   dup_link), a);
 	ksm_test_expect_moved(test, &c0, 0, 0, 1, 2);
+
+	/* A full dup goes after those with room. */
+	a->nr_items = ksm_max_page_sharing;
+	ksm_dup_place(a);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_test_first_dup(chain), b);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_test_last_dup(chain), a);
 
 	/* A third joins the chain, which stays the tree's entry. */
 	KUNIT_EXPECT_TRUE(test, ksm_add_dup(chain, c));
 	KUNIT_EXPECT_PTR_EQ(test, ksm_test_leftmost(), chain);
 	KUNIT_EXPECT_PTR_EQ(test, c->chain, chain);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_test_last_dup(chain), a);
 	ksm_test_expect_moved(test, &c0, 0, 0, 1, 3);
+
+	/* With room again, it goes first: the fullest with room. */
+	a->nr_items--;
+	ksm_dup_place(a);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_test_first_dup(chain), a);
+	a->nr_items = 0;
 
 	/* Two dups go; a chain of one is kept until pruned. */
 	ksm_node_gone(c);

@@ -60,6 +60,23 @@ static struct rb_root *ksm_root_of(struct ksm_stable_node *node)
 	return &ksm_stable_roots[node->nid];
 }
 
+/*
+ * A chain's dups with room come before its full ones: a lookup takes the
+ * first dup whose page is still there, and has room if any has (see
+ * ksm_tree_page()).  A dup moves when it fills, to the back, and when it
+ * has room again, to the front: then it is as full as a dup with room
+ * can be, the one whose sharers should stay and be joined.  The mappings
+ * of a dup move to a fuller one with room (ksm_better_dup()), so that the
+ * emptier dups empty and go away.
+ */
+static void ksm_dup_place(struct ksm_stable_node *dup)
+{
+	if (dup->nr_items >= ksm_max_page_sharing)
+		list_move_tail(&dup->dup_link, &dup->chain->dups);
+	else
+		list_move(&dup->dup_link, &dup->chain->dups);
+}
+
 /**
  * ksm_stable_link() - link an rmap item on a stable node's rmap list
  * @item: the item, in neither tree
@@ -87,6 +104,9 @@ void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
 	else
 		ksm_pages_shared++;
 	item->mm->ksm_merging_pages++;
+	if (node->kind == KSM_NODE_DUP &&
+	    node->nr_items == ksm_max_page_sharing)
+		ksm_dup_place(node);
 }
 
 /* Take @item off @node's list; the KSM page locked, or gone. */
@@ -100,6 +120,9 @@ static void ksm_detach_item(struct ksm_stable_node *node,
 	else
 		ksm_pages_shared--;
 	item->mm->ksm_merging_pages--;
+	if (node->kind == KSM_NODE_DUP &&
+	    node->nr_items + 1 == ksm_max_page_sharing)
+		ksm_dup_place(node);
 	put_anon_vma(item->anon_vma);
 	item->head = NULL;
 	item->anon_vma = NULL;
@@ -362,10 +385,17 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 		return page;
 	}
 
+	/*
+	 * The first dup whose page is there: if it is full, so are the ones
+	 * after it (ksm_dup_place()).  Pruning looks at every dup, so that
+	 * those whose page went come off.
+	 */
 	prune = ksm_prune_due(tnode);
 	if (prune)
 		tnode->pruned = jiffies;
 	list_for_each_entry_safe(dup, tmp, &tnode->dups, dup_link) {
+		if (prune)
+			cond_resched();
 		page = ksm_get_page(dup, KSM_GET_NOLOCK, &stale);
 		if (!page)
 			continue;
@@ -375,18 +405,15 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 			moved = true;
 			continue;
 		}
-		if (!*room && dup->nr_items < ksm_max_page_sharing) {
-			if (best)
-				put_page(best);
-			best = page;
-			*room = dup;
-			if (!prune)
-				break;
-		} else if (!best) {
-			best = page;
-		} else {
+		if (best) {
 			put_page(page);
+			continue;
 		}
+		best = page;
+		if (dup->nr_items < ksm_max_page_sharing)
+			*room = dup;
+		if (!prune)
+			break;
 	}
 	if (ksm_chain_tidy(tnode, prune) || moved) {
 		if (best)
@@ -506,23 +533,20 @@ again:
 	return NULL;
 }
 
-/*
- * A chain's dups are kept in the order they were made: a new mapping goes
- * to the first with room, and the mappings of later dups move there (see
- * ksm_better_dup()), so that the later ones empty and go away.
- */
 #define KSM_DUP_SCAN	16	/* dups ksm_better_dup() looks at, at most */
 
 /**
- * ksm_better_dup() - an earlier dup of the chain, with room
+ * ksm_better_dup() - a dup of the chain with room, at least as full
  * @node: the stable node an item's mapping is in
  * @roomp: set to the dup found, if any
  *
  * The mapping of an item is in dup @node of a chain: if one of the first
- * KSM_DUP_SCAN dups, made before @node, has room, return its KSM page,
- * referenced, and the dup in *@roomp.  The bound keeps a visit cheap on a
- * chain of thousands of dups (a small max_page_sharing): there, the
- * earliest dups are full anyway.
+ * KSM_DUP_SCAN dups, other than @node, has room and at least as many
+ * mappings as @node, return its KSM page, referenced, and the dup in
+ * *@roomp.  Each such move makes the fuller dup fuller, so mappings do not
+ * go back and forth.  The dups with room come first (ksm_dup_place()):
+ * the look stops at the first full one, and the bound keeps a visit cheap
+ * on a chain of many dups with room.
  *
  * Context: ksm_mutex held.
  * Return: the KSM page of *@roomp, referenced; NULL if none was found, or
@@ -540,9 +564,10 @@ struct page *ksm_better_dup(struct ksm_stable_node *node,
 	if (node->kind != KSM_NODE_DUP)
 		return NULL;
 	list_for_each_entry_safe(dup, tmp, &node->chain->dups, dup_link) {
-		if (dup == node || seen++ == KSM_DUP_SCAN)
+		if (seen++ == KSM_DUP_SCAN ||
+		    dup->nr_items >= ksm_max_page_sharing)
 			return NULL;
-		if (dup->nr_items >= ksm_max_page_sharing)
+		if (dup == node || dup->nr_items < node->nr_items)
 			continue;
 		page = ksm_get_page(dup, KSM_GET_NOLOCK, &stale);
 		if (page && ksm_misplaced(dup, page)) {
@@ -583,6 +608,7 @@ static bool ksm_add_dup(struct ksm_stable_node *tnode,
 	node->kind = KSM_NODE_DUP;
 	node->chain = chain;
 	list_add_tail(&node->dup_link, &chain->dups);
+	ksm_dup_place(node);
 	ksm_stable_node_dups++;
 	return true;
 }

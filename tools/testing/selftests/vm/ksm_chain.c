@@ -20,6 +20,12 @@
  * mappings, and none takes fewer while another has room: pages_shared
  * 128, pages_sharing 512, stable_node_dups 128, each PFN mapped 5 times.
  *
+ * And with max_page_sharing 2, COST_SMALL and then COST_LARGE identical
+ * pages make chains of COST_SMALL / 2 and COST_LARGE / 2 dups: ksmd's CPU
+ * time per page until all are merged must not grow with the chain (at most
+ * COST_GROWTH times as much per page for four times the pages; a look at
+ * every dup of the chain for every page costs four times as much).
+ *
  * The lab's time limit for this program - limit: 300s
  */
 #define _GNU_SOURCE
@@ -32,6 +38,9 @@
 #define NFILL		640
 #define FILL_SHARING	5
 #define FILL_DUPS	(NFILL / FILL_SHARING)
+#define COST_SMALL	4096
+#define COST_LARGE	16384
+#define COST_GROWTH	2.0
 
 /* Do @npages pages of @area map @ndups PFNs, @each pages each? */
 static bool pfn_groups(char *area, int npages, int ndups, int each)
@@ -87,6 +96,38 @@ static bool einval(const char *val)
 	return true;
 }
 
+/*
+ * ksmd's CPU ticks per page for @n identical pages, max_page_sharing 2,
+ * from run=1 until they are merged; negative if they were not, or the
+ * contents changed.
+ */
+static double chain_cost(int n)
+{
+	struct ksm_counters want = { n / 2, n / 2, 0, 0, 1, n / 2 };
+	unsigned long long *keys = calloc(n, sizeof(*keys));
+	long long t0, t1;
+	char *area;
+	bool ok;
+	int i;
+
+	if (!keys)
+		ksft_exit_fail_msg("calloc\n");
+	for (i = 0; i < n; i++)
+		keys[i] = 43;
+	ok = ksm_unmerge_all() && !ksm_write_str("max_page_sharing", "2");
+	area = ksm_mmap_mergeable(keys, n);
+	t0 = ksm_ksmd_ticks();
+	ksm_set("run", 1);
+	ok = ksm_wait_counters(&want) && ok;
+	t1 = ksm_ksmd_ticks();
+	ok = !ksm_check_pages(area, keys, n, "long chain") && ok;
+	ksft_print_msg("%d pages, max_page_sharing 2: %lld ticks of ksmd until merged\n",
+		       n, t1 - t0);
+	munmap(area, (size_t)n * ksm_page_size);
+	free(keys);
+	return ok && t0 >= 0 && t1 >= t0 ? (double)(t1 - t0 + 1) / n : -1;
+}
+
 int main(void)
 {
 	struct ksm_counters want = {
@@ -97,13 +138,14 @@ int main(void)
 		FILL_DUPS, NFILL - FILL_DUPS, 0, 0, 1, FILL_DUPS
 	};
 	unsigned long long *keys;
+	double small_cost, large_cost;
 	char *area;
 	long merging, rmap;
 	bool ok;
 	int err, i;
 
 	ksft_print_header();
-	ksft_set_plan(8);
+	ksft_set_plan(9);
 	ksm_selftest_init(2 * NPAGES + 100, 0, 270);
 
 	ksm_set("max_page_sharing", MAX_SHARING);
@@ -173,6 +215,14 @@ int main(void)
 			 FILL_DUPS, FILL_SHARING);
 	munmap(area, NFILL * ksm_page_size);
 	free(keys);
+
+	small_cost = chain_cost(COST_SMALL);
+	large_cost = chain_cost(COST_LARGE);
+	ksft_test_result(small_cost > 0 && large_cost > 0 &&
+			 large_cost <= COST_GROWTH * small_cost,
+			 "max_page_sharing 2: per page, %d pages cost %.2f times what %d do (at most %.1f)\n",
+			 COST_LARGE, small_cost > 0 ? large_cost / small_cost : -1.0,
+			 COST_SMALL, COST_GROWTH);
 
 	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
 	ksft_finished();
