@@ -355,6 +355,8 @@ static bool ksm_prune_due(const struct ksm_stable_node *chain)
 			     msecs_to_jiffies(READ_ONCE(ksm_prune_ms)));
 }
 
+#define KSM_PRUNE_SCAN	256	/* dups a pruning lookup looks at, at most */
+
 /*
  * Get a referenced page of tree entry @tnode to compare contents with, and
  * in *@room the plain or dup node that can take one more mapping, if any.
@@ -368,6 +370,7 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 	struct ksm_stable_node *dup, *tmp;
 	struct page *page, *best = NULL;
 	bool prune, stale, moved = false;
+	unsigned int seen = 0;
 
 	*room = NULL;
 	*restart = false;
@@ -387,15 +390,17 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 
 	/*
 	 * The first dup whose page is there: if it is full, so are the ones
-	 * after it (ksm_dup_place()).  Pruning looks at every dup, so that
-	 * those whose page went come off.
+	 * after it (ksm_dup_place()).  Pruning looks at up to KSM_PRUNE_SCAN
+	 * dups, so that those whose page went come off, and KSM pages on the
+	 * wrong node move; the sweep at the end of each pass looks at every
+	 * dup, in bounded steps.  A dup is only used once looked at.
 	 */
 	prune = ksm_prune_due(tnode);
 	if (prune)
 		tnode->pruned = jiffies;
 	list_for_each_entry_safe(dup, tmp, &tnode->dups, dup_link) {
-		if (prune)
-			cond_resched();
+		if (best && seen++ >= KSM_PRUNE_SCAN)
+			break;
 		page = ksm_get_page(dup, KSM_GET_NOLOCK, &stale);
 		if (!page)
 			continue;

@@ -21,7 +21,8 @@
  * 128, pages_sharing 512, stable_node_dups 128, each PFN mapped 5 times.
  *
  * And with max_page_sharing 2, COST_SMALL and then COST_LARGE identical
- * pages make chains of COST_SMALL / 2 and COST_LARGE / 2 dups: ksmd's CPU
+ * pages make chains of COST_SMALL / 2 and COST_LARGE / 2 dups, and with
+ * stable_node_chains_prune_millisecs 0 every lookup prunes: ksmd's CPU
  * time per page until all are merged must not grow with the chain (at most
  * COST_GROWTH times as much per page for four times the pages; a look at
  * every dup of the chain for every page costs four times as much).
@@ -115,13 +116,15 @@ static double chain_cost(int n)
 	for (i = 0; i < n; i++)
 		keys[i] = 43;
 	ok = ksm_unmerge_all() && !ksm_write_str("max_page_sharing", "2");
+	/* Every lookup prunes: the most a lookup may cost. */
+	ksm_set("stable_node_chains_prune_millisecs", 0);
 	area = ksm_mmap_mergeable(keys, n);
 	t0 = ksm_ksmd_ticks();
 	ksm_set("run", 1);
 	ok = ksm_wait_counters(&want) && ok;
 	t1 = ksm_ksmd_ticks();
 	ok = !ksm_check_pages(area, keys, n, "long chain") && ok;
-	ksft_print_msg("%d pages, max_page_sharing 2: %lld ticks of ksmd until merged\n",
+	ksft_print_msg("%d pages, max_page_sharing 2, prune 0: %lld ticks of ksmd until merged\n",
 		       n, t1 - t0);
 	munmap(area, (size_t)n * ksm_page_size);
 	free(keys);
