@@ -181,6 +181,25 @@ unlock:
 }
 
 /*
+ * The mm of @item left the domain of KSM page @page, which it maps at
+ * @addr: give it a copy of its own.  The batch holds @page, so its lock is
+ * only tried (locking rule 5): a locked page is left for the next visit.
+ */
+static void ksm_leave_domain(struct vm_area_struct *vma, unsigned long addr,
+			     struct page *page, struct ksm_rmap_item *item)
+{
+	if (!trylock_page(page))
+		return;
+	if (ksm_folio_node(page_folio(page)) != item->head) {
+		unlock_page(page);
+		return;
+	}
+	ksm_stable_unlink_locked(item);
+	unlock_page(page);
+	ksm_break_one(vma, addr);
+}
+
+/*
  * @page is the KSM page of @item's dup: move the mapping to a dup of its
  * chain at least as full, if one has room.  So the mappings of a content
  * gather in as few KSM pages as max_page_sharing allows.
@@ -538,9 +557,7 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 			/* Room is counted, and KSM pages locked, without. */
 			ksm_merge_pending(b, step);
 			if (item->head->domain != domain) {
-				/* Its mm left the domain: a copy of its own. */
-				ksm_stable_unlink(item);
-				ksm_break_one(vma, addr);
+				ksm_leave_domain(vma, addr, page, item);
 				return;
 			}
 			/* Still merged: into the best KSM page there is? */
