@@ -131,6 +131,21 @@ static bool wait_merged_pages(long pages)
 	return true;
 }
 
+/*
+ * big_process() of @n pages, the only one registered, merged; then
+ * start_run2_copying() on it.  Returns the writer of run=2, or -1.
+ */
+static pid_t big_run2(size_t n, int ready[2], pid_t *pb)
+{
+	if (pipe(ready))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	*pb = big_process(n, ready);
+	ksm_set("run", 1);
+	if (!wait_merged_pages(n))
+		return -1;
+	return start_run2_copying();
+}
+
 /* Write each knob that needs no KSM pages, and put it back. */
 static bool knobs_writable(void)
 {
@@ -322,13 +337,7 @@ static bool knobs_during_run2(void)
 	pid_t pb, w;
 	int err;
 
-	if (pipe(ready))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	pb = big_process(big, ready);
-	ksm_set("run", 1);
-	if (!wait_merged_pages(big))
-		return false;
-	w = start_run2_copying();
+	w = big_run2(big, ready, &pb);
 	if (w < 0)
 		return false;
 	for (i = 0; i < ARRAY_SIZE(scan_knobs); i++) {
@@ -393,13 +402,7 @@ static bool killed_not_copied(void)
 	bool ok = true;
 	pid_t pb, w;
 
-	if (pipe(ready))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	pb = big_process(big, ready);
-	ksm_set("run", 1);
-	if (!wait_merged_pages(big))
-		return false;
-	w = start_run2_copying();
+	w = big_run2(big, ready, &pb);
 	if (w < 0)
 		return false;
 	kill(pb, SIGKILL);
