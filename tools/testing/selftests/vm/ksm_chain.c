@@ -21,11 +21,12 @@
  * 128, pages_sharing 512, stable_node_dups 128, each PFN mapped 5 times.
  *
  * And with max_page_sharing 2, COST_SMALL and then COST_LARGE identical
- * pages make chains of COST_SMALL / 2 and COST_LARGE / 2 dups, and with
- * stable_node_chains_prune_millisecs 0 every lookup prunes: ksmd's CPU
+ * pages make chains of COST_SMALL / 2 and COST_LARGE / 2 dups: ksmd's CPU
  * time per page until all are merged must not grow with the chain (at most
  * COST_GROWTH times as much per page for four times the pages; a look at
- * every dup of the chain for every page costs four times as much).
+ * every dup of the chain for every page costs four times as much); the
+ * same again with stable_node_chains_prune_millisecs 0, where every
+ * lookup prunes the chain.
  *
  * The lab's time limit for this program - limit: 300s
  */
@@ -102,7 +103,7 @@ static bool einval(const char *val)
  * from run=1 until they are merged; negative if they were not, or the
  * contents changed.
  */
-static double chain_cost(int n)
+static double chain_cost(int n, unsigned long prune_ms)
 {
 	struct ksm_counters want = { n / 2, n / 2, 0, 0, 1, n / 2 };
 	unsigned long long *keys = calloc(n, sizeof(*keys));
@@ -116,16 +117,15 @@ static double chain_cost(int n)
 	for (i = 0; i < n; i++)
 		keys[i] = 43;
 	ok = ksm_unmerge_all() && !ksm_write_str("max_page_sharing", "2");
-	/* Every lookup prunes: the most a lookup may cost. */
-	ksm_set("stable_node_chains_prune_millisecs", 0);
+	ksm_set("stable_node_chains_prune_millisecs", prune_ms);
 	area = ksm_mmap_mergeable(keys, n);
 	t0 = ksm_ksmd_ticks();
 	ksm_set("run", 1);
 	ok = ksm_wait_counters(&want) && ok;
 	t1 = ksm_ksmd_ticks();
 	ok = !ksm_check_pages(area, keys, n, "long chain") && ok;
-	ksft_print_msg("%d pages, max_page_sharing 2, prune 0: %lld ticks of ksmd until merged\n",
-		       n, t1 - t0);
+	ksft_print_msg("%d pages, max_page_sharing 2, prune %lu ms: %lld ticks of ksmd until merged\n",
+		       n, prune_ms, t1 - t0);
 	munmap(area, (size_t)n * ksm_page_size);
 	free(keys);
 	return ok && t0 >= 0 && t1 >= t0 ? (double)(t1 - t0 + 1) / n : -1;
@@ -142,13 +142,14 @@ int main(void)
 	};
 	unsigned long long *keys;
 	double small_cost, large_cost;
+	unsigned long prune_ms;
 	char *area;
 	long merging, rmap;
 	bool ok;
 	int err, i;
 
 	ksft_print_header();
-	ksft_set_plan(9);
+	ksft_set_plan(10);
 	ksm_selftest_init(2 * NPAGES + 100, 0, 270);
 
 	ksm_set("max_page_sharing", MAX_SHARING);
@@ -219,13 +220,17 @@ int main(void)
 	munmap(area, NFILL * ksm_page_size);
 	free(keys);
 
-	small_cost = chain_cost(COST_SMALL);
-	large_cost = chain_cost(COST_LARGE);
-	ksft_test_result(small_cost > 0 && large_cost > 0 &&
-			 large_cost <= COST_GROWTH * small_cost,
-			 "max_page_sharing 2: per page, %d pages cost %.2f times what %d do (at most %.1f)\n",
-			 COST_LARGE, small_cost > 0 ? large_cost / small_cost : -1.0,
-			 COST_SMALL, COST_GROWTH);
+	for (i = 0; i < 2; i++) {
+		prune_ms = i ? 0 : ksm_saved_knob("stable_node_chains_prune_millisecs");
+		small_cost = chain_cost(COST_SMALL, prune_ms);
+		large_cost = chain_cost(COST_LARGE, prune_ms);
+		ksft_test_result(small_cost > 0 && large_cost > 0 &&
+				 large_cost <= COST_GROWTH * small_cost,
+				 "max_page_sharing 2, prune %lu ms: per page, %d pages cost %.2f times what %d do (at most %.1f)\n",
+				 prune_ms, COST_LARGE,
+				 small_cost > 0 ? large_cost / small_cost : -1.0,
+				 COST_SMALL, COST_GROWTH);
+	}
 
 	ksft_test_result(ksm_unmerge_all(), "run=2 brings every counter back to 0\n");
 	ksft_finished();
