@@ -463,19 +463,28 @@ static void ksm_forget_slot(struct ksm_mm_slot *slot)
  */
 bool ksm_cursor_leave_exited(unsigned int *quota)
 {
-	struct ksm_mm_slot *slot = ksm_scan.slot;
+	struct ksm_mm_slot *slot = ksm_scan.slot, *next;
 	bool orphan;
 
 	lockdep_assert_held(&ksm_mutex);
 	ksm_scan.address = 0;
 	ksm_scan.rmap_link = &slot->rmap_list;
-	if (!ksm_cursor_next_mm(quota))
+	if (!ksm_cursor_seek(ULONG_MAX, quota))
 		return false;
+	/*
+	 * The cursor leaves the slot, and the slot's fate is settled, under
+	 * one hold of the lock: once the cursor has left a slot with no item,
+	 * the exit may free it (ksm_forget_mm()).
+	 */
 	spin_lock(&ksm_slots_lock);
-	orphan = slot->orphan && ksm_scan.slot != slot;
+	next = list_next_entry(slot, scan_list);
+	ksm_cursor_set(next);
+	orphan = slot->orphan;
 	if (orphan)
 		ksm_del_slot(slot);
 	spin_unlock(&ksm_slots_lock);
+	if (next == &ksm_mm_head)
+		ksm_pass_done();
 	return orphan;
 }
 
@@ -514,10 +523,14 @@ void ksm_reap_orphans(void)
  * @mm: the exiting mm
  *
  * While ksmd runs (run = 1), an mm with no merged page (so nothing to take out
- * of pages_shared or pages_sharing) that ksmd is not scanning does not free its
- * items itself: its slot is left to ksmd as an orphan, which ksmd frees when
- * its scan comes to it (ksm_cursor_leave_exited()), as Linux 6.1 does with
- * every exiting mm.  An exit costs no wait for ksmd, and no freeing of items
+ * of pages_shared or pages_sharing) that ksmd is not scanning does not wait
+ * for ksm_mutex.  If it has no rmap item either (a child that exits or execs
+ * before ksmd's first look at it), its slot goes at once: only ksmd adds
+ * items, to the slot at its cursor, and nothing else reaches a slot but
+ * through the list, the hash and the cursor.  Otherwise its slot is left to
+ * ksmd as an orphan, which ksmd frees with its items when its scan comes to
+ * it (ksm_cursor_leave_exited()), as Linux 6.1 does with every exiting mm
+ * that has items.  An exit costs no wait for ksmd, and no freeing of items
  * that ksmd frees anyway.  A step of ksmd that starts later sees the mm exiting
  * and leaves its pages alone.  With ksmd stopped or unmerging (run = 0 or 2),
  * nothing would free an orphan until run = 1 again: the exit frees the items
@@ -529,7 +542,7 @@ void ksm_reap_orphans(void)
 void ksm_forget_mm(struct mm_struct *mm)
 {
 	struct ksm_mm_slot *slot;
-	bool orphan;
+	bool orphan, bare = false;
 
 	if (READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
 	    !READ_ONCE(mm->ksm_merging_pages)) {
@@ -537,10 +550,17 @@ void ksm_forget_mm(struct mm_struct *mm)
 		slot = ksm_find_slot_locked(mm);
 		orphan = slot && ksm_scan.slot != slot &&
 			 READ_ONCE(ksm_run) == KSM_RUN_MERGE;
-		if (orphan)
+		if (orphan && !slot->rmap_list) {
+			/* Only ksmd adds items, at its cursor, not here. */
+			ksm_del_slot(slot);
+			bare = true;
+		} else if (orphan) {
 			slot->orphan = true;
+		}
 		spin_unlock(&ksm_slots_lock);
-		/* ksmd may free the slot from here on. */
+		if (bare)
+			ksm_free_slot(slot);
+		/* ksmd may free an orphan slot from here on. */
 		if (orphan)
 			return;
 	}

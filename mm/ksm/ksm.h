@@ -72,9 +72,11 @@
  *
  * 7. ``ksm_slots_lock`` (spinlock, innermost) protects the list and hash
  *    of mm slots, and every move of the cursor from one slot to another.
- *    A slot only leaves the list with both ``ksm_mutex`` and
- *    ``ksm_slots_lock`` held, so a holder of either may look at any
- *    registered slot.
+ *    A slot with rmap items only leaves the list with both ``ksm_mutex``
+ *    and ``ksm_slots_lock`` held, so a holder of either may look at any
+ *    registered slot that has items, or is at the cursor.  An exit takes
+ *    a slot with no item, away from the cursor, off the list under
+ *    ``ksm_slots_lock`` alone (ksm_forget_mm()).
  *
  * The rmap items linked on a stable node (its "rmap list") are changed
  * only with ``ksm_mutex`` held *and* the KSM page locked; rmap_walk_ksm()
@@ -99,12 +101,14 @@
  *
  * Exit (ksm_forget_mm()) frees a slot with ``ksm_mutex`` held: since
  * ksmd only touches an mm with that mutex held (and rechecks the cursor
- * after any unlock), such a slot is never in use by ksmd.  When ksmd runs
- * (run = 1, read again under ``ksm_slots_lock``) and the mm has no merged
- * page, exit marks the slot an orphan under that lock instead, unless the
- * cursor is on it; only ksmd frees an orphan, once its cursor has left it,
- * or run = 2, which reaps every orphan under that lock after it was
- * written.
+ * after any unlock), such a slot is never in use by ksmd.  ksmd holds a
+ * reference of its own to the mm of its step (its mmap_lock outlives the
+ * cursor's stay in the slot).  When ksmd runs (run = 1, read again under
+ * ``ksm_slots_lock``) and the mm has no merged page, exit frees the slot
+ * under that lock alone if it has no item (rule 7), or else marks it an
+ * orphan, unless the cursor is on it; only ksmd frees an orphan, once its
+ * cursor has left it, or run = 2, which reaps every orphan under that lock
+ * after it was written.
  */
 #ifndef _MM_KSM_KSM_H
 #define _MM_KSM_KSM_H

@@ -948,7 +948,7 @@ static int ksm_scan_step(unsigned int budget)
 	struct ksm_step step = { .budget = budget, .quota = KSM_STEP_WORK };
 	struct ksm_mm_slot *slot;
 	struct mm_struct *mm;
-	bool pinned = false, reaped = false;
+	bool reaped = false;
 
 	ksm_lock_last();
 	/*
@@ -975,11 +975,15 @@ static int ksm_scan_step(unsigned int budget)
 	ksm_unstable_step();
 	slot = ksm_scan.slot;
 	mm = slot->mm;
+	/*
+	 * The slot's reference may go as soon as the cursor leaves the slot
+	 * (an exit frees a slot with no item, ksm_forget_mm()), with the
+	 * mmap_lock still to be let go of: the step holds its own.
+	 */
+	mmgrab(mm);
 
 	/* mmap_lock nests outside ksm_mutex: when busy, wait without it. */
 	if (!mmap_read_trylock(mm)) {
-		mmgrab(mm);
-		pinned = true;
 		mutex_unlock(&ksm_mutex);
 		ksm_mmap_read_lock(mm);
 		ksm_lock();
@@ -999,8 +1003,7 @@ unlock:
 	mutex_unlock(&ksm_mutex);
 	if (reaped)
 		ksm_free_slot(slot);
-	if (pinned)
-		mmdrop(mm);
+	mmdrop(mm);
 	return step.pages;
 }
 

@@ -1,0 +1,117 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The mm slots of processes that exit before ksmd ever looks at them.
+ *
+ * A registered process forks children that exit at once, then, under
+ * PR_SET_MEMORY_MERGE, children that execve this program, which exits at
+ * once.  Each child's mm is registered (by the fork, or by the execve of
+ * a process that merges all its memory) and has no rmap item when it goes.
+ * As in Linux 6.1 (__ksm_exit()), its exit frees its mm slot at once,
+ * while ksmd sleeps (sleep_millisecs 60000): the ksm_mm_slot objects in
+ * /proc/slabinfo (SLUB's per-cpu slabs flushed) are at most SLACK more
+ * after the children than before, for NFORK + NEXEC children.  A KSM that
+ * left such slots to ksmd's scan would hold a slot, an mm_struct and its
+ * page tables per child until the scan came to them, a whole pass later.
+ * The parent's pages still merge (ksmd woken by run), and run = 2 brings
+ * every counter to 0.
+ *
+ * The lab's time limit for this program - limit: 180s
+ */
+#define _GNU_SOURCE
+#include <sys/prctl.h>
+#include "ksm_util.h"
+#include "ksm_stress.h"
+
+#ifndef PR_SET_MEMORY_MERGE
+#define PR_SET_MEMORY_MERGE	67
+#endif
+
+#define EXIT_ARG	"--exit-now"
+#define NPAGES		16
+#define KEY		0xe817ULL
+#define NFORK		1000
+#define NEXEC		200
+#define SLACK		64	/* objects per-cpu slabs may still hold */
+
+static long slot_objs(void)
+{
+	long objs[KSM_NR_SLABS];
+
+	ksm_slab_shrink();
+	if (!ksm_slab_objs(objs))
+		ksft_exit_fail_msg("no KSM caches in /proc/slabinfo (boot with slab_nomerge)\n");
+	return objs[2];
+}
+
+/* @n children, each exiting at once, or after an execve if @exec. */
+static bool children(int n, bool exec)
+{
+	int i, status;
+	pid_t pid;
+
+	for (i = 0; i < n; i++) {
+		pid = fork();
+		if (pid < 0) {
+			ksft_print_msg("fork: %s\n", strerror(errno));
+			return false;
+		}
+		if (!pid) {
+			if (exec)
+				execl("/proc/self/exe", "ksm_exit_slots", EXIT_ARG,
+				      (char *)NULL);
+			_exit(exec ? 1 : 0);
+		}
+		if (waitpid(pid, &status, 0) != pid ||
+		    !WIFEXITED(status) || WEXITSTATUS(status)) {
+			ksft_print_msg("child %d: status %#x\n", pid, status);
+			return false;
+		}
+	}
+	return true;
+}
+
+int main(int argc, char **argv)
+{
+	long before, forked, execed;
+	char *area;
+	bool ok;
+	int i;
+
+	if (argc > 1 && !strcmp(argv[1], EXIT_ARG))
+		_exit(0);
+	ksft_print_header();
+	ksft_set_plan(3);
+	ksm_selftest_init(1000, 20, 0);
+
+	area = ksm_mmap(NPAGES);
+	for (i = 0; i < NPAGES; i++)
+		ksm_fill_page(ksm_page_addr(area, i), KEY);
+	if (madvise(area, NPAGES * ksm_page_size, MADV_MERGEABLE))
+		ksft_exit_fail_msg("madvise: %s\n", strerror(errno));
+	/* The parent's pages merge; then ksmd sleeps for a minute. */
+	ksm_set("run", 1);
+	ok = ksm_wait_merged(1, NPAGES - 1);
+	ksm_set("sleep_millisecs", 60000);
+	before = slot_objs();
+	ok &= children(NFORK, false);
+	forked = slot_objs();
+	ksft_print_msg("ksm_mm_slot objects: %ld before, %ld after %d forks\n",
+		       before, forked, NFORK);
+	ksft_test_result(ok && forked - before <= SLACK,
+			 "%d children that exit at once leave no mm slot (%ld more, at most %d)\n",
+			 NFORK, forked - before, SLACK);
+
+	ok = !prctl(PR_SET_MEMORY_MERGE, 1, 0, 0, 0);
+	if (!ok)
+		ksft_print_msg("PR_SET_MEMORY_MERGE: %s\n", strerror(errno));
+	ok = ok && children(NEXEC, true);
+	execed = slot_objs();
+	ksft_print_msg("ksm_mm_slot objects: %ld after %d execs\n", execed, NEXEC);
+	ksft_test_result(ok && execed - before <= SLACK,
+			 "%d children that execve under PR_SET_MEMORY_MERGE leave no mm slot (%ld more, at most %d)\n",
+			 NEXEC, execed - before, SLACK);
+
+	ok = ksm_unmerge_all() && ksm_all_counters_zero();
+	ksft_test_result(ok, "run 2: every counter 0\n");
+	ksft_finished();
+}
