@@ -589,7 +589,9 @@ void ksm_forget_mm(struct mm_struct *mm)
  * Linux 6.1 leaves them all, and MADV_UNMERGEABLE or mremap costs the
  * process nothing more than the walk for KSM pages.  Until then an item in
  * the unstable table is harmless: a merge with it finds its area again,
- * and compares contents.
+ * and compares contents.  If the process of @mm exited meanwhile, the
+ * unmerge stopped short (ksm_break_range()): the items stay, for the exit
+ * to free with the pages they still map.
  *
  * Context: @mm's mmap_lock held for write, or run = 2 holding an mm user.
  */
@@ -599,6 +601,8 @@ void ksm_forget_range(struct mm_struct *mm, unsigned long start,
 	struct ksm_mm_slot *slot;
 
 	if (!wait && !READ_ONCE(mm->ksm_merging_pages))
+		return;
+	if (ksm_owner_gone(mm))
 		return;
 	ksm_lock();
 	slot = ksm_find_slot(mm);

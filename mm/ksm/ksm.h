@@ -336,6 +336,18 @@ static inline bool ksm_test_exit(struct mm_struct *mm)
 	return atomic_read(&mm->mm_users) == 0;
 }
 
+/*
+ * The process a writer of run = 2 (or of memory.ksm) unmerges has exited
+ * meanwhile: only the writer's reference keeps its address space.  Its
+ * pages go with it once the writer lets go, and its exit frees its rmap
+ * items: copying the pages first would take memory for nothing.  An
+ * unmerge of one's own range never stops here.
+ */
+static inline bool ksm_owner_gone(struct mm_struct *mm)
+{
+	return mm != current->mm && atomic_read(&mm->mm_users) <= 1;
+}
+
 static inline int ksm_tree_nid(struct page *page)
 {
 	return ksm_merge_across_nodes ? 0 : page_to_nid(page);

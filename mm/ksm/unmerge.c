@@ -261,17 +261,6 @@ static unsigned long ksm_unshare_found(struct vm_area_struct *vma,
 	return done;
 }
 
-/*
- * The process a writer of run = 2 (or of memory.ksm) unmerges has exited
- * meanwhile: only the writer's reference keeps its address space.  Its
- * pages go with it once the writer lets go: copying them first would take
- * memory for nothing.  An unmerge of one's own range never stops here.
- */
-static bool ksm_owner_gone(struct mm_struct *mm)
-{
-	return mm != current->mm && atomic_read(&mm->mm_users) <= 1;
-}
-
 /**
  * ksm_break_range() - give every KSM mapping of a range a private copy
  * @vma: the area
