@@ -165,9 +165,14 @@ static inline void folio_migrate_ksm(struct folio *dst, struct folio *src)
 struct mem_cgroup;
 #if defined(CONFIG_KSM) && defined(CONFIG_MEMCG)
 void ksm_memcg_attach(struct task_struct *task);
+void ksm_memcg_fork(struct task_struct *task);
 void ksm_memcg_free(struct mem_cgroup *memcg);
 #else
 static inline void ksm_memcg_attach(struct task_struct *task)
+{
+}
+
+static inline void ksm_memcg_fork(struct task_struct *task)
 {
 }
 

@@ -5,8 +5,10 @@
  * memory.ksm ("inherit", 0 or 1) switches merging on or off for every
  * process of the cgroup and of its descendants that do not set their own,
  * as if each had called prctl(PR_SET_MEMORY_MERGE): at the write, and for
- * a process that joins later, at its next return to user space.  A
- * process may still call the prctl itself afterwards.
+ * a process that joins later (moved there, or created there by clone3()
+ * with CLONE_INTO_CGROUP), at its next return to user space.  A process
+ * may still call the prctl itself afterwards.  A write that could not
+ * switch a process (out of memory) goes on with the others and fails.
  *
  * memory.ksm_domain (0 or 1) makes the cgroup's whole subtree one merge
  * domain when merge_domain is "memcg" (domain.c).
@@ -20,6 +22,7 @@
  */
 #include <linux/cgroup.h>
 #include <linux/memcontrol.h>
+#include <linux/oom.h>
 #include <linux/sched/mm.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
@@ -56,17 +59,48 @@ static int ksm_task_merge(struct task_struct *task)
 	return merge;
 }
 
-static int ksm_memcg_apply_task(struct task_struct *task, void *unused)
+/*
+ * The mm of the process led by @task, with a user reference, or NULL: taken
+ * from any of its threads, the leader may have exited before the others.
+ * With @merge, memory.ksm as it applies to that thread.
+ */
+static struct mm_struct *ksm_process_mm(struct task_struct *task, int *merge)
 {
-	struct mm_struct *mm = get_task_mm(task);
-	int err;
+	struct mm_struct *mm = NULL;
+	struct task_struct *t;
+
+	if (task->flags & PF_KTHREAD)
+		return NULL;
+	t = find_lock_task_mm(task);
+	if (t) {
+		mm = t->mm;
+		mmget(mm);
+		if (merge)
+			*merge = ksm_task_merge(t);
+		task_unlock(t);
+	}
+	return mm;
+}
+
+/*
+ * A process that could not be switched (out of memory) is skipped, not the
+ * rest: the write then fails with the first such error.  A fatal signal
+ * for the writer stops it at once.
+ */
+static int ksm_memcg_apply_task(struct task_struct *task, void *arg)
+{
+	int *first = arg, merge, err;
+	struct mm_struct *mm = ksm_process_mm(task, &merge);
 
 	if (!mm)
 		return 0;
-	err = ksm_memcg_apply(mm, ksm_task_merge(task));
+	err = ksm_memcg_apply(mm, merge);
 	mmput(mm);
-	/* A process that could not be switched is skipped, not the rest. */
-	return err == -EINTR || err == -ERESTARTSYS ? err : 0;
+	if (err == -EINTR || err == -ERESTARTSYS)
+		return err;
+	if (err && !*first)
+		*first = err;
+	return 0;
 }
 
 static int ksm_memcg_merge_show(struct seq_file *m, void *v)
@@ -85,7 +119,7 @@ static ssize_t ksm_memcg_merge_write(struct kernfs_open_file *of, char *buf,
 {
 	struct mem_cgroup *memcg = mem_cgroup_from_css(of_css(of));
 	unsigned long bits;
-	int err;
+	int err, first = 0;
 
 	buf = strstrip(buf);
 	if (!strcmp(buf, "inherit"))
@@ -97,12 +131,16 @@ static ssize_t ksm_memcg_merge_write(struct kernfs_open_file *of, char *buf,
 	else
 		return -EINVAL;
 
-	mutex_lock(&ksm_memcg_mutex);
+	if (mutex_lock_killable(&ksm_memcg_mutex))
+		return -EINTR;
 	err = ksm_memcg_set_flags(memcg, KSM_MEMCG_MERGE_SET |
 				  KSM_MEMCG_MERGE_ON, bits);
 	if (!err)
-		err = mem_cgroup_scan_tasks(memcg, ksm_memcg_apply_task, NULL);
+		err = mem_cgroup_scan_tasks(memcg, ksm_memcg_apply_task,
+					    &first);
 	mutex_unlock(&ksm_memcg_mutex);
+	if (!err)
+		err = first;
 	return err ? err : nbytes;
 }
 
@@ -151,7 +189,7 @@ struct ksm_memcg_sum {
 static int ksm_memcg_add_task(struct task_struct *task, void *arg)
 {
 	struct ksm_memcg_sum *sum = arg;
-	struct mm_struct *mm = get_task_mm(task);
+	struct mm_struct *mm = ksm_process_mm(task, NULL);
 
 	if (!mm)
 		return 0;
@@ -223,7 +261,8 @@ static void ksm_memcg_joined(struct callback_head *work)
  * on or off itself, at its next return to user space (a sleeping process
  * is woken for it, as by a signal that it never sees).
  *
- * Context: from mem_cgroup_attach(), cgroup_mutex held.
+ * Context: from mem_cgroup_attach(), cgroup_mutex held, or from
+ * ksm_memcg_fork().
  */
 void ksm_memcg_attach(struct task_struct *task)
 {
@@ -237,6 +276,31 @@ void ksm_memcg_attach(struct task_struct *task)
 	init_task_work(work, ksm_memcg_joined);
 	if (task_work_add(task, work, TWA_SIGNAL))
 		kfree(work);	/* it is exiting */
+}
+
+/**
+ * ksm_memcg_fork() - a new process, maybe in another cgroup than its parent
+ * @task: the child, a thread group leader
+ *
+ * clone3(CLONE_INTO_CGROUP) places a child in a cgroup without attaching
+ * it: memory.ksm of a memory cgroup other than its parent's applies to it
+ * as to a process that joined.  A child that shares its parent's mm
+ * (CLONE_VM: vfork, posix_spawn) is left alone: switching it would switch
+ * its parent.
+ *
+ * Context: from mem_cgroup_fork(), in the parent.
+ */
+void ksm_memcg_fork(struct task_struct *task)
+{
+	bool moved;
+
+	if (!task->mm || task->mm == current->mm)
+		return;
+	rcu_read_lock();
+	moved = mem_cgroup_from_task(task) != mem_cgroup_from_task(current);
+	rcu_read_unlock();
+	if (moved)
+		ksm_memcg_attach(task);
 }
 
 /* After ksm_init(): the files only once KSM runs. */
