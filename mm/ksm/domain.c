@@ -3,7 +3,10 @@
  * KSM: merge domains.  With merge_domain other than "global", a page only
  * ever shares a KSM page with pages of its own domain: the memory cgroup
  * of its process (or the outermost ancestor that made its subtree one
- * domain, memory.ksm_domain), or its process's real uid.  The domain of a
+ * domain, memory.ksm_domain), or its process's real uid.  Under "user", a
+ * process that is not dumpable (set-user-ID, or that changed its ids since
+ * its execve) merges with nothing: its real user may not read its memory
+ * (/proc/PID/mem), so may not probe it either.  The domain of a
  * page is its mm's, taken from mm->owner when ksmd looks: a process that
  * moves to another cgroup, or changes uid, moves its pages with it.
  *
@@ -29,6 +32,7 @@
 #include <linux/cred.h>
 #include <linux/memcontrol.h>
 #include <linux/rcupdate.h>
+#include <linux/sched/coredump.h>
 #include <linux/xarray.h>
 
 #include "ksm.h"
@@ -127,13 +131,21 @@ static u64 ksm_memcg_domain(struct mem_cgroup *memcg)
 	return cgroup_id(root->css.cgroup);
 }
 
+/* "user": the real uid of @owner, unless @mm is not its to read. */
+static u64 ksm_user_domain(struct mm_struct *mm, struct task_struct *owner)
+{
+	if (get_dumpable(mm) != SUID_DUMP_USER)
+		return KSM_NO_DOMAIN;
+	return __kuid_val(task_uid(owner));
+}
+
 /**
  * ksm_mm_domain() - the merge domain of an mm's pages now
  * @mm: the mm, which the caller keeps from being freed
  *
  * Context: any; takes rcu_read_lock().
  * Return: the domain key, 0 for "global"; KSM_NO_DOMAIN if @mm has no
- * owner any more (it merges with nothing).
+ * owner any more, or under "user" is not dumpable (it merges with nothing).
  */
 u64 ksm_mm_domain(struct mm_struct *mm)
 {
@@ -147,7 +159,7 @@ u64 ksm_mm_domain(struct mm_struct *mm)
 	owner = rcu_dereference(mm->owner);
 	if (owner) {
 		if (mode == KSM_DOMAIN_USER)
-			key = __kuid_val(task_uid(owner));
+			key = ksm_user_domain(mm, owner);
 		else if (mem_cgroup_disabled())
 			key = 0;
 		else
