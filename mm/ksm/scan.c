@@ -292,6 +292,7 @@ struct ksm_step {
 	unsigned int pages;	/* pages looked at */
 	unsigned int quota;	/* work left, see KSM_STEP_WORK */
 	u64 domain;		/* merge domain of the mm (domain.c) */
+	bool zero_ok;		/* its pages of zeroes may map the zero page */
 };
 
 /*
@@ -306,14 +307,14 @@ struct ksm_step {
  */
 static bool ksm_try_zero(struct vm_area_struct *vma, unsigned long addr,
 			 struct page *page, struct ksm_rmap_item *item,
-			 u32 checksum)
+			 u32 checksum, const struct ksm_step *step)
 {
 	bool zeroes;
 	void *kaddr;
 	int err;
 
 	if (!READ_ONCE(ksm_use_zero_pages) || checksum != ksm_zero_checksum ||
-	    !ksm_mm_zero_ok(item->mm))
+	    !step->zero_ok)
 		return false;
 	ksm_unstable_leave(item);
 	err = ksm_merge_zero(vma, addr, page);
@@ -637,7 +638,7 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 		checksum = ksm_calc_checksum(page);
 	}
 	item->checksum = checksum;
-	if (ksm_try_zero(vma, addr, page, item, checksum))
+	if (ksm_try_zero(vma, addr, page, item, checksum, step))
 		return;
 
 	do {
@@ -995,7 +996,9 @@ static int ksm_scan_step(unsigned int budget)
 	if (ksm_test_exit(mm)) {
 		reaped = ksm_cursor_leave_exited(&step.quota);
 	} else {
+		/* Once a step: they walk up the mm's cgroups. */
 		step.domain = ksm_mm_domain(mm);
+		step.zero_ok = ksm_mm_zero_ok(mm);
 		ksm_scan_mm(mm, &step);
 	}
 unlock:
