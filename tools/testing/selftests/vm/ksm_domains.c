@@ -18,11 +18,17 @@
  *  - a process moved from A to B leaves A's KSM pages and joins B's;
  *  - memory.ksm_domain 1 on a parent makes its two children one domain,
  *    and 0 again splits them: ksmd unshares what crossed;
- *  - memory.ksm 1 makes a process that never asked merge, and one that
- *    joins later; 0 unmerges them; "inherit" and bad values;
+ *  - memory.ksm 1 makes a process that never asked merge, one that joins
+ *    later, and one created in the cgroup by clone3(CLONE_INTO_CGROUP);
+ *    0 unmerges them, and switches off a process whose main thread
+ *    exited while another thread runs on; "inherit" and bad values; 0
+ *    for a process with no room for its copies in its cgroup (no swap
+ *    allowed, unkillable) fails with ENOMEM, and the process still merges;
  *  - memory.ksm_use_zero_pages 0: with use_zero_pages 1, the cgroup's pages
  *    of zeroes merge within it instead of mapping the zero page;
- *  - "user": processes of uid 1000 and 1001 never share;
+ *  - "user": processes of uid 1000 and 1001 never share; a process of uid
+ *    1000 that is not dumpable (it dropped root's ids without execve)
+ *    shares with no one;
  *  - merge_domain refuses a bad name (EINVAL) and a change while KSM pages
  *    exist (EBUSY); a cgroup whose processes left is removed with its KSM
  *    pages still charged to it, and nothing is left over.
@@ -30,13 +36,19 @@
  * The lab's time limit for this program - limit: 420s
  */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <limits.h>
+#include <linux/sched.h>
+#include <pthread.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include "ksm_util.h"
 
 #define N		32	/* pages per process */
 #define KEY		0xd0d0ULL
 #define SCAN_MS		120000
 #define KPF_KSM_BIT	(1ULL << 21)
+#define EXTRA		2048	/* pages of one content: 8 MiB to unmerge */
 
 #ifndef PR_SET_MEMORY_MERGE
 #define PR_SET_MEMORY_MERGE	67
@@ -46,12 +58,19 @@ struct kid {
 	pid_t pid;
 	int cmd;		/* parent -> kid */
 	int ack;		/* kid -> parent */
+	int die;		/* parent -> main thread (headless kids), or -1 */
 };
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP	0x200000000ULL
+#endif
 
 static char *area;		/* N pages at the same address in every kid */
 static char cg_a[256], cg_b[256], cg_c[256], cg_p[256];
 static char cg_x[PATH_MAX], cg_y[PATH_MAX];
 static char why[256];
+static bool kid_undumpable;	/* a kid of another uid stays undumpable */
+static size_t kid_extra;	/* pages of one content more, unkillable kid */
 
 /*
  * A fine clock: the guest's CLOCK_MONOTONIC may tick by jiffies.  The time
@@ -98,8 +117,23 @@ static void kid_main(int cmd, int ack, bool madv, bool zero, uid_t uid)
 
 	if (uid && setresuid(uid, uid, uid))
 		_exit(3);
+	/* Dropping root's ids made it undumpable, unless fs.suid_dumpable. */
+	if (uid && prctl(PR_SET_DUMPABLE, !kid_undumpable, 0, 0, 0))
+		_exit(7);
 	for (i = 0; i < N; i++)
 		ksm_fill_page(ksm_page_addr(area, i), KEY + i);
+	if (kid_extra) {
+		char *x = mmap(NULL, kid_extra * ksm_page_size,
+			       PROT_READ | PROT_WRITE,
+			       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		int fd = open("/proc/self/oom_score_adj", O_WRONLY);
+
+		if (x == MAP_FAILED || fd < 0 || write(fd, "-1000", 5) != 5)
+			_exit(9);
+		close(fd);
+		for (i = 0; i < kid_extra; i++)
+			ksm_fill_page(ksm_page_addr(x, i), KEY + N);
+	}
 	if (zero)
 		memset(area, 0, N * ksm_page_size);
 	if (madv && madvise(area, N * ksm_page_size, MADV_MERGEABLE))
@@ -133,15 +167,42 @@ static void kid_main(int cmd, int ack, bool madv, bool zero, uid_t uid)
 	_exit(0);
 }
 
-/* A kid in @cg (NULL: here), its pages madvised or not, of zeroes or not. */
-static struct kid start_kid_of(const char *cg, bool madv, bool zero, uid_t uid)
+/* clone3() into the cgroup @cgfd, as fork() does otherwise. */
+static pid_t clone_into(int cgfd)
 {
-	int c[2], a[2];
-	struct kid k;
+	struct clone_args args = {
+		.flags = CLONE_INTO_CGROUP,
+		.exit_signal = SIGCHLD,
+		.cgroup = cgfd,
+	};
+	pid_t pid = syscall(SYS_clone3, &args, sizeof(args));
+
+	if (pid < 0)
+		ksft_exit_fail_msg("clone3(CLONE_INTO_CGROUP): %s\n", strerror(errno));
+	return pid;
+}
+
+/*
+ * A kid in @cg (NULL: here), its pages madvised or not, of zeroes or not;
+ * created there by clone3() if @into, else moved there once it runs.
+ */
+static struct kid start_kid_into(const char *cg, bool into, bool madv,
+				 bool zero, uid_t uid)
+{
+	int c[2], a[2], cgfd = -1;
+	struct kid k = { .die = -1 };
 
 	if (pipe(c) || pipe(a))
 		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	k.pid = ksm_fork();
+	if (into) {
+		cgfd = open(cg, O_RDONLY | O_DIRECTORY);
+		if (cgfd < 0)
+			ksft_exit_fail_msg("open %s: %s\n", cg, strerror(errno));
+		k.pid = clone_into(cgfd);
+		close(cgfd);
+	} else {
+		k.pid = ksm_fork();
+	}
 	if (!k.pid) {
 		close(c[1]);
 		close(a[0]);
@@ -151,6 +212,8 @@ static struct kid start_kid_of(const char *cg, bool madv, bool zero, uid_t uid)
 	close(a[1]);
 	k.cmd = c[1];
 	k.ack = a[0];
+	if (into)
+		cg = NULL;
 	if (ksm_pipe_recv(k.ack, 10000) != 'r')
 		ksft_exit_fail_msg("kid %d did not start\n", k.pid);
 	if (cg && !ksm_cg_attach(cg, k.pid))
@@ -159,15 +222,104 @@ static struct kid start_kid_of(const char *cg, bool madv, bool zero, uid_t uid)
 	return k;
 }
 
+static struct kid start_kid_of(const char *cg, bool madv, bool zero, uid_t uid)
+{
+	return start_kid_into(cg, false, madv, zero, uid);
+}
+
 static struct kid start_kid(const char *cg, bool madv, uid_t uid)
 {
 	return start_kid_of(cg, madv, false, uid);
+}
+
+static int headless_cmd, headless_ack;
+
+static void *headless_thread(void *arg)
+{
+	kid_main(headless_cmd, headless_ack, false, false, 0);
+	return NULL;
+}
+
+/*
+ * A kid whose main thread exits (once told, through k.die) while a second
+ * thread goes on as any kid: its process has no leader with an mm.
+ */
+static struct kid start_headless(void)
+{
+	int c[2], a[2], d[2];
+	pthread_t thread;
+	struct kid k;
+	char x;
+
+	if (pipe(c) || pipe(a) || pipe(d))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	k.pid = ksm_fork();
+	if (!k.pid) {
+		close(c[1]);
+		close(a[0]);
+		close(d[1]);
+		headless_cmd = c[0];
+		headless_ack = a[1];
+		if (pthread_create(&thread, NULL, headless_thread, NULL))
+			_exit(8);
+		while (read(d[0], &x, 1) > 0)
+			;
+		syscall(SYS_exit, 0);
+	}
+	close(c[0]);
+	close(a[1]);
+	close(d[0]);
+	k.cmd = c[1];
+	k.ack = a[0];
+	k.die = d[1];
+	if (ksm_pipe_recv(k.ack, 10000) != 'r')
+		ksft_exit_fail_msg("kid %d did not start\n", k.pid);
+	return k;
+}
+
+/* The thread of @pid other than its main one, once that one has exited. */
+static pid_t headless_tid(pid_t pid)
+{
+	long long deadline = ksm_now_ms() + 10000;
+	char path[64], buf[256], *state;
+	pid_t tid = 0;
+	struct dirent *e;
+	DIR *dir;
+	int fd;
+	ssize_t n;
+
+	for (;;) {
+		snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+		fd = open(path, O_RDONLY);
+		n = fd >= 0 ? read(fd, buf, sizeof(buf) - 1) : -1;
+		if (fd >= 0)
+			close(fd);
+		buf[n > 0 ? n : 0] = 0;
+		state = strrchr(buf, ')');
+		if (state && state[1] && state[2] == 'Z')
+			break;
+		if (ksm_now_ms() > deadline) {
+			ksft_print_msg("main thread of %d did not exit\n", pid);
+			return 0;
+		}
+		usleep(10000);
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	dir = opendir(path);
+	while (dir && (e = readdir(dir)))
+		if (atoi(e->d_name) > 0 && atoi(e->d_name) != pid)
+			tid = atoi(e->d_name);
+	if (dir)
+		closedir(dir);
+	return tid;
 }
 
 static void stop_kid(struct kid *k)
 {
 	if (!k->pid)
 		return;
+	if (k->die >= 0)
+		close(k->die);
 	ksm_pipe_send(k->cmd, 'q');
 	ksm_wait_child(k->pid, "kid");
 	close(k->cmd);
@@ -259,13 +411,15 @@ static long long cg_stat(const char *cg, const char *key)
 	return ksm_read_keyed(path, key);
 }
 
-static long long merge_any(pid_t pid)
+/* ksm_merge_any of the process of @pid, as thread @tid (0: @pid) sees it */
+static long long merge_any_of(pid_t pid, pid_t tid)
 {
 	char path[64], line[128];
 	long long ret = -1;
 	FILE *f;
 
-	snprintf(path, sizeof(path), "/proc/%d/ksm_stat", pid);
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/ksm_stat", pid,
+		 tid ? tid : pid);
 	f = fopen(path, "r");
 	while (f && fgets(line, sizeof(line), f))
 		if (!strncmp(line, "ksm_merge_any: ", 15))
@@ -273,6 +427,11 @@ static long long merge_any(pid_t pid)
 	if (f)
 		fclose(f);
 	return ret;
+}
+
+static long long merge_any(pid_t pid)
+{
+	return merge_any_of(pid, 0);
 }
 
 static bool wait_merge_any(pid_t pid, int want)
@@ -462,10 +621,65 @@ static void test_subtree(void)
 	stop_kid(&y);
 }
 
+/* Wait until @pid has at least @n merging pages. */
+static bool wait_merging(pid_t pid, long n)
+{
+	long long deadline = ksm_now_ms() + SCAN_MS;
+
+	while (ksm_proc_merging_pages(pid) < n) {
+		if (ksm_now_ms() > deadline) {
+			ksft_print_msg("%d has %ld merging pages, not %ld\n", pid,
+				       ksm_proc_merging_pages(pid), n);
+			return false;
+		}
+		usleep(20000);
+	}
+	return true;
+}
+
+/*
+ * memory.ksm 0 for a process that has no room in its cgroup for the
+ * copies (memory.swap.max 0, unkillable): the write fails with ENOMEM, and
+ * the process still merges, as the prctl would leave it.  With room, it
+ * is switched off.
+ */
+static void test_memory_ksm_nomem(void)
+{
+	long long cur;
+	char room[32];
+	struct kid t;
+	int err = 0;
+	bool ok;
+
+	kid_extra = EXTRA;
+	t = start_kid(cg_c, false, 0);
+	kid_extra = 0;
+	ok = ksm_cg_set(cg_c, "memory.swap.max", "0") &&
+	     ksm_cg_set(cg_c, "memory.ksm", "1") &&
+	     wait_merge_any(t.pid, 1) && wait_merging(t.pid, EXTRA);
+	cur = ksm_cg_read(cg_c, "memory.current");
+	snprintf(room, sizeof(room), "%lld", cur + (256 << 10));
+	ok = ok && cur > 0 && ksm_cg_set(cg_c, "memory.max", room);
+	if (ok && !ksm_cg_write(cg_c, "memory.ksm", "0"))
+		err = errno;
+	ksft_print_msg("memory.ksm 0 with 256 KiB of room for %zu KiB of copies: %s; ksm_merge_any %lld\n",
+		       EXTRA * ksm_page_size >> 10, err ? strerror(err) : "done",
+		       merge_any(t.pid));
+	ok = ok && err == ENOMEM && merge_any(t.pid) == 1;
+	ok = ksm_cg_set(cg_c, "memory.max", "max") &&
+	     ksm_cg_set(cg_c, "memory.swap.max", "max") && ok;
+	ok = ok && ksm_cg_set(cg_c, "memory.ksm", "0") && merge_any(t.pid) == 0 &&
+	     ksm_proc_merging_pages(t.pid) == 0;
+	stop_kid(&t);
+	ok = ksm_cg_set(cg_c, "memory.ksm", "inherit") && ok;
+	result(ok, "memory.ksm 0 without room to unmerge: ENOMEM, still merging; with room: done\n");
+}
+
 static void test_memory_ksm(const struct kid *k)
 {
-	struct kid c, late;
+	struct kid c, late, born, h;
 	long long sum = 0;
+	pid_t tid;
 	bool ok;
 	int i;
 
@@ -495,15 +709,34 @@ static void test_memory_ksm(const struct kid *k)
 	     ksm_proc_merging_pages(late.pid) >= N;
 	result(ok, "memory.ksm 1: a process that joins later merges too\n");
 
-	ok = ksm_cg_set(cg_c, "memory.ksm", "0") && merge_any(c.pid) == 0 &&
+	/* clone3() places a process without attaching it. */
+	born = start_kid_into(cg_c, true, false, false, 0);
+	ok = merge_any(born.pid) == 1;
+	stop_kid(&born);
+	result(ok, "memory.ksm 1: a process created in the cgroup by clone3(CLONE_INTO_CGROUP) merges\n");
+
+	/* Joins while its main thread lives; then that one exits. */
+	h = start_headless();
+	ok = ksm_cg_attach(cg_c, h.pid) && wait_merge_any(h.pid, 1);
+	close(h.die);
+	h.die = -1;
+	tid = headless_tid(h.pid);
+
+	ok = ok && tid && merge_any_of(h.pid, tid) == 1 &&
+	     ksm_cg_set(cg_c, "memory.ksm", "0") && merge_any(c.pid) == 0 &&
 	     merge_any(late.pid) == 0 && not_merged(&c, &late) &&
+	     merge_any_of(h.pid, tid) == 0 &&
 	     ksm_wait_merged(BASE_SHARED, BASE_SHARING);
+	ksft_print_msg("process %d without its main thread: ksm_merge_any %lld of thread %d\n",
+		       h.pid, merge_any_of(h.pid, tid), tid);
 	ok &= !ksm_cg_write(cg_c, "memory.ksm", "2") && errno == EINVAL;
 	ok &= ksm_cg_set(cg_c, "memory.ksm", "inherit") &&
 	      ksm_cg_read(cg_c, "memory.ksm") == -1;
-	result(ok, "memory.ksm 0 unmerges them; \"inherit\" taken, 2 refused\n");
+	result(ok, "memory.ksm 0 unmerges them, and a process whose main thread exited; \"inherit\" taken, 2 refused\n");
 	stop_kid(&c);
 	stop_kid(&late);
+	stop_kid(&h);
+	test_memory_ksm_nomem();
 }
 
 /*
@@ -545,14 +778,18 @@ static void test_zero_pages(void)
 
 static void test_user(const struct kid *k)
 {
-	struct kid u[4];
-	bool ok;
-	int i;
+	struct kid u[4], secret;
+	size_t i, merged = 0, absent = 0;
+	bool ok, ksm;
 
 	ok = fresh("user");
 	/* Registered 1000, 1001, 1000, 1001 (see main()). */
 	for (i = 0; i < 4; i++)
 		u[i % 2 * 2 + i / 2] = start_kid(NULL, true, i % 2 ? 1001 : 1000);
+	/* Of uid 1000 too, but it dropped root's ids: it merges with no one. */
+	kid_undumpable = true;
+	secret = start_kid(NULL, true, 1000);
+	kid_undumpable = false;
 	ksm_set("run", 1);
 	/* With the four kids of A and B, of uid 0: three sets. */
 	ok = ok && ksm_wait_merged(3 * N, 5 * N) && ksm_wait_settled(SCAN_MS) &&
@@ -562,6 +799,16 @@ static void test_user(const struct kid *k)
 	     pages_shared_by(&u[0], &u[2], false) &&
 	     pages_shared_by(&u[0], &k[0], false);
 	result(ok, "user: uids 1000 and 1001 each their own %d KSM pages\n", N);
+	for (i = 0; i < N; i++) {
+		ksm = false;
+		absent += !pfn_of(secret.pid, i, &ksm);
+		merged += ksm;
+	}
+	ksft_print_msg("undumpable process of uid 1000: %zu of %d pages KSM, %zu not present\n",
+		       merged, N, absent);
+	result(!merged && !absent && ksm_wait_merged(3 * N, 5 * N),
+	       "user: an undumpable process of uid 1000 merges with no one\n");
+	stop_kid(&secret);
 	for (i = 0; i < 4; i++)
 		stop_kid(&u[i]);
 }
@@ -594,7 +841,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(15);
+	ksft_set_plan(18);
 	ksm_selftest_init(2000, 10, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
