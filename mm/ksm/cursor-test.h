@@ -236,6 +236,8 @@ static void ksm_test_forget(struct kunit *test)
 		six = six->next;
 	mutex_unlock(&ksm_mutex);
 
+	/* Its process lives: a user for it, one for run = 2 (or madvise). */
+	atomic_set(&mm->mm_users, 2);
 	/* madvise of an mm with no merged page: ksmd frees them later. */
 	ksm_forget_range(mm, 0x3000, 0x6000, false);
 	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + 7);
@@ -248,6 +250,11 @@ static void ksm_test_forget(struct kunit *test)
 	ksm_forget_range(mm, 0x3000, 0x6000, true);
 	KSM_TEST_ITEMS(test, mm, 0x1000, 0x2000, 0x6000, 0x7000);
 	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + 4);
+	/* Killed meanwhile, run = 2's user the last: the exit frees them. */
+	atomic_set(&mm->mm_users, 1);
+	ksm_forget_range(mm, 0x1000, 0x3000, true);
+	KSM_TEST_ITEMS(test, mm, 0x1000, 0x2000, 0x6000, 0x7000);
+	atomic_set(&mm->mm_users, 0);
 
 	/* The cursor still finds the next item, instead of a new one. */
 	ksm_lock();
@@ -552,9 +559,11 @@ static void ksm_test_index(struct kunit *test)
 	ksm_test_check_index(test, slot);
 	mutex_unlock(&ksm_mutex);
 
-	/* madvise of one page in the middle of a block. */
+	/* madvise of one page in the middle of a block, its process alive. */
+	atomic_set(&mm->mm_users, 2);
 	ksm_forget_range(mm, KSM_TEST_PAGE(7 * KSM_BLOCK_PAGES + 9),
 			 KSM_TEST_PAGE(7 * KSM_BLOCK_PAGES + 10), true);
+	atomic_set(&mm->mm_users, 0);
 	KUNIT_EXPECT_EQ(test, mm->ksm_rmap_items, nr - 1);
 	ksm_lock();
 	ksm_test_check_index(test, slot);

@@ -22,8 +22,8 @@
  */
 #include <linux/cgroup.h>
 #include <linux/memcontrol.h>
-#include <linux/oom.h>
 #include <linux/sched/mm.h>
+#include <linux/sched/signal.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
@@ -71,14 +71,16 @@ static struct mm_struct *ksm_process_mm(struct task_struct *task, int *merge)
 
 	if (task->flags & PF_KTHREAD)
 		return NULL;
-	t = find_lock_task_mm(task);
-	if (t) {
-		mm = t->mm;
-		mmget(mm);
-		if (merge)
-			*merge = ksm_task_merge(t);
-		task_unlock(t);
+	rcu_read_lock();
+	for_each_thread(task, t) {
+		mm = get_task_mm(t);
+		if (mm) {
+			if (merge)
+				*merge = ksm_task_merge(t);
+			break;
+		}
 	}
+	rcu_read_unlock();
 	return mm;
 }
 
