@@ -88,12 +88,18 @@ int ksm_memcg_set_flags(struct mem_cgroup *memcg, unsigned long mask,
 }
 
 /**
- * ksm_memcg_free() - forget the settings of a memory cgroup that goes
- * @memcg: the cgroup, being freed
+ * ksm_memcg_offline() - forget the settings of a memory cgroup that goes
+ * @memcg: the cgroup, going offline
  *
- * Context: from mem_cgroup_css_free().
+ * Its files are gone by then, and no process is in it.  The settings go
+ * now rather than when it is freed: pages still charged to it keep it
+ * until they are, and by then a new memory cgroup may be in its cgroup's
+ * place (the controller enabled again), with the same cgroup id and
+ * settings of its own.
+ *
+ * Context: from mem_cgroup_css_offline().
  */
-void ksm_memcg_free(struct mem_cgroup *memcg)
+void ksm_memcg_offline(struct mem_cgroup *memcg)
 {
 	xa_erase(&ksm_memcg_settings,
 		 (unsigned long)cgroup_id(memcg->css.cgroup));
