@@ -31,7 +31,11 @@
  *    shares with no one;
  *  - merge_domain refuses a bad name (EINVAL) and a change while KSM pages
  *    exist (EBUSY); a cgroup whose processes left is removed with its KSM
- *    pages still charged to it, and nothing is left over.
+ *    pages still charged to it, and nothing is left over;
+ *  - the memory controller switched off and on again below a cgroup gives
+ *    it a new memory cgroup whose memory.ksm starts as "inherit", and the
+ *    old one (kept by a memfd charged to it) takes nothing with it when it
+ *    goes.
  *
  * The lab's time limit for this program - limit: 420s
  */
@@ -834,6 +838,118 @@ static void test_removal(struct kid *k)
 	result(ok, "a cgroup removed with its KSM pages charged: nothing crosses, counts add up\n");
 }
 
+/* memory.ksm of @cg as it reads ("inherit", "0" or "1"), "" if it cannot. */
+static const char *memory_ksm_of(const char *cg)
+{
+	static char buf[32];
+	char path[PATH_MAX + 16];
+	ssize_t n = -1;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/memory.ksm", cg);
+	fd = open(path, O_RDONLY);
+	if (fd >= 0) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+	}
+	buf[n > 0 ? n : 0] = '\0';
+	buf[strcspn(buf, "\n")] = '\0';
+	return buf;
+}
+
+/*
+ * A kid that charges @pages pages of a memfd to @cg, then leaves for the
+ * root cgroup keeping the memfd: @cg's memory cgroup outlives its end.
+ */
+static pid_t start_charger(const char *cg, size_t pages)
+{
+	size_t len = pages * ksm_page_size;
+	int ack[2], fd = -1;
+	char *p;
+	pid_t pid;
+
+	if (pipe(ack))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = ksm_fork();
+	if (!pid) {
+		if (ksm_cg_attach(cg, 0))
+			fd = memfd_create("ksm_domains", 0);
+		if (fd < 0 || ftruncate(fd, len))
+			_exit(1);
+		p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		if (p == MAP_FAILED)
+			_exit(1);
+		memset(p, 1, len);
+		munmap(p, len);
+		if (!ksm_cg_attach(ksm_cg_root(), 0) || !ksm_pipe_send(ack[1], 'c'))
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	close(ack[1]);
+	if (ksm_pipe_recv(ack[0], 10000) != 'c') {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		pid = -1;
+	}
+	close(ack[0]);
+	return pid;
+}
+
+/*
+ * The memory controller switched off and on again below P gives x a new
+ * memory cgroup: it starts with no KSM settings, and the old one, kept
+ * while pages are charged to it, takes none of the new one's when it goes.
+ */
+static void test_reenable(void)
+{
+	size_t pages = 256;
+	long long before, now, deadline;
+	bool ok, gone = false, kept = true;
+	pid_t pid;
+
+	pid = start_charger(cg_x, pages);
+	before = ksm_cg_read(cg_p, "memory.current");
+	ok = pid > 0 && before >= (long long)(pages * ksm_page_size) &&
+	     ksm_cg_set(cg_x, "memory.ksm", "1") &&
+	     !strcmp(memory_ksm_of(cg_x), "1") &&
+	     ksm_cg_set(cg_p, "cgroup.subtree_control", "-memory") &&
+	     !memory_ksm_of(cg_x)[0] &&
+	     ksm_cg_set(cg_p, "cgroup.subtree_control", "+memory");
+	if (ok && strcmp(memory_ksm_of(cg_x), "inherit")) {
+		ksft_print_msg("memory.ksm of a new memory cgroup: %s\n",
+			       memory_ksm_of(cg_x));
+		ok = false;
+	}
+	result(ok, "memory controller off and on: memory.ksm starts as inherit\n");
+
+	/* The old memory cgroup goes once its pages are freed. */
+	ok = ok && ksm_cg_set(cg_x, "memory.ksm", "1");
+	if (pid > 0) {
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	deadline = ksm_now_ms() + 10000;
+	while (ok && ksm_now_ms() < deadline) {
+		now = ksm_cg_read(cg_p, "memory.current");
+		if (strcmp(memory_ksm_of(cg_x), "1"))
+			kept = false;
+		if (!gone && now >= 0 &&
+		    now <= before - (long long)(pages / 2 * ksm_page_size)) {
+			gone = true;
+			/* An RCU grace period and a work item, then the end. */
+			deadline = ksm_now_ms() + 2000;
+		}
+		usleep(50000);
+	}
+	if (ok && (!gone || !kept))
+		ksft_print_msg("old memory cgroup's pages %s; memory.ksm now %s\n",
+			       gone ? "freed" : "still charged",
+			       memory_ksm_of(cg_x));
+	result(ok && gone && kept,
+	       "the old memory cgroup's end leaves the new one's memory.ksm\n");
+}
+
 int main(void)
 {
 	static const int order[] = { 0, 2, 1, 3 };
@@ -841,7 +957,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(18);
+	ksft_set_plan(20);
 	ksm_selftest_init(2000, 10, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
@@ -878,6 +994,7 @@ int main(void)
 	test_zero_pages();
 	test_user(k);
 	test_removal(k);
+	test_reenable();
 
 	for (i = 0; i < 4; i++)
 		stop_kid(&k[i]);
