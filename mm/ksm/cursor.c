@@ -331,6 +331,31 @@ static void ksm_cursor_set(struct ksm_mm_slot *slot)
 	ksm_scan.rmap_link = &slot->rmap_list;
 }
 
+/*
+ * Move the cursor from its slot to the next, noting the end of the pass
+ * after the last.  With @reap, a slot that its exit left to ksmd (an
+ * orphan) comes off the lists under the same hold of ksm_slots_lock: once
+ * the cursor has left a slot with no item, its exit may free it
+ * (ksm_forget_mm()).  True if it did: the caller frees it.
+ */
+static bool ksm_cursor_move_on(bool reap)
+{
+	struct ksm_mm_slot *slot = ksm_scan.slot, *next;
+	bool reaped;
+
+	lockdep_assert_held(&ksm_mutex);
+	spin_lock(&ksm_slots_lock);
+	next = list_next_entry(slot, scan_list);
+	ksm_cursor_set(next);
+	reaped = reap && slot->orphan;
+	if (reaped)
+		ksm_del_slot(slot);
+	spin_unlock(&ksm_slots_lock);
+	if (next == &ksm_mm_head)
+		ksm_pass_done();
+	return reaped;
+}
+
 /**
  * ksm_cursor_next_mm() - end the scan of the mm at the cursor
  * @quota: items that may still be freed in this step, decremented
@@ -344,18 +369,11 @@ static void ksm_cursor_set(struct ksm_mm_slot *slot)
  */
 bool ksm_cursor_next_mm(unsigned int *quota)
 {
-	struct ksm_mm_slot *next;
-
 	lockdep_assert_held(&ksm_mutex);
 	/* Every item address is below ULONG_MAX: the whole tail goes. */
 	if (!ksm_cursor_seek(ULONG_MAX, quota))
 		return false;
-	spin_lock(&ksm_slots_lock);
-	next = list_next_entry(ksm_scan.slot, scan_list);
-	ksm_cursor_set(next);
-	spin_unlock(&ksm_slots_lock);
-	if (next == &ksm_mm_head)
-		ksm_pass_done();
+	ksm_cursor_move_on(false);
 	return true;
 }
 
@@ -463,29 +481,12 @@ static void ksm_forget_slot(struct ksm_mm_slot *slot)
  */
 bool ksm_cursor_leave_exited(unsigned int *quota)
 {
-	struct ksm_mm_slot *slot = ksm_scan.slot, *next;
-	bool orphan;
-
 	lockdep_assert_held(&ksm_mutex);
 	ksm_scan.address = 0;
-	ksm_scan.rmap_link = &slot->rmap_list;
+	ksm_scan.rmap_link = &ksm_scan.slot->rmap_list;
 	if (!ksm_cursor_seek(ULONG_MAX, quota))
 		return false;
-	/*
-	 * The cursor leaves the slot, and the slot's fate is settled, under
-	 * one hold of the lock: once the cursor has left a slot with no item,
-	 * the exit may free it (ksm_forget_mm()).
-	 */
-	spin_lock(&ksm_slots_lock);
-	next = list_next_entry(slot, scan_list);
-	ksm_cursor_set(next);
-	orphan = slot->orphan;
-	if (orphan)
-		ksm_del_slot(slot);
-	spin_unlock(&ksm_slots_lock);
-	if (next == &ksm_mm_head)
-		ksm_pass_done();
-	return orphan;
+	return ksm_cursor_move_on(true);
 }
 
 /**
