@@ -188,6 +188,23 @@ struct ksm_memcg_sum {
 	long profit;
 };
 
+/*
+ * Does @mm count with @task's process?  Processes that share one mm
+ * (clone() with CLONE_VM, not threads) count it once: with its owner, the
+ * process its domain is taken from and its pages are charged to.
+ */
+static bool ksm_mm_counts_with(struct mm_struct *mm, struct task_struct *task)
+{
+	struct task_struct *owner;
+	bool mine;
+
+	rcu_read_lock();
+	owner = rcu_dereference(mm->owner);
+	mine = !owner || same_thread_group(owner, task);
+	rcu_read_unlock();
+	return mine;
+}
+
 static int ksm_memcg_add_task(struct task_struct *task, void *arg)
 {
 	struct ksm_memcg_sum *sum = arg;
@@ -195,6 +212,10 @@ static int ksm_memcg_add_task(struct task_struct *task, void *arg)
 
 	if (!mm)
 		return 0;
+	if (!ksm_mm_counts_with(mm, task)) {
+		mmput(mm);
+		return 0;
+	}
 	sum->rmap_items += READ_ONCE(mm->ksm_rmap_items);
 	sum->zero_pages += atomic_long_read(&mm->ksm_zero_pages);
 	sum->merging_pages += READ_ONCE(mm->ksm_merging_pages);
