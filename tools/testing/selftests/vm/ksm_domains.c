@@ -9,8 +9,9 @@
  *  - "memcg": each cgroup has its own KSM pages, never one of the other's
  *    (pfns and KPF_KSM from /proc/PID/pagemap and kpageflags), and the
  *    counters are exactly those of two separate sets;
- *  - memory.ksm_stat of each cgroup adds up its processes' counters, and
- *    the cgroups' sums add up to pages_shared + pages_sharing;
+ *  - memory.ksm_stat of each cgroup adds up its processes' counters (two
+ *    processes sharing one mm, by clone() with CLONE_VM, count it once),
+ *    and the cgroups' sums add up to pages_shared + pages_sharing;
  *  - the attacker's view: a process alone in its cgroup with B's contents
  *    writes to each of its pages: no copy-on-write of a KSM page under
  *    "memcg" (cow_ksm stays), one per page under "global"; the first-write
@@ -111,6 +112,37 @@ static void __attribute__((format(printf, 2, 3))) result(bool ok,
 		ksft_exit_fail_msg("the cases after this one depend on it\n");
 }
 
+/* A process that shares its parent's mm (clone() with CLONE_VM). */
+static int vm_sibling(void *arg)
+{
+	for (;;)
+		pause();
+	return 0;
+}
+
+/*
+ * Order 'v' of a kid: start a process that shares its mm, or stop the one
+ * it started; the answer is its pid (0 once stopped, -1 on failure).
+ */
+static void kid_vm_sibling(int ack)
+{
+	static char stack[65536] __attribute__((aligned(16)));
+	static pid_t sib;
+	char buf[32];
+
+	if (sib > 0) {
+		kill(sib, SIGKILL);
+		waitpid(sib, NULL, __WALL);
+		sib = 0;
+	} else {
+		sib = clone(vm_sibling, stack + sizeof(stack),
+			    CLONE_VM | SIGCHLD, NULL);
+	}
+	snprintf(buf, sizeof(buf), "%d\n", sib);
+	if (write(ack, buf, strlen(buf)) < 0)
+		_exit(8);
+}
+
 /* The kid's loop: fill, madvise (if asked), then obey one-letter orders. */
 static void kid_main(int cmd, int ack, bool madv, bool zero, uid_t uid)
 {
@@ -147,6 +179,8 @@ static void kid_main(int cmd, int ack, bool madv, bool zero, uid_t uid)
 	while (read(cmd, &c, 1) == 1) {
 		if (c == 'q')
 			_exit(0);
+		if (c == 'v')
+			kid_vm_sibling(ack);
 		if (c != 'w')
 			continue;
 		/* Time the first write to each page, one byte each. */
@@ -489,9 +523,24 @@ static void test_global(struct kid *k)
 	result(ok, "merge_domain: EBUSY while KSM pages exist\n");
 }
 
+/* Send order @c to @k and read its one-number answer (-1 if none). */
+static long long kid_order(const struct kid *k, char c)
+{
+	char buf[32];
+	ssize_t n;
+
+	if (write(k->cmd, &c, 1) != 1)
+		return -1;
+	n = read(k->ack, buf, sizeof(buf) - 1);
+	if (n <= 0)
+		return -1;
+	buf[n] = '\0';
+	return strtoll(buf, NULL, 10);
+}
+
 static void test_memcg(struct kid *k)
 {
-	long long ma, mb, sum = 0;
+	long long ma, mb, sib, sum = 0;
 	int i;
 	bool ok;
 
@@ -504,17 +553,22 @@ static void test_memcg(struct kid *k)
 	     pages_shared_by(&k[0], &k[2], false);
 	result(ok, "memcg: each cgroup its own %d KSM pages, none across\n", N);
 
+	/* A's first kid gets a process sharing its mm: counted once. */
+	sib = kid_order(&k[0], 'v');
 	ma = cg_stat(cg_a, "ksm_merging_pages");
 	mb = cg_stat(cg_b, "ksm_merging_pages");
 	for (i = 0; i < 4; i++)
 		sum += ksm_proc_merging_pages(k[i].pid);
-	ksft_print_msg("memory.ksm_stat merging pages: A %lld, B %lld; processes %lld; shared + sharing %lu\n",
-		       ma, mb, sum, ksm_read("pages_shared") + ksm_read("pages_sharing"));
-	ok = ma == 2 * N && mb == 2 * N && ma + mb == sum &&
+	ksft_print_msg("memory.ksm_stat merging pages: A %lld, B %lld; processes %lld; shared + sharing %lu; CLONE_VM process %lld: %ld\n",
+		       ma, mb, sum, ksm_read("pages_shared") + ksm_read("pages_sharing"),
+		       sib, sib > 0 ? ksm_proc_merging_pages(sib) : -1);
+	ok = sib > 0 && ma == 2 * N && mb == 2 * N && ma + mb == sum &&
 	     sum == (long long)(ksm_read("pages_shared") + ksm_read("pages_sharing")) &&
 	     cg_stat(cg_a, "ksm_rmap_items") == ksm_proc_rmap_items(k[0].pid) +
 						 ksm_proc_rmap_items(k[1].pid);
-	result(ok, "memory.ksm_stat: sums of the processes, adding up to the global counters\n");
+	if (sib > 0)
+		ok = kid_order(&k[0], 'v') == 0 && ok;
+	result(ok, "memory.ksm_stat: sums of the processes (two sharing an mm count once), adding up to the global counters\n");
 }
 
 /* The attacker's first writes, in cgroup C, to pages equal to B's. */
