@@ -276,22 +276,51 @@ static void ksm_memcg_joined(struct callback_head *work)
 		ksm_memcg_apply(current->mm, ksm_task_merge(current));
 }
 
+/*
+ * Is @task the thread that switches its process: the leader, or once the
+ * leader has exited, the first thread that is not exiting?  A move takes
+ * no exiting thread with it, and none starts to exit during the move.
+ */
+static bool ksm_memcg_switcher(struct task_struct *task)
+{
+	struct task_struct *t;
+	bool first = false;
+
+	if (thread_group_leader(task))
+		return true;
+	percpu_rwsem_assert_held(&cgroup_threadgroup_rwsem);
+	if (!(task->group_leader->flags & PF_EXITING))
+		return false;
+	rcu_read_lock();
+	for_each_thread(task, t) {
+		if (!(t->flags & PF_EXITING)) {
+			first = t == task;
+			break;
+		}
+	}
+	rcu_read_unlock();
+	return first;
+}
+
 /**
- * ksm_memcg_attach() - a process joined a memory cgroup
- * @task: its leader
+ * ksm_memcg_attach() - a thread joined a memory cgroup
+ * @task: the thread, a process's leader when it was created there
  *
  * If memory.ksm is set for its new cgroup, the process switches merging
  * on or off itself, at its next return to user space (a sleeping process
- * is woken for it, as by a signal that it never sees).
+ * is woken for it, as by a signal that it never sees), once whatever
+ * number of its threads moved: through its leader, or while the leader
+ * exits, through the first thread that does not.
  *
- * Context: from mem_cgroup_attach(), cgroup_mutex held, or from
- * ksm_memcg_fork().
+ * Context: from mem_cgroup_attach(), cgroup_mutex and
+ * cgroup_threadgroup_rwsem held, or from ksm_memcg_fork().
  */
 void ksm_memcg_attach(struct task_struct *task)
 {
 	struct callback_head *work;
 
-	if ((task->flags & PF_KTHREAD) || ksm_task_merge(task) < 0)
+	if ((task->flags & PF_KTHREAD) || !ksm_memcg_switcher(task) ||
+	    ksm_task_merge(task) < 0)
 		return;
 	work = kmalloc(sizeof(*work), GFP_KERNEL);
 	if (!work)
