@@ -22,7 +22,8 @@
  *  - memory.ksm 1 makes a process that never asked merge, one that joins
  *    later, and one created in the cgroup by clone3(CLONE_INTO_CGROUP);
  *    0 unmerges them, and switches off a process whose main thread
- *    exited while another thread runs on; "inherit" and bad values; 0
+ *    exited while another thread runs on; such a process that moves in
+ *    merges; "inherit" and bad values; 0
  *    for a process with no room for its copies in its cgroup (no swap
  *    allowed, unkillable) fails with ENOMEM, and the process still merges;
  *  - memory.ksm_use_zero_pages 0: with use_zero_pages 1, the cgroup's pages
@@ -794,6 +795,23 @@ static void test_memory_ksm(const struct kid *k)
 	stop_kid(&c);
 	stop_kid(&late);
 	stop_kid(&h);
+
+	/* Its main thread exits first, then it moves. */
+	h = start_headless();
+	close(h.die);
+	h.die = -1;
+	tid = headless_tid(h.pid);
+	ok = tid && merge_any_of(h.pid, tid) == 0 &&
+	     ksm_cg_set(cg_c, "memory.ksm", "1") &&
+	     ksm_cg_attach(cg_c, h.pid);
+	for (i = 0; ok && i < 100 && merge_any_of(h.pid, tid) != 1; i++)
+		usleep(10000);
+	ksft_print_msg("process %d moved without its main thread: ksm_merge_any %lld of thread %d\n",
+		       h.pid, merge_any_of(h.pid, tid), tid);
+	ok = ok && merge_any_of(h.pid, tid) == 1;
+	stop_kid(&h);
+	ok &= ksm_cg_set(cg_c, "memory.ksm", "inherit");
+	result(ok, "memory.ksm 1: a process moved in after its main thread exited merges\n");
 	test_memory_ksm_nomem();
 }
 
@@ -1011,7 +1029,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(20);
+	ksft_set_plan(21);
 	ksm_selftest_init(2000, 10, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
