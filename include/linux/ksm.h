@@ -161,12 +161,12 @@ static inline void folio_migrate_ksm(struct folio *dst, struct folio *src)
 
 #endif /* CONFIG_KSM */
 
-/* Memory cgroups tell KSM of a process joining one, and of one going. */
+/* Memory cgroups tell KSM of a thread joining one, and of one going. */
 struct mem_cgroup;
 #if defined(CONFIG_KSM) && defined(CONFIG_MEMCG)
 void ksm_memcg_attach(struct task_struct *task);
 void ksm_memcg_fork(struct task_struct *task);
-void ksm_memcg_offline(struct mem_cgroup *memcg);
+void ksm_memcg_forget(struct mem_cgroup *memcg);
 #else
 static inline void ksm_memcg_attach(struct task_struct *task)
 {
@@ -176,7 +176,7 @@ static inline void ksm_memcg_fork(struct task_struct *task)
 {
 }
 
-static inline void ksm_memcg_offline(struct mem_cgroup *memcg)
+static inline void ksm_memcg_forget(struct mem_cgroup *memcg)
 {
 }
 #endif

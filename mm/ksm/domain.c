@@ -88,18 +88,20 @@ int ksm_memcg_set_flags(struct mem_cgroup *memcg, unsigned long mask,
 }
 
 /**
- * ksm_memcg_offline() - forget the settings of a memory cgroup that goes
- * @memcg: the cgroup, going offline
+ * ksm_memcg_forget() - forget the settings of a memory cgroup that goes
+ * @memcg: the cgroup, going offline, or hidden (reset)
  *
- * Its files are gone by then, and no process is in it.  The settings go
- * now rather than when it is freed: pages still charged to it keep it
+ * Going offline, it has no file left and no process in it.  The settings
+ * go then rather than when it is freed: pages still charged to it keep it
  * until they are, and by then a new memory cgroup may be in its cgroup's
  * place (the controller enabled again), with the same cgroup id and
- * settings of its own.
+ * settings of its own.  A memory cgroup that another controller depends on
+ * (io) is not taken away when the controller is disabled, only hidden,
+ * with its settings reset: its processes stay in it.
  *
- * Context: from mem_cgroup_css_offline().
+ * Context: from mem_cgroup_css_offline() or mem_cgroup_css_reset().
  */
-void ksm_memcg_offline(struct mem_cgroup *memcg)
+void ksm_memcg_forget(struct mem_cgroup *memcg)
 {
 	xa_erase(&ksm_memcg_settings,
 		 (unsigned long)cgroup_id(memcg->css.cgroup));

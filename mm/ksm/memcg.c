@@ -19,6 +19,13 @@
  *
  * memory.ksm_stat adds up the KSM counters of the cgroup's processes,
  * descendants included, as /proc/PID/ksm_stat shows them for one.
+ *
+ * An mm is its owner's (mm->owner, a thread that uses it): its merge
+ * domain is taken from the owner's cgroup (domain.c), and so are the
+ * memory.ksm that switches it and the memory.ksm_stat that counts it.
+ * Processes that share one mm (clone() with CLONE_VM) count it once, and
+ * a process whose main thread exited, its other threads running on, is
+ * where those threads are, as its owner is one of them.
  */
 #include <linux/cgroup.h>
 #include <linux/memcontrol.h>
@@ -59,29 +66,67 @@ static int ksm_task_merge(struct task_struct *task)
 	return merge;
 }
 
+/* Does @task own the mm it uses?  Under task_lock(@task). */
+static bool ksm_owns_mm(struct task_struct *task)
+{
+	struct mm_struct *mm = task->mm;
+
+	return mm && !(task->flags & PF_KTHREAD) &&
+	       rcu_access_pointer(mm->owner) == task;
+}
+
 /*
- * The mm of the process led by @task, with a user reference, or NULL: taken
- * from any of its threads, the leader may have exited before the others.
- * With @merge, memory.ksm as it applies to that thread.
+ * The mm that @task owns, with a user reference, or NULL if it owns none.
+ * An mm has one owner at a time: a walk of the threads of a cgroup's
+ * subtree meets each mm of the subtree once.
  */
-static struct mm_struct *ksm_process_mm(struct task_struct *task, int *merge)
+static struct mm_struct *ksm_owned_mm(struct task_struct *task)
 {
 	struct mm_struct *mm = NULL;
-	struct task_struct *t;
 
-	if (task->flags & PF_KTHREAD)
-		return NULL;
-	rcu_read_lock();
-	for_each_thread(task, t) {
-		mm = get_task_mm(t);
-		if (mm) {
-			if (merge)
-				*merge = ksm_task_merge(t);
+	task_lock(task);
+	if (ksm_owns_mm(task)) {
+		mm = task->mm;
+		mmget(mm);
+	}
+	task_unlock(task);
+	return mm;
+}
+
+/*
+ * Call @fn on each mm owned by a thread of @memcg or of its descendants,
+ * with that thread, until it returns nonzero; return that, or 0.
+ */
+typedef int ksm_mm_fn(struct mm_struct *mm, struct task_struct *owner,
+		      void *arg);
+
+static int ksm_memcg_walk_mms(struct mem_cgroup *memcg, ksm_mm_fn *fn,
+			      void *arg)
+{
+	struct mem_cgroup *iter;
+	struct css_task_iter it;
+	struct task_struct *task;
+	struct mm_struct *mm;
+	int ret = 0;
+
+	for (iter = mem_cgroup_iter(memcg, NULL, NULL); iter;
+	     iter = mem_cgroup_iter(memcg, iter, NULL)) {
+		css_task_iter_start(&iter->css, 0, &it);
+		while (!ret && (task = css_task_iter_next(&it))) {
+			mm = ksm_owned_mm(task);
+			if (mm) {
+				ret = fn(mm, task, arg);
+				mmput(mm);
+			}
+			cond_resched();
+		}
+		css_task_iter_end(&it);
+		if (ret) {
+			mem_cgroup_iter_break(memcg, iter);
 			break;
 		}
 	}
-	rcu_read_unlock();
-	return mm;
+	return ret;
 }
 
 /*
@@ -89,15 +134,12 @@ static struct mm_struct *ksm_process_mm(struct task_struct *task, int *merge)
  * rest: the write then fails with the first such error.  A fatal signal
  * for the writer stops it at once.
  */
-static int ksm_memcg_apply_task(struct task_struct *task, void *arg)
+static int ksm_memcg_apply_mm(struct mm_struct *mm, struct task_struct *owner,
+			      void *arg)
 {
-	int *first = arg, merge, err;
-	struct mm_struct *mm = ksm_process_mm(task, &merge);
+	int *first = arg, err;
 
-	if (!mm)
-		return 0;
-	err = ksm_memcg_apply(mm, merge);
-	mmput(mm);
+	err = ksm_memcg_apply(mm, ksm_task_merge(owner));
 	if (err == -EINTR || err == -ERESTARTSYS)
 		return err;
 	if (err && !*first)
@@ -138,8 +180,7 @@ static ssize_t ksm_memcg_merge_write(struct kernfs_open_file *of, char *buf,
 	err = ksm_memcg_set_flags(memcg, KSM_MEMCG_MERGE_SET |
 				  KSM_MEMCG_MERGE_ON, bits);
 	if (!err)
-		err = mem_cgroup_scan_tasks(memcg, ksm_memcg_apply_task,
-					    &first);
+		err = ksm_memcg_walk_mms(memcg, ksm_memcg_apply_mm, &first);
 	mutex_unlock(&ksm_memcg_mutex);
 	if (!err)
 		err = first;
@@ -188,39 +229,15 @@ struct ksm_memcg_sum {
 	long profit;
 };
 
-/*
- * Does @mm count with @task's process?  Processes that share one mm
- * (clone() with CLONE_VM, not threads) count it once: with its owner, the
- * process its domain is taken from and its pages are charged to.
- */
-static bool ksm_mm_counts_with(struct mm_struct *mm, struct task_struct *task)
-{
-	struct task_struct *owner;
-	bool mine;
-
-	rcu_read_lock();
-	owner = rcu_dereference(mm->owner);
-	mine = !owner || same_thread_group(owner, task);
-	rcu_read_unlock();
-	return mine;
-}
-
-static int ksm_memcg_add_task(struct task_struct *task, void *arg)
+static int ksm_memcg_add_mm(struct mm_struct *mm, struct task_struct *owner,
+			    void *arg)
 {
 	struct ksm_memcg_sum *sum = arg;
-	struct mm_struct *mm = ksm_process_mm(task, NULL);
 
-	if (!mm)
-		return 0;
-	if (!ksm_mm_counts_with(mm, task)) {
-		mmput(mm);
-		return 0;
-	}
 	sum->rmap_items += READ_ONCE(mm->ksm_rmap_items);
 	sum->zero_pages += atomic_long_read(&mm->ksm_zero_pages);
 	sum->merging_pages += READ_ONCE(mm->ksm_merging_pages);
 	sum->profit += ksm_process_profit(mm);
-	mmput(mm);
 	return 0;
 }
 
@@ -228,8 +245,7 @@ static int ksm_memcg_stat_show(struct seq_file *m, void *v)
 {
 	struct ksm_memcg_sum sum = {};
 
-	mem_cgroup_scan_tasks(mem_cgroup_from_seq(m), ksm_memcg_add_task,
-			      &sum);
+	ksm_memcg_walk_mms(mem_cgroup_from_seq(m), ksm_memcg_add_mm, &sum);
 	seq_printf(m, "ksm_rmap_items %lu\n", sum.rmap_items);
 	seq_printf(m, "ksm_zero_pages %lu\n", sum.zero_pages);
 	seq_printf(m, "ksm_merging_pages %lu\n", sum.merging_pages);
@@ -276,51 +292,28 @@ static void ksm_memcg_joined(struct callback_head *work)
 		ksm_memcg_apply(current->mm, ksm_task_merge(current));
 }
 
-/*
- * Is @task the thread that switches its process: the leader, or once the
- * leader has exited, the first thread that is not exiting?  A move takes
- * no exiting thread with it, and none starts to exit during the move.
- */
-static bool ksm_memcg_switcher(struct task_struct *task)
-{
-	struct task_struct *t;
-	bool first = false;
-
-	if (thread_group_leader(task))
-		return true;
-	percpu_rwsem_assert_held(&cgroup_threadgroup_rwsem);
-	if (!(task->group_leader->flags & PF_EXITING))
-		return false;
-	rcu_read_lock();
-	for_each_thread(task, t) {
-		if (!(t->flags & PF_EXITING)) {
-			first = t == task;
-			break;
-		}
-	}
-	rcu_read_unlock();
-	return first;
-}
-
 /**
  * ksm_memcg_attach() - a thread joined a memory cgroup
  * @task: the thread, a process's leader when it was created there
  *
- * If memory.ksm is set for its new cgroup, the process switches merging
- * on or off itself, at its next return to user space (a sleeping process
- * is woken for it, as by a signal that it never sees), once whatever
- * number of its threads moved: through its leader, or while the leader
- * exits, through the first thread that does not.
+ * If @task owns its mm and memory.ksm is set for its new cgroup, it
+ * switches merging on or off for the mm itself, at its next return to user
+ * space (a sleeping thread is woken for it, as by a signal that it never
+ * sees).  A process that moves has its mm switched once, through the
+ * owner, whichever of its threads that is.
  *
- * Context: from mem_cgroup_attach(), cgroup_mutex and
- * cgroup_threadgroup_rwsem held, or from ksm_memcg_fork().
+ * Context: from mem_cgroup_attach(), cgroup_mutex held, or from
+ * ksm_memcg_fork().
  */
 void ksm_memcg_attach(struct task_struct *task)
 {
 	struct callback_head *work;
+	bool owner;
 
-	if ((task->flags & PF_KTHREAD) || !ksm_memcg_switcher(task) ||
-	    ksm_task_merge(task) < 0)
+	task_lock(task);
+	owner = ksm_owns_mm(task);
+	task_unlock(task);
+	if (!owner || ksm_task_merge(task) < 0)
 		return;
 	work = kmalloc(sizeof(*work), GFP_KERNEL);
 	if (!work)
