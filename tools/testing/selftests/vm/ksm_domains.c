@@ -37,7 +37,8 @@
  *  - the memory controller switched off and on again below a cgroup gives
  *    it a new memory cgroup whose memory.ksm starts as "inherit", and the
  *    old one (kept by a memfd charged to it) takes nothing with it when it
- *    goes.
+ *    goes; with the io controller, which depends on memory, enabled too,
+ *    the memory cgroup is only hidden, and its memory.ksm is reset.
  *
  * The lab's time limit for this program - limit: 420s
  */
@@ -468,6 +469,15 @@ static long long merge_any_of(pid_t pid, pid_t tid)
 	return ret;
 }
 
+/* ksm_rmap_items of thread @tid of process @pid, or -1. */
+static long long rmap_items_of(pid_t pid, pid_t tid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/ksm_stat", pid, tid);
+	return ksm_read_keyed(path, "ksm_rmap_items");
+}
+
 static long long merge_any(pid_t pid)
 {
 	return merge_any_of(pid, 0);
@@ -804,14 +814,28 @@ static void test_memory_ksm(const struct kid *k)
 	ok = tid && merge_any_of(h.pid, tid) == 0 &&
 	     ksm_cg_set(cg_c, "memory.ksm", "1") &&
 	     ksm_cg_attach(cg_c, h.pid);
-	for (i = 0; ok && i < 100 && merge_any_of(h.pid, tid) != 1; i++)
+	for (i = 0; ok && i < 1000 && merge_any_of(h.pid, tid) != 1; i++)
 		usleep(10000);
 	ksft_print_msg("process %d moved without its main thread: ksm_merge_any %lld of thread %d\n",
 		       h.pid, merge_any_of(h.pid, tid), tid);
-	ok = ok && merge_any_of(h.pid, tid) == 1;
+	/*
+	 * Its cgroup is the one of its threads: C counts it (once ksmd has
+	 * made items for it, and stopped), and switches it.
+	 */
+	for (i = 0; ok && i < 1000 && rmap_items_of(h.pid, tid) <= 0; i++)
+		usleep(10000);
+	ksm_set("run", 0);
+	ok = ok && merge_any_of(h.pid, tid) == 1 &&
+	     rmap_items_of(h.pid, tid) > 0 &&
+	     cg_stat(cg_c, "ksm_rmap_items") == rmap_items_of(h.pid, tid) &&
+	     ksm_cg_set(cg_c, "memory.ksm", "0") && merge_any_of(h.pid, tid) == 0;
+	ksft_print_msg("then C's ksm_rmap_items %lld, the process's %lld; after memory.ksm 0, ksm_merge_any %lld\n",
+		       cg_stat(cg_c, "ksm_rmap_items"), rmap_items_of(h.pid, tid),
+		       merge_any_of(h.pid, tid));
 	stop_kid(&h);
+	ksm_set("run", 1);
 	ok &= ksm_cg_set(cg_c, "memory.ksm", "inherit");
-	result(ok, "memory.ksm 1: a process moved in after its main thread exited merges\n");
+	result(ok, "memory.ksm: a process moved in after its main thread exited is switched, and counted\n");
 	test_memory_ksm_nomem();
 }
 
@@ -1020,6 +1044,25 @@ static void test_reenable(void)
 			       memory_ksm_of(cg_x));
 	result(ok && gone && kept,
 	       "the old memory cgroup's end leaves the new one's memory.ksm\n");
+
+	/*
+	 * The io controller depends on memory: with io enabled below P,
+	 * "-memory" only hides x's memory cgroup, and resets it.
+	 */
+	ok = ksm_cg_set(ksm_cg_root(), "cgroup.subtree_control", "+io") &&
+	     ksm_cg_set(cg_p, "cgroup.subtree_control", "+io") &&
+	     ksm_cg_set(cg_x, "memory.ksm", "1") &&
+	     ksm_cg_set(cg_p, "cgroup.subtree_control", "-memory") &&
+	     !memory_ksm_of(cg_x)[0] &&
+	     ksm_cg_set(cg_p, "cgroup.subtree_control", "+memory");
+	if (ok && strcmp(memory_ksm_of(cg_x), "inherit")) {
+		ksft_print_msg("memory.ksm of a memory cgroup hidden and shown again: %s\n",
+			       memory_ksm_of(cg_x));
+		ok = false;
+	}
+	ok &= ksm_cg_set(cg_p, "cgroup.subtree_control", "-io") &&
+	      ksm_cg_set(ksm_cg_root(), "cgroup.subtree_control", "-io");
+	result(ok, "memory controller off and on while io needs it: memory.ksm reset to inherit\n");
 }
 
 int main(void)
@@ -1029,7 +1072,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(21);
+	ksft_set_plan(22);
 	ksm_selftest_init(2000, 10, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
