@@ -953,6 +953,15 @@ static const char *memory_ksm_of(const char *cg)
 	return buf;
 }
 
+/* Does memory.ksm of @cg read "inherit"?  Says what it reads if not. */
+static bool reads_inherit(const char *cg, const char *what)
+{
+	if (!strcmp(memory_ksm_of(cg), "inherit"))
+		return true;
+	ksft_print_msg("memory.ksm of %s: %s\n", what, memory_ksm_of(cg));
+	return false;
+}
+
 /*
  * A kid that charges @pages pages of a memfd to @cg, then leaves for the
  * root cgroup keeping the memfd: @cg's memory cgroup outlives its end.
@@ -1012,11 +1021,7 @@ static void test_reenable(void)
 	     ksm_cg_set(cg_p, "cgroup.subtree_control", "-memory") &&
 	     !memory_ksm_of(cg_x)[0] &&
 	     ksm_cg_set(cg_p, "cgroup.subtree_control", "+memory");
-	if (ok && strcmp(memory_ksm_of(cg_x), "inherit")) {
-		ksft_print_msg("memory.ksm of a new memory cgroup: %s\n",
-			       memory_ksm_of(cg_x));
-		ok = false;
-	}
+	ok = ok && reads_inherit(cg_x, "a new memory cgroup");
 	result(ok, "memory controller off and on: memory.ksm starts as inherit\n");
 
 	/* The old memory cgroup goes once its pages are freed. */
@@ -1055,11 +1060,7 @@ static void test_reenable(void)
 	     ksm_cg_set(cg_p, "cgroup.subtree_control", "-memory") &&
 	     !memory_ksm_of(cg_x)[0] &&
 	     ksm_cg_set(cg_p, "cgroup.subtree_control", "+memory");
-	if (ok && strcmp(memory_ksm_of(cg_x), "inherit")) {
-		ksft_print_msg("memory.ksm of a memory cgroup hidden and shown again: %s\n",
-			       memory_ksm_of(cg_x));
-		ok = false;
-	}
+	ok = ok && reads_inherit(cg_x, "a memory cgroup hidden and shown again");
 	ok &= ksm_cg_set(cg_p, "cgroup.subtree_control", "-io") &&
 	      ksm_cg_set(ksm_cg_root(), "cgroup.subtree_control", "-io");
 	result(ok, "memory controller off and on while io needs it: memory.ksm reset to inherit\n");
