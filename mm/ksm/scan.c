@@ -1011,11 +1011,15 @@ unlock:
 }
 
 /*
- * Scan pages_to_scan pages, step by step.  The knob is read again at each
- * step: lowering it ends a long batch at once.
+ * Scan pages_to_scan pages, step by step, and no further than the end of
+ * a pass: what a pass ends with (the sweep of the stable nodes, a drain of
+ * every CPU's LRU batches) comes once a wake-up at most, however few pages
+ * are registered.  The knob is read again at each step: lowering it ends a
+ * long batch at once.
  */
 static void ksm_do_scan(void)
 {
+	unsigned long passes = READ_ONCE(ksm_full_scans);
 	unsigned int done = 0, want;
 	int n;
 
@@ -1025,7 +1029,7 @@ static void ksm_do_scan(void)
 		if (done >= want)
 			break;
 		n = ksm_scan_step(want - done);
-		if (n < 0)
+		if (n < 0 || READ_ONCE(ksm_full_scans) != passes)
 			break;
 		/* A step that looked at no page costs one. */
 		done += max(n, 1);
