@@ -659,14 +659,17 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 
 /*
  * The bounds of a step.  Whatever pages_to_scan says, a step looks at no
- * more than KSM_STEP_WORK pages, frees no more than that many rmap items
- * and walks no more than that many spans of KSM_WALK_SPAN of address space
- * (one unit of its quota each), and it ends early, after its first page,
- * when another task waits for either lock: once it has made the merges
- * into KSM pages that its last batch found, KSM_MERGE_MAX at most.
+ * more than KSM_STEP_WORK pages, frees no more than that many rmap items,
+ * walks no more than that many spans of KSM_WALK_SPAN of address space and
+ * passes over no more than that many runs of KSM_VMA_SKIP areas that KSM
+ * cannot use (one unit of its quota each), and it ends early, after its
+ * first page, when another task waits for either lock: once it has made
+ * the merges into KSM pages that its last batch found, KSM_MERGE_MAX at
+ * most.
  */
 #define KSM_STEP_WORK	64
 #define KSM_WALK_SPAN	(32UL << 20)
+#define KSM_VMA_SKIP	64
 
 /*
  * Should the step end before its next page: does another task wait for a
@@ -835,16 +838,34 @@ stop:
 	return false;
 }
 
-/* The first mergeable area of @mm that ends after @addr, if any. */
+/*
+ * The first mergeable area of @mm that ends after the cursor's address, if
+ * any; NULL when none is left, with the cursor's address moved past them
+ * all (what a step then does in @mm, freeing the items of pages gone, does
+ * not walk the areas again).  The areas passed over cost the step's quota
+ * (KSM_VMA_SKIP a unit), and the cursor's address moves past them: a
+ * process of many areas that are not mergeable is walked once a pass, a
+ * part a step, and one that waits for its mmap_lock waits for no more than
+ * KSM_VMA_SKIP of them.  ERR_PTR(-EAGAIN) when the step should end first.
+ */
 static struct vm_area_struct *ksm_next_vma(struct mm_struct *mm,
-					   unsigned long addr)
+					   struct ksm_step *step)
 {
-	VMA_ITERATOR(vmi, mm, addr);
+	VMA_ITERATOR(vmi, mm, ksm_scan.address);
 	struct vm_area_struct *vma;
+	unsigned int skipped = 0;
 
-	for_each_vma(vmi, vma)
+	for_each_vma(vmi, vma) {
 		if ((vma->vm_flags & VM_MERGEABLE) && vma->anon_vma)
 			return vma;
+		if (++skipped < KSM_VMA_SKIP)
+			continue;
+		skipped = 0;
+		ksm_scan.address = vma->vm_end;
+		if (!step->quota || !--step->quota || ksm_step_yield(mm))
+			return ERR_PTR(-EAGAIN);
+	}
+	ksm_scan.address = ULONG_MAX;
 	return NULL;
 }
 
@@ -869,7 +890,9 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 			break;
 		/* The mmap_lock is held: the vma of the last walk is current. */
 		if (!vma || ksm_scan.address >= vma->vm_end)
-			vma = ksm_next_vma(mm, ksm_scan.address);
+			vma = ksm_next_vma(mm, step);
+		if (IS_ERR(vma))
+			break;
 		if (!vma) {
 			ksm_cursor_next_mm(&step->quota);
 			break;
