@@ -516,6 +516,8 @@ void ksm_reap_orphans(void)
 		list_del(&slot->scan_list);
 		ksm_drop_items(slot, 0, ULONG_MAX);
 		ksm_free_slot(slot);
+		/* Many orphans of a few items each: a break between them. */
+		ksm_lock_break();
 	}
 }
 

@@ -125,6 +125,8 @@ static int ksm_memcg_walk_mms(struct mem_cgroup *memcg, ksm_mm_fn *fn,
 			mem_cgroup_iter_break(memcg, iter);
 			break;
 		}
+		/* A subtree of many cgroups without tasks. */
+		cond_resched();
 	}
 	return ret;
 }

@@ -27,12 +27,14 @@
  *
  * The checksum is keyed by a secret drawn at boot, so the bucket of a page
  * cannot be chosen by whoever writes it; still, a search walks no more
- * than KSM_BUCKET_WALK live entries, and looks at the pages of no more
- * than KSM_BUCKET_PAGES of them.  The table is sized for the rmap items
+ * than KSM_BUCKET_WALK live entries, and looks at the pages (or the
+ * domains) of no more than KSM_BUCKET_PAGES of them.  The table is sized for the rmap items
  * there are, one to two per bucket: when that changes by more than a
  * factor of two, a new table takes over, and ksmd empties the old one a
  * few buckets per step (ksm_unstable_step()), moving the live entries to
- * the new table.  Until a bucket of the old table has been emptied,
+ * the new table, no more than KSM_DRAIN_ENTRIES of them per step: the
+ * copies of a page that many processes share by fork are all in one
+ * bucket.  Until a bucket of the old table has been emptied,
  * searches look there too.
  */
 #include <linux/debugfs.h>
@@ -49,6 +51,7 @@
 #define KSM_BUCKET_WALK		32	/* live entries a search walks at most */
 #define KSM_BUCKET_PAGES	6	/* pages of entries it looks at, at most */
 #define KSM_DRAIN_BUCKETS	256	/* old buckets emptied per step */
+#define KSM_DRAIN_ENTRIES	1024	/* entries moved or unlinked per step */
 
 struct ksm_table {
 	struct hlist_head *buckets;	/* NULL: no table */
@@ -196,7 +199,7 @@ void ksm_unstable_step(void)
 	struct ksm_rmap_item *item;
 	struct hlist_node *tmp;
 	struct hlist_head *new;
-	unsigned int bits, n;
+	unsigned int bits, n, moved = 0;
 
 	lockdep_assert_held(&ksm_mutex);
 	if (!ksm_old_table.buckets) {
@@ -217,6 +220,9 @@ void ksm_unstable_step(void)
 		hlist_for_each_entry_safe(item, tmp,
 					  &ksm_old_table.buckets[ksm_old_next],
 					  hash) {
+			/* The rest of the bucket at the next step. */
+			if (++moved > KSM_DRAIN_ENTRIES)
+				return;
 			if (ksm_entry_stale(item, seq)) {
 				ksm_unstable_remove(item);
 				continue;
@@ -335,11 +341,14 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
 		/* Either may be the one to merge, at its next visit. */
 		titem->address |= KSM_ITEM_RECHECK;
 		s->recheck = true;
-		/* Its domain now: its mm may have moved since it was entered. */
+		/*
+		 * Its domain now: its mm may have moved since it was entered.
+		 * The look up its mm's cgroups costs as much as a page's.
+		 */
+		s->pages--;
 		if (titem->mm != item->mm && ksm_merge_domain &&
 		    ksm_mm_domain(titem->mm) != domain)
 			continue;
-		s->pages--;
 		tpage = ksm_item_page(titem, item->mm);
 		if (!tpage)
 			continue;
