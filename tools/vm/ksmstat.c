@@ -40,7 +40,9 @@ static const char * const counters[] = {
 static const char * const knobs[] = {
 	"run", "pages_to_scan", "sleep_millisecs", "max_page_sharing",
 	"merge_across_nodes", "use_zero_pages", "smart_scan",
-	"stable_node_chains_prune_millisecs",
+	"stable_node_chains_prune_millisecs", "advisor_max_cpu",
+	"advisor_min_pages_to_scan", "advisor_max_pages_to_scan",
+	"advisor_target_scan_time",
 };
 /* Knobs that read as words, the one in force in brackets. */
 static const char * const choices[] = { "advisor_mode", "merge_domain" };
@@ -70,12 +72,20 @@ struct sample {
 	char choice[NCHOICES][32];	/* "" if absent */
 	long long ksmd_ticks;		/* -1: no ksmd */
 	int nprocs, ngroups;
+	int denied;			/* ksm_stat files not readable */
 	struct proc procs[MAX_TOP];
 	struct group groups[MAX_TOP];
 };
 
 static long page_size, ticks_per_s;
 static int ksmd_pid;
+static volatile sig_atomic_t interrupted;
+
+/* SIGINT, SIGTERM: end after the sample being shown, with status 0. */
+static void on_signal(int sig)
+{
+	interrupted = sig;
+}
 
 static double now(void)
 {
@@ -266,6 +276,9 @@ static void read_procs(struct sample *s, int top, int only)
 			continue;
 		p->pid = pid;
 		snprintf(path, sizeof(path), "/proc/%d/ksm_stat", pid);
+		/* Mode 0400: another user's process, unless root. */
+		if (access(path, R_OK) && errno == EACCES)
+			s->denied++;
 		p->items = read_keyed(path, "ksm_rmap_items");
 		p->zero = read_keyed(path, "ksm_zero_pages");
 		p->merging = read_keyed(path, "ksm_merging_pages");
@@ -437,7 +450,7 @@ static const char *run_state(long long run)
 	switch (run) {
 	case 0: return "stopped";
 	case 1: return "running";
-	case 2: return "unmerging";
+	case 2: return "stopped, its pages unmerged";
 	default: return "?";
 	}
 }
@@ -513,6 +526,7 @@ static void print_json(const struct sample *s, const struct sample *prev,
 	else
 		printf(",\"last_full_scan_s_ago\":null");
 	json_procs(s);
+	printf(",\"processes_unreadable\":%d", s->denied);
 	printf(",\"memcgs\":[");
 	for (g = 0; g < s->ngroups; g++) {
 		printf("%s{\"cgroup\":\"%s\"", g ? "," : "", s->groups[g].path);
@@ -560,9 +574,10 @@ static void print_text(const struct sample *s, const struct sample *prev,
 		printf(", advisor %s", s->choice[0]);
 	if (s->choice[1][0])
 		printf(", merge_domain %s", s->choice[1]);
-	printf("\n  max_page_sharing %lld, merge_across_nodes %lld, use_zero_pages %lld",
-	       knob(s, "max_page_sharing"), knob(s, "merge_across_nodes"),
-	       knob(s, "use_zero_pages"));
+	printf("\n  max_page_sharing %lld", knob(s, "max_page_sharing"));
+	if (knob(s, "merge_across_nodes") >= 0)
+		printf(", merge_across_nodes %lld", knob(s, "merge_across_nodes"));
+	printf(", use_zero_pages %lld", knob(s, "use_zero_pages"));
 	if (knob(s, "smart_scan") >= 0)
 		printf(", smart_scan %lld", knob(s, "smart_scan"));
 	printf("\n\n%14s %14s %14s %14s %14s\n", "pages_shared", "pages_sharing",
@@ -610,7 +625,10 @@ static void print_text(const struct sample *s, const struct sample *prev,
 		else
 			printf(" %12s\n", "-");
 	}
-	if (!s->nprocs)
+	if (s->denied)
+		printf("%8s (the ksm_stat of %d processes is not readable: run as root to see them)\n",
+		       "", s->denied);
+	else if (!s->nprocs)
 		printf("%8s (no process has memory registered with KSM)\n", "");
 	if (s->ngroups) {
 		printf("\n%-40s %12s %10s %12s %12s\n", "memory cgroup", "merging",
@@ -648,6 +666,7 @@ int main(int argc, char **argv)
 		{ }
 	};
 	struct sample *cur = calloc(1, sizeof(*cur)), *prev = calloc(1, sizeof(*prev)), *tmp;
+	struct sigaction sa = { .sa_handler = on_signal };
 	double interval = 2, spark[SPARK], last_change = -1, age;
 	long long count = -1, last_scans = -1, n;
 	int opt, top = 10, only = 0, nspark = 0;
@@ -715,9 +734,12 @@ int main(int argc, char **argv)
 	ticks_per_s = sysconf(_SC_CLK_TCK);
 	if (once)
 		count = 1;
+	/* No SA_RESTART: the sleep between samples ends at once. */
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	clear = !json && !once && isatty(STDOUT_FILENO);
 
-	for (n = 0; count < 0 || n < count; n++) {
+	for (n = 0; (count < 0 || n < count) && !interrupted; n++) {
 		take_sample(cur, top, only);
 		if (counter(cur, "full_scans") != last_scans) {
 			if (last_scans >= 0)
@@ -732,13 +754,16 @@ int main(int argc, char **argv)
 			print_json(cur, n ? prev : NULL, age);
 		else
 			print_text(cur, n ? prev : NULL, age, spark, nspark, clear);
-		if (!json && !n && knob(cur, "run") != 1)
-			printf("\nksmstat: ksmd is %s (/sys/kernel/mm/ksm/run is %lld): nothing will merge\n",
-			       run_state(knob(cur, "run")), knob(cur, "run"));
+		/* With --json, on stderr: stdout stays JSON. */
+		if (!n && knob(cur, "run") != 1)
+			fprintf(json ? stderr : stdout,
+				"%sksmstat: ksmd is %s (/sys/kernel/mm/ksm/run is %lld): nothing will merge\n",
+				json ? "" : "\n", run_state(knob(cur, "run")),
+				knob(cur, "run"));
 		tmp = prev;
 		prev = cur;
 		cur = tmp;
-		if (count < 0 || n + 1 < count) {
+		if ((count < 0 || n + 1 < count) && !interrupted) {
 			if (!json && !clear)
 				printf("\n");
 			usleep(interval * 1e6);

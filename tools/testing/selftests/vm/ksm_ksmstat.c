@@ -12,7 +12,11 @@
  *    memory cgroup's line equals memory.ksm_stat;
  *  - two samples with ksmd running: ksmd_cpu_pct and the saving's rate
  *    are numbers, the CPU within what the machine has;
- *  - the text view names the counters and the child;
+ *  - the text view names the counters and the child, and says that ksmd is
+ *    stopped; with --json that is said on stderr, stdout stays JSON;
+ *  - SIGINT or SIGTERM ends a run without -n with status 0;
+ *  - run by a user who may not read root's /proc/PID/ksm_stat: the text
+ *    view says so instead of "no process", and the JSON counts them;
  *  - errors: no such pid (1), a bad interval or option (2).
  *
  * ksmstat must be on PATH (the lab's guest has it in /bin).
@@ -20,6 +24,7 @@
  * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
+#include <grp.h>
 #include <limits.h>
 #include "ksm_util.h"
 
@@ -130,14 +135,16 @@ static void test_json(void)
 		"ksm_zero_pages", "general_profit", "pages_scanned", "pages_skipped",
 		"run", "pages_to_scan", "sleep_millisecs", "max_page_sharing",
 		"merge_across_nodes", "use_zero_pages", "smart_scan",
-		"stable_node_chains_prune_millisecs",
+		"stable_node_chains_prune_millisecs", "advisor_max_cpu",
+		"advisor_min_pages_to_scan", "advisor_max_pages_to_scan",
+		"advisor_target_scan_time",
 	};
 	double saved, pid;
 	unsigned int i;
 	bool ok;
 
 	/* One sample: one line. */
-	ok = run("ksmstat --json --once") == 0 && out[0] == '{' &&
+	ok = run("ksmstat --json --once 2>/dev/null") == 0 && out[0] == '{' &&
 	     strchr(out, '\n') && !strchr(out, '\n')[1];
 	for (i = 0; ok && i < ARRAY_SIZE(names); i++)
 		ok &= same_as_sysfs(out, names[i]);
@@ -210,10 +217,100 @@ static void test_text(pid_t child)
 
 	snprintf(pidstr, sizeof(pidstr), "%8d ", child);
 	ok = run("ksmstat --once") == 0 && strstr(out, "pages_shared") &&
-	     strstr(out, "full_scans") && strstr(out, pidstr);
+	     strstr(out, "full_scans") && strstr(out, pidstr) &&
+	     strstr(out, "nothing will merge");
 	if (!ok)
 		ksft_print_msg("ksmstat --once said: %.400s\n", out);
-	ksft_test_result(ok, "text view: the counters and the child's line\n");
+	/* With --json the notice goes to stderr alone. */
+	ok &= run("ksmstat --json --once 2>&1 >/dev/null") == 0 &&
+	      strstr(out, "nothing will merge") && !strchr(out, '{');
+	ksft_test_result(ok, "text view: the counters, the child's line and ksmd stopped; with --json on stderr\n");
+}
+
+/*
+ * Start ksmstat @args (stdout and stderr to /dev/null), send @sig a second
+ * later: its exit status, or -1 if it died or was still running 5 s later.
+ */
+static int run_signalled(const char *args, int sig)
+{
+	int st, i;
+	pid_t pid;
+
+	pid = fork();
+	if (!pid) {
+		int fd = open("/dev/null", O_WRONLY);
+
+		dup2(fd, STDOUT_FILENO);
+		dup2(fd, STDERR_FILENO);
+		execlp("ksmstat", "ksmstat", args, "-i", "0.2", (char *)NULL);
+		_exit(127);
+	}
+	if (pid < 0)
+		return -1;
+	usleep(1000000);
+	kill(pid, sig);
+	for (i = 0; i < 50; i++) {
+		if (waitpid(pid, &st, WNOHANG) == pid)
+			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+		usleep(100000);
+	}
+	kill(pid, SIGKILL);
+	waitpid(pid, &st, 0);
+	return -1;
+}
+
+static void test_signals(void)
+{
+	int intr = run_signalled("-t10", SIGINT);
+	int term = run_signalled("--json", SIGTERM);
+
+	ksft_test_result(!intr && !term,
+			 "SIGINT and SIGTERM end ksmstat with status 0 (%d, %d)\n",
+			 intr, term);
+}
+
+/* ksmstat @args as uid and gid 65534, its output into out[]. */
+static int run_unprivileged(const char *args)
+{
+	int fd[2], st;
+	size_t n = 0;
+	ssize_t r;
+	pid_t pid;
+
+	out[0] = '\0';
+	if (pipe(fd))
+		return -1;
+	pid = fork();
+	if (!pid) {
+		dup2(fd[1], STDOUT_FILENO);
+		close(fd[0]);
+		if (setgroups(0, NULL) || setgid(65534) || setuid(65534))
+			_exit(126);
+		execlp("ksmstat", "ksmstat", args, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	while (n < sizeof(out) - 1 && (r = read(fd[0], out + n, sizeof(out) - 1 - n)) > 0)
+		n += r;
+	out[n] = '\0';
+	close(fd[0]);
+	if (pid < 0 || waitpid(pid, &st, 0) != pid)
+		return -1;
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void test_unprivileged(void)
+{
+	double v = 0;
+	bool ok;
+
+	ok = run_unprivileged("--once") == 0 && strstr(out, "not readable") &&
+	     !strstr(out, "no process has memory");
+	if (!ok)
+		ksft_print_msg("ksmstat --once as uid 65534 said: %.600s\n", out);
+	ok &= run_unprivileged("-j1") == 0 && out[0] == '{';
+	ok = ok && json_num(out, "processes_unreadable", &v) && v >= 1;
+	ksft_test_result(ok, "as another user: processes it may not read are said so (%.0f in the JSON)\n", v);
 }
 
 static void test_errors(void)
@@ -236,7 +333,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(6);
+	ksft_set_plan(8);
 	ksm_selftest_init(1000, 10, 0);
 	if (run("command -v ksmstat") != 0)
 		ksft_exit_fail_msg("ksmstat is not on PATH\n");
@@ -265,6 +362,8 @@ int main(void)
 	test_pid(child);
 	test_live();
 	test_text(child);
+	test_signals();
+	test_unprivileged();
 	test_errors();
 
 	ksm_pipe_send(go[1], 'q');
