@@ -844,9 +844,9 @@ stop:
  * all (what a step then does in @mm, freeing the items of pages gone, does
  * not walk the areas again).  The areas passed over cost the step's quota
  * (KSM_VMA_SKIP a unit), and the cursor's address moves past them: a
- * process of many areas that are not mergeable is walked once a pass, a
- * part a step, and one that waits for its mmap_lock waits for no more than
- * KSM_VMA_SKIP of them.  ERR_PTR(-EAGAIN) when the step should end first.
+ * process of many areas that are not mergeable is walked once a pass, no
+ * more than KSM_STEP_WORK * KSM_VMA_SKIP of them a step.  ERR_PTR(-EAGAIN)
+ * when the quota ran out first.
  */
 static struct vm_area_struct *ksm_next_vma(struct mm_struct *mm,
 					   struct ksm_step *step)
@@ -862,7 +862,7 @@ static struct vm_area_struct *ksm_next_vma(struct mm_struct *mm,
 			continue;
 		skipped = 0;
 		ksm_scan.address = vma->vm_end;
-		if (!step->quota || !--step->quota || ksm_step_yield(mm))
+		if (!step->quota || !--step->quota)
 			return ERR_PTR(-EAGAIN);
 	}
 	ksm_scan.address = ULONG_MAX;
