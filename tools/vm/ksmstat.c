@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/select.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -450,7 +451,7 @@ static const char *run_state(long long run)
 	switch (run) {
 	case 0: return "stopped";
 	case 1: return "running";
-	case 2: return "stopped, its pages unmerged";
+	case 2: return "stopped for unmerging";
 	default: return "?";
 	}
 }
@@ -667,6 +668,8 @@ int main(int argc, char **argv)
 	};
 	struct sample *cur = calloc(1, sizeof(*cur)), *prev = calloc(1, sizeof(*prev)), *tmp;
 	struct sigaction sa = { .sa_handler = on_signal };
+	sigset_t block, unblocked;
+	struct timespec pause;
 	double interval = 2, spark[SPARK], last_change = -1, age;
 	long long count = -1, last_scans = -1, n;
 	int opt, top = 10, only = 0, nspark = 0;
@@ -734,7 +737,14 @@ int main(int argc, char **argv)
 	ticks_per_s = sysconf(_SC_CLK_TCK);
 	if (once)
 		count = 1;
-	/* No SA_RESTART: the sleep between samples ends at once. */
+	/*
+	 * Blocked but while sleeping (pselect()), so that a signal that comes
+	 * between the test of interrupted and the sleep still ends the sleep.
+	 */
+	sigemptyset(&block);
+	sigaddset(&block, SIGINT);
+	sigaddset(&block, SIGTERM);
+	sigprocmask(SIG_BLOCK, &block, &unblocked);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	clear = !json && !once && isatty(STDOUT_FILENO);
@@ -766,7 +776,9 @@ int main(int argc, char **argv)
 		if ((count < 0 || n + 1 < count) && !interrupted) {
 			if (!json && !clear)
 				printf("\n");
-			usleep(interval * 1e6);
+			pause.tv_sec = (time_t)interval;
+			pause.tv_nsec = (long)((interval - pause.tv_sec) * 1e9);
+			pselect(0, NULL, NULL, NULL, &pause, &unblocked);
 		}
 	}
 	return 0;
