@@ -20,7 +20,7 @@
  *    munmap of a page, which needs that lock for writing: over WINDOW_MS,
  *    the median must be at most a tenth of ksmd's CPU per full scan.  A
  *    ksmd that walked the areas in one go, under the lock, made the thread
- *    wait for most of a walk each time (median 15 ms for a walk of 25 ms
+ *    wait for most of a walk each time (median 27 ms for a walk of 29 ms
  *    on the lab's test flavour).
  *
  * The lab's time limit for this program - limit: 600s
