@@ -49,6 +49,7 @@ struct ksm_batch {
 	struct page *page[KSM_BATCH];
 	struct ksm_stable_node *node[KSM_BATCH];	/* of a KSM page mapped */
 	bool migrating[KSM_BATCH];	/* a migration entry: keep its item */
+	unsigned int visiting;		/* the page at its visit, or KSM_BATCH */
 	unsigned int nr_merges;
 	struct ksm_merge_req merge[KSM_MERGE_MAX];
 	struct ksm_pending pending[KSM_MERGE_MAX];
@@ -335,13 +336,16 @@ static bool ksm_try_zero(struct vm_area_struct *vma, unsigned long addr,
  * more than its mappings account for, which the merge would take for a
  * pin, failing it on every pass.  The batch lets go of it before the
  * merge: its visit looks the page up again, as it does a KSM page's.
+ * Not the page whose visit is under way (b->visiting): the merges that
+ * visit makes first (ksm_merge_pending()) may find it, through the entry
+ * of another mapping of it (a fork's), and the visit goes on with it.
  */
 static void ksm_batch_let_go(struct ksm_batch *b, struct page *page)
 {
 	unsigned int j;
 
 	for (j = 0; j < b->nr; j++) {
-		if (b->page[j] == page) {
+		if (b->page[j] == page && j != b->visiting) {
 			b->page[j] = NULL;
 			put_page(page);
 			return;
@@ -823,7 +827,9 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 		if (ksm_pass_over(item, b->page[i])) {
 			ksm_pages_skipped++;
 		} else {
+			b->visiting = i;
 			ksm_cmp_and_merge(b, i, item, step);
+			b->visiting = KSM_BATCH;
 			ksm_pages_scanned++;
 		}
 	}
@@ -902,6 +908,7 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 		b->vma = vma;
 		b->nr = 0;
 		b->refs = 0;
+		b->visiting = KSM_BATCH;
 		b->max = min3(step->budget - step->pages, step->quota,
 			      (unsigned int)KSM_BATCH);
 		step->quota--;
