@@ -28,6 +28,7 @@ static struct mm_struct *ksm_test_mm(struct kunit *test)
 	    !list_empty_careful(&ksm_mm_head.scan_list))
 		kunit_skip(test, "KSM is in use: run %u", ksm_run);
 	atomic_set(&mm->mm_count, 1);
+	mmap_init_lock(mm);
 	KUNIT_ASSERT_EQ(test, ksm_cursor_add_mm(mm, &first), 0);
 	KUNIT_EXPECT_TRUE(test, first);
 	return mm;
@@ -325,6 +326,85 @@ static void ksm_test_exit_orphan(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
 }
 
+struct ksm_test_merger {
+	struct mm_struct *mm;
+	struct completion held;
+	struct completion done;
+};
+
+/*
+ * What ksmd does in ksm_merge_pair() to a page of an mm it is not scanning:
+ * that mm's mmap_lock held throughout, a merged page counted at the end.
+ */
+static int ksm_test_merge_fn(void *arg)
+{
+	struct ksm_test_merger *m = arg;
+
+	mmap_read_lock(m->mm);
+	complete(&m->held);
+	msleep(50);
+	WRITE_ONCE(m->mm->ksm_merging_pages, 1);
+	mmap_read_unlock(m->mm);
+	complete(&m->done);
+	return 0;
+}
+
+/*
+ * Exit of an mm with no merged page yet while ksmd, elsewhere, merges one
+ * of its pages: the merge began before mm_users fell to 0, so it goes
+ * through and counts the page.  The exit must wait for it and free the
+ * items itself, not leave them to ksmd in an orphan slot, counted in
+ * pages_sharing until ksmd comes to it.  run reads 1 only around the
+ * exit, as in ksm_test_exit_orphan().
+ */
+static void ksm_test_exit_merging(struct kunit *test)
+{
+	static const unsigned long addrs[] = { 0x1000, 0x2000 };
+	struct mm_struct *mm = ksm_test_mm(test);
+	struct ksm_test_merger m = { .mm = mm };
+	unsigned long base = ksm_rmap_items;
+	struct task_struct *merger;
+	struct ksm_mm_slot *slot;
+
+	init_completion(&m.held);
+	init_completion(&m.done);
+	ksm_lock();
+	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+
+	mutex_lock(&ksm_run_mutex);
+	mutex_lock(&ksm_pass_mutex);
+	ksm_lock();
+	WRITE_ONCE(ksm_scan.ending, true);
+	WRITE_ONCE(ksm_run, KSM_RUN_MERGE);
+	mutex_unlock(&ksm_mutex);
+	merger = kthread_run(ksm_test_merge_fn, &m, "ksm_test_merge");
+	if (!IS_ERR(merger)) {
+		wait_for_completion(&m.held);
+		ksm_forget_mm(mm);
+		wait_for_completion(&m.done);
+	}
+	ksm_lock();
+	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
+	WRITE_ONCE(ksm_scan.ending, false);
+	mutex_unlock(&ksm_mutex);
+	mutex_unlock(&ksm_pass_mutex);
+	mutex_unlock(&ksm_run_mutex);
+	KUNIT_ASSERT_FALSE(test, IS_ERR(merger));
+
+	slot = ksm_find_slot(mm);
+	KUNIT_EXPECT_PTR_EQ(test, slot, NULL);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
+	/* Left as an orphan: reap it, for the tests that follow. */
+	if (slot) {
+		ksm_lock();
+		ksm_reap_orphans();
+		mutex_unlock(&ksm_mutex);
+	}
+	mm->ksm_merging_pages = 0;
+}
+
 /* Hold ksm_mutex for a while, as another task would. */
 static int ksm_test_hold_fn(void *arg)
 {
@@ -585,6 +665,7 @@ static struct kunit_case ksm_cursor_test_cases[] = {
 	KUNIT_CASE(ksm_test_add_behind),
 	KUNIT_CASE(ksm_test_forget),
 	KUNIT_CASE(ksm_test_exit_orphan),
+	KUNIT_CASE(ksm_test_exit_merging),
 	KUNIT_CASE(ksm_test_exit_unmerging),
 	KUNIT_CASE(ksm_test_leave_exited),
 	KUNIT_CASE(ksm_test_index),

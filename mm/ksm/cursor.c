@@ -541,12 +541,23 @@ void ksm_reap_orphans(void)
  * ksm_slots_lock where the slot becomes an orphan: a run = 2 written before
  * reaps its orphans under that lock (ksm_reap_orphans()), so the exit either
  * sees that run, or its orphan is among those reaped.
+ *
+ * ksm_merging_pages is read only once no merge into the mm can be under way:
+ * ksmd merges a page of another mm than the one it scans holding that mm's
+ * mmap_lock, and starts only if the mm is not exiting (ksm_merge_pair()).
+ * One that started before mm_users fell to 0 is waited for here, or its
+ * item would be linked into a slot already left to ksmd as an orphan, and
+ * counted in pages_sharing until ksmd comes to it.
  */
 void ksm_forget_mm(struct mm_struct *mm)
 {
 	struct ksm_mm_slot *slot;
 	bool orphan, bare = false;
 
+	if (READ_ONCE(ksm_run) == KSM_RUN_MERGE) {
+		mmap_write_lock(mm);
+		mmap_write_unlock(mm);
+	}
 	if (READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
 	    !READ_ONCE(mm->ksm_merging_pages)) {
 		spin_lock(&ksm_slots_lock);
