@@ -362,13 +362,16 @@ static bool ksm_prune_due(const struct ksm_stable_node *chain)
  * in *@room the plain or dup node that can take one more mapping, if any.
  * Returns NULL with *@restart set if the tree changed under the caller;
  * when @rehome, KSM pages found on the wrong node are moved (restart).
+ * A KSM page that memory failure marked poisoned stays where it is mapped
+ * (it cannot take a KSM page away) but takes no new mapping: it counts as
+ * full, and a dup of it is returned only if no other dup has a page.
  */
 static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 				  struct ksm_stable_node **room, bool *restart,
 				  bool rehome)
 {
 	struct ksm_stable_node *dup, *tmp;
-	struct page *page, *best = NULL;
+	struct page *page, *best = NULL, *poisoned = NULL;
 	bool prune, stale, moved = false;
 	unsigned int seen = 0;
 
@@ -382,7 +385,8 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 			*restart = true;
 			return NULL;
 		}
-		if (page && tnode->nr_items < ksm_max_page_sharing)
+		if (page && tnode->nr_items < ksm_max_page_sharing &&
+		    !PageHWPoison(page))
 			*room = tnode;
 		*restart = stale;
 		return page;
@@ -410,6 +414,13 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 			moved = true;
 			continue;
 		}
+		if (PageHWPoison(page)) {
+			if (best || poisoned)
+				put_page(page);
+			else
+				poisoned = page;
+			continue;
+		}
 		if (best) {
 			put_page(page);
 			continue;
@@ -420,6 +431,14 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 		if (!prune)
 			break;
 	}
+	/*
+	 * Only poisoned dups left: the content is there, full.  NULL would
+	 * say the chain changed under the caller, who would look again.
+	 */
+	if (!best)
+		swap(best, poisoned);
+	if (poisoned)
+		put_page(poisoned);
 	if (ksm_chain_tidy(tnode, prune) || moved) {
 		if (best)
 			put_page(best);
@@ -575,7 +594,7 @@ struct page *ksm_better_dup(struct ksm_stable_node *node,
 		if (dup == node || dup->nr_items < node->nr_items)
 			continue;
 		page = ksm_get_page(dup, KSM_GET_NOLOCK, &stale);
-		if (page && ksm_misplaced(dup, page)) {
+		if (page && (ksm_misplaced(dup, page) || PageHWPoison(page))) {
 			put_page(page);
 			continue;
 		}
