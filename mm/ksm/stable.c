@@ -755,9 +755,11 @@ void ksm_stable_unlink(struct ksm_rmap_item *item)
 /*
  * Let @node go if its KSM page has gone, or if the page it names lies in
  * [@start_pfn, @end_pfn).  When @release, also let go of a KSM page that
- * no pte maps any more, only waiting to be freed (in the swap cache, in a
- * per-cpu batch): it stays a KSM page without a node, which a swapin
- * copies, and its node goes.  Then tidy the chain @node was a dup of, if
+ * no pte maps any more and no rmap item names, only waiting to be freed
+ * (in the swap cache, in a per-cpu batch): it stays a KSM page without a
+ * node, which a swapin copies, and its node goes.  One that items still
+ * name stays: its mappings may be swap entries, each of which would come
+ * back as a copy of its own.  Then tidy the chain @node was a dup of, if
  * any, pruning it when @prune.
  */
 static void ksm_sweep_node(struct ksm_stable_node *node,
@@ -781,7 +783,7 @@ static void ksm_sweep_node(struct ksm_stable_node *node,
 	if (!page)
 		goto tidy;
 	if (release) {
-		if (!page_mapped(page)) {
+		if (!page_mapped(page) && !node->nr_items) {
 			ksm_folio_set_node(page_folio(page), NULL);
 			ksm_node_gone(node);
 		}
