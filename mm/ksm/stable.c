@@ -406,8 +406,11 @@ static struct page *ksm_tree_page(struct ksm_stable_node *tnode,
 		if (best && seen++ >= KSM_PRUNE_SCAN)
 			break;
 		page = ksm_get_page(dup, KSM_GET_NOLOCK, &stale);
-		if (!page)
+		if (!page) {
+			/* Stale dups are not counted: as many as pages went. */
+			cond_resched();
 			continue;
+		}
 		if (rehome && ksm_misplaced(dup, page)) {
 			ksm_rehome(dup, page);
 			put_page(page);
