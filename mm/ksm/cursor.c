@@ -551,15 +551,15 @@ void ksm_reap_orphans(void)
  */
 void ksm_forget_mm(struct mm_struct *mm)
 {
+	bool running = READ_ONCE(ksm_run) == KSM_RUN_MERGE;
 	struct ksm_mm_slot *slot;
 	bool orphan, bare = false;
 
-	if (READ_ONCE(ksm_run) == KSM_RUN_MERGE) {
+	if (running) {
 		mmap_write_lock(mm);
 		mmap_write_unlock(mm);
 	}
-	if (READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
-	    !READ_ONCE(mm->ksm_merging_pages)) {
+	if (running && !READ_ONCE(mm->ksm_merging_pages)) {
 		spin_lock(&ksm_slots_lock);
 		slot = ksm_find_slot_locked(mm);
 		orphan = slot && ksm_scan.slot != slot &&

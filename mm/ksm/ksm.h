@@ -104,11 +104,14 @@
  * after any unlock), such a slot is never in use by ksmd.  ksmd holds a
  * reference of its own to the mm of its step (its mmap_lock outlives the
  * cursor's stay in the slot).  When ksmd runs (run = 1, read again under
- * ``ksm_slots_lock``) and the mm has no merged page, exit frees the slot
- * under that lock alone if it has no item (rule 7), or else marks it an
- * orphan, unless the cursor is on it; only ksmd frees an orphan, once its
- * cursor has left it, or run = 2, which reaps every orphan under that lock
- * after it was written.
+ * ``ksm_slots_lock``), exit first takes and drops the mm's mmap_lock for
+ * write, holding nothing else: ksmd merges a page of an mm it does not
+ * scan only under that mm's mmap_lock (rule 4), so no such merge is then
+ * under way, and none starts.  If the mm has no merged page, exit frees
+ * the slot under that lock alone if it has no item (rule 7), or else
+ * marks it an orphan, unless the cursor is on it; only ksmd frees an
+ * orphan, once its cursor has left it, or run = 2, which reaps every
+ * orphan under that lock after it was written.
  */
 #ifndef _MM_KSM_KSM_H
 #define _MM_KSM_KSM_H
