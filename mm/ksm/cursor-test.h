@@ -277,6 +277,49 @@ static void ksm_test_forget(struct kunit *test)
 }
 
 /*
+ * run reads 1 between these two, with the end of a pass pending and
+ * ksm_pass_mutex held: see ksm_test_exit_orphan().
+ */
+static void ksm_test_run_begin(void)
+{
+	mutex_lock(&ksm_run_mutex);
+	mutex_lock(&ksm_pass_mutex);
+	ksm_lock();
+	WRITE_ONCE(ksm_scan.ending, true);
+	WRITE_ONCE(ksm_run, KSM_RUN_MERGE);
+	mutex_unlock(&ksm_mutex);
+}
+
+static void ksm_test_run_end(void)
+{
+	ksm_lock();
+	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
+	WRITE_ONCE(ksm_scan.ending, false);
+	mutex_unlock(&ksm_mutex);
+	mutex_unlock(&ksm_pass_mutex);
+	mutex_unlock(&ksm_run_mutex);
+}
+
+/*
+ * Expect the exit of @mm to have freed its slot and items (ksm_rmap_items
+ * back at @base).  A slot left as an orphan is reaped, for the tests that
+ * follow.
+ */
+static void ksm_test_expect_freed(struct kunit *test, struct mm_struct *mm,
+				  unsigned long base)
+{
+	struct ksm_mm_slot *slot = ksm_find_slot(mm);
+
+	KUNIT_EXPECT_PTR_EQ(test, slot, NULL);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
+	if (slot) {
+		ksm_lock();
+		ksm_reap_orphans();
+		mutex_unlock(&ksm_mutex);
+	}
+}
+
+/*
  * Exit of an mm with no merged page while ksmd runs, ksmd elsewhere, and
  * ksm_mutex free: the exit leaves the slot to ksmd, items and all, as an
  * orphan, which the reaping of run = 2 (or ksmd's scan) frees.  run reads 1
@@ -300,19 +343,9 @@ static void ksm_test_exit_orphan(struct kunit *test)
 	slot = ksm_find_slot(mm);
 	KUNIT_ASSERT_NOT_NULL(test, slot);
 
-	mutex_lock(&ksm_run_mutex);
-	mutex_lock(&ksm_pass_mutex);
-	ksm_lock();
-	WRITE_ONCE(ksm_scan.ending, true);
-	WRITE_ONCE(ksm_run, KSM_RUN_MERGE);
-	mutex_unlock(&ksm_mutex);
+	ksm_test_run_begin();
 	ksm_forget_mm(mm);
-	ksm_lock();
-	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
-	WRITE_ONCE(ksm_scan.ending, false);
-	mutex_unlock(&ksm_mutex);
-	mutex_unlock(&ksm_pass_mutex);
-	mutex_unlock(&ksm_run_mutex);
+	ksm_test_run_end();
 	/* Had it been freed, reading the slot would be a use after free. */
 	KUNIT_ASSERT_PTR_EQ(test, ksm_find_slot(mm), slot);
 	KUNIT_EXPECT_TRUE(test, slot->orphan);
@@ -364,7 +397,6 @@ static void ksm_test_exit_merging(struct kunit *test)
 	struct ksm_test_merger m = { .mm = mm };
 	unsigned long base = ksm_rmap_items;
 	struct task_struct *merger;
-	struct ksm_mm_slot *slot;
 
 	init_completion(&m.held);
 	init_completion(&m.done);
@@ -373,35 +405,17 @@ static void ksm_test_exit_merging(struct kunit *test)
 	ksm_cursor_reset(true);
 	mutex_unlock(&ksm_mutex);
 
-	mutex_lock(&ksm_run_mutex);
-	mutex_lock(&ksm_pass_mutex);
-	ksm_lock();
-	WRITE_ONCE(ksm_scan.ending, true);
-	WRITE_ONCE(ksm_run, KSM_RUN_MERGE);
-	mutex_unlock(&ksm_mutex);
+	ksm_test_run_begin();
 	merger = kthread_run(ksm_test_merge_fn, &m, "ksm_test_merge");
 	if (!IS_ERR(merger)) {
 		wait_for_completion(&m.held);
 		ksm_forget_mm(mm);
 		wait_for_completion(&m.done);
 	}
-	ksm_lock();
-	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
-	WRITE_ONCE(ksm_scan.ending, false);
-	mutex_unlock(&ksm_mutex);
-	mutex_unlock(&ksm_pass_mutex);
-	mutex_unlock(&ksm_run_mutex);
+	ksm_test_run_end();
 	KUNIT_ASSERT_FALSE(test, IS_ERR(merger));
 
-	slot = ksm_find_slot(mm);
-	KUNIT_EXPECT_PTR_EQ(test, slot, NULL);
-	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
-	/* Left as an orphan: reap it, for the tests that follow. */
-	if (slot) {
-		ksm_lock();
-		ksm_reap_orphans();
-		mutex_unlock(&ksm_mutex);
-	}
+	ksm_test_expect_freed(test, mm, base);
 	mm->ksm_merging_pages = 0;
 }
 
@@ -429,7 +443,6 @@ static void ksm_test_exit_unmerging(struct kunit *test)
 	unsigned long base = ksm_rmap_items;
 	DECLARE_COMPLETION_ONSTACK(held);
 	struct task_struct *holder;
-	struct ksm_mm_slot *slot;
 
 	ksm_lock();
 	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
@@ -451,15 +464,7 @@ static void ksm_test_exit_unmerging(struct kunit *test)
 	mutex_unlock(&ksm_run_mutex);
 	KUNIT_ASSERT_FALSE(test, IS_ERR(holder));
 
-	slot = ksm_find_slot(mm);
-	KUNIT_EXPECT_PTR_EQ(test, slot, NULL);
-	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
-	/* Left as an orphan: reap it, for the tests that follow. */
-	if (slot) {
-		ksm_lock();
-		ksm_reap_orphans();
-		mutex_unlock(&ksm_mutex);
-	}
+	ksm_test_expect_freed(test, mm, base);
 }
 
 /*

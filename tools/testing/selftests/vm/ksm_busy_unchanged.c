@@ -22,8 +22,6 @@
  * The lab's time limit for this program - limit: 120s
  */
 #define _GNU_SOURCE
-#include <fcntl.h>
-#include <sys/uio.h>
 #include "ksm_util.h"
 
 #define NP	8
@@ -34,7 +32,6 @@ int main(void)
 	unsigned long long anchor_keys[2] = { 0xa, 0xa }, keys[NP];
 	unsigned long mps;
 	char *anchor, *area, *buf;
-	struct iovec iov;
 	int fds[2], i, r, r2;
 	bool ok;
 
@@ -53,11 +50,7 @@ int main(void)
 		ksft_exit_fail_msg("no merge to start from\n");
 
 	ksm_set("run", 0);
-	if (pipe(fds))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	iov.iov_base = area;
-	iov.iov_len = ksm_page_size;
-	if (vmsplice(fds[1], &iov, 1, 0) != (ssize_t)ksm_page_size)
+	if (!ksm_pipe_hold(fds, area, 1))
 		ksft_exit_fail_msg("vmsplice: %s\n", strerror(errno));
 	munmap(area, NP * ksm_page_size);
 

@@ -50,7 +50,6 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
-#include <sys/uio.h>
 #include "ksm_util.h"
 
 #define N		8	/* pages of each kind */
@@ -333,7 +332,6 @@ static int swap_try(void)
 	char *area = ksm_mmap(N);
 	long cached, copies;
 	int ret = 0, pfd[2] = { -1, -1 };
-	struct iovec iov;
 	struct kid k;
 
 	k = kid_start(area, swap_kid);
@@ -351,9 +349,7 @@ static int swap_try(void)
 	 * unmaps them and writes them out, but cannot free them, so that
 	 * they stay in the swap cache, where a swapin finds them.
 	 */
-	iov.iov_base = area;
-	iov.iov_len = N * ksm_page_size;
-	if (pipe(pfd) || vmsplice(pfd[1], &iov, 1, 0) != (ssize_t)iov.iov_len) {
+	if (!ksm_pipe_hold(pfd, area, N)) {
 		ksft_print_msg("vmsplice: %s\n", strerror(errno));
 		goto out;
 	}

@@ -25,7 +25,6 @@
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <pthread.h>
-#include <sys/uio.h>
 #include "ksm_util.h"
 
 #define NPAGES		32
@@ -170,7 +169,6 @@ static void test_volatile(void)
 static void test_pinned(void)
 {
 	unsigned long long keys[2] = { KEY, KEY };
-	struct iovec iov;
 	unsigned long scans0;
 	int fds[2];
 	char *area, *buf;
@@ -178,11 +176,7 @@ static void test_pinned(void)
 
 	area = ksm_mmap(2);
 	ksm_fill_pages(area, keys, 2);
-	if (pipe(fds))
-		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
-	iov.iov_base = area;
-	iov.iov_len = ksm_page_size;
-	if (vmsplice(fds[1], &iov, 1, 0) != (ssize_t)ksm_page_size)
+	if (!ksm_pipe_hold(fds, area, 1))
 		ksft_exit_fail_msg("vmsplice: %s\n", strerror(errno));
 	ksm_madvise(area, 2, MADV_MERGEABLE);
 	ksm_set("run", 1);

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <sys/uio.h>
 
 #include "ksm_util.h"
 #include "ksm_stress.h"
@@ -1231,6 +1232,20 @@ bool ksm_wait_child(pid_t pid, const char *what)
 		ksft_print_msg("%s: child %d killed by signal %d\n", what, pid,
 			       WTERMSIG(status));
 	return false;
+}
+
+/*
+ * A pipe in @fds that holds a reference to each of the @npages pages at @p
+ * (vmsplice, no pin, no copy) until its data is read or it is closed.
+ * False if the pipe could not be made, or the pages put into it: @fds is
+ * left as pipe() set it.
+ */
+bool ksm_pipe_hold(int fds[2], void *p, size_t npages)
+{
+	struct iovec iov = { .iov_base = p, .iov_len = npages * ksm_page_size };
+
+	return !pipe(fds) &&
+	       vmsplice(fds[1], &iov, 1, 0) == (ssize_t)iov.iov_len;
 }
 
 /* One byte over a pipe, with a timeout: used to step children. */

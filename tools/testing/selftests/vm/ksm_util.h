@@ -205,6 +205,7 @@ void ksm_bind_node(void *addr, size_t npages, int node);
 
 pid_t ksm_fork(void);
 bool ksm_wait_child(pid_t pid, const char *what);
+bool ksm_pipe_hold(int fds[2], void *p, size_t npages);
 bool ksm_pipe_send(int fd, char c);
 int ksm_pipe_recv(int fd, long timeout_ms);
 
