@@ -9,6 +9,7 @@
 #include <linux/delay.h>
 #include <linux/freezer.h>
 #include <linux/kthread.h>
+#include <linux/ktime.h>
 #include <linux/oom.h>
 #include <linux/pagewalk.h>
 #include <linux/sched/mm.h>
@@ -294,6 +295,7 @@ struct ksm_step {
 	unsigned int quota;	/* work left, see KSM_STEP_WORK */
 	u64 domain;		/* merge domain of the mm (domain.c) */
 	bool zero_ok;		/* its pages of zeroes may map the zero page */
+	u64 hold_until;		/* ns: a waiter ends it only from then on */
 };
 
 /*
@@ -667,23 +669,41 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
  * walks no more than that many spans of KSM_WALK_SPAN of address space and
  * passes over no more than that many runs of KSM_VMA_SKIP areas that KSM
  * cannot use (one unit of its quota each), and it ends early, after its
- * first page, when another task waits for either lock: once it has made
- * the merges into KSM pages that its last batch found, KSM_MERGE_MAX at
- * most.
+ * first page, when another task waits for either lock (and the step has had
+ * its share of them, see ksm_step_yield()): once it has made the merges
+ * into KSM pages that its last batch found, KSM_MERGE_MAX at most.
  */
 #define KSM_STEP_WORK	64
 #define KSM_WALK_SPAN	(32UL << 20)
 #define KSM_VMA_SKIP	64
 
 /*
+ * A step that waited for its locks keeps them against waiters, within its
+ * bounds, for an eighth of that wait: see ksm_step_yield().
+ */
+#define KSM_HOLD_SHARE	8
+
+/*
  * Should the step end before its next page: does another task wait for a
  * lock ksmd holds, or for its CPU?  ksmd reschedules only once it has let
  * go of both locks: a waiter must not wait for ksmd to get a CPU back.
+ *
+ * A waiter ends the step only once @step has had its share of the locks,
+ * hold_until.  A process whose threads keep its mmap_lock wanted (mmap and
+ * munmap in a loop) would otherwise get ksmd to let go after every page,
+ * and to wait for the lock again each time: a few pages a tick, for the
+ * scan of every mm behind it.  Holding for a share of the wait, ksmd still
+ * leaves the lock to others most of the time, and its steps stay within
+ * KSM_STEP_WORK pages: no waiter waits longer than it would for a step
+ * that nobody interrupted.
  */
-static bool ksm_step_yield(struct mm_struct *mm)
+static bool ksm_step_yield(const struct ksm_step *step, struct mm_struct *mm)
 {
-	return need_resched() || ksm_lock_wanted() ||
-	       mmap_lock_is_contended(mm);
+	if (need_resched())
+		return true;
+	if (!ksm_lock_wanted() && !mmap_lock_is_contended(mm))
+		return false;
+	return ktime_get_ns() >= step->hold_until;
 }
 
 /* Stable nodes swept in one step of the end of a pass. */
@@ -892,7 +912,7 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 	mmap_assert_locked(mm);
 	while (more && step->quota && step->pages < step->budget &&
 	       READ_ONCE(ksm_run) == KSM_RUN_MERGE) {
-		if (step->pages && ksm_step_yield(mm))
+		if (step->pages && ksm_step_yield(step, mm))
 			break;
 		/* The mmap_lock is held: the vma of the last walk is current. */
 		if (!vma || ksm_scan.address >= vma->vm_end)
@@ -918,7 +938,7 @@ static void ksm_scan_mm(struct mm_struct *mm, struct ksm_step *step)
 		 * for its merge: a page referenced twice could not merge.
 		 */
 		for (i = 0; i < b->nr; i++) {
-			if (more && i && ksm_step_yield(mm)) {
+			if (more && i && ksm_step_yield(step, mm)) {
 				ksm_scan.address = b->addr[i];
 				more = false;
 			}
@@ -977,6 +997,7 @@ static void ksm_mmap_read_lock(struct mm_struct *mm)
 static int ksm_scan_step(unsigned int budget)
 {
 	struct ksm_step step = { .budget = budget, .quota = KSM_STEP_WORK };
+	u64 start = ktime_get_ns(), now;
 	struct ksm_mm_slot *slot;
 	struct mm_struct *mm;
 	bool reaped = false;
@@ -1029,6 +1050,8 @@ static int ksm_scan_step(unsigned int budget)
 		/* Once a step: they walk up the mm's cgroups. */
 		step.domain = ksm_mm_domain(mm);
 		step.zero_ok = ksm_mm_zero_ok(mm);
+		now = ktime_get_ns();
+		step.hold_until = now + (now - start) / KSM_HOLD_SHARE;
 		ksm_scan_mm(mm, &step);
 	}
 unlock:
