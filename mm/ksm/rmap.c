@@ -124,9 +124,12 @@ void folio_migrate_ksm(struct folio *newfolio, struct folio *folio)
  * Swapin of @page (locked, in swap cache) at @address of @vma: can it be
  * mapped there as it is?  Not if it is a KSM page and KSM is unmerging, or
  * it has no node any more, or its node is of another merge domain than
- * @vma's mm is now (its process moved while the page was out); not if it
- * is an anon page of another anon_vma tree or index, as when it was a KSM
- * page before swapout.  Then map a private copy instead.
+ * @vma's mm is now (its process moved while the page was out), or @vma is
+ * not mergeable (MADV_UNMERGEABLE came while the page was out: it left the
+ * swap entry as it was, and nothing would unshare the page once mapped in
+ * an area that KSM no longer scans); not if it is an anon page of another
+ * anon_vma tree or index, as when it was a KSM page before swapout.  Then
+ * map a private copy instead.
  *
  * Context: @page locked; no KSM lock is taken.  May sleep.
  * Return: @page if it can be mapped as it is, or is not uptodate (an I/O
@@ -145,6 +148,7 @@ struct page *ksm_might_need_to_copy(struct page *page,
 	if (folio_test_ksm(folio)) {
 		node = ksm_folio_node(folio);
 		if (node && READ_ONCE(ksm_run) != KSM_RUN_UNMERGE &&
+		    (vma->vm_flags & VM_MERGEABLE) &&
 		    node->domain == ksm_mm_domain(vma->vm_mm))
 			return page;
 	} else {
