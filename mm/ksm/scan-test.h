@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * KUnit tests of scan.c: smart scan's schedule of skips, when a visit
- * passes a page over, and how ksmd waits for a busy mm's mmap_lock.
+ * passes a page over, how ksmd waits for a busy mm's mmap_lock, and when
+ * a waiter ends its step.
  */
 #ifdef CONFIG_KSM_KUNIT_TEST
 
@@ -129,10 +130,36 @@ static void ksm_test_lock_after_writer(struct kunit *test)
 	free_cpumask_var(saved);
 }
 
+/*
+ * A task waiting for ksm_mutex ends ksmd's step only once the step has had
+ * its share of the locks.  (need_resched() may end it at any time: that
+ * is not what is tested.)
+ */
+static void ksm_test_step_share(struct kunit *test)
+{
+	struct mm_struct *mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	struct ksm_step step = { };
+
+	KUNIT_ASSERT_NOT_NULL(test, mm);
+	mmap_init_lock(mm);
+	KUNIT_EXPECT_FALSE(test, ksm_step_yield(&step, mm) && !need_resched());
+
+	atomic_inc(&ksm_mutex_waiters);
+	step.hold_until = ktime_get_ns() + NSEC_PER_SEC;
+	KUNIT_EXPECT_FALSE_MSG(test,
+			       ksm_step_yield(&step, mm) && !need_resched(),
+			       "a waiter ended the step within its share");
+	step.hold_until = ktime_get_ns();
+	KUNIT_EXPECT_TRUE(test, ksm_step_yield(&step, mm));
+	if (atomic_dec_and_test(&ksm_mutex_waiters))
+		wake_up_var(&ksm_mutex_waiters);
+}
+
 static struct kunit_case ksm_scan_test_cases[] = {
 	KUNIT_CASE(ksm_test_skip_schedule),
 	KUNIT_CASE(ksm_test_pass_over),
 	KUNIT_CASE(ksm_test_lock_after_writer),
+	KUNIT_CASE(ksm_test_step_share),
 	{},
 };
 
