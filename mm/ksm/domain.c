@@ -152,14 +152,17 @@ static u64 ksm_user_domain(struct mm_struct *mm, struct task_struct *owner)
  * @mm: the mm, which the caller keeps from being freed
  *
  * Context: any; takes rcu_read_lock().
- * Return: the domain key, 0 for "global"; KSM_NO_DOMAIN if @mm has no
- * owner any more, or under "user" is not dumpable (it merges with nothing).
+ * Return: the domain key, 0 for "global"; KSM_NO_DOMAIN if under "user"
+ * @mm is not dumpable (it merges with nothing); KSM_DOMAIN_UNKNOWN if @mm
+ * has no owner any more: its last task exited, while another holds a user
+ * of the mm (vhost, a reader of /proc/PID/mem), and the domain cannot be
+ * told until the mm goes.
  */
 u64 ksm_mm_domain(struct mm_struct *mm)
 {
 	unsigned int mode = READ_ONCE(ksm_merge_domain);
 	struct task_struct *owner;
-	u64 key = KSM_NO_DOMAIN;
+	u64 key = KSM_DOMAIN_UNKNOWN;
 
 	if (mode == KSM_DOMAIN_GLOBAL)
 		return 0;
@@ -229,3 +232,5 @@ bool ksm_domain_mode_ok(unsigned int mode)
 	return mode == KSM_DOMAIN_GLOBAL;
 }
 #endif /* CONFIG_MEMCG */
+
+#include "domain-test.h"

@@ -138,6 +138,7 @@
 #define KSM_DOMAIN_MEMCG	1
 #define KSM_DOMAIN_USER		2
 #define KSM_NO_DOMAIN		U64_MAX	/* an mm that merges with nothing */
+#define KSM_DOMAIN_UNKNOWN	(U64_MAX - 1)	/* an mm whose owner has gone */
 
 /* The KSM settings of a memory cgroup (domain.c), as bits. */
 #define KSM_MEMCG_MERGE_SET	0x1	/* memory.ksm is 0 or 1, not inherit */

@@ -558,6 +558,17 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 	u32 checksum, sample;
 	bool fresh;
 
+	/*
+	 * The mm's owner has gone, and its domain with it, until the mm goes
+	 * too: its mappings stay as they are, merged or not.  Unsharing them
+	 * as if the mm had left its domain would only make copies (charged to
+	 * the root memory cgroup) for an address space that is going away.
+	 */
+	if (domain == KSM_DOMAIN_UNKNOWN) {
+		if (!(item->address & KSM_ITEM_STABLE))
+			ksm_unstable_leave(item);
+		return;
+	}
 	if (item->address & KSM_ITEM_STABLE) {
 		if (PageKsm(page) && ksm_folio_node(page_folio(page)) ==
 		    item->head) {
@@ -591,7 +602,7 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 		ksm_link_existing(vma, page, item, domain);
 		return;
 	}
-	/* An mm whose owner has gone: no domain, nothing to merge with. */
+	/* Not dumpable, under "user": nothing to merge with. */
 	if (domain == KSM_NO_DOMAIN) {
 		ksm_unstable_leave(item);
 		return;
