@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * KUnit tests of domain.c: the domain of an mm as its owner and its
- * dumpability make it.  They change merge_domain for a
+ * KUnit tests of domain.c: the domain of an mm as its owner, its
+ * dumpability and its owner's credentials make it.  They change merge_domain for a
  * moment, at boot, before any process can register: ksmd is stopped and
  * no mm is registered, or they are skipped.
  */
@@ -42,15 +42,75 @@ static void ksm_test_domain_of_mm(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_mm_domain(mm), 0);
 	WRITE_ONCE(ksm_merge_domain, mode);
 }
+
+/* Set all four uids and all four gids of @cred. */
+static void ksm_test_set_ids(struct cred *cred, uid_t uid, gid_t gid)
+{
+	cred->uid = KUIDT_INIT(uid);
+	cred->euid = cred->uid;
+	cred->suid = cred->uid;
+	cred->fsuid = cred->uid;
+	cred->gid = KGIDT_INIT(gid);
+	cred->egid = cred->gid;
+	cred->sgid = cred->gid;
+	cred->fsgid = cred->gid;
+}
+
+/*
+ * "user": a process is of the domain of its uid and gid only if a process
+ * of those ids without privilege could read its memory.
+ */
+static void ksm_test_cred_domain(struct kunit *test)
+{
+	struct cred *cred = prepare_creds();
+
+	KUNIT_ASSERT_NOT_NULL(test, cred);
+	ksm_test_set_ids(cred, 1000, 100);
+	cred->cap_permitted = CAP_EMPTY_SET;
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), 100ULL << 32 | 1000);
+	ksm_test_set_ids(cred, 1000, 1000);
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), 1000ULL << 32 | 1000);
+
+	/* One id of another value: set-user-ID root, setreuid(), sg. */
+	cred->euid = GLOBAL_ROOT_UID;
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), KSM_NO_DOMAIN);
+	ksm_test_set_ids(cred, 1000, 1000);
+	cred->suid = GLOBAL_ROOT_UID;
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), KSM_NO_DOMAIN);
+	ksm_test_set_ids(cred, 1000, 1000);
+	cred->fsgid = KGIDT_INIT(5);
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), KSM_NO_DOMAIN);
+	ksm_test_set_ids(cred, 1000, 1000);
+	cred->egid = KGIDT_INIT(5);
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), KSM_NO_DOMAIN);
+
+	/* A capability (an ambient one, say) that the user's others lack. */
+	ksm_test_set_ids(cred, 1000, 1000);
+	cap_raise(cred->cap_permitted, CAP_NET_BIND_SERVICE);
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), KSM_NO_DOMAIN);
+
+	/* root's processes: one domain, whatever their capabilities. */
+	ksm_test_set_ids(cred, 0, 0);
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), 0);
+	cred->cap_permitted = CAP_EMPTY_SET;
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), 0);
+	abort_creds(cred);
+}
 #else
 static void ksm_test_domain_of_mm(struct kunit *test)
 {
 	kunit_skip(test, "no mm->owner without CONFIG_MEMCG");
 }
+
+static void ksm_test_cred_domain(struct kunit *test)
+{
+	kunit_skip(test, "no \"user\" domains without CONFIG_MEMCG");
+}
 #endif /* CONFIG_MEMCG */
 
 static struct kunit_case ksm_domain_test_cases[] = {
 	KUNIT_CASE(ksm_test_domain_of_mm),
+	KUNIT_CASE(ksm_test_cred_domain),
 	{}
 };
 

@@ -3,12 +3,12 @@
  * KSM: merge domains.  With merge_domain other than "global", a page only
  * ever shares a KSM page with pages of its own domain: the memory cgroup
  * of its process (or the outermost ancestor that made its subtree one
- * domain, memory.ksm_domain), or its process's real uid.  Under "user", a
- * process that is not dumpable (set-user-ID, or that changed its ids since
- * its execve) merges with nothing: its real user may not read its memory
- * (/proc/PID/mem), so may not probe it either.  The domain of a
- * page is its mm's, taken from mm->owner when ksmd looks: a process that
- * moves to another cgroup, or changes uid, moves its pages with it.
+ * domain, memory.ksm_domain), or its process's uid and gid.  Under "user",
+ * a process merges with nothing unless another process of its uid and gid
+ * may read its memory (/proc/PID/mem): no other should be able to probe
+ * it.  See ksm_user_domain().  The domain of a page is its mm's, taken
+ * from mm->owner when ksmd looks: a process that moves to another cgroup,
+ * or changes uid, moves its pages with it.
  *
  * A domain is a 64-bit key.  The stable trees are ordered by key first,
  * then by checksum and content; every stable node keeps the key it was
@@ -139,12 +139,37 @@ static u64 ksm_memcg_domain(struct mem_cgroup *memcg)
 	return cgroup_id(root->css.cgroup);
 }
 
-/* "user": the real uid of @owner, unless @mm is not its to read. */
+/* The ids and capabilities half of ksm_user_domain(). */
+static u64 ksm_cred_domain(const struct cred *cred)
+{
+	if (!uid_eq(cred->uid, cred->euid) || !uid_eq(cred->uid, cred->suid) ||
+	    !uid_eq(cred->uid, cred->fsuid) ||
+	    !gid_eq(cred->gid, cred->egid) || !gid_eq(cred->gid, cred->sgid) ||
+	    !gid_eq(cred->gid, cred->fsgid))
+		return KSM_NO_DOMAIN;
+	if (!cap_isclear(cred->cap_permitted) &&
+	    !(uid_eq(cred->uid, GLOBAL_ROOT_UID) &&
+	      gid_eq(cred->gid, GLOBAL_ROOT_GID)))
+		return KSM_NO_DOMAIN;
+	return (u64)__kgid_val(cred->gid) << 32 | __kuid_val(cred->uid);
+}
+
+/*
+ * "user": the uid and gid of @owner, if a process of that uid and gid,
+ * without privilege, may read @mm (ptrace's access check, without
+ * CAP_SYS_PTRACE): @mm is dumpable, the real, effective, saved and
+ * filesystem ids are one uid and one gid, and @owner holds no capability.
+ * Else KSM_NO_DOMAIN.  root's processes, with all their ids 0, are one
+ * domain whatever their capabilities.  (Neither key can be KSM_NO_DOMAIN
+ * or KSM_DOMAIN_UNKNOWN: -1 is no valid id.)
+ *
+ * Context: rcu_read_lock() held, @owner from mm->owner.
+ */
 static u64 ksm_user_domain(struct mm_struct *mm, struct task_struct *owner)
 {
 	if (get_dumpable(mm) != SUID_DUMP_USER)
 		return KSM_NO_DOMAIN;
-	return __kuid_val(task_uid(owner));
+	return ksm_cred_domain(__task_cred(owner));
 }
 
 /**
@@ -153,7 +178,7 @@ static u64 ksm_user_domain(struct mm_struct *mm, struct task_struct *owner)
  *
  * Context: any; takes rcu_read_lock().
  * Return: the domain key, 0 for "global"; KSM_NO_DOMAIN if under "user"
- * @mm is not dumpable (it merges with nothing); KSM_DOMAIN_UNKNOWN if @mm
+ * no other process may read @mm (it merges with nothing); KSM_DOMAIN_UNKNOWN if @mm
  * has no owner any more: its last task exited, while another holds a user
  * of the mm (vhost, a reader of /proc/PID/mem), and the domain cannot be
  * told until the mm goes.

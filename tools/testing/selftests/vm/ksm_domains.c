@@ -30,7 +30,8 @@
  *    of zeroes merge within it instead of mapping the zero page;
  *  - "user": processes of uid 1000 and 1001 never share; a process of uid
  *    1000 that is not dumpable (it dropped root's ids without execve)
- *    shares with no one;
+ *    shares with no one, and nor does one of real uid 1000 that kept root's
+ *    effective and saved uid, although dumpable (uid 1000 may not read it);
  *  - merge_domain refuses a bad name (EINVAL) and a change while KSM pages
  *    exist (EBUSY); a cgroup whose processes left is removed with its KSM
  *    pages still charged to it, and nothing is left over;
@@ -77,6 +78,7 @@ static char cg_a[256], cg_b[256], cg_c[256], cg_p[256];
 static char cg_x[PATH_MAX], cg_y[PATH_MAX];
 static char why[256];
 static bool kid_undumpable;	/* a kid of another uid stays undumpable */
+static bool kid_keep_root;	/* ... keeps root's effective and saved uid */
 static size_t kid_extra;	/* pages of one content more, unkillable kid */
 
 /*
@@ -153,7 +155,8 @@ static void kid_main(int cmd, int ack, bool madv, bool zero, uid_t uid)
 	char c, buf[64];
 	size_t i;
 
-	if (uid && setresuid(uid, uid, uid))
+	if (uid && setresuid(uid, kid_keep_root ? 0 : uid,
+			     kid_keep_root ? 0 : uid))
 		_exit(3);
 	/* Dropping root's ids made it undumpable, unless fs.suid_dumpable. */
 	if (uid && prctl(PR_SET_DUMPABLE, !kid_undumpable, 0, 0, 0))
@@ -876,11 +879,27 @@ static void test_zero_pages(void)
 	ksm_set("use_zero_pages", 0);
 }
 
+/* Are none of @kid's pages KSM pages, and all present? */
+static bool merges_with_no_one(const struct kid *kid, const char *what)
+{
+	size_t i, merged = 0, absent = 0;
+	bool ksm;
+
+	for (i = 0; i < N; i++) {
+		ksm = false;
+		absent += !pfn_of(kid->pid, i, &ksm);
+		merged += ksm;
+	}
+	ksft_print_msg("%s: %zu of %d pages KSM, %zu not present\n", what,
+		       merged, N, absent);
+	return !merged && !absent;
+}
+
 static void test_user(const struct kid *k)
 {
-	struct kid u[4], secret;
-	size_t i, merged = 0, absent = 0;
-	bool ok, ksm;
+	struct kid u[4], secret, root;
+	size_t i;
+	bool ok;
 
 	ok = fresh("user");
 	/* Registered 1000, 1001, 1000, 1001 (see main()). */
@@ -890,6 +909,10 @@ static void test_user(const struct kid *k)
 	kid_undumpable = true;
 	secret = start_kid(NULL, true, 1000);
 	kid_undumpable = false;
+	/* Of real uid 1000, root's effective and saved uid, dumpable. */
+	kid_keep_root = true;
+	root = start_kid(NULL, true, 1000);
+	kid_keep_root = false;
 	ksm_set("run", 1);
 	/* With the four kids of A and B, of uid 0: three sets. */
 	ok = ok && ksm_wait_merged(3 * N, 5 * N) && ksm_wait_settled(SCAN_MS) &&
@@ -899,16 +922,14 @@ static void test_user(const struct kid *k)
 	     pages_shared_by(&u[0], &u[2], false) &&
 	     pages_shared_by(&u[0], &k[0], false);
 	result(ok, "user: uids 1000 and 1001 each their own %d KSM pages\n", N);
-	for (i = 0; i < N; i++) {
-		ksm = false;
-		absent += !pfn_of(secret.pid, i, &ksm);
-		merged += ksm;
-	}
-	ksft_print_msg("undumpable process of uid 1000: %zu of %d pages KSM, %zu not present\n",
-		       merged, N, absent);
-	result(!merged && !absent && ksm_wait_merged(3 * N, 5 * N),
+	result(merges_with_no_one(&secret, "undumpable process of uid 1000") &&
+	       ksm_wait_merged(3 * N, 5 * N),
 	       "user: an undumpable process of uid 1000 merges with no one\n");
+	result(merges_with_no_one(&root, "process of real uid 1000, euid 0") &&
+	       ksm_wait_merged(3 * N, 5 * N),
+	       "user: a dumpable process of real uid 1000 and effective uid 0 merges with no one\n");
 	stop_kid(&secret);
+	stop_kid(&root);
 	for (i = 0; i < 4; i++)
 		stop_kid(&u[i]);
 }
@@ -1073,7 +1094,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(22);
+	ksft_set_plan(23);
 	ksm_selftest_init(2000, 10, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
