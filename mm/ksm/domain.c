@@ -42,6 +42,11 @@ unsigned int ksm_merge_domain = KSM_DOMAIN_GLOBAL;
 #ifdef CONFIG_MEMCG
 /* cgroup id -> xa_mk_value(KSM_MEMCG_* bits), for cgroups that set any. */
 static DEFINE_XARRAY(ksm_memcg_settings);
+/*
+ * Writers of the settings, innermost: a change reads the bits, then stores
+ * them, and a store may let go of the xarray's lock to allocate.
+ */
+static DEFINE_MUTEX(ksm_memcg_settings_mutex);
 
 /**
  * ksm_memcg_flags() - the KSM settings of a memory cgroup
@@ -75,15 +80,15 @@ int ksm_memcg_set_flags(struct mem_cgroup *memcg, unsigned long mask,
 	void *old;
 	int err = 0;
 
-	xa_lock(&ksm_memcg_settings);
+	mutex_lock(&ksm_memcg_settings_mutex);
 	old = xa_load(&ksm_memcg_settings, id);
 	val = ((old ? xa_to_value(old) : 0) & ~mask) | (bits & mask);
 	if (val)
-		err = xa_err(__xa_store(&ksm_memcg_settings, id,
-					xa_mk_value(val), GFP_KERNEL));
+		err = xa_err(xa_store(&ksm_memcg_settings, id,
+				      xa_mk_value(val), GFP_KERNEL));
 	else
-		__xa_erase(&ksm_memcg_settings, id);
-	xa_unlock(&ksm_memcg_settings);
+		xa_erase(&ksm_memcg_settings, id);
+	mutex_unlock(&ksm_memcg_settings_mutex);
 	return err;
 }
 
@@ -103,8 +108,10 @@ int ksm_memcg_set_flags(struct mem_cgroup *memcg, unsigned long mask,
  */
 void ksm_memcg_forget(struct mem_cgroup *memcg)
 {
+	mutex_lock(&ksm_memcg_settings_mutex);
 	xa_erase(&ksm_memcg_settings,
 		 (unsigned long)cgroup_id(memcg->css.cgroup));
+	mutex_unlock(&ksm_memcg_settings_mutex);
 }
 
 /**

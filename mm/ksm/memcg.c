@@ -300,9 +300,11 @@ static void ksm_memcg_joined(struct callback_head *work)
  *
  * If @task owns its mm and memory.ksm is set for its new cgroup, it
  * switches merging on or off for the mm itself, at its next return to user
- * space (a sleeping thread is woken for it, as by a signal that it never
- * sees).  A process that moves has its mm switched once, through the
- * owner, whichever of its threads that is.
+ * space.  A sleeping thread is woken for it, as by a signal that has no
+ * handler: most system calls then restart, but one that returns EINTR
+ * for any signal (epoll_wait(), for one) returns it here too, as it does
+ * when a debugger attaches.  A process that moves has its mm switched
+ * once, through the owner, whichever of its threads that is.
  *
  * Context: from mem_cgroup_attach(), cgroup_mutex held, or from
  * ksm_memcg_fork().
