@@ -1101,15 +1101,20 @@ static void ksm_do_scan(void)
 	}
 }
 
-/* Is there a pass to scan, or one to end (its last mm may have gone)? */
+/*
+ * Is there a pass to scan, or one to end (its last mm may have gone)?  Not
+ * with pages_to_scan 0: ksmd would wake for nothing, and with
+ * sleep_millisecs 0 spin without ever sleeping or rescheduling.
+ */
 static bool ksm_should_run(void)
 {
 	return READ_ONCE(ksm_run) == KSM_RUN_MERGE &&
+	       READ_ONCE(ksm_pages_to_scan) &&
 	       (!list_empty_careful(&ksm_mm_head.scan_list) ||
 		READ_ONCE(ksm_scan.ending));
 }
 
-/* Should ksmd stop sleeping: asked to stop, or run/sleep changed? */
+/* Should ksmd stop sleeping: asked to stop, or a knob changed? */
 static bool ksm_wake_up_early(bool running, unsigned int ms)
 {
 	return kthread_should_stop() || ksm_should_run() != running ||

@@ -355,8 +355,8 @@ static struct ksm_file ksm_f_merge_domain = {
 	}
 
 KSM_KNOB(run, &ksm_run, KSM_UINT, KSM_F_RUN, 0, KSM_RUN_UNMERGE);
-KSM_KNOB(pages_to_scan, &ksm_pages_to_scan, KSM_UINT, KSM_F_ADVISED, 0,
-	 UINT_MAX);
+KSM_KNOB(pages_to_scan, &ksm_pages_to_scan, KSM_UINT,
+	 KSM_F_ADVISED | KSM_F_WAKE, 0, UINT_MAX);
 KSM_KNOB(sleep_millisecs, &ksm_sleep_ms, KSM_UINT, KSM_F_WAKE, 0, UINT_MAX);
 KSM_KNOB(use_zero_pages, &ksm_use_zero_pages, KSM_BOOL, 0, 0, 1);
 KSM_KNOB(max_page_sharing, &ksm_max_page_sharing, KSM_INT,

@@ -23,6 +23,13 @@
  *    wait for most of a walk each time (median 27 ms for a walk of 29 ms
  *    on the lab's test flavour).
  *
+ * 3. Nothing to scan, no sleep.  Two pages of one content registered,
+ *    pages_to_scan 0 and sleep_millisecs 0: over WINDOW_MS ksmd runs for
+ *    at most IDLE_MS of CPU and ends no pass; pages_to_scan 100 then wakes
+ *    it, and the pages merge.  A ksmd that woke for nothing, with nothing
+ *    to sleep for, spun on its CPU without ever rescheduling (a soft
+ *    lockup on a kernel without preemption; so does Linux 6.1).
+ *
  * The lab's time limit for this program - limit: 600s
  */
 #define _GNU_SOURCE
@@ -34,6 +41,7 @@
 #define NVMAS		60000
 #define MAX_SAMPLES	100000
 #define TIMEOUT_MS	120000
+#define IDLE_MS		20
 
 /* ksmd's CPU time so far, in milliseconds (CONFIG_SCHED_DEBUG). */
 static double ksmd_cpu_ms(void)
@@ -168,12 +176,47 @@ static void test_areas_in_steps(void)
 			 median, pass_ms / 10);
 }
 
+static void test_nothing_to_scan(void)
+{
+	unsigned long long keys[2] = { 0x5ca7ULL, 0x5ca7ULL };
+	unsigned long s0, s1;
+	double c0, c1;
+	char *area;
+	bool merged;
+
+	if (ksmd_cpu_ms() < 0) {
+		ksft_test_result_skip("no se.sum_exec_runtime for ksmd (CONFIG_SCHED_DEBUG)\n");
+		return;
+	}
+	area = ksm_mmap_mergeable(keys, 2);
+	ksm_set("pages_to_scan", 0);
+	ksm_set("sleep_millisecs", 0);
+	ksm_set("run", 1);
+	usleep(100000);
+	s0 = ksm_full_scans();
+	c0 = ksmd_cpu_ms();
+	usleep(WINDOW_MS * 1000);
+	c1 = ksmd_cpu_ms();
+	s1 = ksm_full_scans();
+	ksm_set("pages_to_scan", 100);
+	merged = ksm_wait_merged(1, 1);
+	ksm_set("run", 0);
+	ksft_print_msg("pages_to_scan 0, sleep_millisecs 0: ksmd ran %.1f ms in %d ms, %lu full scans; then merged: %s\n",
+		       c1 - c0, WINDOW_MS, s1 - s0, merged ? "yes" : "no");
+	ksft_test_result(c1 - c0 <= IDLE_MS && s1 == s0 && merged,
+			 "nothing to scan: ksmd sleeps (at most %d ms of CPU in %d ms), and wakes when there is\n",
+			 IDLE_MS, WINDOW_MS);
+	munmap(area, 2 * ksm_page_size);
+	ksm_must_unmerge_all();
+}
+
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(2);
+	ksft_set_plan(3);
 	ksm_selftest_init(100, SLEEP_MS, 0);
 	test_one_pass_per_wakeup();
 	test_areas_in_steps();
+	test_nothing_to_scan();
 	ksft_finished();
 }
