@@ -131,28 +131,49 @@ static void ksm_test_lock_after_writer(struct kunit *test)
 }
 
 /*
- * A task waiting for ksm_mutex ends ksmd's step only once the step has had
- * its share of the locks.  (need_resched() may end it at any time: that
- * is not what is tested.)
+ * A writer waiting for the mm's mmap_lock ends ksmd's step only once the
+ * step has had its share of the lock; a task waiting for ksm_mutex ends it
+ * at once.  (need_resched() may end it at any time: that is not what is
+ * tested.)
  */
 static void ksm_test_step_share(struct kunit *test)
 {
 	struct mm_struct *mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
+	struct ksm_test_writer w = { .mm = mm };
 	struct ksm_step step = { };
+	struct task_struct *writer;
+	unsigned long timeout;
 
 	KUNIT_ASSERT_NOT_NULL(test, mm);
 	mmap_init_lock(mm);
+	init_completion(&w.done);
 	KUNIT_EXPECT_FALSE(test, ksm_step_yield(&step, mm) && !need_resched());
 
-	atomic_inc(&ksm_mutex_waiters);
+	mmap_read_lock(mm);
+	writer = kthread_run(ksm_test_writer_fn, &w, "ksm_test_writer");
+	if (IS_ERR(writer)) {
+		mmap_read_unlock(mm);
+		KUNIT_FAIL(test, "kthread_run: %ld", PTR_ERR(writer));
+		return;
+	}
+	timeout = jiffies + 10 * HZ;
+	while (!mmap_lock_is_contended(mm) && time_before(jiffies, timeout))
+		usleep_range(1000, 2000);
+	KUNIT_EXPECT_TRUE(test, mmap_lock_is_contended(mm));
 	step.hold_until = ktime_get_ns() + NSEC_PER_SEC;
 	KUNIT_EXPECT_FALSE_MSG(test,
 			       ksm_step_yield(&step, mm) && !need_resched(),
-			       "a waiter ended the step within its share");
-	step.hold_until = ktime_get_ns();
-	KUNIT_EXPECT_TRUE(test, ksm_step_yield(&step, mm));
+			       "a writer ended the step within its share");
+	atomic_inc(&ksm_mutex_waiters);
+	KUNIT_EXPECT_TRUE_MSG(test, ksm_step_yield(&step, mm),
+			      "a waiter for ksm_mutex did not end the step");
 	if (atomic_dec_and_test(&ksm_mutex_waiters))
 		wake_up_var(&ksm_mutex_waiters);
+	step.hold_until = ktime_get_ns();
+	KUNIT_EXPECT_TRUE(test, ksm_step_yield(&step, mm));
+	mmap_read_unlock(mm);
+	wait_for_completion(&w.done);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(w.had_lock));
 }
 
 static struct kunit_case ksm_scan_test_cases[] = {

@@ -295,7 +295,7 @@ struct ksm_step {
 	unsigned int quota;	/* work left, see KSM_STEP_WORK */
 	u64 domain;		/* merge domain of the mm (domain.c) */
 	bool zero_ok;		/* its pages of zeroes may map the zero page */
-	u64 hold_until;		/* ns: a waiter ends it only from then on */
+	u64 hold_until;		/* ns: a writer ends it only from then on */
 };
 
 /*
@@ -689,8 +689,9 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 #define KSM_VMA_SKIP	64
 
 /*
- * A step that waited for its locks keeps them against waiters, within its
- * bounds, for an eighth of that wait: see ksm_step_yield().
+ * A step that waited for the mmap_lock of its mm keeps it against that
+ * mm's writers, within its bounds, for an eighth of that wait: see
+ * ksm_step_yield().
  */
 #define KSM_HOLD_SHARE	8
 
@@ -699,20 +700,22 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
  * lock ksmd holds, or for its CPU?  ksmd reschedules only once it has let
  * go of both locks: a waiter must not wait for ksmd to get a CPU back.
  *
- * A waiter ends the step only once @step has had its share of the locks,
- * hold_until.  A process whose threads keep its mmap_lock wanted (mmap and
- * munmap in a loop) would otherwise get ksmd to let go after every page,
- * and to wait for the lock again each time: a few pages a tick, for the
- * scan of every mm behind it.  Holding for a share of the wait, ksmd still
- * leaves the lock to others most of the time, and its steps stay within
- * KSM_STEP_WORK pages: no waiter waits longer than it would for a step
- * that nobody interrupted.
+ * A waiter for ksm_mutex (another process's exit or madvise) ends the
+ * step at once.  A writer of the mm's own mmap_lock ends it only once
+ * @step has had its share of that lock, hold_until.  A process whose
+ * threads keep its mmap_lock wanted (mmap and munmap in a loop) would
+ * otherwise get ksmd to let go after every page, and to wait for the lock
+ * again each time: a few pages a tick, for the scan of every mm behind it.
+ * Holding for a share of the wait, ksmd still leaves the lock to the
+ * process most of the time, and its steps stay within KSM_STEP_WORK
+ * pages: no writer waits longer than it would for a step that nobody
+ * interrupted.
  */
 static bool ksm_step_yield(const struct ksm_step *step, struct mm_struct *mm)
 {
-	if (need_resched())
+	if (need_resched() || ksm_lock_wanted())
 		return true;
-	if (!ksm_lock_wanted() && !mmap_lock_is_contended(mm))
+	if (!mmap_lock_is_contended(mm))
 		return false;
 	return ktime_get_ns() >= step->hold_until;
 }
@@ -1008,7 +1011,7 @@ static void ksm_mmap_read_lock(struct mm_struct *mm)
 static int ksm_scan_step(unsigned int budget)
 {
 	struct ksm_step step = { .budget = budget, .quota = KSM_STEP_WORK };
-	u64 start = ktime_get_ns(), now;
+	u64 start, now;
 	struct ksm_mm_slot *slot;
 	struct mm_struct *mm;
 	bool reaped = false;
@@ -1046,6 +1049,7 @@ static int ksm_scan_step(unsigned int budget)
 	mmgrab(mm);
 
 	/* mmap_lock nests outside ksm_mutex: when busy, wait without it. */
+	start = ktime_get_ns();
 	if (!mmap_read_trylock(mm)) {
 		mutex_unlock(&ksm_mutex);
 		ksm_mmap_read_lock(mm);

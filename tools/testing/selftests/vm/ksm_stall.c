@@ -14,7 +14,7 @@
  *    and the exit of children that registered memory (ksm_mutex).
  * Every one of them must take less than LIMIT_MS at its worst: ksmd lets
  * go of its locks after a short run of pages whatever pages_to_scan says,
- * and at once when someone waits.  (Before, a step of pages_to_scan pages
+ * and sooner when someone waits.  (Before, a step of pages_to_scan pages
  * held both, and the walk of a KSM page's list of sharers for each one
  * that left made it quadratic: soft lockups of 23 s.)  The worst seen on
  * the lab's test flavour is 48 ms (its clock ticks in 4 ms); a step bound
