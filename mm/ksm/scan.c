@@ -563,10 +563,18 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 	 * too: its mappings stay as they are, merged or not.  Unsharing them
 	 * as if the mm had left its domain would only make copies (charged to
 	 * the root memory cgroup) for an address space that is going away.
+	 * An item whose page is no longer its KSM page (a write through
+	 * /proc/PID/mem broke it, say) still comes off its node.
 	 */
 	if (domain == KSM_DOMAIN_UNKNOWN) {
-		if (!(item->address & KSM_ITEM_STABLE))
+		if (!(item->address & KSM_ITEM_STABLE)) {
 			ksm_unstable_leave(item);
+		} else if (!PageKsm(page) ||
+			   ksm_folio_node(page_folio(page)) != item->head) {
+			if (ksm_merge_queued(b, item->head))
+				ksm_merge_pending(b, step);
+			ksm_stable_unlink(item);
+		}
 		return;
 	}
 	if (item->address & KSM_ITEM_STABLE) {
