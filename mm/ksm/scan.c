@@ -1141,6 +1141,8 @@ static int ksm_thread_fn(void *unused)
 	set_freezable();
 	set_user_nice(current, 5);
 	while (!kthread_should_stop()) {
+		/* A wait of 0 ms does not sleep, nor freeze: freeze here. */
+		try_to_freeze();
 		running = ksm_should_run();
 		if (running)
 			ksm_do_scan();
