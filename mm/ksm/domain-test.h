@@ -89,9 +89,12 @@ static void ksm_test_cred_domain(struct kunit *test)
 	cap_raise(cred->cap_permitted, CAP_NET_BIND_SERVICE);
 	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), KSM_NO_DOMAIN);
 
-	/* root's processes: one domain, whatever their capabilities. */
+	/* root with every capability; root with some dropped. */
 	ksm_test_set_ids(cred, 0, 0);
+	cred->cap_permitted = CAP_FULL_SET;
 	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), 0);
+	cap_lower(cred->cap_permitted, CAP_SYS_PTRACE);
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), KSM_NO_DOMAIN);
 	cred->cap_permitted = CAP_EMPTY_SET;
 	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), 0);
 	abort_creds(cred);

@@ -154,21 +154,27 @@ static u64 ksm_cred_domain(const struct cred *cred)
 	    !gid_eq(cred->gid, cred->egid) || !gid_eq(cred->gid, cred->sgid) ||
 	    !gid_eq(cred->gid, cred->fsgid))
 		return KSM_NO_DOMAIN;
-	if (!cap_isclear(cred->cap_permitted) &&
-	    !(uid_eq(cred->uid, GLOBAL_ROOT_UID) &&
-	      gid_eq(cred->gid, GLOBAL_ROOT_GID)))
-		return KSM_NO_DOMAIN;
-	return (u64)__kgid_val(cred->gid) << 32 | __kuid_val(cred->uid);
+	/* Capabilities in a user namespace of its own are its owner's too. */
+	if (cred->user_ns != &init_user_ns || cap_isclear(cred->cap_permitted))
+		return (u64)__kgid_val(cred->gid) << 32 | __kuid_val(cred->uid);
+	/* root with every capability: it may read any of its peers. */
+	if (uid_eq(cred->uid, GLOBAL_ROOT_UID) &&
+	    gid_eq(cred->gid, GLOBAL_ROOT_GID) &&
+	    cap_issubset(CAP_FULL_SET, cred->cap_permitted))
+		return 0;
+	return KSM_NO_DOMAIN;
 }
 
 /*
  * "user": the uid and gid of @owner, if a process of that uid and gid,
  * without privilege, may read @mm (ptrace's access check, without
  * CAP_SYS_PTRACE): @mm is dumpable, the real, effective, saved and
- * filesystem ids are one uid and one gid, and @owner holds no capability.
- * Else KSM_NO_DOMAIN.  root's processes, with all their ids 0, are one
- * domain whatever their capabilities.  (Neither key can be KSM_NO_DOMAIN
- * or KSM_DOMAIN_UNKNOWN: -1 is no valid id.)
+ * filesystem ids are one uid and one gid, and @owner holds no capability
+ * in the initial user namespace (those it holds in a namespace its uid
+ * owns, the uid holds too).  root's processes with every capability, all
+ * their ids 0, are one domain: each may read the others.  Else
+ * KSM_NO_DOMAIN.  (Neither key can be KSM_NO_DOMAIN or
+ * KSM_DOMAIN_UNKNOWN: -1 is no valid id.)
  *
  * Context: rcu_read_lock() held, @owner from mm->owner.
  */

@@ -30,8 +30,8 @@
  *    of zeroes merge within it instead of mapping the zero page;
  *  - "user": processes of uid 1000 and 1001 never share; a process of uid
  *    1000 that is not dumpable (it dropped root's ids without execve)
- *    shares with no one, and nor does one of real uid 1000 that kept root's
- *    effective and saved uid, although dumpable (uid 1000 may not read it);
+ *    shares with no one, and nor does one of uid 1000 whose real gid is
+ *    not its effective gid, although dumpable (uid 1000 may not read it);
  *  - merge_domain refuses a bad name (EINVAL) and a change while KSM pages
  *    exist (EBUSY); a cgroup whose processes left is removed with its KSM
  *    pages still charged to it, and nothing is left over;
@@ -78,7 +78,7 @@ static char cg_a[256], cg_b[256], cg_c[256], cg_p[256];
 static char cg_x[PATH_MAX], cg_y[PATH_MAX];
 static char why[256];
 static bool kid_undumpable;	/* a kid of another uid stays undumpable */
-static bool kid_keep_root;	/* ... keeps root's effective and saved uid */
+static bool kid_mixed_gids;	/* ... takes real gid 100, the others 1000 */
 static size_t kid_extra;	/* pages of one content more, unkillable kid */
 
 /*
@@ -155,8 +155,9 @@ static void kid_main(int cmd, int ack, bool madv, bool zero, uid_t uid)
 	char c, buf[64];
 	size_t i;
 
-	if (uid && setresuid(uid, kid_keep_root ? 0 : uid,
-			     kid_keep_root ? 0 : uid))
+	if (kid_mixed_gids && setresgid(100, 1000, 1000))
+		_exit(3);
+	if (uid && setresuid(uid, uid, uid))
 		_exit(3);
 	/* Dropping root's ids made it undumpable, unless fs.suid_dumpable. */
 	if (uid && prctl(PR_SET_DUMPABLE, !kid_undumpable, 0, 0, 0))
@@ -897,7 +898,7 @@ static bool merges_with_no_one(const struct kid *kid, const char *what)
 
 static void test_user(const struct kid *k)
 {
-	struct kid u[4], secret, root;
+	struct kid u[4], secret, mixed;
 	size_t i;
 	bool ok;
 
@@ -909,10 +910,10 @@ static void test_user(const struct kid *k)
 	kid_undumpable = true;
 	secret = start_kid(NULL, true, 1000);
 	kid_undumpable = false;
-	/* Of real uid 1000, root's effective and saved uid, dumpable. */
-	kid_keep_root = true;
-	root = start_kid(NULL, true, 1000);
-	kid_keep_root = false;
+	/* Of uid 1000, dumpable, without capabilities, but of two gids. */
+	kid_mixed_gids = true;
+	mixed = start_kid(NULL, true, 1000);
+	kid_mixed_gids = false;
 	ksm_set("run", 1);
 	/* With the four kids of A and B, of uid 0: three sets. */
 	ok = ok && ksm_wait_merged(3 * N, 5 * N) && ksm_wait_settled(SCAN_MS) &&
@@ -925,11 +926,11 @@ static void test_user(const struct kid *k)
 	result(merges_with_no_one(&secret, "undumpable process of uid 1000") &&
 	       ksm_wait_merged(3 * N, 5 * N),
 	       "user: an undumpable process of uid 1000 merges with no one\n");
-	result(merges_with_no_one(&root, "process of real uid 1000, euid 0") &&
+	result(merges_with_no_one(&mixed, "process of uid 1000, gids 100/1000") &&
 	       ksm_wait_merged(3 * N, 5 * N),
-	       "user: a dumpable process of real uid 1000 and effective uid 0 merges with no one\n");
+	       "user: a process of uid 1000 with real gid 100, effective gid 1000, merges with no one\n");
 	stop_kid(&secret);
-	stop_kid(&root);
+	stop_kid(&mixed);
 	for (i = 0; i < 4; i++)
 		stop_kid(&u[i]);
 }
