@@ -78,6 +78,9 @@
  *    registered slot that has items, or is at the cursor.  An exit takes
  *    a slot with no item, away from the cursor, off the list under
  *    ``ksm_slots_lock`` alone (ksm_forget_mm()).
+ *    ``ksm_memcg_settings_mutex`` (domain.c, innermost too) serialises
+ *    the writers of a memory cgroup's KSM settings; nothing is taken
+ *    under it.
  *
  * The rmap items linked on a stable node (its "rmap list") are changed
  * only with ``ksm_mutex`` held *and* the KSM page locked; rmap_walk_ksm()
