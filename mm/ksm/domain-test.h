@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * KUnit tests of domain.c: the domain of an mm as its owner, its
- * dumpability and its owner's credentials make it.  They change merge_domain for a
- * moment, at boot, before any process can register: ksmd is stopped and
+ * dumpability and its owner's credentials make it.  They change
+ * merge_domain for a moment, at boot, before any process can register: ksmd is stopped and
  * no mm is registered, or they are skipped.
  */
 #ifdef CONFIG_KSM_KUNIT_TEST

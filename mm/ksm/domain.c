@@ -191,10 +191,10 @@ static u64 ksm_user_domain(struct mm_struct *mm, struct task_struct *owner)
  *
  * Context: any; takes rcu_read_lock().
  * Return: the domain key, 0 for "global"; KSM_NO_DOMAIN if under "user"
- * no other process may read @mm (it merges with nothing); KSM_DOMAIN_UNKNOWN if @mm
- * has no owner any more: its last task exited, while another holds a user
- * of the mm (vhost, a reader of /proc/PID/mem), and the domain cannot be
- * told until the mm goes.
+ * no other process may read @mm (it merges with nothing);
+ * KSM_DOMAIN_UNKNOWN if @mm has no owner any more: its last task exited,
+ * while another holds a user of the mm (vhost, a reader of /proc/PID/mem),
+ * and the domain cannot be told until the mm goes.
  */
 u64 ksm_mm_domain(struct mm_struct *mm)
 {

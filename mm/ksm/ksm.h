@@ -43,8 +43,8 @@
  *    and the mmap_lock of the mm it scans, for one step (scan.c: a
  *    bounded run of pages whatever pages_to_scan says, cut short when
  *    another task waits for ``ksm_mutex``, or for the mmap_lock once the
- *    step has had a share of it, ksm_step_yield()), then drops both.  It waits
- *    for a busy mmap_lock without ``ksm_mutex``, and never takes it from
+ *    step has had a share of it, ksm_step_yield()), then drops both.  It
+ *    waits for a busy mmap_lock without ``ksm_mutex``, and never takes it from
  *    a writer that waits (ksm_mmap_read_lock()).  No one holds ``ksm_mutex``
  *    over work that grows with the mappings of a KSM page: a node
  *    whose page went dies at once and its items come off one by one

@@ -559,27 +559,18 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 	bool fresh;
 
 	/*
-	 * The mm's owner has gone, and its domain with it, until the mm goes
-	 * too: its mappings stay as they are, merged or not.  Unsharing them
-	 * as if the mm had left its domain would only make copies (charged to
-	 * the root memory cgroup) for an address space that is going away.
-	 * An item whose page is no longer its KSM page (a write through
-	 * /proc/PID/mem broke it, say) still comes off its node.
+	 * KSM_DOMAIN_UNKNOWN: the mm's owner has gone, and its domain with it,
+	 * until the mm goes too.  Its mappings stay as they are, merged or
+	 * not: unsharing them as if the mm had left its domain would only make
+	 * copies (charged to the root memory cgroup) for an address space that
+	 * is going away.  An item whose page is no longer its KSM page (a
+	 * write through /proc/PID/mem broke it, say) still comes off its node.
 	 */
-	if (domain == KSM_DOMAIN_UNKNOWN) {
-		if (!(item->address & KSM_ITEM_STABLE)) {
-			ksm_unstable_leave(item);
-		} else if (!PageKsm(page) ||
-			   ksm_folio_node(page_folio(page)) != item->head) {
-			if (ksm_merge_queued(b, item->head))
-				ksm_merge_pending(b, step);
-			ksm_stable_unlink(item);
-		}
-		return;
-	}
 	if (item->address & KSM_ITEM_STABLE) {
 		if (PageKsm(page) && ksm_folio_node(page_folio(page)) ==
 		    item->head) {
+			if (domain == KSM_DOMAIN_UNKNOWN)
+				return;
 			/* Room is counted, and KSM pages locked, without. */
 			ksm_merge_pending(b, step);
 			if (item->head->domain != domain) {
@@ -600,9 +591,12 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 	 * An item in the unstable table stays there if its page is found
 	 * unchanged (ksm_unstable_revisit()), and leaves it on every other way
 	 * out of this visit.
-	 *
-	 * A KSM page mapped here by fork, or by a merge we did not see.
 	 */
+	if (domain == KSM_DOMAIN_UNKNOWN) {
+		ksm_unstable_leave(item);
+		return;
+	}
+	/* A KSM page mapped here by fork, or by a merge we did not see. */
 	if (PageKsm(page)) {
 		ksm_unstable_leave(item);
 		/* A link takes room the merges waiting may have counted on. */
@@ -688,9 +682,10 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
  * walks no more than that many spans of KSM_WALK_SPAN of address space and
  * passes over no more than that many runs of KSM_VMA_SKIP areas that KSM
  * cannot use (one unit of its quota each), and it ends early, after its
- * first page, when another task waits for either lock (and the step has had
- * its share of them, see ksm_step_yield()): once it has made the merges
- * into KSM pages that its last batch found, KSM_MERGE_MAX at most.
+ * first page, when another task waits for either lock (a writer of the
+ * mmap_lock once the step has had its share of it, see ksm_step_yield()):
+ * once it has made the merges into KSM pages that its last batch found,
+ * KSM_MERGE_MAX at most.
  */
 #define KSM_STEP_WORK	64
 #define KSM_WALK_SPAN	(32UL << 20)
