@@ -10,7 +10,9 @@
  *
  *   ksmstat [-i SECONDS] [-n COUNT] [--once] [--json] [-p PID] [-t TOP]
  *
- * --json prints one JSON object per sample and line, for scripts.
+ * --json prints one JSON object per sample and line, for scripts.  Names
+ * that users choose (a command, a cgroup) are printed escaped: they can
+ * neither break the JSON nor send a terminal its control sequences.
  */
 #define _GNU_SOURCE
 #include <ctype.h>
@@ -31,6 +33,9 @@
 #define NONE		LLONG_MIN	/* a value the kernel does not show */
 #define MAX_TOP		64
 #define SPARK		40	/* samples in the sparkline */
+#define MIN_INTERVAL	0.01	/* seconds */
+#define MAX_INTERVAL	86400.0
+#define PF_KTHREAD	0x00200000	/* flags of /proc/PID/stat: a kernel thread */
 
 /* The files of /sys/kernel/mm/ksm that ksmstat reads, as numbers. */
 static const char * const counters[] = {
@@ -60,9 +65,17 @@ struct proc {
 };
 
 struct group {
-	char path[256];
+	char path[256];			/* below the cgroup2 mount */
 	long long merging, zero, items, profit;
 };
+
+/* What ksmstat reads of a ksm_stat file (/proc/PID or memory.), in order. */
+static const char * const stat_keys[] = {
+	"ksm_merging_pages", "ksm_zero_pages", "ksm_rmap_items",
+	"ksm_process_profit",
+};
+
+#define NSTAT_KEYS	ARRAY_SIZE(stat_keys)
 
 struct sample {
 	double t;			/* CLOCK_MONOTONIC seconds */
@@ -72,7 +85,8 @@ struct sample {
 	long long knob[NKNOBS];
 	char choice[NCHOICES][32];	/* "" if absent */
 	long long ksmd_ticks;		/* -1: no ksmd */
-	int nprocs, ngroups;
+	int nprocs, ngroups;		/* shown */
+	int found, groups_found;	/* known to KSM, shown or not */
 	int denied;			/* ksm_stat files not readable */
 	struct proc procs[MAX_TOP];
 	struct group groups[MAX_TOP];
@@ -122,24 +136,33 @@ static bool read_ll(const char *path, long long *val)
 	return !errno && end != buf;
 }
 
-/* The value of "KEY VALUE" (or "KEY: VALUE") in @path, or NONE. */
-static long long read_keyed(const char *path, const char *key)
+/*
+ * The values of stat_keys in @path, lines "KEY VALUE" (or "KEY: VALUE"),
+ * read at once so that they are of one moment: NONE for a key the file
+ * lacks.  False, with errno, if the file cannot be read.
+ */
+static bool read_stat_keys(const char *path, long long *v)
 {
 	char line[256];
-	size_t n = strlen(key);
-	long long v = NONE;
 	FILE *f = fopen(path, "r");
+	size_t i, n;
 
+	for (i = 0; i < NSTAT_KEYS; i++)
+		v[i] = NONE;
 	if (!f)
-		return NONE;
+		return false;
 	while (fgets(line, sizeof(line), f)) {
-		if (!strncmp(line, key, n) && (line[n] == ' ' || line[n] == ':')) {
-			v = strtoll(line + n + 1 + (line[n] == ':'), NULL, 10);
-			break;
+		for (i = 0; i < NSTAT_KEYS; i++) {
+			n = strlen(stat_keys[i]);
+			if (!strncmp(line, stat_keys[i], n) &&
+			    (line[n] == ' ' || line[n] == ':')) {
+				v[i] = strtoll(line + n + 1, NULL, 10);
+				break;
+			}
 		}
 	}
 	fclose(f);
-	return v;
+	return true;
 }
 
 static bool all_digits(const char *s)
@@ -152,30 +175,15 @@ static bool all_digits(const char *s)
 	return true;
 }
 
-/* ksmd's pid, found by its name; 0 if there is none. */
-static int find_ksmd(void)
-{
-	char path[300], comm[32];
-	struct dirent *d;
-	DIR *dir = opendir("/proc");
-	int pid = 0;
+/* What ksmstat reads of /proc/PID/stat. */
+struct pstat {
+	char state;			/* 'Z', 'X': exited */
+	unsigned long flags;		/* PF_* */
+	long long ticks;		/* utime + stime, in clock ticks */
+	unsigned long long start;	/* since boot, in clock ticks */
+};
 
-	while (dir && (d = readdir(dir))) {
-		if (!all_digits(d->d_name))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
-		if (read_line(path, comm, sizeof(comm)) && !strcmp(comm, "ksmd")) {
-			pid = atoi(d->d_name);
-			break;
-		}
-	}
-	if (dir)
-		closedir(dir);
-	return pid;
-}
-
-/* utime + stime and the start time of @pid, in clock ticks. */
-static bool stat_times(int pid, long long *ticks, unsigned long long *start)
+static bool read_pstat(int pid, struct pstat *ps)
 {
 	unsigned long long ut, st;
 	char path[64], buf[1024], *p;
@@ -189,34 +197,68 @@ static bool stat_times(int pid, long long *ticks, unsigned long long *start)
 	fclose(f);
 	/*
 	 * The command may hold spaces: fields count from its closing ')'.
-	 * utime and stime are fields 14 and 15, starttime is field 22.
+	 * state is field 3, flags 9, utime and stime 14 and 15, starttime 22.
 	 */
 	p = p ? strrchr(buf, ')') : NULL;
-	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
-			 &ut, &st, start) != 3)
+	if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
+			 &ps->state, &ps->flags, &ut, &st, &ps->start) != 5)
 		return false;
-	*ticks = ut + st;
+	ps->ticks = ut + st;
 	return true;
+}
+
+/* Is @pid a live process (not a zombie), started at @start if not 0? */
+static bool alive(int pid, unsigned long long start)
+{
+	struct pstat ps;
+
+	return read_pstat(pid, &ps) && ps.state != 'Z' && ps.state != 'X' &&
+	       (!start || ps.start == start);
+}
+
+/*
+ * ksmd's pid: the kernel thread of that name (a process may call itself
+ * ksmd too); 0 if there is none, or it is not in our pid namespace.
+ */
+static int find_ksmd(void)
+{
+	char path[300], comm[32];
+	struct dirent *d;
+	DIR *dir = opendir("/proc");
+	struct pstat ps;
+	int pid = 0;
+
+	while (dir && (d = readdir(dir))) {
+		if (!all_digits(d->d_name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/comm", d->d_name);
+		if (read_line(path, comm, sizeof(comm)) && !strcmp(comm, "ksmd") &&
+		    read_pstat(atoi(d->d_name), &ps) && (ps.flags & PF_KTHREAD)) {
+			pid = atoi(d->d_name);
+			break;
+		}
+	}
+	if (dir)
+		closedir(dir);
+	return pid;
 }
 
 /* utime + stime of @pid, in clock ticks; -1 if it is gone. */
 static long long cpu_ticks(int pid)
 {
-	unsigned long long start;
-	long long ticks;
+	struct pstat ps;
 
-	return stat_times(pid, &ticks, &start) ? ticks : -1;
+	return read_pstat(pid, &ps) ? ps.ticks : -1;
 }
 
 /* ksmd's CPU share since it started, in percent of one CPU; -1 unknown. */
-static double cpu_since_start(int pid, long long ticks)
+static double cpu_since_start(int pid)
 {
-	unsigned long long start;
-	long long now;
+	struct pstat ps;
 	double up;
 	FILE *f;
 
-	if (!stat_times(pid, &now, &start))
+	if (!read_pstat(pid, &ps))
 		return -1;
 	f = fopen("/proc/uptime", "r");
 	if (!f)
@@ -224,8 +266,8 @@ static double cpu_since_start(int pid, long long ticks)
 	if (fscanf(f, "%lf", &up) != 1)
 		up = 0;
 	fclose(f);
-	up -= (double)start / ticks_per_s;
-	return up > 0 ? 100.0 * ticks / ticks_per_s / up : -1;
+	up -= (double)ps.start / ticks_per_s;
+	return up > 0 ? 100.0 * ps.ticks / ticks_per_s / up : -1;
 }
 
 /* The word in brackets of a file like "[global] memcg user". */
@@ -245,11 +287,17 @@ static void read_choice(const char *name, char *out, size_t len)
 	}
 }
 
+/* What KSM saves for a process or cgroup: its profit, else its merges. */
+static long long saving(long long profit, long long merging)
+{
+	return profit != NONE ? profit : merging;
+}
+
 static int by_profit(const void *a, const void *b)
 {
 	const struct proc *x = a, *y = b;
-	long long kx = x->profit != NONE ? x->profit : x->merging;
-	long long ky = y->profit != NONE ? y->profit : y->merging;
+	long long kx = saving(x->profit, x->merging);
+	long long ky = saving(y->profit, y->merging);
 
 	return kx < ky ? 1 : kx > ky ? -1 : x->pid - y->pid;
 }
@@ -261,29 +309,39 @@ static int by_profit(const void *a, const void *b)
  */
 static void read_procs(struct sample *s, int top, int only)
 {
-	static struct proc all[4096];
+	static struct proc *all;
+	static size_t size;
+	long long v[NSTAT_KEYS];
 	char path[300];
 	struct dirent *d;
 	DIR *dir = opendir("/proc");
 	int n = 0, pid;
 
-	while (dir && (d = readdir(dir)) && n < 4096) {
-		struct proc *p = &all[n];
+	while (dir && (d = readdir(dir))) {
+		struct proc *p;
 
 		if (!all_digits(d->d_name))
 			continue;
 		pid = atoi(d->d_name);
 		if (only && pid != only)
 			continue;
+		if ((size_t)n == size) {
+			p = realloc(all, (size + 1024) * sizeof(*all));
+			if (!p)
+				break;
+			all = p;
+			size += 1024;
+		}
+		p = &all[n];
 		p->pid = pid;
 		snprintf(path, sizeof(path), "/proc/%d/ksm_stat", pid);
 		/* Mode 0400: another user's process, unless root. */
-		if (access(path, R_OK) && errno == EACCES)
+		if (!read_stat_keys(path, v) && errno == EACCES)
 			s->denied++;
-		p->items = read_keyed(path, "ksm_rmap_items");
-		p->zero = read_keyed(path, "ksm_zero_pages");
-		p->merging = read_keyed(path, "ksm_merging_pages");
-		p->profit = read_keyed(path, "ksm_process_profit");
+		p->merging = v[0];
+		p->zero = v[1];
+		p->items = v[2];
+		p->profit = v[3];
 		if (p->merging == NONE) {
 			snprintf(path, sizeof(path), "/proc/%d/ksm_merging_pages", pid);
 			if (!read_ll(path, &p->merging))
@@ -299,9 +357,13 @@ static void read_procs(struct sample *s, int top, int only)
 	}
 	if (dir)
 		closedir(dir);
-	qsort(all, n, sizeof(all[0]), by_profit);
-	s->nprocs = n < top ? n : top;
-	memcpy(s->procs, all, s->nprocs * sizeof(all[0]));
+	if (n)
+		qsort(all, n, sizeof(all[0]), by_profit);
+	s->found = n;
+	/* -p shows its process, whatever -t says. */
+	s->nprocs = only ? n : n < top ? n : top;
+	if (s->nprocs)
+		memcpy(s->procs, all, s->nprocs * sizeof(all[0]));
 }
 
 /* Where the cgroup2 hierarchy is mounted, or "". */
@@ -325,38 +387,77 @@ static const char *cgroup2_root(void)
 	return root;
 }
 
-/* The memory cgroups below @dir with KSM pages (memory.ksm_stat). */
-static void walk_groups(struct sample *s, const char *dir, int depth)
+static int group_by_profit(const void *a, const void *b)
 {
-	char path[600];
+	const struct group *x = a, *y = b;
+	long long kx = saving(x->profit, x->merging);
+	long long ky = saving(y->profit, y->merging);
+
+	return kx < ky ? 1 : kx > ky ? -1 : strcmp(x->path, y->path);
+}
+
+/*
+ * The memory cgroups below @dir with KSM pages (memory.ksm_stat), into
+ * @all (of @size), @n so far; a cgroup whose path is too long to show is
+ * left out.
+ */
+static void walk_groups(struct group **all, size_t *size, int *n,
+			const char *dir, int depth)
+{
+	char path[PATH_MAX];
+	long long v[NSTAT_KEYS];
 	struct dirent *d;
+	struct group *g;
+	size_t len;
 	DIR *dh;
 
-	if (depth > 8 || s->ngroups >= MAX_TOP)
+	if (depth > 16)
 		return;
-	snprintf(path, sizeof(path), "%s/memory.ksm_stat", dir);
-	if (!access(path, R_OK)) {
-		struct group *g = &s->groups[s->ngroups];
-
-		g->merging = read_keyed(path, "ksm_merging_pages");
-		g->zero = read_keyed(path, "ksm_zero_pages");
-		g->items = read_keyed(path, "ksm_rmap_items");
-		g->profit = read_keyed(path, "ksm_process_profit");
-		if (g->items > 0 || g->merging > 0) {
-			snprintf(g->path, sizeof(g->path), "%s",
-				 dir + strlen(cgroup2_root()));
-			s->ngroups++;
+	if (snprintf(path, sizeof(path), "%s/memory.ksm_stat", dir) >= (int)sizeof(path))
+		return;
+	len = strlen(dir) - strlen(cgroup2_root());
+	if (read_stat_keys(path, v) && (v[2] > 0 || v[0] > 0) &&
+	    len < sizeof(g->path)) {
+		if ((size_t)*n == *size) {
+			g = realloc(*all, (*size + 64) * sizeof(**all));
+			if (!g)
+				return;
+			*all = g;
+			*size += 64;
 		}
+		g = &(*all)[(*n)++];
+		g->merging = v[0];
+		g->zero = v[1];
+		g->items = v[2];
+		g->profit = v[3];
+		memcpy(g->path, dir + strlen(cgroup2_root()), len + 1);
 	}
 	dh = opendir(dir);
 	while (dh && (d = readdir(dh))) {
 		if (d->d_type != DT_DIR || d->d_name[0] == '.')
 			continue;
-		snprintf(path, sizeof(path), "%s/%s", dir, d->d_name);
-		walk_groups(s, path, depth + 1);
+		if (snprintf(path, sizeof(path), "%s/%s", dir, d->d_name) <
+		    (int)sizeof(path))
+			walk_groups(all, size, n, path, depth + 1);
 	}
 	if (dh)
 		closedir(dh);
+}
+
+/* The MAX_TOP memory cgroups KSM saves the most for. */
+static void read_groups(struct sample *s)
+{
+	static struct group *all;
+	static size_t size;
+	int n = 0;
+
+	walk_groups(&all, &size, &n, cgroup2_root(), 0);
+	if (n)
+		qsort(all, n, sizeof(all[0]), group_by_profit);
+	s->groups_found = n;
+	s->ngroups = n < MAX_TOP ? n : MAX_TOP;
+	if (s->ngroups)
+		memcpy(s->groups, all, s->ngroups * sizeof(all[0]));
 }
 
 static void take_sample(struct sample *s, int top, int only)
@@ -381,7 +482,7 @@ static void take_sample(struct sample *s, int top, int only)
 	s->ksmd_ticks = ksmd_pid ? cpu_ticks(ksmd_pid) : -1;
 	read_procs(s, top, only);
 	if (cgroup2_root()[0] && !only)
-		walk_groups(s, cgroup2_root(), 0);
+		read_groups(s);
 }
 
 /* The index of counter @name. */
@@ -456,6 +557,89 @@ static const char *run_state(long long run)
 	}
 }
 
+/*
+ * The length of the UTF-8 character at @p if it is a printable one, or 0:
+ * a control character (C0, DEL, C1), or bytes that are not UTF-8.
+ */
+static int printable_len(const unsigned char *p)
+{
+	int len, i;
+
+	if (*p < 0x80)
+		return *p >= 0x20 && *p != 0x7f;
+	if (*p >= 0xc2 && *p <= 0xdf)
+		len = 2;
+	else if (*p >= 0xe0 && *p <= 0xef)
+		len = 3;
+	else if (*p >= 0xf0 && *p <= 0xf4)
+		len = 4;
+	else
+		return 0;
+	for (i = 1; i < len; i++)
+		if ((p[i] & 0xc0) != 0x80)
+			return 0;
+	/* C1 controls; overlong forms, surrogates, and beyond U+10FFFF. */
+	if ((p[0] == 0xc2 && p[1] < 0xa0) || (p[0] == 0xe0 && p[1] < 0xa0) ||
+	    (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
+	    (p[0] == 0xf4 && p[1] > 0x8f))
+		return 0;
+	return len;
+}
+
+/*
+ * @name, which a user chose (a command, a cgroup's path), fit to be shown:
+ * every byte that is not part of a printable character becomes '?'.
+ */
+static const char *shown(char *buf, size_t size, const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	size_t n = 0;
+	int len;
+
+	while (*p && n + 4 < size) {
+		len = printable_len(p);
+		if (!len) {
+			buf[n++] = '?';
+			p++;
+			continue;
+		}
+		memcpy(buf + n, p, len);
+		n += len;
+		p += len;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+/* @name as a JSON string: escaped, a byte that is not UTF-8 as U+FFFD. */
+static void json_string(const char *name)
+{
+	const unsigned char *p = (const unsigned char *)name;
+	int len;
+
+	putchar('"');
+	while (*p) {
+		len = printable_len(p);
+		if (len > 1) {
+			fwrite(p, 1, len, stdout);
+			p += len;
+		} else if (len) {
+			if (*p == '"' || *p == '\\')
+				putchar('\\');
+			putchar(*p++);
+		} else if (*p < 0x80) {
+			printf("\\u%04x", *p++);
+		} else if (p[0] == 0xc2 && (p[1] & 0xc0) == 0x80) {
+			printf("\\u%04x", p[1]);	/* a C1 control */
+			p += 2;
+		} else {
+			fputs("\\ufffd", stdout);
+			p++;
+		}
+	}
+	putchar('"');
+}
+
 /* ,"NAME":V, or null for a value the kernel does not show. */
 static void json_field(const char *name, long long v)
 {
@@ -473,11 +657,8 @@ static void json_procs(const struct sample *s)
 	for (i = 0; i < s->nprocs; i++) {
 		const struct proc *p = &s->procs[i];
 
-		printf("%s{\"pid\":%d,\"comm\":\"", i ? "," : "", p->pid);
-		for (const char *c = p->comm; *c; c++)
-			printf(*c == '"' || *c == '\\' ? "\\%c" :
-			       (unsigned char)*c < 0x20 ? "?" : "%c", *c);
-		printf("\"");
+		printf("%s{\"pid\":%d,\"comm\":", i ? "," : "", p->pid);
+		json_string(p->comm);
 		json_field("ksm_merging_pages", p->merging);
 		json_field("ksm_zero_pages", p->zero);
 		json_field("ksm_rmap_items", p->items);
@@ -527,21 +708,22 @@ static void print_json(const struct sample *s, const struct sample *prev,
 	else
 		printf(",\"last_full_scan_s_ago\":null");
 	json_procs(s);
+	printf(",\"processes_found\":%d", s->found);
 	printf(",\"processes_unreadable\":%d", s->denied);
 	printf(",\"memcgs\":[");
 	for (g = 0; g < s->ngroups; g++) {
-		printf("%s{\"cgroup\":\"%s\"", g ? "," : "", s->groups[g].path);
+		printf("%s{\"cgroup\":", g ? "," : "");
+		json_string(s->groups[g].path);
 		json_field("ksm_merging_pages", s->groups[g].merging);
 		json_field("ksm_zero_pages", s->groups[g].zero);
 		json_field("ksm_rmap_items", s->groups[g].items);
 		json_field("ksm_process_profit", s->groups[g].profit);
 		printf("}");
 	}
-	printf("]}\n");
-	fflush(stdout);
+	printf("],\"memcgs_found\":%d}\n", s->groups_found);
 }
 
-/* Savings since the start, as a line of block characters. */
+/* The savings of the last samples, as a line of block characters. */
 static void sparkline(const double *v, int n)
 {
 	static const char * const bar[] = { "▁", "▂", "▃", "▄", "▅", "▆", "▇", "█" };
@@ -561,7 +743,7 @@ static void print_text(const struct sample *s, const struct sample *prev,
 		       bool clear)
 {
 	double cpu = ksmd_cpu_pct(s, prev);
-	char when[32], buf[32];
+	char when[32], buf[32], name[sizeof(s->groups[0].path)];
 	time_t t = time(NULL);
 	int i;
 
@@ -598,10 +780,9 @@ static void print_text(const struct sample *s, const struct sample *prev,
 		printf(", ksmd CPU %.1f%%", cpu);
 	else if (!ksmd_pid)
 		printf(", no ksmd thread");
-	else if (s->ksmd_ticks >= 0 &&
-		 cpu_since_start(ksmd_pid, s->ksmd_ticks) >= 0)
+	else if (s->ksmd_ticks >= 0 && cpu_since_start(ksmd_pid) >= 0)
 		printf(", ksmd CPU %.1f%% since it started",
-		       cpu_since_start(ksmd_pid, s->ksmd_ticks));
+		       cpu_since_start(ksmd_pid));
 	printf("\nfull_scans %lld", counter(s, "full_scans"));
 	if (last_scan_age >= 0)
 		printf(", last %.0fs ago", last_scan_age);
@@ -609,15 +790,20 @@ static void print_text(const struct sample *s, const struct sample *prev,
 		printf(", pages_scanned %lld, pages_skipped %lld",
 		       counter(s, "pages_scanned"), counter(s, "pages_skipped"));
 	if (nspark > 1) {
-		printf("\nsaved since start  ");
+		printf("\nsaved, last %d samples  ", nspark);
 		sparkline(spark, nspark);
 	}
-	printf("\n\n%8s %-16s %12s %10s %12s %12s\n", "pid", "command", "merging",
-	       "zero", "rmap items", "profit MiB");
+	if (s->nprocs) {
+		printf("\n\n%8s %-16s %12s %10s %12s %12s\n", "pid", "command",
+		       "merging", "zero", "rmap items", "profit MiB");
+	} else {
+		printf("\n\n");
+	}
 	for (i = 0; i < s->nprocs; i++) {
 		const struct proc *p = &s->procs[i];
 
-		printf("%8d %-16s %12s", p->pid, p->comm,
+		printf("%8d %-16s %12s", p->pid,
+		       shown(name, sizeof(name), p->comm),
 		       num(buf, sizeof(buf), p->merging != NONE, p->merging));
 		printf(" %10s", num(buf, sizeof(buf), p->zero != NONE, p->zero));
 		printf(" %12s", num(buf, sizeof(buf), p->items != NONE, p->items));
@@ -626,20 +812,33 @@ static void print_text(const struct sample *s, const struct sample *prev,
 		else
 			printf(" %12s\n", "-");
 	}
+	if (s->found > s->nprocs)
+		printf("%8s (%d more processes with memory registered with KSM)\n",
+		       "", s->found - s->nprocs);
 	if (s->denied)
 		printf("%8s (the ksm_stat of %d processes is not readable: run as root to see them)\n",
 		       "", s->denied);
-	else if (!s->nprocs)
+	else if (!s->found)
 		printf("%8s (no process has memory registered with KSM)\n", "");
 	if (s->ngroups) {
 		printf("\n%-40s %12s %10s %12s %12s\n", "memory cgroup", "merging",
 		       "zero", "rmap items", "profit MiB");
-		for (i = 0; i < s->ngroups; i++)
-			printf("%-40s %12lld %10lld %12lld %12.1f\n", s->groups[i].path,
-			       s->groups[i].merging, s->groups[i].zero,
-			       s->groups[i].items, s->groups[i].profit / 1048576.0);
+		for (i = 0; i < s->ngroups; i++) {
+			const struct group *g = &s->groups[i];
+
+			printf("%-40s %12s", shown(name, sizeof(name), g->path),
+			       num(buf, sizeof(buf), g->merging != NONE, g->merging));
+			printf(" %10s", num(buf, sizeof(buf), g->zero != NONE, g->zero));
+			printf(" %12s", num(buf, sizeof(buf), g->items != NONE, g->items));
+			if (g->profit != NONE)
+				printf(" %12.1f\n", g->profit / 1048576.0);
+			else
+				printf(" %12s\n", "-");
+		}
+		if (s->groups_found > s->ngroups)
+			printf("(%d more memory cgroups with KSM pages)\n",
+			       s->groups_found - s->ngroups);
 	}
-	fflush(stdout);
 }
 
 static void usage(FILE *f)
@@ -652,6 +851,26 @@ static void usage(FILE *f)
 		"  -j, --json              one JSON object per sample and line\n"
 		"  -p, --pid PID           only this process\n"
 		"  -t, --top TOP           processes shown (default 10)\n");
+}
+
+/* @arg as a whole number from @lo to @hi into @v: false if it is not. */
+static bool parse_num(const char *arg, long long lo, long long hi, long long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtoll(arg, &end, 10);
+	return *arg && !*end && !errno && *v >= lo && *v <= hi;
+}
+
+/* Everything printed so far reached stdout: else say so. */
+static bool flushed(void)
+{
+	if (!fflush(stdout) && !ferror(stdout))
+		return true;
+	fprintf(stderr, "ksmstat: cannot write the output: %s\n",
+		strerror(errno ? errno : EIO));
+	return false;
 }
 
 int main(int argc, char **argv)
@@ -671,23 +890,29 @@ int main(int argc, char **argv)
 	sigset_t block, unblocked;
 	struct timespec pause;
 	double interval = 2, spark[SPARK], last_change = -1, age;
-	long long count = -1, last_scans = -1, n;
+	long long count = -1, last_scans = -1, n, v;
 	int opt, top = 10, only = 0, nspark = 0;
 	bool json = false, once = false, clear;
+	unsigned long long only_start = 0;
+	struct pstat ps;
 	char *end;
 
 	while ((opt = getopt_long(argc, argv, "i:n:1jp:t:h", opts, NULL)) != -1) {
 		switch (opt) {
 		case 'i':
+			errno = 0;
 			interval = strtod(optarg, &end);
-			if (*end || interval <= 0) {
-				fprintf(stderr, "ksmstat: bad interval '%s'\n", optarg);
+			/* As written: NaN fails both tests. */
+			if (!*optarg || *end || errno ||
+			    !(interval >= MIN_INTERVAL && interval <= MAX_INTERVAL)) {
+				fprintf(stderr,
+					"ksmstat: bad interval '%s': seconds, from %g to %g\n",
+					optarg, MIN_INTERVAL, MAX_INTERVAL);
 				return 2;
 			}
 			break;
 		case 'n':
-			count = strtoll(optarg, &end, 10);
-			if (*end || count < 1) {
+			if (!parse_num(optarg, 1, LLONG_MAX, &count)) {
 				fprintf(stderr, "ksmstat: bad count '%s'\n", optarg);
 				return 2;
 			}
@@ -699,22 +924,22 @@ int main(int argc, char **argv)
 			json = true;
 			break;
 		case 'p':
-			only = strtol(optarg, &end, 10);
-			if (*end || only <= 0) {
+			if (!parse_num(optarg, 1, INT_MAX, &v)) {
 				fprintf(stderr, "ksmstat: bad pid '%s'\n", optarg);
 				return 2;
 			}
+			only = v;
 			break;
 		case 't':
-			top = strtol(optarg, &end, 10);
-			if (*end || top < 0 || top > MAX_TOP) {
+			if (!parse_num(optarg, 0, MAX_TOP, &v)) {
 				fprintf(stderr, "ksmstat: top must be 0 to %d\n", MAX_TOP);
 				return 2;
 			}
+			top = v;
 			break;
 		case 'h':
 			usage(stdout);
-			return 0;
+			return flushed() ? 0 : 1;
 		default:
 			usage(stderr);
 			return 2;
@@ -729,9 +954,13 @@ int main(int argc, char **argv)
 			KSM_DIR);
 		return 1;
 	}
-	if (only && kill(only, 0) && errno == ESRCH) {
-		fprintf(stderr, "ksmstat: no process %d\n", only);
-		return 1;
+	/* Its start time tells it from a process given its pid later. */
+	if (only) {
+		if (!read_pstat(only, &ps) || !alive(only, 0)) {
+			fprintf(stderr, "ksmstat: no process %d\n", only);
+			return 1;
+		}
+		only_start = ps.start;
 	}
 	page_size = sysconf(_SC_PAGESIZE);
 	ticks_per_s = sysconf(_SC_CLK_TCK);
@@ -751,11 +980,17 @@ int main(int argc, char **argv)
 
 	for (n = 0; (count < 0 || n < count) && !interrupted; n++) {
 		take_sample(cur, top, only);
-		if (counter(cur, "full_scans") != last_scans) {
-			if (last_scans >= 0)
-				last_change = cur->t;
-			last_scans = counter(cur, "full_scans");
+		if (only && !alive(only, only_start)) {
+			flushed();
+			fprintf(stderr, "ksmstat: process %d has exited\n", only);
+			return 1;
 		}
+		/* run = 2 sets full_scans back to 0: no scan ended then. */
+		if (counter(cur, "full_scans") < last_scans)
+			last_change = -1;
+		else if (counter(cur, "full_scans") != last_scans && last_scans >= 0)
+			last_change = cur->t;
+		last_scans = counter(cur, "full_scans");
 		age = last_change >= 0 ? cur->t - last_change : -1;
 		if (nspark == SPARK)
 			memmove(spark, spark + 1, --nspark * sizeof(spark[0]));
@@ -764,6 +999,8 @@ int main(int argc, char **argv)
 			print_json(cur, n ? prev : NULL, age);
 		else
 			print_text(cur, n ? prev : NULL, age, spark, nspark, clear);
+		if (!flushed())
+			return 1;
 		/* With --json, on stderr: stdout stays JSON. */
 		if (!n && knob(cur, "run") != 1)
 			fprintf(json ? stderr : stdout,
@@ -778,8 +1015,12 @@ int main(int argc, char **argv)
 				printf("\n");
 			pause.tv_sec = (time_t)interval;
 			pause.tv_nsec = (long)((interval - pause.tv_sec) * 1e9);
-			pselect(0, NULL, NULL, NULL, &pause, &unblocked);
+			if (pselect(0, NULL, NULL, NULL, &pause, &unblocked) &&
+			    errno != EINTR) {
+				perror("ksmstat: pselect");
+				return 1;
+			}
 		}
 	}
-	return 0;
+	return flushed() ? 0 : 1;
 }

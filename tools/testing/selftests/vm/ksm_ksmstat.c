@@ -17,7 +17,17 @@
  *  - SIGINT or SIGTERM ends a run without -n with status 0;
  *  - run by a user who may not read root's /proc/PID/ksm_stat: the text
  *    view says so instead of "no process", and the JSON counts them;
- *  - errors: no such pid (1), a bad interval or option (2).
+ *  - errors: no such pid (1), a bad interval or option (2): an interval
+ *    that is not a finite number of seconds in range, a pid or a top that
+ *    does not fit, an empty one;
+ *  - names that users choose: a child named with quotes, a backslash, an
+ *    escape sequence, a BEL, a C1 control and a byte that is not UTF-8 is
+ *    shown without any of those bytes, and its JSON name is escaped;
+ *  - -t 0 says how many processes it does not list, not "no process";
+ *  - -p PID ends with status 1 when the process exits (a zombie);
+ *  - output that cannot be written (/dev/full) ends it with status 1;
+ *  - run = 2 sets full_scans back to 0: no full scan is said to have just
+ *    ended.
  *
  * ksmstat must be on PATH (the lab's guest has it in /bin).
  *
@@ -26,6 +36,7 @@
 #define _GNU_SOURCE
 #include <grp.h>
 #include <limits.h>
+#include <sys/prctl.h>
 #include "ksm_util.h"
 
 #define N	64
@@ -321,7 +332,137 @@ static void test_errors(void)
 	ok &= run("ksmstat -i 0 2>&1") == 2 && strstr(out, "bad interval");
 	ok &= run("ksmstat --bogus 2>&1") == 2 && strstr(out, "usage");
 	ok &= run("ksmstat extra 2>&1") == 2;
+	ok &= run("timeout 10 ksmstat -i nan 2>&1") == 2 && strstr(out, "bad interval");
+	ok &= run("timeout 10 ksmstat -i inf 2>&1") == 2 && strstr(out, "bad interval");
+	ok &= run("timeout 10 ksmstat -i 1e19 2>&1") == 2 && strstr(out, "bad interval");
+	ok &= run("timeout 10 ksmstat --once -p 4294967297 2>&1") == 2 && strstr(out, "bad pid");
+	ok &= run("timeout 10 ksmstat --once -t 4294967306 2>&1") == 2;
+	ok &= run("timeout 10 ksmstat --once -t '' 2>&1") == 2;
+	ok &= run("timeout 10 ksmstat -n '' 2>&1") == 2;
 	ksft_test_result(ok, "errors: no such pid exits 1, a bad interval or option 2\n");
+}
+
+/* A name with every kind of byte that must not reach a terminal raw. */
+#define ODD_NAME	"q\"\\\033]2;t\a\xc2\x9b\xff"
+#define ODD_JSON	"\"comm\":\"q\\\"\\\\\\u001b]2;t\\u0007\\u009b\\ufffd\""
+
+static void test_names(void)
+{
+	char cmd[64];
+	int go[2], st;
+	bool ok;
+	pid_t pid;
+	char c;
+
+	if (pipe(go))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = fork();
+	if (!pid) {
+		close(go[1]);
+		prctl(PR_SET_NAME, ODD_NAME, 0, 0, 0);
+		_exit(read(go[0], &c, 1) < 0);
+	}
+	close(go[0]);
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	usleep(100000);
+	snprintf(cmd, sizeof(cmd), "ksmstat --once -p %d", pid);
+	ok = run(cmd) == 0 && strstr(out, "q\"\\?]2;t?") &&
+	     !strchr(out, '\033') && !strchr(out, '\a') &&
+	     !strchr(out, '\x9b') && !strchr(out, '\xff');
+	if (!ok)
+		ksft_print_msg("text view of the odd name: %.200s\n",
+			       strstr(out, "command") ?: out);
+	snprintf(cmd, sizeof(cmd), "ksmstat --json --once -p %d", pid);
+	ok &= run(cmd) == 0 && strstr(out, ODD_JSON);
+	if (!ok)
+		ksft_print_msg("JSON of the odd name: %.200s\n",
+			       strstr(out, "\"processes\"") ?: out);
+	close(go[1]);
+	waitpid(pid, &st, 0);
+	ksft_test_result(ok, "a name with control bytes: shown as '?', escaped in JSON\n");
+}
+
+/* -t 0: the processes it does not list are counted, not denied. */
+static void test_top0(void)
+{
+	double found = -1;
+	bool ok;
+
+	ok = run("ksmstat --once -t 0") == 0 && strstr(out, "more processes") &&
+	     !strstr(out, "no process has memory");
+	if (!ok)
+		ksft_print_msg("ksmstat --once -t 0 said: %.400s\n", out);
+	ok &= run("ksmstat --json --once -t 0 2>/dev/null") == 0 &&
+	      strstr(out, "\"processes\":[]") &&
+	      json_num(out, "processes_found", &found) && found >= 1;
+	ksft_test_result(ok, "-t 0: no process listed, %.0f found\n", found);
+}
+
+/* -p PID: its process exits (a zombie, not reaped), and ksmstat with it. */
+static void test_pid_exits(void)
+{
+	char cmd[96];
+	int st, rc;
+	pid_t pid;
+
+	pid = fork();
+	if (!pid) {
+		usleep(700000);
+		_exit(0);
+	}
+	if (pid < 0)
+		ksft_exit_fail_msg("fork: %s\n", strerror(errno));
+	snprintf(cmd, sizeof(cmd), "timeout 20 ksmstat --json -i 0.2 -p %d 2>&1 >/dev/null", pid);
+	rc = run(cmd);
+	waitpid(pid, &st, 0);
+	if (rc != 1 || !strstr(out, "has exited"))
+		ksft_print_msg("ksmstat said (status %d): %.200s\n", rc, out);
+	ksft_test_result(rc == 1 && strstr(out, "has exited"),
+			 "-p PID: ends with status 1 when it exits\n");
+}
+
+static void test_write_error(void)
+{
+	int rc = run("ksmstat --once 2>&1 >/dev/full");
+
+	ksft_test_result(rc == 1 && strstr(out, "cannot write"),
+			 "output to /dev/full: status 1 (%d)\n", rc);
+}
+
+/*
+ * run = 2 while ksmstat watches scans end: full_scans goes back to 0, and
+ * the sample that sees it says no scan ended (null), not "0 s ago".
+ */
+static void test_scans_reset(void)
+{
+	bool seen_scan = false, ok = false;
+	char line[8192];
+	double v;
+	FILE *f;
+	int i;
+
+	ksm_set("run", 1);
+	f = popen("ksmstat --json -i 0.2 -n 60 2>/dev/null", "r");
+	if (!f)
+		ksft_exit_fail_msg("popen: %s\n", strerror(errno));
+	for (i = 0; fgets(line, sizeof(line), f); i++) {
+		if (!seen_scan && json_num(line, "last_full_scan_s_ago", &v)) {
+			seen_scan = true;
+			if (!ksm_unmerge_all())
+				break;
+			continue;
+		}
+		if (seen_scan && json_num(line, "full_scans", &v) && v == 0) {
+			ok = json_is(line, "last_full_scan_s_ago", "null");
+			if (!ok)
+				ksft_print_msg("after run = 2: %.300s\n", line);
+			break;
+		}
+	}
+	pclose(f);
+	ksft_test_result(seen_scan && ok,
+			 "run = 2: no full scan said to end when full_scans goes back to 0\n");
 }
 
 int main(void)
@@ -333,7 +474,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(8);
+	ksft_set_plan(13);
 	ksm_selftest_init(1000, 10, 0);
 	if (run("command -v ksmstat") != 0)
 		ksft_exit_fail_msg("ksmstat is not on PATH\n");
@@ -365,6 +506,11 @@ int main(void)
 	test_signals();
 	test_unprivileged();
 	test_errors();
+	test_names();
+	test_top0();
+	test_pid_exits();
+	test_write_error();
+	test_scans_reset();
 
 	ksm_pipe_send(go[1], 'q');
 	ksm_wait_child(child, "child");
