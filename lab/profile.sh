@@ -28,6 +28,10 @@ for w in ${workloads//,/ }; do
 	*) die "WORKLOAD must be a bench workload (merge, scan, cow, unmerge, steady, latency, idle, vm, scale, sparse, phases, shapes; or a comma-separated list), not '$w'" ;;
 	esac
 done
+case ${PROFILER:-tick} in
+tick | perf) ;;
+*) die "PROFILER must be tick or perf, not '$PROFILER'" ;;
+esac
 if [ "${PROFILER:-tick}" = perf ]; then
 	perf=$(command -v perf) ||
 		die "PROFILER=perf needs perf on the host (it runs in the guest): apt-get install linux-perf"
