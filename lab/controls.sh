@@ -6,8 +6,9 @@
 #  1. the kernel built with CONFIG_KSM=n (lab/lint.sh builds it) runs the
 #     KUnit suites and the selftests: every one of them must fail (a skip
 #     is a failure);
-#  2. the controls suite: a program that fails, and one that hangs its
-#     runner, which the host must stop (lab/boot.sh's watchdog).
+#  2. the controls suite: a program that fails, one that fails a subtest
+#     and exits 0, and one that hangs its runner, which the host must stop
+#     (lab/boot.sh's watchdog).
 source "$(dirname "$0")/common.sh"
 
 out=$REPORTS/host-controls.tap
@@ -19,7 +20,7 @@ res() { # res ok|"not ok" TEXT
 	say "$1 $n control: $2"
 }
 
-say "negative controls: a kernel without KSM, a failing and a hanging program"
+say "negative controls: a kernel without KSM, failing programs and a hanging one"
 [ -f "$BUILD/obj/ours-test-noksm/arch/x86/boot/bzImage" ] ||
 	die "no CONFIG_KSM=n kernel: lab/lint.sh builds it"
 LAB_OBJ_SUFFIX=-noksm LAB_SHOW='^$' LAB_QUIET_VERDICT=1 \
@@ -39,6 +40,11 @@ if grep -qE '^FAIL  1 controls: fails' <<<"$sum"; then
 	res ok "a failing program fails the verdict"
 else
 	res "not ok" "a failing program did not fail the verdict ($REPORTS/control-runner.summary)"
+fi
+if grep -qE '^FAIL  controls: fails a subtest and exits 0: exit 0 after a failure: not ok 2' <<<"$sum"; then
+	res ok "a program that fails a subtest and exits 0 fails the verdict"
+else
+	res "not ok" "a program that failed a subtest and exited 0 did not fail the verdict ($REPORTS/control-runner.summary)"
 fi
 if grep -q 'guest failed: watchdog: controls: hangs its runner' <<<"$sum" &&
 	grep -q 'results missing' <<<"$sum"; then

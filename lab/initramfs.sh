@@ -174,11 +174,13 @@ compile "$root/tests/ksm_cow_race" "$LAB/guest/ksm_cow_race.c" -util
 echo "ksm_cow_race|600|ksm_cow_race" >"$root/lab/race.cases"
 
 # The negative controls of make check (lab/controls.sh): a program that
-# fails, and one that leaves its runner hung (a child keeps its output
-# open), must both reach the verdict as failures.
+# fails, one that reports a failed subtest and exits 0 (as kselftest's
+# ksft_finished() lets one do), and one that leaves its runner hung (a
+# child keeps its output open) must all reach the verdict as failures.
 {
 	echo "# negative controls: each must fail the verdict (lab/controls.sh)"
 	echo "fails|60|echo 'this control fails on purpose'; exit 1"
+	echo "fails a subtest and exits 0|60|printf '1..2\\nok 1 first\\nnot ok 2 on purpose\\n'; exit 0"
 	echo "hangs its runner|5|sleep 100000 & echo 'a child keeps the output open'"
 } >"$root/lab/controls.cases"
 
