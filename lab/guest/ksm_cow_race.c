@@ -58,7 +58,7 @@ int main(void)
 		/* Merged: one KSM page mapped by both. */
 		if (ksm_read("pages_shared") != 1 || ksm_read("pages_sharing") != 1 ||
 		    !pfn || pfn != pfn_of(m + ksm_page_size) ||
-		    !(ksm_kpage("/proc/kpageflags", pfn) & KSM_KPF_KSM)) {
+		    !ksm_kpage_flag(pfn, KSM_KPF_KSM)) {
 			unmerged++;
 			ksft_print_msg("run %d: not merged after two full scans: pages_shared %lu pages_sharing %lu, page %#llx kpageflags %#llx\n",
 				       i, ksm_read("pages_shared"), ksm_read("pages_sharing"),

@@ -177,10 +177,17 @@ static void test_converge(void)
 	ksm_set("advisor_target_scan_time", TARGET_S);
 	ksm_set("advisor_min_pages_to_scan", 50);
 	ksm_set("advisor_max_cpu", 100);
-	ksm_write_str("advisor_mode", "scan-time");
+	/* On, from its minimum: a ksmd left at the old rate fails below. */
+	ok = !ksm_write_str("advisor_mode", "scan-time") &&
+	     !strcmp(mode(), "none [scan-time]\n") &&
+	     ksm_read("pages_to_scan") == 50;
+	if (!ok)
+		ksft_print_msg("advisor_mode %s", mode());
 	ksm_set("run", 1);
-	ok = converges("32 MiB");
-	ksft_test_result(ok, "scan-time: full scans of 32 MiB settle at 1 to 4 s for a 2 s target\n");
+	ok = converges("32 MiB") && ok;
+	/* At the minimum, 50 pages each 20 ms, a pass takes 3.3 s: too long. */
+	ok = ok && ksm_read("pages_to_scan") > 50;
+	ksft_test_result(ok, "scan-time: full scans of 32 MiB settle at 1 to 4 s for a 2 s target, above the minimum rate\n");
 
 	ksm_mmap_mergeable(keys + SMALL, 3 * SMALL);
 	ok = converges("128 MiB");

@@ -133,8 +133,7 @@ static long ksm_pages_of(pid_t pid, char *area, size_t n)
 			ksm = -1;
 			break;
 		}
-		if (ksm_kpage("/proc/kpageflags", pm & KSM_PM_PFN_MASK) &
-		    KSM_KPF_KSM)
+		if (ksm_kpage_flag(pm & KSM_PM_PFN_MASK, KSM_KPF_KSM))
 			ksm++;
 	}
 	close(fd);

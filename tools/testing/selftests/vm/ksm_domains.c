@@ -391,7 +391,7 @@ static unsigned long long pfn_of(pid_t pid, size_t i, bool *ksm)
 		return 0;
 	pm &= KSM_PM_PFN_MASK;
 	if (ksm)
-		*ksm = ksm_kpage("/proc/kpageflags", pm) & KPF_KSM_BIT;
+		*ksm = ksm_kpage_flag(pm, KPF_KSM_BIT);
 	return pm;
 }
 

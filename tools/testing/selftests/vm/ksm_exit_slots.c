@@ -31,7 +31,7 @@
 #define KEY		0xe817ULL
 #define NFORK		1000
 #define NEXEC		200
-#define SLACK		64	/* objects per-cpu slabs may still hold */
+#define SLACK		1	/* the slot ksmd's cursor may be on as its mm exits */
 
 static long slot_objs(void)
 {

@@ -157,6 +157,13 @@ static void test_volatile(void)
 	pthread_join(thread, NULL);
 	ksft_print_msg("%llu rewrites; pages_volatile up to %ld\n", c.rounds, max_vol);
 	ok = ok && max_vol > 0;
+	/* The quiet pair merged at its first visit, three passes ago. */
+	shared = ksm_read("pages_shared");
+	if (shared != 1 || ksm_read("pages_sharing") != 1) {
+		ksft_print_msg("the quiet pair: pages_shared %ld pages_sharing %lu\n",
+			       shared, ksm_read("pages_sharing"));
+		ok = false;
+	}
 	ksft_test_result(ok, "pages rewritten between visits stay unmerged and count as volatile (up to %ld); the quiet pair merges\n",
 			 max_vol);
 	ok = ksm_wait_merged(2, 2) && ksm_check_page(area, QUIET_KEY) < 0;

@@ -53,25 +53,23 @@ static const char content[PHASES][NPROCS] = {
 static const long want_shared[PHASES] = { 2, 3, 1, 1 };
 static const long want_unshared[PHASES] = { 0, 0, 0, 1 };
 
-/* The counters after @phase, of @total pages: all but the unique merged. */
+/*
+ * The counters after @phase, of @total pages: all but the unique merged.
+ * max_page_sharing is @total: every content fits in one KSM page, and no
+ * chain is made.
+ */
 static struct ksm_counters phase_want(int phase, unsigned long total)
 {
 	struct ksm_counters w = {
 		.shared = want_shared[phase],
 		.sharing = total - want_shared[phase] - want_unshared[phase],
 		.unshared = want_unshared[phase],
-		.vol = 0,
-		.chains = KSM_ANY,
-		.dups = KSM_ANY,
 	};
 
 	return w;
 }
 
-static const struct ksm_counters all_zero = {
-	.chains = KSM_ANY,
-	.dups = KSM_ANY,
-};
+static const struct ksm_counters all_zero;
 
 /* Phase 4: process 1 writes 'e' over the last byte of its memory. */
 #define ODD_PROC	1

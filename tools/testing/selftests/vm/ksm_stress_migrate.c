@@ -392,8 +392,9 @@ int main(int argc, char **argv)
 	ksft_print_msg("max pages_sharing: %lu with merge_across_nodes 0, %lu with 1\n",
 		       max_sharing[0], max_sharing[1]);
 
-	ksft_test_result(workers_ok && !ksm_stats->mismatches,
-			 "every page held its content at every check\n");
+	ksft_test_result(workers_ok && !ksm_stats->mismatches && ksm_stats->verified,
+			 "every page held its content at every check (%llu checks)\n",
+			 ksm_stats->verified);
 	ksft_test_result(!mv.call_errors && !mv.other && mv.calls && 2 * transient < mv.pages,
 			 "move_pages: no failure but transient ones (%lu of %lu pages)\n",
 			 transient, mv.pages);

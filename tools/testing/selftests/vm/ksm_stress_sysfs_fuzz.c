@@ -1497,8 +1497,9 @@ int main(int argc, char **argv)
 			 nonroot_rounds);
 	ksft_test_result(merged,
 			 "sane knobs after the fuzzing, writes paused: pages_shared + pages_sharing, pages_unshared (and ksm_zero_pages) exactly as the held pages imply, pages_volatile 0\n");
-	ksft_test_result(workers_ok && !ksm_stats->mismatches,
-			 "mergeable memory intact under the fuzzing, each page checked before each rewrite by the writer threads\n");
+	ksft_test_result(workers_ok && !ksm_stats->mismatches && ksm_stats->verified,
+			 "mergeable memory intact under the fuzzing, each page checked before each rewrite by the writer threads (%llu checks)\n",
+			 ksm_stats->verified);
 	ksm_stress_summary();
 	ksft_finished();
 }

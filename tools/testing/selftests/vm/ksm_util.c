@@ -845,6 +845,20 @@ long long ksm_kpage(const char *file, unsigned long long pfn)
 	return n == sizeof(val) ? (long long)val : -1;
 }
 
+/*
+ * Is @flag (a mask) set in /proc/kpageflags for @pfn?  Flags that cannot be
+ * read end the test as failed: they are not flags set.
+ */
+bool ksm_kpage_flag(unsigned long long pfn, unsigned long long flag)
+{
+	long long v = ksm_kpage("/proc/kpageflags", pfn);
+
+	if (v < 0)
+		ksft_exit_fail_msg("/proc/kpageflags of pfn %#llx: %s\n", pfn,
+				   errno ? strerror(errno) : "short read");
+	return v & flag;
+}
+
 /* ksmd's pid, found by its name in /proc; 0 if there is no ksmd. */
 pid_t ksm_ksmd_pid(void)
 {

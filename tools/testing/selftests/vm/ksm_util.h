@@ -164,6 +164,7 @@ unsigned long long ksm_pagemap(const void *addr);
 
 long ksm_count_ksm_pages(void *base, size_t npages);
 long long ksm_kpage(const char *file, unsigned long long pfn);
+bool ksm_kpage_flag(unsigned long long pfn, unsigned long long flag);
 pid_t ksm_ksmd_pid(void);
 long long ksm_ksmd_ticks(void);
 

@@ -97,8 +97,7 @@ static long zero_ptes(char *base, size_t n)
 	for (i = 0; i < n; i++) {
 		pm = ksm_pagemap(ksm_page_addr(base, i));
 		if ((pm & KSM_PM_PRESENT) &&
-		    (ksm_kpage("/proc/kpageflags", pm & KSM_PM_PFN_MASK) &
-		     KPF_ZERO_PAGE))
+		    ksm_kpage_flag(pm & KSM_PM_PFN_MASK, KPF_ZERO_PAGE))
 			count++;
 	}
 	return count;
