@@ -86,7 +86,7 @@ struct sample {
 	char choice[NCHOICES][32];	/* "" if absent */
 	long long ksmd_ticks;		/* -1: no ksmd */
 	int nprocs, ngroups;		/* shown */
-	int found, groups_found;	/* known to KSM, shown or not */
+	int found, groups_found;	/* known to KSM, listed or not (-1: not looked for) */
 	int denied;			/* ksm_stat files not readable */
 	struct proc procs[MAX_TOP];
 	struct group groups[MAX_TOP];
@@ -123,6 +123,28 @@ static bool read_line(const char *path, char *buf, size_t len)
 	if (ok)
 		buf[strcspn(buf, "\n")] = '\0';
 	return ok;
+}
+
+/*
+ * The command name of @pid into @buf: all of it, for it may hold a
+ * newline (any byte but NUL), without the one the kernel adds.
+ */
+static bool read_comm(int pid, char *buf, size_t len)
+{
+	char path[64];
+	size_t n;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	if (n && buf[n - 1] == '\n')
+		n--;
+	buf[n] = '\0';
+	return n > 0;
 }
 
 static bool read_ll(const char *path, long long *val)
@@ -177,9 +199,10 @@ static bool all_digits(const char *s)
 
 /* What ksmstat reads of /proc/PID/stat. */
 struct pstat {
-	char state;			/* 'Z', 'X': exited */
+	char state;			/* 'Z', 'X': exiting or exited */
 	unsigned long flags;		/* PF_* */
 	long long ticks;		/* utime + stime, in clock ticks */
+	long threads;
 	unsigned long long start;	/* since boot, in clock ticks */
 };
 
@@ -187,33 +210,42 @@ static bool read_pstat(int pid, struct pstat *ps)
 {
 	unsigned long long ut, st;
 	char path[64], buf[1024], *p;
+	size_t n;
 	FILE *f;
 
 	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
 	f = fopen(path, "r");
 	if (!f)
 		return false;
-	p = fgets(buf, sizeof(buf), f);
+	/* Whole: the command may hold a newline, as any byte but NUL. */
+	n = fread(buf, 1, sizeof(buf) - 1, f);
 	fclose(f);
+	buf[n] = '\0';
 	/*
-	 * The command may hold spaces: fields count from its closing ')'.
-	 * state is field 3, flags 9, utime and stime 14 and 15, starttime 22.
+	 * The command may hold spaces and ')': fields count from the last
+	 * ')'.  state is field 3, flags 9, utime and stime 14 and 15,
+	 * num_threads 20, starttime 22.
 	 */
-	p = p ? strrchr(buf, ')') : NULL;
-	if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %*d %*d %llu",
-			 &ps->state, &ps->flags, &ut, &st, &ps->start) != 5)
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 2, "%c %*d %*d %*d %*d %*d %lu %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d %ld %*d %llu",
+			 &ps->state, &ps->flags, &ut, &st, &ps->threads,
+			 &ps->start) != 6)
 		return false;
 	ps->ticks = ut + st;
 	return true;
 }
 
-/* Is @pid a live process (not a zombie), started at @start if not 0? */
+/*
+ * Is @pid a live process, started at @start if not 0?  A zombie is not,
+ * unless only its first thread has exited and others run on.
+ */
 static bool alive(int pid, unsigned long long start)
 {
 	struct pstat ps;
 
-	return read_pstat(pid, &ps) && ps.state != 'Z' && ps.state != 'X' &&
-	       (!start || ps.start == start);
+	if (!read_pstat(pid, &ps) || (start && ps.start != start))
+		return false;
+	return ps.state != 'X' && (ps.state != 'Z' || ps.threads > 1);
 }
 
 /*
@@ -350,8 +382,7 @@ static void read_procs(struct sample *s, int top, int only)
 		/* Only processes KSM knows (-p shows its process whatever). */
 		if (!only && p->items <= 0 && p->merging <= 0)
 			continue;
-		snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-		if (!read_line(path, p->comm, sizeof(p->comm)))
+		if (!read_comm(pid, p->comm, sizeof(p->comm)))
 			strcpy(p->comm, "?");
 		n++;
 	}
@@ -481,6 +512,8 @@ static void take_sample(struct sample *s, int top, int only)
 		ksmd_pid = find_ksmd();
 	s->ksmd_ticks = ksmd_pid ? cpu_ticks(ksmd_pid) : -1;
 	read_procs(s, top, only);
+	/* -p: no cgroup is looked at. */
+	s->groups_found = only ? -1 : 0;
 	if (cgroup2_root()[0] && !only)
 		read_groups(s);
 }
@@ -558,6 +591,25 @@ static const char *run_state(long long run)
 }
 
 /*
+ * The code point of the UTF-8 character at @p if it is one of those that
+ * print nothing but can hide or reorder what follows (zero width spaces
+ * and joiners, the bidirectional marks, embeddings, overrides and
+ * isolates: U+200B-U+200F, U+202A-U+202E, U+2066-U+2069), or 0.
+ */
+static unsigned int format_char(const unsigned char *p)
+{
+	unsigned int c;
+
+	if (p[0] != 0xe2 || (p[1] & 0xc0) != 0x80 || (p[2] & 0xc0) != 0x80)
+		return 0;
+	c = 0x2000 | (p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+	if ((c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) ||
+	    (c >= 0x2066 && c <= 0x2069))
+		return c;
+	return 0;
+}
+
+/*
  * The length of the UTF-8 character at @p if it is a printable one, or 0:
  * a control character (C0, DEL, C1), or bytes that are not UTF-8.
  */
@@ -581,7 +633,7 @@ static int printable_len(const unsigned char *p)
 	/* C1 controls; overlong forms, surrogates, and beyond U+10FFFF. */
 	if ((p[0] == 0xc2 && p[1] < 0xa0) || (p[0] == 0xe0 && p[1] < 0xa0) ||
 	    (p[0] == 0xed && p[1] > 0x9f) || (p[0] == 0xf0 && p[1] < 0x90) ||
-	    (p[0] == 0xf4 && p[1] > 0x8f))
+	    (p[0] == 0xf4 && p[1] > 0x8f) || format_char(p))
 		return 0;
 	return len;
 }
@@ -632,6 +684,9 @@ static void json_string(const char *name)
 		} else if (p[0] == 0xc2 && (p[1] & 0xc0) == 0x80) {
 			printf("\\u%04x", p[1]);	/* a C1 control */
 			p += 2;
+		} else if (format_char(p)) {
+			printf("\\u%04x", format_char(p));
+			p += 3;
 		} else {
 			fputs("\\ufffd", stdout);
 			p++;
@@ -720,7 +775,10 @@ static void print_json(const struct sample *s, const struct sample *prev,
 		json_field("ksm_process_profit", s->groups[g].profit);
 		printf("}");
 	}
-	printf("],\"memcgs_found\":%d}\n", s->groups_found);
+	if (s->groups_found >= 0)
+		printf("],\"memcgs_found\":%d}\n", s->groups_found);
+	else
+		printf("],\"memcgs_found\":null}\n");
 }
 
 /* The savings of the last samples, as a line of block characters. */
