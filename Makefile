@@ -18,8 +18,8 @@ all: help
 
 help:
 	@echo "make run     build and boot KERNEL=$(KERNEL) and show KSM merging live (DEMO=merge|domains|vms)"
-	@echo "make check   build, boot and run every test (KERNEL=ours|stock|stock612, FLAVOUR=test|bench|kasan)"
-	@echo "make stress  the long stress and fault runs (FLAVOUR=test|kasan|bench, SEED=N to repeat)"
+	@echo "make check   build, boot and run every test (KERNEL=ours|stock|stock612, FLAVOUR=test|kasan)"
+	@echo "make stress  the long stress and fault runs (FLAVOUR=test|kasan, SEED=N to repeat)"
 	@echo "make bench   stock 6.1, stock 6.12 and ours, bench flavour: medians, ratios, targets, picture (BENCH=quick: short)"
 	@echo "make profile KERNEL=ours|stock WORKLOAD=merge|scan|vm|... [PROFILER=tick|perf]: where the kernel spends its time"
 	@echo "make mutants deliberate faults in mm/ksm/ (lab/mutants/), each against make check's suites"

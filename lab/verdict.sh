@@ -117,7 +117,8 @@ guest=$(tr -d '\r' <"$tap")
 		/^ +(ok|not ok) [0-9]+ .*# SKIP/ { print p "\t" $0 }' <<<"$guest")
 	# A program that reported a failed subtest (or bailed out) and still
 	# exited 0: kselftest's ksft_finished() looks at the plan, not at the
-	# failures.  Its own result says ok; the verdict does not.
+	# failures.  Its own result says ok; the verdict does not.  (One that
+	# exited with a skip fails as a skip, above, unless allowed.)
 	while IFS=$'\t' read -r prog sub; do
 		[ -n "$prog" ] || continue
 		if [ "$impl" = upstream ] && why=$(known_why "not ok 0 $prog"); then
@@ -128,8 +129,8 @@ guest=$(tr -d '\r' <"$tap")
 		fail=$((fail + 1))
 		echo "FAIL  $prog: exit 0 after a failure: ${sub#"${sub%%[! ]*}"}"
 	done < <(awk '/^# running / { p = $0; sub(/^# running /, "", p); sub(/ \(limit [0-9]+s\)$/, "", p); bad = "" }
-		/^ +not ok [0-9]+ / || /^ *Bail out!/ { if (bad == "") bad = $0 }
-		/^ok [0-9]+ / { n = $0; sub(/^ok [0-9]+ /, "", n); sub(/ # .*$/, "", n)
+		/^ +not ok [0-9]+( |$)/ || /^ *Bail out!/ { if (bad == "") bad = $0 }
+		/^ok [0-9]+ / && !/# SKIP/ { n = $0; sub(/^ok [0-9]+ /, "", n); sub(/ # .*$/, "", n)
 			if (n == p && bad != "") print p "\t" bad; bad = "" }
 		/^not ok [0-9]+ / { bad = "" }' <<<"$guest")
 	# Every case of every suite, once, and the plan.

@@ -21,21 +21,24 @@
 
 
 /*
- * Does the first line of @text that holds @what (the event line) hold
- * @also too, on that line?
+ * Does a line of @text that holds @what (an event of a pfn) hold @also too?
+ * A merge may fail before one succeeds (the page held for a moment by a
+ * per-CPU LRU batch, say): any line of that event will do.
  */
 static bool line_has(const char *text, const char *what, const char *also)
 {
-	const char *p = strstr(text, what), *bol, *eol;
+	const char *p, *bol, *eol;
 	size_t n;
 
-	if (!p)
-		return false;
-	for (bol = p; bol > text && bol[-1] != '\n'; bol--)
-		;
-	eol = strchr(p, '\n');
-	n = eol ? (size_t)(eol - bol) : strlen(bol);
-	return memmem(bol, n, also, strlen(also)) != NULL;
+	for (p = strstr(text, what); p; p = strstr(p + 1, what)) {
+		for (bol = p; bol > text && bol[-1] != '\n'; bol--)
+			;
+		eol = strchr(p, '\n');
+		n = eol ? (size_t)(eol - bol) : strlen(bol);
+		if (memmem(bol, n, also, strlen(also)))
+			return true;
+	}
+	return false;
 }
 static const struct {
 	const char *name;
