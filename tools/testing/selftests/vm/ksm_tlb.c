@@ -26,7 +26,8 @@
  *  - and the spinner made every flush count (else that figure says
  *    nothing): with ksmd stopped, a write to each merged page (a
  *    copy-on-write fault, one flush each) costs at least MIN_PER_WRITE
- *    shootdowns per page;
+ *    shootdowns per page; a merge whose writes fall short is measured
+ *    again, ATTEMPTS times at most;
  *  - merged again, MADV_UNMERGEABLE of the area costs at most
  *    MAX_PER_UNMERGE shootdowns per page, leaves no KSM page and every
  *    page intact, and the counters at 0.
@@ -45,6 +46,7 @@
 #define MAX_PER_MERGE	0.25
 #define MIN_PER_WRITE	0.5
 #define MAX_PER_UNMERGE	0.25
+#define ATTEMPTS	3
 
 static int spinning;
 static int stop;
@@ -115,7 +117,7 @@ int main(void)
 	pid_t ksmd;
 	char *area;
 	bool ok, ok2;
-	int i;
+	int i, attempt;
 
 	ksft_print_header();
 	ksft_set_plan(5);
@@ -144,24 +146,37 @@ int main(void)
 	if (spinning < 0)
 		ksft_exit_fail_msg("cannot bind a thread to CPU 1\n");
 
-	before = tlb_shootdowns();
-	ksm_set("run", 1);
-	ok = ksm_wait_counters(&want);
-	after = tlb_shootdowns();
-	ksm_set("run", 0);
-	per_merge = (double)(after - before) / (N - 1);
-	ksm_print_counters("merged");
-	ok = ok && !ksm_check_pages(area, keys, N, "area");
+	/*
+	 * A merge's figure stands only with its control, measured with it:
+	 * under QEMU the spinner's CPU may be lent to another task for a
+	 * while, and one run counted every other write (0.498 a page).  Up to
+	 * ATTEMPTS tries, each merging the pages (copies again after the
+	 * writes) and writing them.
+	 */
+	for (attempt = 1; attempt <= ATTEMPTS; attempt++) {
+		before = tlb_shootdowns();
+		ksm_set("run", 1);
+		ok = ksm_wait_counters(&want);
+		after = tlb_shootdowns();
+		ksm_set("run", 0);
+		per_merge = (double)(after - before) / (N - 1);
+		ksm_print_counters("merged");
+		ok = ok && !ksm_check_pages(area, keys, N, "area");
 
-	/* Copy-on-write: one flush for each page written. */
-	before = tlb_shootdowns();
-	for (i = 0; i < N; i++) {
-		char *p = ksm_page_addr(area, i);
+		/* Copy-on-write: one flush for each page written. */
+		before = tlb_shootdowns();
+		for (i = 0; i < N; i++) {
+			char *p = ksm_page_addr(area, i);
 
-		__atomic_store_n(p, *p, __ATOMIC_RELAXED);
+			__atomic_store_n(p, *p, __ATOMIC_RELAXED);
+		}
+		after = tlb_shootdowns();
+		per_write = (double)(after - before) / N;
+		if (!ok || per_write >= MIN_PER_WRITE)
+			break;
+		ksft_print_msg("try %d: %.3f shootdowns a page merged, but %.3f a page written: again\n",
+			       attempt, per_merge, per_write);
 	}
-	after = tlb_shootdowns();
-	per_write = (double)(after - before) / N;
 
 	/* Merged again (each page a copy now), then unmerged at once. */
 	ksm_set("run", 1);
