@@ -2,8 +2,8 @@
 /*
  * KUnit tests of domain.c: the domain of an mm as its owner, its
  * dumpability and its owner's credentials make it.  They change
- * merge_domain for a moment, at boot, before any process can register: ksmd is stopped and
- * no mm is registered, or they are skipped.
+ * merge_domain for a moment, at boot, before any process can register:
+ * ksmd is stopped and no mm is registered, or they are skipped.
  */
 #ifdef CONFIG_KSM_KUNIT_TEST
 

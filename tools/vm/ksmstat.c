@@ -796,6 +796,21 @@ static void sparkline(const double *v, int n)
 		fputs(bar[hi > lo ? (int)((v[i] - lo) / (hi - lo) * 7 + 0.5) : 0], stdout);
 }
 
+/* The figures of a ksm_stat file, the columns of a row, "-" where NONE. */
+static void print_figures(long long merging, long long zero, long long items,
+			  long long profit)
+{
+	char buf[32];
+
+	printf(" %12s", num(buf, sizeof(buf), merging != NONE, merging));
+	printf(" %10s", num(buf, sizeof(buf), zero != NONE, zero));
+	printf(" %12s", num(buf, sizeof(buf), items != NONE, items));
+	if (profit != NONE)
+		printf(" %12.1f\n", profit / 1048576.0);
+	else
+		printf(" %12s\n", "-");
+}
+
 static void print_text(const struct sample *s, const struct sample *prev,
 		       double last_scan_age, const double *spark, int nspark,
 		       bool clear)
@@ -860,15 +875,8 @@ static void print_text(const struct sample *s, const struct sample *prev,
 	for (i = 0; i < s->nprocs; i++) {
 		const struct proc *p = &s->procs[i];
 
-		printf("%8d %-16s %12s", p->pid,
-		       shown(name, sizeof(name), p->comm),
-		       num(buf, sizeof(buf), p->merging != NONE, p->merging));
-		printf(" %10s", num(buf, sizeof(buf), p->zero != NONE, p->zero));
-		printf(" %12s", num(buf, sizeof(buf), p->items != NONE, p->items));
-		if (p->profit != NONE)
-			printf(" %12.1f\n", p->profit / 1048576.0);
-		else
-			printf(" %12s\n", "-");
+		printf("%8d %-16s", p->pid, shown(name, sizeof(name), p->comm));
+		print_figures(p->merging, p->zero, p->items, p->profit);
 	}
 	if (s->found > s->nprocs)
 		printf("%8s (%d more processes with memory registered with KSM)\n",
@@ -884,14 +892,8 @@ static void print_text(const struct sample *s, const struct sample *prev,
 		for (i = 0; i < s->ngroups; i++) {
 			const struct group *g = &s->groups[i];
 
-			printf("%-40s %12s", shown(name, sizeof(name), g->path),
-			       num(buf, sizeof(buf), g->merging != NONE, g->merging));
-			printf(" %10s", num(buf, sizeof(buf), g->zero != NONE, g->zero));
-			printf(" %12s", num(buf, sizeof(buf), g->items != NONE, g->items));
-			if (g->profit != NONE)
-				printf(" %12.1f\n", g->profit / 1048576.0);
-			else
-				printf(" %12s\n", "-");
+			printf("%-40s", shown(name, sizeof(name), g->path));
+			print_figures(g->merging, g->zero, g->items, g->profit);
 		}
 		if (s->groups_found > s->ngroups)
 			printf("(%d more memory cgroups with KSM pages)\n",
