@@ -147,19 +147,27 @@ static long long pass_ms(void)
 	return ksm_now_ms() - t0;
 }
 
-/* Up to 12 passes, until two in a row last half to twice the target. */
+/*
+ * Up to 12 passes, until two in a row last half to twice the target.  Three
+ * passes in a row out of that range, each leaving pages_to_scan as it was,
+ * are an advisor that does not steer: no need to wait for the other nine.
+ */
 static bool converges(const char *what)
 {
 	long long ms, lo = TARGET_S * 500, hi = TARGET_S * 2000;
-	unsigned int pass, good = 0;
+	unsigned long rate, last = ksm_read("pages_to_scan");
+	unsigned int pass, good = 0, stuck = 0;
 
-	for (pass = 1; pass <= 12 && good < 2; pass++) {
+	for (pass = 1; pass <= 12 && good < 2 && stuck < 3; pass++) {
 		ms = pass_ms();
+		rate = ksm_read("pages_to_scan");
 		ksft_print_msg("%s: pass %u took %lld ms, pages_to_scan now %lu\n",
-			       what, pass, ms, ksm_read("pages_to_scan"));
+			       what, pass, ms, rate);
 		if (ms < 0)
 			return false;
 		good = ms >= lo && ms <= hi ? good + 1 : 0;
+		stuck = !good && rate == last ? stuck + 1 : 0;
+		last = rate;
 	}
 	return good == 2;
 }
