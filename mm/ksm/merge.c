@@ -511,6 +511,8 @@ int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	int err;
 
 	err = ksm_merge_locked(vma, ksm_item_addr(item), page, kpage);
+	trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage), item,
+				      item->mm, err);
 	if (err)
 		return err;
 	/*
@@ -610,7 +612,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	};
 	struct mm_struct *tmm = tree_item->mm;
 	struct ksm_stable_node *node;
-	bool tlocked = false, lone = false, tried;
+	bool tlocked = false, lone = false, tried, wrprotected = false;
 	int err = -EAGAIN;
 	pte_t orig, forig;
 
@@ -648,6 +650,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	}
 	if (ksm_wrprotect(k.vma, k.addr, k.page, &orig))
 		goto unlock;
+	wrprotected = true;
 	err = ksm_merge_begin(f.vma, f.addr, f.page, k.page, &forig);
 	if (err)
 		goto unlock;
@@ -709,6 +712,15 @@ out:
 free:
 	if (node)
 		ksm_free_node(node);
-	trace_ksm_merge_one_page(page_to_pfn(page), item, item->mm, err);
+	/*
+	 * Traced as upstream traces a pair: k.page made ready to be the KSM
+	 * page (its pfn without "ksm "), then, if it was, the other merged
+	 * into it.
+	 */
+	trace_ksm_merge_with_ksm_page(NULL, page_to_pfn(k.page), k.item,
+				      k.item->mm, wrprotected ? 0 : err);
+	if (wrprotected)
+		trace_ksm_merge_with_ksm_page(k.page, page_to_pfn(k.page),
+					      f.item, f.item->mm, err);
 	return err;
 }

@@ -48,8 +48,8 @@ DEFINE_EVENT(ksm_enter_exit_template, ksm_exit,
 	     TP_ARGS(mm));
 
 /*
- * A page merged (or not: err) with another into a new KSM page, or into the
- * zero page; pfn is that of the page it maps now.
+ * A page of zeroes merged (or not: err) into the zero page, with
+ * use_zero_pages; pfn is the zero page's.
  */
 TRACE_EVENT(ksm_merge_one_page,
 	    TP_PROTO(unsigned long pfn, void *rmap_item, void *mm, int err),
@@ -66,7 +66,12 @@ TRACE_EVENT(ksm_merge_one_page,
 		      __entry->pfn, __entry->rmap_item, __entry->mm,
 		      __entry->err));
 
-/* A page merged (or not: err) into the KSM page of the stable tree. */
+/*
+ * A page merged (or not: err) into a KSM page; pfn is the KSM page's.  A
+ * pair of pages that makes a new KSM page gives two: the first page made
+ * ready to be it (ksm_page NULL, no "ksm " before the pfn), then, if that
+ * worked, the second merged into it.
+ */
 TRACE_EVENT(ksm_merge_with_ksm_page,
 	    TP_PROTO(void *ksm_page, unsigned long pfn, void *rmap_item,
 		     void *mm, int err),
