@@ -109,10 +109,13 @@ void ksm_advisor_end_pass(void)
 	if (applied)
 		WRITE_ONCE(ksm_pages_to_scan, rate);
 	mutex_unlock(&ksm_ctl_mutex);
-	/* As upstream reports it: the pass time in whole seconds, at least 1. */
+	/*
+	 * As upstream reports them: the pass time in whole seconds, and the
+	 * CPU share, each at least 1.
+	 */
 	if (applied)
 		trace_ksm_advisor(max_t(u64, div_u64(wall, NSEC_PER_SEC), 1),
-				  rate, pct);
+				  rate, max(pct, 1U));
 }
 
 /**
