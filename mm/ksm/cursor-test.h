@@ -359,6 +359,47 @@ static void ksm_test_exit_orphan(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
 }
 
+/*
+ * As ksm_test_exit_orphan(), then ksmd's cursor comes to the orphan's
+ * start (the step before ended at the end of the mm before it) and run is
+ * set to 0: the orphan must be reaped all the same, the cursor moved past
+ * it, as ksmd's next step would have.
+ */
+static void ksm_test_reap_at_cursor(struct kunit *test)
+{
+	static const unsigned long addrs[] = { 0x1000, 0x2000 };
+	struct mm_struct *mm = ksm_test_mm(test);
+	unsigned long base = ksm_rmap_items;
+	struct ksm_mm_slot *slot;
+
+	ksm_lock();
+	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+	slot = ksm_find_slot(mm);
+	KUNIT_ASSERT_NOT_NULL(test, slot);
+
+	ksm_test_run_begin();
+	ksm_forget_mm(mm);
+	ksm_test_run_end();
+	KUNIT_ASSERT_PTR_EQ(test, ksm_find_slot(mm), slot);
+	KUNIT_ASSERT_TRUE(test, slot->orphan);
+
+	ksm_lock();
+	spin_lock(&ksm_slots_lock);
+	ksm_cursor_set(slot);
+	spin_unlock(&ksm_slots_lock);
+	ksm_reap_orphans();
+	/* The orphan was the last mm: the pass ends. */
+	KUNIT_EXPECT_PTR_EQ(test, ksm_scan.slot, &ksm_mm_head);
+	KUNIT_EXPECT_TRUE(test, ksm_scan.ending);
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_find_slot(mm), NULL);
+	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
+}
+
 struct ksm_test_merger {
 	struct mm_struct *mm;
 	struct completion held;
@@ -670,6 +711,7 @@ static struct kunit_case ksm_cursor_test_cases[] = {
 	KUNIT_CASE(ksm_test_add_behind),
 	KUNIT_CASE(ksm_test_forget),
 	KUNIT_CASE(ksm_test_exit_orphan),
+	KUNIT_CASE(ksm_test_reap_at_cursor),
 	KUNIT_CASE(ksm_test_exit_merging),
 	KUNIT_CASE(ksm_test_exit_unmerging),
 	KUNIT_CASE(ksm_test_leave_exited),

@@ -492,9 +492,12 @@ bool ksm_cursor_leave_exited(unsigned int *quota)
 /**
  * ksm_reap_orphans() - free every orphan slot, with its rmap items
  *
- * For run = 2, which leaves no rmap item behind.  One walk of the slot list
- * takes every orphan off the lists, under ksm_slots_lock; their items are
- * freed after that, when no one else can reach them any more.
+ * For run = 2, which leaves no rmap item behind, and run = 0, after which
+ * ksmd would not come to them.  One walk of the slot list takes every
+ * orphan off the lists, under ksm_slots_lock; their items are freed after
+ * that, when no one else can reach them any more.  The cursor can be on an
+ * orphan only at its start (an exit leaves no orphan where the cursor is):
+ * it moves on first, as ksmd's next step would have moved it.
  *
  * Context: ksm_mutex held; let go of and taken again on the way.
  */
@@ -504,6 +507,11 @@ void ksm_reap_orphans(void)
 	LIST_HEAD(orphans);
 
 	lockdep_assert_held(&ksm_mutex);
+	if (ksm_scan.slot != &ksm_mm_head && ksm_scan.slot->orphan) {
+		VM_WARN_ON_ONCE(ksm_scan.rmap_link !=
+				&ksm_scan.slot->rmap_list);
+		ksm_cursor_move_on(false);
+	}
 	spin_lock(&ksm_slots_lock);
 	list_for_each_entry_safe(slot, tmp, &ksm_mm_head.scan_list, scan_list) {
 		if (!slot->orphan || ksm_scan.slot == slot)
@@ -538,9 +546,9 @@ void ksm_reap_orphans(void)
  * and leaves its pages alone.  With ksmd stopped or unmerging (run = 0 or 2),
  * nothing would free an orphan until run = 1 again: the exit frees the items
  * itself, waiting for ksm_mutex if need be.  run is read again under
- * ksm_slots_lock where the slot becomes an orphan: a run = 2 written before
- * reaps its orphans under that lock (ksm_reap_orphans()), so the exit either
- * sees that run, or its orphan is among those reaped.
+ * ksm_slots_lock where the slot becomes an orphan: a run = 0 or 2 written
+ * before reaps its orphans under that lock (ksm_reap_orphans()), so the exit
+ * either sees that run, or its orphan is among those reaped.
  *
  * ksm_merging_pages is read only once no merge into the mm can be under way:
  * ksmd merges a page of another mm than the one it scans holding that mm's

@@ -1287,6 +1287,9 @@ int ksm_set_run(unsigned int run)
 		return 0;
 	ksm_lock();
 	WRITE_ONCE(ksm_run, run);
+	/* Stopped, ksmd would not come to them: see ksm_forget_mm(). */
+	if (run == KSM_RUN_STOP)
+		ksm_reap_orphans();
 	mutex_unlock(&ksm_mutex);
 	if (run == KSM_RUN_UNMERGE) {
 		err = ksm_unmerge_all();

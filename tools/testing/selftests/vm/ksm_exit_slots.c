@@ -15,6 +15,13 @@
  * The parent's pages still merge (ksmd woken by run), and run = 2 brings
  * every counter to 0.
  *
+ * A child whose unique pages ksmd has looked at (ORPHAN_PAGES of them, in
+ * the unstable table) and which is killed while ksmd sleeps, its cursor
+ * between two passes, leaves its slot and items to ksmd as an orphan
+ * (pages_unshared unchanged).  run = 0 then frees them at once: a stopped
+ * ksmd would never come to them, and pages_unshared would count the pages
+ * of a process long gone.
+ *
  * The lab's time limit for this program - limit: 180s
  */
 #define _GNU_SOURCE
@@ -32,6 +39,7 @@
 #define NFORK		1000
 #define NEXEC		200
 #define SLACK		1	/* the slot ksmd's cursor may be on as its mm exits */
+#define ORPHAN_PAGES	64
 
 static long slot_objs(void)
 {
@@ -70,6 +78,87 @@ static bool children(int n, bool exec)
 	return true;
 }
 
+/* Wait up to @ms for process @pid to have @n rmap items. */
+static bool wait_items(pid_t pid, long n, long long ms)
+{
+	long long t0 = ksm_now_ms();
+
+	while (ksm_proc_rmap_items(pid) != n) {
+		if (ksm_now_ms() - t0 > ms)
+			return false;
+		usleep(10000);
+	}
+	return true;
+}
+
+/*
+ * The orphan of a killed child, freed by run = 0.  The child leaves
+ * PR_SET_MEMORY_MERGE and unmaps @area, the parent's merged pages: with a
+ * mapping of a KSM page (its memory shared with the parent since the fork
+ * merges), its exit would free its items itself.  Its only registered
+ * pages are then its ORPHAN_PAGES.
+ */
+static bool orphan_at_stop(char *area)
+{
+	unsigned long long keys[ORPHAN_PAGES];
+	long unshared, killed, stopped, slots, freed;
+	unsigned long scans;
+	int same;
+	long long t0;
+	int fds[2], i, status;
+	bool ok;
+	pid_t pid;
+	char c;
+
+	for (i = 0; i < ORPHAN_PAGES; i++)
+		keys[i] = KEY + 1 + i;
+	if (pipe(fds))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	pid = ksm_fork();
+	if (!pid) {
+		if (prctl(PR_SET_MEMORY_MERGE, 0, 0, 0, 0))
+			_exit(1);
+		munmap(area, NPAGES * ksm_page_size);
+		ksm_mmap_mergeable(keys, ORPHAN_PAGES);
+		if (write(fds[1], "r", 1) != 1)
+			_exit(1);
+		for (;;)
+			pause();
+	}
+	ok = read(fds[0], &c, 1) == 1;
+	ksm_set("sleep_millisecs", 20);
+	ok = ok && wait_items(pid, ORPHAN_PAGES, 60000);
+	/*
+	 * Each wake-up of ksmd is a whole pass here (pages_to_scan 1000): once
+	 * full_scans stays put for half a second, ksmd has begun a sleep of a
+	 * minute, its cursor between two passes.
+	 */
+	ksm_set("sleep_millisecs", 60000);
+	t0 = ksm_now_ms();
+	for (same = 0; ok && same < 100; same++) {
+		scans = ksm_read("full_scans");
+		usleep(5000);
+		if (ksm_read("full_scans") != scans)
+			same = 0;
+		ok = ksm_now_ms() - t0 < 60000;
+	}
+	unshared = ksm_read("pages_unshared");
+	slots = slot_objs();
+	kill(pid, SIGKILL);
+	ok = waitpid(pid, &status, 0) == pid && ok;
+	killed = ksm_read("pages_unshared");
+	ksm_set("run", 0);
+	stopped = ksm_read("pages_unshared");
+	freed = slots - slot_objs();
+	ksft_print_msg("pages_unshared %ld, after the kill %ld, after run 0 %ld\n",
+		       unshared, killed, stopped);
+	ksft_print_msg("ksm_mm_slot objects freed by run 0: %ld\n", freed);
+	close(fds[0]);
+	close(fds[1]);
+	return ok && killed == unshared && unshared - stopped == ORPHAN_PAGES &&
+	       freed == 1;
+}
+
 int main(int argc, char **argv)
 {
 	long before, forked, execed;
@@ -80,7 +169,7 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], EXIT_ARG))
 		_exit(0);
 	ksft_print_header();
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	ksm_selftest_init(1000, 20, 0);
 
 	area = ksm_mmap(NPAGES);
@@ -110,6 +199,10 @@ int main(int argc, char **argv)
 	ksft_test_result(ok && execed - before <= SLACK,
 			 "%d children that execve under PR_SET_MEMORY_MERGE leave no mm slot (%ld more, at most %d)\n",
 			 NEXEC, execed - before, SLACK);
+
+	ok = orphan_at_stop(area);
+	ksft_test_result(ok, "run 0 frees the orphan a killed child left, its %d unique pages\n",
+			 ORPHAN_PAGES);
 
 	ok = ksm_unmerge_all() && ksm_all_counters_zero();
 	ksft_test_result(ok, "run 2: every counter 0\n");
