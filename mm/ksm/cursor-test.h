@@ -360,20 +360,34 @@ static void ksm_test_exit_orphan(struct kunit *test)
 }
 
 /*
- * As ksm_test_exit_orphan(), then ksmd's cursor comes to the orphan's
- * start (the step before ended at the end of the mm before it) and run is
- * set to 0: the orphan must be reaped all the same, the cursor moved past
- * it, as ksmd's next step would have.
+ * As ksm_test_exit_orphan(), for two mms in a row, then ksmd's cursor comes
+ * to the first orphan's start (the step before ended at the end of the mm
+ * before it) and run is set to 0: both orphans must be reaped all the
+ * same, the cursor moved past them, as ksmd's next steps would have.
  */
 static void ksm_test_reap_at_cursor(struct kunit *test)
 {
 	static const unsigned long addrs[] = { 0x1000, 0x2000 };
-	struct mm_struct *mm = ksm_test_mm(test);
+	struct mm_struct *mm = ksm_test_mm(test), *mm2;
 	unsigned long base = ksm_rmap_items;
 	struct ksm_mm_slot *slot;
+	unsigned int quota = 64, i;
+	bool first;
+
+	/* A second fake mm, behind the first in the list. */
+	mm2 = kunit_kzalloc(test, sizeof(*mm2), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, mm2);
+	atomic_set(&mm2->mm_count, 1);
+	mmap_init_lock(mm2);
+	KUNIT_ASSERT_EQ(test, ksm_cursor_add_mm(mm2, &first), 0);
 
 	ksm_lock();
 	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
+	KUNIT_EXPECT_TRUE(test, ksm_cursor_next_mm(&quota));
+	KUNIT_EXPECT_PTR_EQ(test, ksm_scan.slot, ksm_find_slot(mm2));
+	for (i = 0; i < ARRAY_SIZE(addrs); i++)
+		KUNIT_EXPECT_FALSE(test, IS_ERR_OR_NULL(ksm_cursor_item(addrs[i],
+									&quota)));
 	ksm_cursor_reset(true);
 	mutex_unlock(&ksm_mutex);
 	slot = ksm_find_slot(mm);
@@ -381,22 +395,26 @@ static void ksm_test_reap_at_cursor(struct kunit *test)
 
 	ksm_test_run_begin();
 	ksm_forget_mm(mm);
+	ksm_forget_mm(mm2);
 	ksm_test_run_end();
 	KUNIT_ASSERT_PTR_EQ(test, ksm_find_slot(mm), slot);
 	KUNIT_ASSERT_TRUE(test, slot->orphan);
+	KUNIT_ASSERT_NOT_NULL(test, ksm_find_slot(mm2));
+	KUNIT_ASSERT_TRUE(test, ksm_find_slot(mm2)->orphan);
 
 	ksm_lock();
 	spin_lock(&ksm_slots_lock);
 	ksm_cursor_set(slot);
 	spin_unlock(&ksm_slots_lock);
 	ksm_reap_orphans();
-	/* The orphan was the last mm: the pass ends. */
+	/* The orphans were the last mms: the pass ends. */
 	KUNIT_EXPECT_PTR_EQ(test, ksm_scan.slot, &ksm_mm_head);
 	KUNIT_EXPECT_TRUE(test, ksm_scan.ending);
 	ksm_cursor_reset(true);
 	mutex_unlock(&ksm_mutex);
 	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base);
 	KUNIT_EXPECT_PTR_EQ(test, ksm_find_slot(mm), NULL);
+	KUNIT_EXPECT_PTR_EQ(test, ksm_find_slot(mm2), NULL);
 	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
 }
 

@@ -497,7 +497,8 @@ bool ksm_cursor_leave_exited(unsigned int *quota)
  * orphan off the lists, under ksm_slots_lock; their items are freed after
  * that, when no one else can reach them any more.  The cursor can be on an
  * orphan only at its start (an exit leaves no orphan where the cursor is):
- * it moves on first, as ksmd's next step would have moved it.
+ * it moves past the orphans it meets first, as ksmd's next steps would
+ * have moved it.
  *
  * Context: ksm_mutex held; let go of and taken again on the way.
  */
@@ -507,7 +508,7 @@ void ksm_reap_orphans(void)
 	LIST_HEAD(orphans);
 
 	lockdep_assert_held(&ksm_mutex);
-	if (ksm_scan.slot != &ksm_mm_head && ksm_scan.slot->orphan) {
+	while (ksm_scan.slot != &ksm_mm_head && ksm_scan.slot->orphan) {
 		VM_WARN_ON_ONCE(ksm_scan.rmap_link !=
 				&ksm_scan.slot->rmap_list);
 		ksm_cursor_move_on(false);

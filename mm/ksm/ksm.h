@@ -114,8 +114,9 @@
  * under way, and none starts.  If the mm has no merged page, exit frees
  * the slot under that lock alone if it has no item (rule 7), or else
  * marks it an orphan, unless the cursor is on it; only ksmd frees an
- * orphan, once its cursor has left it, or run = 2, which reaps every
- * orphan under that lock after it was written.
+ * orphan, once its cursor has left it, or a write of run = 0 or 2, which
+ * reaps every orphan under ``ksm_mutex`` after it wrote run, moving the
+ * cursor past those it sits on (only ever at their start).
  */
 #ifndef _MM_KSM_KSM_H
 #define _MM_KSM_KSM_H
