@@ -607,12 +607,13 @@ void ksm_forget_mm(struct mm_struct *mm)
  *
  * The KSM pages of the range are broken already, so freeing the items
  * makes pages_shared, pages_sharing and ksm_merging_pages drop.  An mm
- * with no merged page has none of those to drop: unless @wait, its items
- * are left for ksmd's scan to free when it next passes the range, as
- * Linux 6.1 leaves them all, and MADV_UNMERGEABLE or mremap costs the
- * process nothing more than the walk for KSM pages.  Until then an item in
- * the unstable table is harmless: a merge with it finds its area again,
- * and compares contents.  If the process of @mm exited meanwhile, the
+ * with no merged page has none of those to drop: unless @wait, or ksmd is
+ * stopped (run 0 or 2: no scan would come), its items are left for ksmd's
+ * scan to free when it next passes the range, as Linux 6.1 leaves them
+ * all, and MADV_UNMERGEABLE or mremap costs the process nothing more than
+ * the walk for KSM pages.  Until then an item in the unstable table is
+ * harmless: a merge with it finds its area again, and compares contents.
+ * If the process of @mm exited meanwhile, the
  * unmerge stopped short (ksm_break_range()): the items stay, for the exit
  * to free with the pages they still map.
  *
@@ -623,7 +624,8 @@ void ksm_forget_range(struct mm_struct *mm, unsigned long start,
 {
 	struct ksm_mm_slot *slot;
 
-	if (!wait && !READ_ONCE(mm->ksm_merging_pages))
+	if (!wait && !READ_ONCE(mm->ksm_merging_pages) &&
+	    READ_ONCE(ksm_run) == KSM_RUN_MERGE)
 		return;
 	if (ksm_owner_gone(mm))
 		return;

@@ -17,7 +17,8 @@
  *  - by munmap() of half the area, then of the rest;
  *  - by the exit of a process that shared the KSM page with us;
  *  - by madvise(MADV_UNMERGEABLE) of pages that never merged: their rmap
- *    items and pages_unshared go;
+ *    items and pages_unshared go; with ksmd stopped (run 0), at once, as
+ *    no scan of ksmd would come to free them;
  *  - by mremap() moving a merged area: when the call returns no page at the
  *    new address is a KSM page, the contents are intact, pages_shared and
  *    pages_sharing are 0 at once (the target, as for MADV_UNMERGEABLE), and
@@ -299,6 +300,7 @@ static void test_never_merged(void)
 	if (!ok) {
 		ksft_test_result_fail("never merged: %d unique pages not all in the unstable table\n",
 				      NPAGES);
+		ksft_test_result_fail("never merged, ksmd stopped: not tried\n");
 		munmap(area, NPAGES * ksm_page_size);
 		return;
 	}
@@ -309,6 +311,20 @@ static void test_never_merged(void)
 	ksft_test_result(ok,
 			 "MADV_UNMERGEABLE of pages never merged: pages_unshared %d -> 0, ksm_rmap_items %d -> 0, contents intact\n",
 			 NPAGES, NPAGES);
+
+	/* Again, with ksmd stopped before the madvise. */
+	ksm_madvise(area, NPAGES, MADV_MERGEABLE);
+	ok = ksm_wait_counters(&unshared) && ksm_proc_rmap_items(0) == NPAGES;
+	ksm_set("run", 0);
+	ksm_madvise(area, NPAGES, MADV_UNMERGEABLE);
+	ksft_print_msg("run 0, MADV_UNMERGEABLE: pages_unshared %lu, ksm_rmap_items %ld\n",
+		       ksm_read("pages_unshared"), ksm_proc_rmap_items(0));
+	ok = ok && ksm_read("pages_unshared") == 0 &&
+	     ksm_proc_rmap_items(0) == 0;
+	ksft_test_result(ok,
+			 "MADV_UNMERGEABLE of pages never merged, ksmd stopped: their %d items go at once\n",
+			 NPAGES);
+	ksm_set("run", 1);
 	munmap(area, NPAGES * ksm_page_size);
 }
 
@@ -351,7 +367,7 @@ int main(void)
 	size_t i;
 
 	ksft_print_header();
-	ksft_set_plan(15);
+	ksft_set_plan(16);
 	ksm_selftest_init(2 * NPAGES + 100, 0, 270);
 
 	for (i = 0; i < NPAGES; i++)
