@@ -216,6 +216,30 @@ static void ksm_test_add_behind(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, list_empty(&ksm_mm_head.scan_list));
 }
 
+/*
+ * run reads 1 between these two, with the end of a pass pending and
+ * ksm_pass_mutex held: see ksm_test_exit_orphan().
+ */
+static void ksm_test_run_begin(void)
+{
+	mutex_lock(&ksm_run_mutex);
+	mutex_lock(&ksm_pass_mutex);
+	ksm_lock();
+	WRITE_ONCE(ksm_scan.ending, true);
+	WRITE_ONCE(ksm_run, KSM_RUN_MERGE);
+	mutex_unlock(&ksm_mutex);
+}
+
+static void ksm_test_run_end(void)
+{
+	ksm_lock();
+	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
+	WRITE_ONCE(ksm_scan.ending, false);
+	mutex_unlock(&ksm_mutex);
+	mutex_unlock(&ksm_pass_mutex);
+	mutex_unlock(&ksm_run_mutex);
+}
+
 /* madvise and exit forget items while the cursor is among them. */
 static void ksm_test_forget(struct kunit *test)
 {
@@ -239,15 +263,26 @@ static void ksm_test_forget(struct kunit *test)
 
 	/* Its process lives: a user for it, one for run = 2 (or madvise). */
 	atomic_set(&mm->mm_users, 2);
-	/* madvise of an mm with no merged page: ksmd frees them later. */
+	/*
+	 * madvise of an mm with no merged page, ksmd running: ksmd frees
+	 * them later.
+	 */
+	ksm_test_run_begin();
 	ksm_forget_range(mm, 0x3000, 0x6000, false);
+	ksm_test_run_end();
 	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + 7);
-	/* With one, or for run = 2: at once. */
-	mm->ksm_merging_pages = 1;
+	/* ksmd stopped, no scan would come: at once. */
 	ksm_forget_range(mm, 0x3000, 0x4000, false);
-	mm->ksm_merging_pages = 0;
 	KSM_TEST_ITEMS(test, mm, 0x1000, 0x2000, 0x4000, 0x5000, 0x6000,
 		       0x7000);
+	/* With a merged page, ksmd running: at once too. */
+	ksm_test_run_begin();
+	mm->ksm_merging_pages = 1;
+	ksm_forget_range(mm, 0x4000, 0x5000, false);
+	mm->ksm_merging_pages = 0;
+	ksm_test_run_end();
+	KSM_TEST_ITEMS(test, mm, 0x1000, 0x2000, 0x5000, 0x6000, 0x7000);
+	/* For run = 2: at once. */
 	ksm_forget_range(mm, 0x3000, 0x6000, true);
 	KSM_TEST_ITEMS(test, mm, 0x1000, 0x2000, 0x6000, 0x7000);
 	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + 4);
@@ -274,30 +309,6 @@ static void ksm_test_forget(struct kunit *test)
 	KUNIT_EXPECT_TRUE(test, ksm_scan.ending);
 	ksm_cursor_reset(true);
 	mutex_unlock(&ksm_mutex);
-}
-
-/*
- * run reads 1 between these two, with the end of a pass pending and
- * ksm_pass_mutex held: see ksm_test_exit_orphan().
- */
-static void ksm_test_run_begin(void)
-{
-	mutex_lock(&ksm_run_mutex);
-	mutex_lock(&ksm_pass_mutex);
-	ksm_lock();
-	WRITE_ONCE(ksm_scan.ending, true);
-	WRITE_ONCE(ksm_run, KSM_RUN_MERGE);
-	mutex_unlock(&ksm_mutex);
-}
-
-static void ksm_test_run_end(void)
-{
-	ksm_lock();
-	WRITE_ONCE(ksm_run, KSM_RUN_STOP);
-	WRITE_ONCE(ksm_scan.ending, false);
-	mutex_unlock(&ksm_mutex);
-	mutex_unlock(&ksm_pass_mutex);
-	mutex_unlock(&ksm_run_mutex);
 }
 
 /*
