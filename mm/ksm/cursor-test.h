@@ -17,19 +17,31 @@
 #include <linux/delay.h>
 #include <linux/kthread.h>
 
-/* A fake mm registered with KSM; mm_count keeps it from ever being freed. */
-static struct mm_struct *ksm_test_mm(struct kunit *test)
+/*
+ * A fake mm registered with KSM, behind the others; mm_count keeps it from
+ * ever being freed.  *@first is set if it is the only one.
+ */
+static struct mm_struct *ksm_test_add_mm(struct kunit *test, bool *first)
 {
 	struct mm_struct *mm = kunit_kzalloc(test, sizeof(*mm), GFP_KERNEL);
-	bool first;
 
 	KUNIT_ASSERT_NOT_NULL(test, mm);
+	atomic_set(&mm->mm_count, 1);
+	mmap_init_lock(mm);
+	KUNIT_ASSERT_EQ(test, ksm_cursor_add_mm(mm, first), 0);
+	return mm;
+}
+
+/* The first fake mm of a test, with ksmd stopped and no mm registered. */
+static struct mm_struct *ksm_test_mm(struct kunit *test)
+{
+	struct mm_struct *mm;
+	bool first;
+
 	if (READ_ONCE(ksm_run) != KSM_RUN_STOP ||
 	    !list_empty_careful(&ksm_mm_head.scan_list))
 		kunit_skip(test, "KSM is in use: run %u", ksm_run);
-	atomic_set(&mm->mm_count, 1);
-	mmap_init_lock(mm);
-	KUNIT_ASSERT_EQ(test, ksm_cursor_add_mm(mm, &first), 0);
+	mm = ksm_test_add_mm(test, &first);
 	KUNIT_EXPECT_TRUE(test, first);
 	return mm;
 }
@@ -339,27 +351,38 @@ static void ksm_test_expect_freed(struct kunit *test, struct mm_struct *mm,
  * then, goes to end the pass before it touches any mm, and waits there for
  * ksm_pass_mutex; then it finds the pass ended and run 0 again.
  */
-static void ksm_test_exit_orphan(struct kunit *test)
+/*
+ * The exit of @mm, which has items but no merged page, with run reading 1
+ * and the cursor elsewhere: its slot must be left as an orphan.
+ */
+static struct ksm_mm_slot *ksm_test_orphan(struct kunit *test,
+					   struct mm_struct *mm)
 {
-	static const unsigned long addrs[] = { 0x1000, 0x2000, 0x3000 };
-	struct mm_struct *mm = ksm_test_mm(test);
-	unsigned long base = ksm_rmap_items;
-	struct ksm_mm_slot *slot;
+	struct ksm_mm_slot *slot = ksm_find_slot(mm);
 
-	ksm_lock();
-	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
-	/* The cursor back at the list head: ksmd is not in the mm. */
-	ksm_cursor_reset(true);
-	mutex_unlock(&ksm_mutex);
-	slot = ksm_find_slot(mm);
 	KUNIT_ASSERT_NOT_NULL(test, slot);
-
 	ksm_test_run_begin();
 	ksm_forget_mm(mm);
 	ksm_test_run_end();
 	/* Had it been freed, reading the slot would be a use after free. */
 	KUNIT_ASSERT_PTR_EQ(test, ksm_find_slot(mm), slot);
 	KUNIT_EXPECT_TRUE(test, slot->orphan);
+	return slot;
+}
+
+static void ksm_test_exit_orphan(struct kunit *test)
+{
+	static const unsigned long addrs[] = { 0x1000, 0x2000, 0x3000 };
+	struct mm_struct *mm = ksm_test_mm(test);
+	unsigned long base = ksm_rmap_items;
+
+	ksm_lock();
+	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
+	/* The cursor back at the list head: ksmd is not in the mm. */
+	ksm_cursor_reset(true);
+	mutex_unlock(&ksm_mutex);
+
+	ksm_test_orphan(test, mm);
 	KUNIT_EXPECT_EQ(test, ksm_rmap_items, base + ARRAY_SIZE(addrs));
 
 	ksm_lock();
@@ -385,12 +408,7 @@ static void ksm_test_reap_at_cursor(struct kunit *test)
 	unsigned int quota = 64, i;
 	bool first;
 
-	/* A second fake mm, behind the first in the list. */
-	mm2 = kunit_kzalloc(test, sizeof(*mm2), GFP_KERNEL);
-	KUNIT_ASSERT_NOT_NULL(test, mm2);
-	atomic_set(&mm2->mm_count, 1);
-	mmap_init_lock(mm2);
-	KUNIT_ASSERT_EQ(test, ksm_cursor_add_mm(mm2, &first), 0);
+	mm2 = ksm_test_add_mm(test, &first);
 
 	ksm_lock();
 	ksm_test_visit(test, addrs, ARRAY_SIZE(addrs));
@@ -401,17 +419,9 @@ static void ksm_test_reap_at_cursor(struct kunit *test)
 									&quota)));
 	ksm_cursor_reset(true);
 	mutex_unlock(&ksm_mutex);
-	slot = ksm_find_slot(mm);
-	KUNIT_ASSERT_NOT_NULL(test, slot);
 
-	ksm_test_run_begin();
-	ksm_forget_mm(mm);
-	ksm_forget_mm(mm2);
-	ksm_test_run_end();
-	KUNIT_ASSERT_PTR_EQ(test, ksm_find_slot(mm), slot);
-	KUNIT_ASSERT_TRUE(test, slot->orphan);
-	KUNIT_ASSERT_NOT_NULL(test, ksm_find_slot(mm2));
-	KUNIT_ASSERT_TRUE(test, ksm_find_slot(mm2)->orphan);
+	slot = ksm_test_orphan(test, mm);
+	ksm_test_orphan(test, mm2);
 
 	ksm_lock();
 	spin_lock(&ksm_slots_lock);

@@ -511,22 +511,20 @@ int ksm_merge_move(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	int err;
 
 	err = ksm_merge_locked(vma, ksm_item_addr(item), page, kpage);
-	if (err) {
-		trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage), item,
-					      item->mm, err);
-		return err;
+	if (!err) {
+		/*
+		 * Both KSM pages are locked: no rmap walk of either sees the
+		 * item move from one list to the other, once the pte has
+		 * moved.
+		 */
+		ksm_stable_unlink_locked(item);
+		ksm_stable_link(item, node, vma->anon_vma);
+		unlock_page(page);
 	}
-	/*
-	 * Both KSM pages are locked: no rmap walk of either sees the item
-	 * move from one list to the other, once the pte has moved.  Traced
-	 * in upstream's order: off the old page, then merged into the new.
-	 */
-	ksm_stable_unlink_locked(item);
-	ksm_stable_link(item, node, vma->anon_vma);
+	/* In upstream's order: off the old page, then merged into the new. */
 	trace_ksm_merge_with_ksm_page(kpage, page_to_pfn(kpage), item,
-				      item->mm, 0);
-	unlock_page(page);
-	return 0;
+				      item->mm, err);
+	return err;
 }
 
 /**
