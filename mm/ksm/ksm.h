@@ -49,7 +49,10 @@
  *    over work that grows with the mappings of a KSM page: a node
  *    whose page went dies at once and its items come off one by one
  *    (stable.c); a task freeing many items of its own lets go of it when
- *    another waits (cursor.c).  While holding ``ksm_mutex``, the
+ *    another waits (cursor.c).  Nor does anyone allocate or free under it
+ *    what grows with the pages registered: ksmd makes the unstable table
+ *    before its step and frees the old one after (unstable.c, checked
+ *    with lockdep).  While holding ``ksm_mutex``, the
  *    mmap_lock of any other mm is only ever taken with
  *    mmap_read_trylock(): that is what lets madvise and exit take
  *    ``ksm_mutex`` from inside mmap_lock.
@@ -411,7 +414,16 @@ void ksm_unstable_keep(struct ksm_rmap_item *item);
 void ksm_unstable_leave(struct ksm_rmap_item *item);
 bool ksm_unstable_revisit(struct ksm_rmap_item *item, u64 domain);
 void ksm_unstable_new_pass(void);
-void ksm_unstable_step(void);
+/* A table made or emptied by a step: allocated and freed without ksm_mutex. */
+struct ksm_table_swap {
+	struct hlist_head *fresh;	/* of 2^bits buckets, for a resize */
+	unsigned int bits;
+	struct hlist_head *retired;	/* the old table, emptied */
+};
+
+void ksm_unstable_prepare(struct ksm_table_swap *swap);
+void ksm_unstable_step(struct ksm_table_swap *swap);
+void ksm_unstable_release(struct ksm_table_swap *swap);
 struct vm_area_struct *ksm_item_vma(struct ksm_rmap_item *item);
 int ksm_unstable_init(void);
 void ksm_unstable_exit(void);

@@ -212,8 +212,10 @@ int ksm_enable_merge_any(struct mm_struct *mm)
 			err = __ksm_enter(mm);
 		if (!err) {
 			set_bit(MMF_VM_MERGE_ANY, &mm->flags);
-			for_each_vma(vmi, vma)
+			for_each_vma(vmi, vma) {
 				ksm_merge_vma(vma);
+				cond_resched();
+			}
 		}
 	}
 	return err;
@@ -248,6 +250,7 @@ int ksm_disable_merge_any(struct mm_struct *mm)
 		if (err)
 			break;
 		vma->vm_flags = flags;
+		cond_resched();
 	}
 	if (!err) {
 		clear_bit(MMF_VM_MERGE_ANY, &mm->flags);
@@ -255,8 +258,10 @@ int ksm_disable_merge_any(struct mm_struct *mm)
 	}
 	/* Then every area is mergeable again, as the flag says. */
 	vma_iter_init(&vmi, mm, 0);
-	for_each_vma(vmi, vma)
+	for_each_vma(vmi, vma) {
 		ksm_merge_vma(vma);
+		cond_resched();
+	}
 	return err;
 }
 
@@ -298,6 +303,7 @@ bool ksm_process_mergeable(struct mm_struct *mm)
 		any = vma->vm_flags & VM_MERGEABLE;
 		if (any)
 			break;
+		cond_resched();
 	}
 	return any;
 }

@@ -1018,11 +1018,13 @@ static void ksm_mmap_read_lock(struct mm_struct *mm)
 static int ksm_scan_step(unsigned int budget)
 {
 	struct ksm_step step = { .budget = budget, .quota = KSM_STEP_WORK };
+	struct ksm_table_swap swap;
 	u64 start, now;
 	struct ksm_mm_slot *slot;
 	struct mm_struct *mm;
 	bool reaped = false;
 
+	ksm_unstable_prepare(&swap);
 	ksm_lock_last();
 	/*
 	 * run may have changed while we waited for the mutex: run = 2 puts
@@ -1031,21 +1033,24 @@ static int ksm_scan_step(unsigned int budget)
 	 */
 	if (READ_ONCE(ksm_run) != KSM_RUN_MERGE) {
 		mutex_unlock(&ksm_mutex);
+		ksm_unstable_release(&swap);
 		return -1;
 	}
 	if (ksm_scan.ending) {
 		mutex_unlock(&ksm_mutex);
+		ksm_unstable_release(&swap);
 		ksm_end_pass();
 		return 0;
 	}
 	if (ksm_scan.slot == &ksm_mm_head) {
 		if (!ksm_cursor_start_pass()) {
 			mutex_unlock(&ksm_mutex);
+			ksm_unstable_release(&swap);
 			return -1;
 		}
 		ksm_advisor_start_pass();
 	}
-	ksm_unstable_step();
+	ksm_unstable_step(&swap);
 	slot = ksm_scan.slot;
 	mm = slot->mm;
 	/*
@@ -1079,6 +1084,7 @@ static int ksm_scan_step(unsigned int budget)
 unlock:
 	mmap_read_unlock(mm);
 	mutex_unlock(&ksm_mutex);
+	ksm_unstable_release(&swap);
 	if (reaped)
 		ksm_free_slot(slot);
 	mmdrop(mm);

@@ -4,7 +4,9 @@
  * two visits are entered here, keyed by their checksum, to be found by a
  * later page with the same content.  Their content may change at any
  * time, so a hit is only a candidate: the caller compares again once both
- * pages are write-protected.  Everything here runs with ksm_mutex held.
+ * pages are write-protected.  Everything here runs with ksm_mutex held,
+ * but the allocation and freeing of a table (ksm_unstable_prepare() and
+ * ksm_unstable_release(), around ksmd's step).
  *
  * An entry stays while its page is found unchanged: each visit stamps it
  * with the pass (the low bits of its number, ksm_unstable_seq, kept in the
@@ -179,40 +181,87 @@ static unsigned int ksm_table_bits(unsigned long items)
 		       KSM_TABLE_MIN_BITS, KSM_TABLE_MAX_BITS);
 }
 
+/*
+ * The size a table of 2^@bits buckets should be replaced with for @items
+ * rmap items, or 0 if it will do: within a factor of two of its size.
+ */
+static unsigned int ksm_resize_bits(unsigned long items, unsigned int bits)
+{
+	unsigned int want = ksm_table_bits(items);
+
+	return want <= bits && want + 1 >= bits ? 0 : want;
+}
+
+/*
+ * A table is 4 bytes per item: zeroing it takes long enough to stall every
+ * exit and madvise of KSM's users if ksm_mutex were held (a 1 TiB host has
+ * a table of 512 MiB).
+ */
 static struct hlist_head *ksm_alloc_buckets(unsigned int bits)
 {
+	lockdep_assert_not_held(&ksm_mutex);
 	return kvcalloc(1UL << bits, sizeof(struct hlist_head),
 			GFP_KERNEL | __GFP_NOWARN);
 }
 
 /**
+ * ksm_unstable_prepare() - make the table a resize wants, without ksm_mutex
+ * @swap: the tables of this step, filled in
+ *
+ * Called by ksmd before each step: if the number of rmap items no longer
+ * fits the table, and no old table is being emptied, allocate one of the
+ * size they want now, for ksm_unstable_step() to take.  The values looked
+ * at may change before the step: it takes the table only if its size is
+ * still the one wanted.
+ *
+ * Context: no KSM lock held; may sleep.
+ */
+void ksm_unstable_prepare(struct ksm_table_swap *swap)
+{
+	unsigned int bits;
+
+	swap->fresh = NULL;
+	swap->retired = NULL;
+	if (READ_ONCE(ksm_old_table.buckets))
+		return;
+	bits = ksm_resize_bits(READ_ONCE(ksm_rmap_items),
+			       READ_ONCE(ksm_table.bits));
+	if (!bits)
+		return;
+	swap->bits = bits;
+	swap->fresh = ksm_alloc_buckets(bits);
+}
+
+/**
  * ksm_unstable_step() - empty some of the old table, or resize the table
+ * @swap: the tables of this step, from ksm_unstable_prepare()
  *
  * Once per step of ksmd: empty a few buckets of the old table, if there is
- * one; else replace the table if the number of items no longer fits it.
+ * one; else, if the number of items no longer fits the table, replace it
+ * with the one @swap brings, if of the size wanted.  An old table emptied
+ * is handed back in @swap, to be freed with what was not taken by
+ * ksm_unstable_release() once ksm_mutex is let go of.
  *
- * Context: ksm_mutex held; may sleep (allocation).
+ * Context: ksm_mutex held.
  */
-void ksm_unstable_step(void)
+void ksm_unstable_step(struct ksm_table_swap *swap)
 {
 	unsigned long seq = ksm_unstable_seq;
 	struct ksm_rmap_item *item;
 	struct hlist_node *tmp;
-	struct hlist_head *new;
-	unsigned int bits, n, moved = 0;
+	unsigned int n, moved = 0;
 
 	lockdep_assert_held(&ksm_mutex);
 	if (!ksm_old_table.buckets) {
-		bits = ksm_table_bits(ksm_rmap_items);
-		if (bits <= ksm_table.bits && bits + 1 >= ksm_table.bits)
-			return;
-		new = ksm_alloc_buckets(bits);
-		if (!new)
-			return;		/* the old size will do */
-		ksm_old_table = ksm_table;
+		if (!swap->fresh ||
+		    ksm_resize_bits(ksm_rmap_items, ksm_table.bits) != swap->bits)
+			return;		/* the next step's, if still wanted */
+		ksm_old_table.bits = ksm_table.bits;
+		WRITE_ONCE(ksm_old_table.buckets, ksm_table.buckets);
 		ksm_old_next = 0;
-		ksm_table.buckets = new;
-		ksm_table.bits = bits;
+		ksm_table.buckets = swap->fresh;
+		WRITE_ONCE(ksm_table.bits, swap->bits);
+		swap->fresh = NULL;
 		return;
 	}
 
@@ -232,11 +281,23 @@ void ksm_unstable_step(void)
 				       ksm_bucket(&ksm_table, item));
 		}
 		if (++ksm_old_next >> ksm_old_table.bits) {
-			kvfree(ksm_old_table.buckets);
-			ksm_old_table.buckets = NULL;
+			swap->retired = ksm_old_table.buckets;
+			WRITE_ONCE(ksm_old_table.buckets, NULL);
 			break;
 		}
 	}
+}
+
+/**
+ * ksm_unstable_release() - free what a step did not take, or let go of
+ * @swap: the tables of the step
+ *
+ * Context: no KSM lock held; may sleep.
+ */
+void ksm_unstable_release(struct ksm_table_swap *swap)
+{
+	kvfree(swap->fresh);
+	kvfree(swap->retired);
 }
 
 /**
