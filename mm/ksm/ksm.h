@@ -18,10 +18,9 @@
  *    only held for the write.  ksmd only ever tries it, holding no other
  *    KSM lock, at the end of a pass: the advisor's write of pages_to_scan
  *    (advisor.c).  So a write of sleep_millisecs, say, never waits for
- *    run = 2.
- *    ``ksm_memcg_mutex`` (memcg.c) is their peer for the writers of
- *    memory.ksm, held over the switch of every process of the cgroup.
- *    No one holds two of these three.
+ *    run = 2.  No one holds both.  The writers of memory.ksm have no
+ *    such lock: each mm's switch is made, and the setting read, under its
+ *    mmap_lock (memcg.c).
  *
  * 2. ``ksm_pass_mutex`` is held by ksmd over the end of a pass: the sweep
  *    of the stable nodes, taken in steps of ``ksm_mutex``, and the move of
@@ -33,8 +32,9 @@
  *    readers only ever wait for a sweep, never for ksmd's scan.
  *
  * 3. ``mm->mmap_lock`` of the mm being scanned, or being unmerged by
- *    madvise, mremap, PR_SET_MEMORY_MERGE or run = 2 (read or write;
- *    madvise and the prctl hold it for write while they register).
+ *    madvise, mremap, PR_SET_MEMORY_MERGE, memory.ksm or run = 2 (read or
+ *    write; madvise, the prctl and memory.ksm hold it for write while they
+ *    register).
  *
  * 4. ``ksm_mutex`` protects the stable trees, the unstable table, every
  *    rmap item and stable node, each mm's list of items and its index,

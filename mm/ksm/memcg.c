@@ -38,23 +38,6 @@
 
 #include "ksm.h"
 
-/* Serialises the writers of memory.ksm, over the whole of their work. */
-static DEFINE_MUTEX(ksm_memcg_mutex);
-
-/* Make @mm merge, or not, as memory.ksm says for it (@merge < 0: unset). */
-static int ksm_memcg_apply(struct mm_struct *mm, int merge)
-{
-	int err;
-
-	if (merge < 0)
-		return 0;
-	if (mmap_write_lock_killable(mm))
-		return -EINTR;
-	err = merge ? ksm_enable_merge_any(mm) : ksm_disable_merge_any(mm);
-	mmap_write_unlock(mm);
-	return err;
-}
-
 /* memory.ksm as it applies to @task now. */
 static int ksm_task_merge(struct task_struct *task)
 {
@@ -64,6 +47,33 @@ static int ksm_task_merge(struct task_struct *task)
 	merge = ksm_memcg_merge(mem_cgroup_from_task(task));
 	rcu_read_unlock();
 	return merge;
+}
+
+/*
+ * Make @mm merge, or not, as memory.ksm says for @owner, its owner, if it
+ * says anything.  Writers of memory.ksm do not wait for each other: each
+ * stores its setting, then switches the mms of its subtree one by one,
+ * and so does a process joining a cgroup.  The setting is read again
+ * under the mmap_lock: of two switches of one mm, the later reads what the
+ * earlier one's writer had stored, so the last setting stored is the one
+ * an mm is left with, and a tenant switching many processes holds up no
+ * other tenant's write.  A setting read as unset without the lock can be
+ * trusted: a writer that sets it walks its subtree after.
+ */
+static int ksm_memcg_apply(struct mm_struct *mm, struct task_struct *owner)
+{
+	int merge, err = 0;
+
+	if (ksm_task_merge(owner) < 0)
+		return 0;
+	if (mmap_write_lock_killable(mm))
+		return -EINTR;
+	merge = ksm_task_merge(owner);
+	if (merge >= 0)
+		err = merge ? ksm_enable_merge_any(mm) :
+			      ksm_disable_merge_any(mm);
+	mmap_write_unlock(mm);
+	return err;
 }
 
 /* Does @task own the mm it uses?  Under task_lock(@task). */
@@ -141,7 +151,7 @@ static int ksm_memcg_apply_mm(struct mm_struct *mm, struct task_struct *owner,
 {
 	int *first = arg, err;
 
-	err = ksm_memcg_apply(mm, ksm_task_merge(owner));
+	err = ksm_memcg_apply(mm, owner);
 	if (err == -EINTR || err == -ERESTARTSYS)
 		return err;
 	if (err && !*first)
@@ -177,13 +187,10 @@ static ssize_t ksm_memcg_merge_write(struct kernfs_open_file *of, char *buf,
 	else
 		return -EINVAL;
 
-	if (mutex_lock_killable(&ksm_memcg_mutex))
-		return -EINTR;
 	err = ksm_memcg_set_flags(memcg, KSM_MEMCG_MERGE_SET |
 				  KSM_MEMCG_MERGE_ON, bits);
 	if (!err)
 		err = ksm_memcg_walk_mms(memcg, ksm_memcg_apply_mm, &first);
-	mutex_unlock(&ksm_memcg_mutex);
 	if (!err)
 		err = first;
 	return err ? err : nbytes;
@@ -291,7 +298,7 @@ static void ksm_memcg_joined(struct callback_head *work)
 {
 	kfree(work);
 	if (current->mm && !(current->flags & PF_KTHREAD))
-		ksm_memcg_apply(current->mm, ksm_task_merge(current));
+		ksm_memcg_apply(current->mm, current);
 }
 
 /**

@@ -26,6 +26,8 @@
  *    merges; "inherit" and bad values; 0
  *    for a process with no room for its copies in its cgroup (no swap
  *    allowed, unkillable) fails with ENOMEM, and the process still merges;
+ *    while it unmerges 128 MiB of a process, a write to another cgroup
+ *    does not wait for it;
  *  - memory.ksm_use_zero_pages 0: with use_zero_pages 1, the cgroup's pages
  *    of zeroes merge within it instead of mapping the zero page;
  *  - "user": processes of uid 1000 and 1001 never share; a process of uid
@@ -748,6 +750,64 @@ static void test_memory_ksm_nomem(void)
 	result(ok, "memory.ksm 0 without room to unmerge: ENOMEM, still merging; with room: done\n");
 }
 
+#define APART_PAGES	32768	/* 128 MiB of one content to unmerge */
+#define APART_LAG_MS	100
+
+struct cg_writer {
+	const char *cg;
+	const char *val;
+	bool ok;
+	long long start, end;	/* ms */
+};
+
+static void *cg_write_thread(void *arg)
+{
+	struct cg_writer *w = arg;
+
+	w->start = ksm_now_ms();
+	w->ok = ksm_cg_set(w->cg, "memory.ksm", w->val);
+	w->end = ksm_now_ms();
+	return NULL;
+}
+
+/*
+ * Tenants apart: while memory.ksm 0 unmerges a process of C with 128 MiB
+ * merged, a write of memory.ksm to another cgroup, with no process to
+ * switch, is done at once: before C's write ends.
+ */
+static void test_memory_ksm_apart(void)
+{
+	struct cg_writer a = { .cg = cg_c, .val = "0" };
+	struct cg_writer b = { .cg = cg_y, .val = "1" };
+	pthread_t thread;
+	struct kid t;
+	bool ok;
+
+	kid_extra = APART_PAGES;
+	t = start_kid(cg_c, false, 0);
+	kid_extra = 0;
+	ok = ksm_cg_set(cg_c, "memory.ksm", "1") &&
+	     wait_merge_any(t.pid, 1) && wait_merging(t.pid, APART_PAGES);
+	if (ok && pthread_create(&thread, NULL, cg_write_thread, &a))
+		ksft_exit_fail_msg("pthread_create: %s\n", strerror(errno));
+	if (ok) {
+		usleep(APART_LAG_MS * 1000);
+		cg_write_thread(&b);
+		pthread_join(thread, NULL);
+		ksft_print_msg("memory.ksm 0 of C: %lld ms; memory.ksm 1 of another cgroup, begun %lld ms after: %lld ms\n",
+			       a.end - a.start, b.start - a.start,
+			       b.end - b.start);
+		/* C's write must have been long enough to tell. */
+		ok = a.ok && b.ok && a.end - a.start >= 4 * APART_LAG_MS &&
+		     b.end < a.end && merge_any(t.pid) == 0 &&
+		     ksm_proc_merging_pages(t.pid) == 0;
+	}
+	stop_kid(&t);
+	ok = ksm_cg_set(cg_y, "memory.ksm", "inherit") &&
+	     ksm_cg_set(cg_c, "memory.ksm", "inherit") && ok;
+	result(ok, "memory.ksm: a write to one cgroup does not wait for another's to unmerge its processes\n");
+}
+
 static void test_memory_ksm(const struct kid *k)
 {
 	struct kid c, late, born, h;
@@ -841,6 +901,7 @@ static void test_memory_ksm(const struct kid *k)
 	ok &= ksm_cg_set(cg_c, "memory.ksm", "inherit");
 	result(ok, "memory.ksm: a process moved in after its main thread exited is switched, and counted\n");
 	test_memory_ksm_nomem();
+	test_memory_ksm_apart();
 }
 
 /*
@@ -1095,7 +1156,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(23);
+	ksft_set_plan(24);
 	ksm_selftest_init(2000, 10, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
