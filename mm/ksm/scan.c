@@ -1018,13 +1018,15 @@ static void ksm_mmap_read_lock(struct mm_struct *mm)
 static int ksm_scan_step(unsigned int budget)
 {
 	struct ksm_step step = { .budget = budget, .quota = KSM_STEP_WORK };
-	struct ksm_table_swap swap;
+	struct ksm_table_swap swap = {};
 	u64 start, now;
 	struct ksm_mm_slot *slot;
 	struct mm_struct *mm;
 	bool reaped = false;
 
-	ksm_unstable_prepare(&swap);
+	/* Not for a step that only ends a pass: it would be freed unused. */
+	if (READ_ONCE(ksm_run) == KSM_RUN_MERGE && !READ_ONCE(ksm_scan.ending))
+		ksm_unstable_prepare(&swap);
 	ksm_lock_last();
 	/*
 	 * run may have changed while we waited for the mutex: run = 2 puts

@@ -88,7 +88,7 @@ static void ksm_test_entry_window(struct kunit *test)
 	}
 }
 
-/* A table is replaced when the items change its size by more than 2x. */
+/* A table is replaced when smaller than wanted, or over twice as large. */
 static void ksm_test_resize_bits(struct kunit *test)
 {
 	static const unsigned long items[] = {

@@ -48,8 +48,12 @@
 
 #include "ksm.h"
 
+/*
+ * At most 2^27 buckets, 1 GiB: kvmalloc() refuses more than INT_MAX bytes.
+ * The 2^28 rmap items of a 1 TiB host are then two to a bucket.
+ */
 #define KSM_TABLE_MIN_BITS	10
-#define KSM_TABLE_MAX_BITS	30
+#define KSM_TABLE_MAX_BITS	27
 #define KSM_BUCKET_WALK		32	/* live entries a search walks at most */
 #define KSM_BUCKET_PAGES	6	/* pages of entries it looks at, at most */
 #define KSM_DRAIN_BUCKETS	256	/* old buckets emptied per step */
@@ -183,7 +187,8 @@ static unsigned int ksm_table_bits(unsigned long items)
 
 /*
  * The size a table of 2^@bits buckets should be replaced with for @items
- * rmap items, or 0 if it will do: within a factor of two of its size.
+ * rmap items, or 0 if it will do: not smaller than wanted, and no more than
+ * twice as large.
  */
 static unsigned int ksm_resize_bits(unsigned long items, unsigned int bits)
 {
@@ -193,9 +198,9 @@ static unsigned int ksm_resize_bits(unsigned long items, unsigned int bits)
 }
 
 /*
- * A table is 4 bytes per item: zeroing it takes long enough to stall every
- * exit and madvise of KSM's users if ksm_mutex were held (a 1 TiB host has
- * a table of 512 MiB).
+ * A table is 4 to 8 bytes per item: zeroing it takes long enough to stall
+ * every exit and madvise of KSM's users if ksm_mutex were held (a 1 TiB
+ * host has a table of 1 GiB).
  */
 static struct hlist_head *ksm_alloc_buckets(unsigned int bits)
 {
@@ -289,13 +294,14 @@ void ksm_unstable_step(struct ksm_table_swap *swap)
 }
 
 /**
- * ksm_unstable_release() - free what a step did not take, or let go of
+ * ksm_unstable_release() - free the tables a step did not take or gave back
  * @swap: the tables of the step
  *
  * Context: no KSM lock held; may sleep.
  */
 void ksm_unstable_release(struct ksm_table_swap *swap)
 {
+	lockdep_assert_not_held(&ksm_mutex);
 	kvfree(swap->fresh);
 	kvfree(swap->retired);
 }
