@@ -58,7 +58,11 @@ static int ksm_task_merge(struct task_struct *task)
  * earlier one's writer had stored, so the last setting stored is the one
  * an mm is left with, and a tenant switching many processes holds up no
  * other tenant's write.  A setting read as unset without the lock can be
- * trusted: a writer that sets it walks its subtree after.
+ * trusted: a writer that sets it walks its subtree after.  Writes that race
+ * are not made one after the other: a write of 0 or 1 that meets the mm
+ * after a later "inherit" (which switches nothing) leaves it as it was,
+ * and a write switches each mm to the setting it reads there, and fails
+ * with the error of that switch.
  */
 static int ksm_memcg_apply(struct mm_struct *mm, struct task_struct *owner)
 {

@@ -26,7 +26,7 @@
  *    merges; "inherit" and bad values; 0
  *    for a process with no room for its copies in its cgroup (no swap
  *    allowed, unkillable) fails with ENOMEM, and the process still merges;
- *    while it unmerges 128 MiB of a process, a write to another cgroup
+ *    while it unmerges 256 MiB of a process, a write to another cgroup
  *    does not wait for it;
  *  - memory.ksm_use_zero_pages 0: with use_zero_pages 1, the cgroup's pages
  *    of zeroes merge within it instead of mapping the zero page;
@@ -750,8 +750,8 @@ static void test_memory_ksm_nomem(void)
 	result(ok, "memory.ksm 0 without room to unmerge: ENOMEM, still merging; with room: done\n");
 }
 
-#define APART_PAGES	32768	/* 128 MiB of one content to unmerge */
-#define APART_LAG_MS	100
+#define APART_PAGES	65536	/* 256 MiB of one content to unmerge */
+#define APART_LAG_MS	50
 
 struct cg_writer {
 	const char *cg;
@@ -771,7 +771,7 @@ static void *cg_write_thread(void *arg)
 }
 
 /*
- * Tenants apart: while memory.ksm 0 unmerges a process of C with 128 MiB
+ * Tenants apart: while memory.ksm 0 unmerges a process of C with 256 MiB
  * merged, a write of memory.ksm to another cgroup, with no process to
  * switch, is done at once: before C's write ends.
  */
