@@ -343,15 +343,6 @@ static void ksm_test_expect_freed(struct kunit *test, struct mm_struct *mm,
 }
 
 /*
- * Exit of an mm with no merged page while ksmd runs, ksmd elsewhere, and
- * ksm_mutex free: the exit leaves the slot to ksmd, items and all, as an
- * orphan, which the reaping of run = 2 (or ksmd's scan) frees.  run reads 1
- * only around the exit, with the end of a pass pending and ksm_pass_mutex
- * held: ksmd, should a wake-up of an earlier test make it look at run
- * then, goes to end the pass before it touches any mm, and waits there for
- * ksm_pass_mutex; then it finds the pass ended and run 0 again.
- */
-/*
  * The exit of @mm, which has items but no merged page, with run reading 1
  * and the cursor elsewhere: its slot must be left as an orphan.
  */
@@ -370,6 +361,15 @@ static struct ksm_mm_slot *ksm_test_orphan(struct kunit *test,
 	return slot;
 }
 
+/*
+ * Exit of an mm with no merged page while ksmd runs, ksmd elsewhere, and
+ * ksm_mutex free: the exit leaves the slot to ksmd, items and all, as an
+ * orphan, which the reaping of run = 2 (or ksmd's scan) frees.  run reads 1
+ * only around the exit, with the end of a pass pending and ksm_pass_mutex
+ * held: ksmd, should a wake-up of an earlier test make it look at run
+ * then, goes to end the pass before it touches any mm, and waits there for
+ * ksm_pass_mutex; then it finds the pass ended and run 0 again.
+ */
 static void ksm_test_exit_orphan(struct kunit *test)
 {
 	static const unsigned long addrs[] = { 0x1000, 0x2000, 0x3000 };

@@ -211,7 +211,7 @@ static struct hlist_head *ksm_alloc_buckets(unsigned int bits)
 
 /**
  * ksm_unstable_prepare() - make the table a resize wants, without ksm_mutex
- * @swap: the tables of this step, filled in
+ * @swap: the tables of this step, zeroed by the caller
  *
  * Called by ksmd before each step: if the number of rmap items no longer
  * fits the table, and no old table is being emptied, allocate one of the
@@ -223,18 +223,12 @@ static struct hlist_head *ksm_alloc_buckets(unsigned int bits)
  */
 void ksm_unstable_prepare(struct ksm_table_swap *swap)
 {
-	unsigned int bits;
-
-	swap->fresh = NULL;
-	swap->retired = NULL;
 	if (READ_ONCE(ksm_old_table.buckets))
 		return;
-	bits = ksm_resize_bits(READ_ONCE(ksm_rmap_items),
-			       READ_ONCE(ksm_table.bits));
-	if (!bits)
-		return;
-	swap->bits = bits;
-	swap->fresh = ksm_alloc_buckets(bits);
+	swap->bits = ksm_resize_bits(READ_ONCE(ksm_rmap_items),
+				     READ_ONCE(ksm_table.bits));
+	if (swap->bits)
+		swap->fresh = ksm_alloc_buckets(swap->bits);
 }
 
 /**
