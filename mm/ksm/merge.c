@@ -110,9 +110,14 @@ static void ksm_set_kpage_pte(struct vm_area_struct *vma, unsigned long addr,
 		dec_mm_counter(mm, MM_ANONPAGES);
 		ksm_zero_pte_mapped(mm, fresh);
 	}
-	/* What userfaultfd and soft-dirty tracking know of this pte stays. */
+	/*
+	 * What userfaultfd and soft-dirty tracking know of this pte stays
+	 * (pte_mkdirty() made the zero page's soft-dirty too, on x86).
+	 */
 	if (pte_soft_dirty(cur))
 		fresh = pte_mksoft_dirty(fresh);
+	else
+		fresh = pte_clear_soft_dirty(fresh);
 	if (pte_uffd_wp(cur))
 		fresh = pte_mkuffd_wp(fresh);
 	set_pte_at_notify(mm, addr, ptep, fresh);

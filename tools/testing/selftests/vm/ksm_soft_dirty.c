@@ -13,7 +13,9 @@
  *  - before merging, pagemap's soft-dirty bit (55) reads 1 for exactly the
  *    written pages (else the kernel does not track it: SKIP);
  *  - merged (pages_shared 1, pages_sharing N - 1), the bits are the same;
- *  - after MADV_UNMERGEABLE (no KSM page left, contents intact), the same.
+ *  - after MADV_UNMERGEABLE (no KSM page left, contents intact), the same;
+ *  - with use_zero_pages 1, pages of zeroes (the even ones written after
+ *    the clear) mapped to the zero page: the same bits.
  *
  * The lab's time limit for this program - limit: 180s
  */
@@ -57,6 +59,53 @@ static bool bits_as_written(char *area, const char *when)
 	return !wrong;
 }
 
+/*
+ * The same with use_zero_pages 1 and pages of zeroes: the zero page that
+ * ksmd maps in their place is marked dirty (that is what tells it from a
+ * zero page a read fault mapped), and its soft-dirty bit must still be
+ * the one of the page it replaced.
+ */
+static void test_zero_pages(void)
+{
+	long long deadline;
+	char *area, *p;
+	bool ok;
+	int i;
+
+	ksm_set("use_zero_pages", 1);
+	area = ksm_mmap(N);
+	memset(area, 0, N * ksm_page_size);
+	ksm_madvise(area, N, MADV_MERGEABLE);
+	ok = clear_soft_dirty();
+	for (i = 0; i < N; i += 2) {
+		p = ksm_page_addr(area, i);
+		__atomic_store_n(p, *p, __ATOMIC_RELAXED);
+	}
+	ok = ok && bits_as_written(area, "zeroes written");
+	ksm_set("run", 1);
+	deadline = ksm_now_ms() + 60000;
+	while (ok && ksm_read("ksm_zero_pages") != N) {
+		if (ksm_now_ms() > deadline) {
+			ksft_print_msg("ksm_zero_pages %ld, not %d\n",
+				       ksm_read("ksm_zero_pages"), N);
+			ok = false;
+		}
+		usleep(KSM_POLL_US);
+	}
+	ksm_set("run", 0);
+	/* Each still mapped, and of zeroes. */
+	for (i = 0; ok && i < N; i++) {
+		p = ksm_page_addr(area, i);
+		ok = (ksm_pagemap(p) & KSM_PM_PRESENT) && !p[0] &&
+		     !memcmp(p, p + 1, ksm_page_size - 1);
+	}
+	ksft_test_result(ok && bits_as_written(area, "zero page"),
+			 "use_zero_pages: %d pages of zeroes mapped to the zero page, soft-dirty exactly on the pages written\n",
+			 N);
+	munmap(area, N * ksm_page_size);
+	ksm_set("use_zero_pages", 0);
+}
+
 int main(void)
 {
 	static unsigned long long keys[N];
@@ -69,7 +118,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(3);
+	ksft_set_plan(4);
 	ksm_selftest_init(N, 20, 0);
 	ksm_set("use_zero_pages", 0);
 	ksm_set("max_page_sharing", 2 * N);
@@ -108,5 +157,6 @@ int main(void)
 	munmap(area, N * ksm_page_size);
 	if (!ksm_unmerge_all())
 		ksft_exit_fail_msg("counters not 0 after run=2\n");
+	test_zero_pages();
 	ksft_finished();
 }
