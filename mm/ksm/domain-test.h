@@ -99,6 +99,58 @@ static void ksm_test_cred_domain(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), 0);
 	abort_creds(cred);
 }
+
+/*
+ * "user", in user namespaces other than the initial one: two processes are
+ * of one domain only in one namespace, with the same ids and the same
+ * capabilities.  Two containers whose namespaces map their ids to the same
+ * ones (one range of subordinate ids for all) may not read each other.
+ * Each inequality may fail by chance, one time in 2^64.
+ */
+static void ksm_test_userns_domain(struct kunit *test)
+{
+	struct user_namespace *ns = kunit_kzalloc(test, 2 * sizeof(*ns),
+						  GFP_KERNEL);
+	struct cred *cred = prepare_creds();
+	struct user_namespace *own;
+	u64 key;
+
+	KUNIT_ASSERT_NOT_NULL(test, ns);
+	KUNIT_ASSERT_NOT_NULL(test, cred);
+	own = cred->user_ns;
+	ns[0].ns.inum = 0xf0000001;
+	ns[1].ns.inum = 0xf0000001;	/* the same number, another namespace */
+	cred->user_ns = &ns[0];
+	ksm_test_set_ids(cred, 100000, 100000);
+	cred->cap_permitted = CAP_FULL_SET;
+	key = ksm_cred_domain(cred);
+	KUNIT_EXPECT_NE(test, key, KSM_NO_DOMAIN);
+	KUNIT_EXPECT_NE(test, key, KSM_DOMAIN_UNKNOWN);
+	KUNIT_EXPECT_NE(test, key, 100000ULL << 32 | 100000);
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), key);
+	/* A sibling namespace, its ids mapped to the same ones. */
+	cred->user_ns = &ns[1];
+	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred), key);
+	ns[1].ns.inum = 0xf0000002;
+	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred), key);
+	cred->user_ns = &ns[0];
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), key);
+	/* Fewer capabilities: it may not read the first. */
+	cap_lower(cred->cap_permitted, CAP_SYS_PTRACE);
+	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred), key);
+	cred->cap_permitted = CAP_EMPTY_SET;
+	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred), key);
+	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred),
+			100000ULL << 32 | 100000);
+	/* Other ids; ids not all one uid and one gid. */
+	cred->cap_permitted = CAP_FULL_SET;
+	ksm_test_set_ids(cred, 100001, 100000);
+	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred), key);
+	cred->suid = KUIDT_INIT(100000);
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), KSM_NO_DOMAIN);
+	cred->user_ns = own;
+	abort_creds(cred);
+}
 #else
 static void ksm_test_domain_of_mm(struct kunit *test)
 {
@@ -109,11 +161,43 @@ static void ksm_test_cred_domain(struct kunit *test)
 {
 	kunit_skip(test, "no \"user\" domains without CONFIG_MEMCG");
 }
+
+static void ksm_test_userns_domain(struct kunit *test)
+{
+	kunit_skip(test, "no \"user\" domains without CONFIG_MEMCG");
+}
 #endif /* CONFIG_MEMCG */
+
+/*
+ * The bucket tags of domains of the unstable table are a keyed hash: the
+ * domains of users whose uid is their gid, and root's, do not share one
+ * (each inequality may fail by chance, one time in 2^32), and no one can
+ * tell which domains do.
+ */
+static void ksm_test_domain_tags(struct kunit *test)
+{
+	static const u64 domains[] = {
+		0, 1000ULL << 32 | 1000, 1001ULL << 32 | 1001,
+		100000ULL << 32 | 100000, 1ULL << 32 | 1,
+	};
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(domains); i++) {
+		KUNIT_EXPECT_EQ(test, ksm_domain_tag(domains[i]),
+				ksm_domain_tag(domains[i]));
+		for (j = 0; j < i; j++)
+			KUNIT_EXPECT_NE_MSG(test, ksm_domain_tag(domains[i]),
+					    ksm_domain_tag(domains[j]),
+					    "domains %llx and %llx",
+					    domains[i], domains[j]);
+	}
+}
 
 static struct kunit_case ksm_domain_test_cases[] = {
 	KUNIT_CASE(ksm_test_domain_of_mm),
 	KUNIT_CASE(ksm_test_cred_domain),
+	KUNIT_CASE(ksm_test_userns_domain),
+	KUNIT_CASE(ksm_test_domain_tags),
 	{}
 };
 

@@ -3,7 +3,8 @@
  * KSM: merge domains.  With merge_domain other than "global", a page only
  * ever shares a KSM page with pages of its own domain: the memory cgroup
  * of its process (or the outermost ancestor that made its subtree one
- * domain, memory.ksm_domain), or its process's uid and gid.  Under "user",
+ * domain, memory.ksm_domain), or its process's uid and gid (with its user
+ * namespace and capabilities, outside the initial one).  Under "user",
  * a process merges with nothing unless another process of its uid and gid
  * may read its memory (/proc/PID/mem): no other should be able to probe
  * it.  See ksm_user_domain().  The domain of a page is its mm's, taken
@@ -32,12 +33,33 @@
 #include <linux/cred.h>
 #include <linux/memcontrol.h>
 #include <linux/rcupdate.h>
+#include <linux/random.h>
 #include <linux/sched/coredump.h>
+#include <linux/siphash.h>
+#include <linux/user_namespace.h>
 #include <linux/xarray.h>
 
 #include "ksm.h"
 
 unsigned int ksm_merge_domain = KSM_DOMAIN_GLOBAL;
+
+/*
+ * Drawn at boot: the key of the hash that gives a domain its bucket tag in
+ * the unstable table (ksm_domain_tag()), and a user namespace's domains
+ * their keys.  No one can pick domains whose tags meet, to fill the bucket
+ * of another domain's content with pages that are not its own.
+ */
+siphash_key_t ksm_domain_secret __ro_after_init;
+
+/**
+ * ksm_domain_init() - draw the domains' secret
+ *
+ * Context: boot, from ksm_init().
+ */
+void __init ksm_domain_init(void)
+{
+	get_random_bytes(&ksm_domain_secret, sizeof(ksm_domain_secret));
+}
 
 #ifdef CONFIG_MEMCG
 /* cgroup id -> xa_mk_value(KSM_MEMCG_* bits), for cgroups that set any. */
@@ -146,6 +168,37 @@ static u64 ksm_memcg_domain(struct mem_cgroup *memcg)
 	return cgroup_id(root->css.cgroup);
 }
 
+/*
+ * The "user" domain of @cred, of a user namespace other than the initial
+ * one.  ptrace's check lets a process read another of its uid and gid in
+ * its own namespace if it holds every capability the other holds there,
+ * and never one in another namespace without CAP_SYS_PTRACE over that
+ * namespace, which no process of a container holds over a sibling's, nor
+ * over its host's.  So two such processes may read each other only in one
+ * namespace, with the same ids and the same capabilities: that is the
+ * domain.  Those do not fit in a 64-bit key; it is a hash of them, keyed
+ * with a secret of this boot.  Two of these domains, or one of them and a
+ * domain of the initial namespace, share a key with odds of 2^-64 a pair,
+ * which no one can better without the secret.  (A namespace freed and
+ * another made at its address with its inode number would take its keys:
+ * by then no process is left in the old one, only memory of its processes
+ * that another task still holds, which ksmd no longer merges.)
+ */
+static u64 ksm_userns_domain(const struct cred *cred)
+{
+	u64 caps = 0, key;
+	unsigned int i;
+
+	BUILD_BUG_ON(_KERNEL_CAPABILITY_U32S > 2);
+	CAP_FOR_EACH_U32(i)
+		caps |= (u64)cred->cap_permitted.cap[i] << (32 * i);
+	key = siphash_4u64((unsigned long)cred->user_ns, cred->user_ns->ns.inum,
+			   (u64)__kgid_val(cred->gid) << 32 |
+			   __kuid_val(cred->uid), caps, &ksm_domain_secret);
+	/* Not one of the two keys that are no domain. */
+	return min(key, KSM_DOMAIN_UNKNOWN - 1);
+}
+
 /* The ids and capabilities half of ksm_user_domain(). */
 static u64 ksm_cred_domain(const struct cred *cred)
 {
@@ -154,8 +207,9 @@ static u64 ksm_cred_domain(const struct cred *cred)
 	    !gid_eq(cred->gid, cred->egid) || !gid_eq(cred->gid, cred->sgid) ||
 	    !gid_eq(cred->gid, cred->fsgid))
 		return KSM_NO_DOMAIN;
-	/* Capabilities in a user namespace of its own are its owner's too. */
-	if (cred->user_ns != &init_user_ns || cap_isclear(cred->cap_permitted))
+	if (cred->user_ns != &init_user_ns)
+		return ksm_userns_domain(cred);
+	if (cap_isclear(cred->cap_permitted))
 		return (u64)__kgid_val(cred->gid) << 32 | __kuid_val(cred->uid);
 	/* root with every capability: it may read any of its peers. */
 	if (uid_eq(cred->uid, GLOBAL_ROOT_UID) &&
@@ -169,12 +223,12 @@ static u64 ksm_cred_domain(const struct cred *cred)
  * "user": the uid and gid of @owner, if a process of that uid and gid,
  * without privilege, may read @mm (ptrace's access check, without
  * CAP_SYS_PTRACE): @mm is dumpable, the real, effective, saved and
- * filesystem ids are one uid and one gid, and @owner holds no capability
- * in the initial user namespace (those it holds in a namespace its uid
- * owns, the uid holds too).  root's processes with every capability, all
- * their ids 0, are one domain: each may read the others.  Else
- * KSM_NO_DOMAIN.  (Neither key can be KSM_NO_DOMAIN or
- * KSM_DOMAIN_UNKNOWN: -1 is no valid id.)
+ * filesystem ids are one uid and one gid, and @owner holds no capability.
+ * root's processes with every capability, all their ids 0, are one
+ * domain: each may read the others.  Else KSM_NO_DOMAIN.  (Neither key
+ * can be KSM_NO_DOMAIN or KSM_DOMAIN_UNKNOWN: -1 is no valid id.)  A
+ * process of another user namespace than the initial one is of a domain
+ * of its namespace, ids and capabilities: see ksm_userns_domain().
  *
  * Context: rcu_read_lock() held, @owner from mm->owner.
  */

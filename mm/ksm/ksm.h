@@ -130,6 +130,7 @@
 #include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/rbtree.h>
+#include <linux/siphash.h>
 #include <linux/spinlock.h>
 #include <linux/wait.h>
 #include <linux/xarray.h>
@@ -367,6 +368,8 @@ static inline int ksm_tree_nid(struct page *page)
 
 /* domain.c: merge domains. */
 extern unsigned int ksm_merge_domain;
+extern siphash_key_t ksm_domain_secret;
+void ksm_domain_init(void);
 u64 ksm_mm_domain(struct mm_struct *mm);
 bool ksm_mm_zero_ok(struct mm_struct *mm);
 bool ksm_domain_mode_ok(unsigned int mode);
@@ -378,10 +381,14 @@ int ksm_memcg_set_flags(struct mem_cgroup *memcg, unsigned long mask,
 int ksm_memcg_merge(struct mem_cgroup *memcg);
 #endif
 
-/* The bucket tag of a domain key: the key folded to 32 bits. */
+/*
+ * The bucket tag of a domain key: a keyed hash of it, so that tags of two
+ * domains meet by chance alone (one in 2^32), never by anyone's choice.
+ * Domain 0 (every page under "global") is tag 0, without the hash.
+ */
 static inline u32 ksm_domain_tag(u64 domain)
 {
-	return (u32)domain ^ (u32)(domain >> 32);
+	return domain ? (u32)siphash_1u64(domain, &ksm_domain_secret) : 0;
 }
 
 /* stable.c: the stable trees. */

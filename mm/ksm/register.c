@@ -332,6 +332,7 @@ static int __init ksm_init(void)
 	int err;
 
 	ksm_core_init();
+	ksm_domain_init();
 	err = ksm_stable_init();
 	if (err)
 		goto out;

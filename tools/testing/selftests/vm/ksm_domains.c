@@ -34,6 +34,9 @@
  *    1000 that is not dumpable (it dropped root's ids without execve)
  *    shares with no one, and nor does one of uid 1000 whose real gid is
  *    not its effective gid, although dumpable (uid 1000 may not read it);
+ *    root of two user namespaces that map it to one uid and gid of the
+ *    host (containers of one range of subordinate ids) never share, and
+ *    two processes of one such namespace do;
  *  - merge_domain refuses a bad name (EINVAL) and a change while KSM pages
  *    exist (EBUSY); a cgroup whose processes left is removed with its KSM
  *    pages still charged to it, and nothing is left over;
@@ -82,6 +85,11 @@ static char why[256];
 static bool kid_undumpable;	/* a kid of another uid stays undumpable */
 static bool kid_mixed_gids;	/* ... takes real gid 100, the others 1000 */
 static size_t kid_extra;	/* pages of one content more, unkillable kid */
+static bool kid_userns;		/* ... is root of a user namespace: */
+static pid_t kid_ns_of;		/* that kid's, else one of its own */
+
+/* Root of a kid's user namespace is this uid and gid of the host. */
+#define USERNS_ID	100000
 
 /*
  * A fine clock: the guest's CLOCK_MONOTONIC may tick by jiffies.  The time
@@ -149,6 +157,31 @@ static void kid_vm_sibling(int ack)
 		_exit(8);
 }
 
+/*
+ * Make the kid root of a user namespace: of kid_ns_of's, or of a new one,
+ * whose root the parent maps to USERNS_ID (start_kid_into()).  Root of a
+ * namespace holds every capability in it; dumpable again once its ids
+ * changed, as a container's processes are.
+ */
+static bool kid_enter_userns(int cmd, int ack)
+{
+	char path[64], c;
+	int fd;
+
+	if (kid_ns_of) {
+		snprintf(path, sizeof(path), "/proc/%d/ns/user", kid_ns_of);
+		fd = open(path, O_RDONLY);
+		if (fd < 0 || setns(fd, CLONE_NEWUSER))
+			return false;
+		close(fd);
+	} else if (unshare(CLONE_NEWUSER) || write(ack, "u", 1) != 1 ||
+		   read(cmd, &c, 1) != 1 || c != 'm') {
+		return false;
+	}
+	return !setresgid(0, 0, 0) && !setresuid(0, 0, 0) &&
+	       !prctl(PR_SET_DUMPABLE, 1, 0, 0, 0);
+}
+
 /* The kid's loop: fill, madvise (if asked), then obey one-letter orders. */
 static void kid_main(int cmd, int ack, bool madv, bool zero, uid_t uid)
 {
@@ -157,6 +190,8 @@ static void kid_main(int cmd, int ack, bool madv, bool zero, uid_t uid)
 	char c, buf[64];
 	size_t i;
 
+	if (kid_userns && !kid_enter_userns(cmd, ack))
+		_exit(10);
 	if (kid_mixed_gids && setresgid(100, 1000, 1000))
 		_exit(3);
 	if (uid && setresuid(uid, uid, uid))
@@ -228,6 +263,25 @@ static pid_t clone_into(int cgfd)
 	return pid;
 }
 
+/* Map root of @pid's user namespace to USERNS_ID, uid and gid. */
+static bool map_root(pid_t pid)
+{
+	static const char *const maps[] = { "uid_map", "gid_map" };
+	char path[64], line[64];
+	bool ok = true;
+	int i, fd, n;
+
+	n = snprintf(line, sizeof(line), "0 %d 1\n", USERNS_ID);
+	for (i = 0; i < 2 && ok; i++) {
+		snprintf(path, sizeof(path), "/proc/%d/%s", pid, maps[i]);
+		fd = open(path, O_WRONLY);
+		ok = fd >= 0 && write(fd, line, n) == n;
+		if (fd >= 0)
+			close(fd);
+	}
+	return ok;
+}
+
 /*
  * A kid in @cg (NULL: here), its pages madvised or not, of zeroes or not;
  * created there by clone3() if @into, else moved there once it runs.
@@ -260,6 +314,12 @@ static struct kid start_kid_into(const char *cg, bool into, bool madv,
 	k.ack = a[0];
 	if (into)
 		cg = NULL;
+	if (kid_userns && !kid_ns_of) {
+		if (ksm_pipe_recv(k.ack, 10000) != 'u' || !map_root(k.pid))
+			ksft_exit_fail_msg("kid %d: no user namespace of its own: %s\n",
+					   k.pid, strerror(errno));
+		ksm_pipe_send(k.cmd, 'm');
+	}
 	if (ksm_pipe_recv(k.ack, 10000) != 'r')
 		ksft_exit_fail_msg("kid %d did not start\n", k.pid);
 	if (cg && !ksm_cg_attach(cg, k.pid))
@@ -957,6 +1017,46 @@ static bool merges_with_no_one(const struct kid *kid, const char *what)
 	return !merged && !absent;
 }
 
+/*
+ * "user" in containers: two user namespaces whose root is one uid and gid
+ * of the host (one range of subordinate ids for every container, as LXD's
+ * default and Docker's userns-remap give).  Processes of the two may not
+ * read each other (ptrace wants CAP_SYS_PTRACE over the other's
+ * namespace), and so never share a KSM page; two of one namespace do.
+ */
+static void test_user_ns(const struct kid *k)
+{
+	struct kid a, a2, b;
+	bool ok;
+
+	if (access("/proc/self/ns/user", F_OK)) {
+		ksft_test_result_skip("user: no user namespaces in this kernel\n");
+		ksft_test_result_skip("user: no user namespaces in this kernel\n");
+		return;
+	}
+	ok = fresh("user");
+	kid_userns = true;
+	a = start_kid(NULL, true, 0);
+	b = start_kid(NULL, true, 0);
+	kid_ns_of = a.pid;
+	a2 = start_kid(NULL, true, 0);
+	kid_ns_of = 0;
+	kid_userns = false;
+	ksm_set("run", 1);
+	/* With the four kids of A and B, of uid 0: two sets. */
+	ok = ok && ksm_wait_merged(2 * N, 4 * N) && ksm_wait_settled(SCAN_MS) &&
+	     ksm_wait_merged(2 * N, 4 * N) && pages_shared_by(&a, &a2, true) &&
+	     pages_shared_by(&a, &k[0], false);
+	result(ok, "user: two processes of one user namespace, root in it, share %d KSM pages\n",
+	       N);
+	result(merges_with_no_one(&b, "root of another user namespace, of the same uid") &&
+	       ksm_wait_merged(2 * N, 4 * N),
+	       "user: root of another user namespace mapped to the same uid and gid merges with neither\n");
+	stop_kid(&a);
+	stop_kid(&a2);
+	stop_kid(&b);
+}
+
 static void test_user(const struct kid *k)
 {
 	struct kid u[4], secret, mixed;
@@ -994,6 +1094,7 @@ static void test_user(const struct kid *k)
 	stop_kid(&mixed);
 	for (i = 0; i < 4; i++)
 		stop_kid(&u[i]);
+	test_user_ns(k);
 }
 
 static void test_removal(struct kid *k)
@@ -1156,7 +1257,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(24);
+	ksft_set_plan(26);
 	ksm_selftest_init(2000, 10, 0);
 	if (!ksm_file_exists("merge_domain"))
 		ksft_exit_fail_msg("no %smerge_domain\n", KSM_SYSFS_DIR);
