@@ -111,11 +111,12 @@ static void ksm_test_userns_domain(struct kunit *test)
 {
 	struct user_namespace *ns = kunit_kzalloc(test, 2 * sizeof(*ns),
 						  GFP_KERNEL);
-	struct cred *cred = prepare_creds();
 	struct user_namespace *own;
+	struct cred *cred;
 	u64 key;
 
 	KUNIT_ASSERT_NOT_NULL(test, ns);
+	cred = prepare_creds();
 	KUNIT_ASSERT_NOT_NULL(test, cred);
 	own = cred->user_ns;
 	ns[0].ns.inum = 0xf0000001;

@@ -179,10 +179,14 @@ static u64 ksm_memcg_domain(struct mem_cgroup *memcg)
  * domain.  Those do not fit in a 64-bit key; it is a hash of them, keyed
  * with a secret of this boot.  Two of these domains, or one of them and a
  * domain of the initial namespace, share a key with odds of 2^-64 a pair,
- * which no one can better without the secret.  (A namespace freed and
- * another made at its address with its inode number would take its keys:
- * by then no process is left in the old one, only memory of its processes
- * that another task still holds, which ksmd no longer merges.)
+ * which no one can better without the secret.  A namespace made after
+ * another was freed often takes its address and its inode number (the
+ * slab and the inode numbers give the last freed back first), and with
+ * them its keys: by then no process is left in the old one, but memory of
+ * its processes that another task still holds (KSM_DOMAIN_UNKNOWN) may
+ * still map KSM pages of those keys, which the new namespace's processes
+ * can merge with.  A key that outlives its namespace would need a serial
+ * number in struct user_namespace, which 6.1 does not have.
  */
 static u64 ksm_userns_domain(const struct cred *cred)
 {
@@ -223,7 +227,8 @@ static u64 ksm_cred_domain(const struct cred *cred)
  * "user": the uid and gid of @owner, if a process of that uid and gid,
  * without privilege, may read @mm (ptrace's access check, without
  * CAP_SYS_PTRACE): @mm is dumpable, the real, effective, saved and
- * filesystem ids are one uid and one gid, and @owner holds no capability.
+ * filesystem ids are one uid and one gid, and @owner holds no capability
+ * (of the initial user namespace).
  * root's processes with every capability, all their ids 0, are one
  * domain: each may read the others.  Else KSM_NO_DOMAIN.  (Neither key
  * can be KSM_NO_DOMAIN or KSM_DOMAIN_UNKNOWN: -1 is no valid id.)  A

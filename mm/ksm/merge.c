@@ -112,7 +112,8 @@ static void ksm_set_kpage_pte(struct vm_area_struct *vma, unsigned long addr,
 	}
 	/*
 	 * What userfaultfd and soft-dirty tracking know of this pte stays
-	 * (pte_mkdirty() made the zero page's soft-dirty too, on x86).
+	 * (pte_mkdirty() made the zero page's soft-dirty too, on x86, s390
+	 * and powerpc).
 	 */
 	if (pte_soft_dirty(cur))
 		fresh = pte_mksoft_dirty(fresh);
