@@ -15,7 +15,7 @@
  *  - merged (pages_shared 1, pages_sharing N - 1), the bits are the same;
  *  - after MADV_UNMERGEABLE (no KSM page left, contents intact), the same;
  *  - with use_zero_pages 1, pages of zeroes (the even ones written after
- *    the clear) mapped to the zero page: the same bits.
+ *    the clear) mapped to the zero page, then unmerged: the same bits.
  *
  * The lab's time limit for this program - limit: 180s
  */
@@ -102,6 +102,16 @@ static void test_zero_pages(void)
 	ksft_test_result(ok && bits_as_written(area, "zero page"),
 			 "use_zero_pages: %d pages of zeroes mapped to the zero page, soft-dirty exactly on the pages written\n",
 			 N);
+	/* MADV_UNMERGEABLE gives each a page of its own: the same bits. */
+	ok = ok && !madvise(area, N * ksm_page_size, MADV_UNMERGEABLE) &&
+	     ksm_read("ksm_zero_pages") == 0;
+	for (i = 0; ok && i < N; i++) {
+		p = ksm_page_addr(area, i);
+		ok = (ksm_pagemap(p) & KSM_PM_PRESENT) && !p[0] &&
+		     !memcmp(p, p + 1, ksm_page_size - 1);
+	}
+	ksft_test_result(ok && bits_as_written(area, "unmerged zeroes"),
+			 "use_zero_pages: MADV_UNMERGEABLE: no zero page mapped by KSM, soft-dirty exactly on the pages written\n");
 	munmap(area, N * ksm_page_size);
 	ksm_set("use_zero_pages", 0);
 }
@@ -118,7 +128,7 @@ int main(void)
 	int i;
 
 	ksft_print_header();
-	ksft_set_plan(4);
+	ksft_set_plan(5);
 	ksm_selftest_init(N, 20, 0);
 	ksm_set("use_zero_pages", 0);
 	ksm_set("max_page_sharing", 2 * N);
