@@ -545,6 +545,21 @@ static bool ksm_merge_later(struct ksm_batch *b, unsigned int i,
 }
 
 /*
+ * Does stable @item, whose address maps the KSM page of its node, still
+ * fit the mapping: through the anon_vma of @vma?  A KSM page swapped out
+ * at the address of an area since unmapped can come back there, from the
+ * swap cache, through another area moved onto it (mremap): the item would
+ * then name an anon_vma that covers nothing, and an rmap walk of the page
+ * would miss the pte, which no migration or reclaim could then take away.
+ * The item is linked again, through the area's anon_vma.
+ */
+static bool ksm_item_fits(const struct ksm_rmap_item *item,
+			  const struct vm_area_struct *vma)
+{
+	return item->anon_vma == vma->anon_vma;
+}
+
+/*
  * Offer page @i of @b, mapped by @item, for merging with pages of the
  * merge domain of @step's mm.  A merge into a KSM page is made with the
  * others of the batch, by ksm_merge_pending().
@@ -572,7 +587,7 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 	 */
 	if (item->address & KSM_ITEM_STABLE) {
 		if (PageKsm(page) && ksm_folio_node(page_folio(page)) ==
-		    item->head) {
+		    item->head && ksm_item_fits(item, vma)) {
 			if (domain == KSM_DOMAIN_UNKNOWN)
 				return;
 			/* Room is counted, and KSM pages locked, without. */
@@ -772,17 +787,19 @@ static void ksm_end_pass(void)
 
 /*
  * Is @item still merged into the KSM page of @node, which the walk found
- * mapped at its address (ksm_mutex, held since, keeps the node), with
- * nothing to do: of the step's domain, and in no dup that should move?
+ * mapped at its address in @vma (ksm_mutex, held since, keeps the node),
+ * with nothing to do: of the step's domain, and in no dup that should
+ * move?
  */
 static bool ksm_still_merged(struct ksm_rmap_item *item,
-			     struct ksm_stable_node *node, u64 domain)
+			     struct ksm_stable_node *node,
+			     struct vm_area_struct *vma, u64 domain)
 {
 	struct ksm_stable_node *room;
 	struct page *kpage;
 
 	if (!(item->address & KSM_ITEM_STABLE) || item->head != node ||
-	    node->domain != domain)
+	    !ksm_item_fits(item, vma) || node->domain != domain)
 		return false;
 	/* Only a dup of a chain may have a better one. */
 	if (node->kind != KSM_NODE_DUP)
@@ -835,7 +852,8 @@ static bool ksm_scan_one(struct ksm_batch *b, unsigned int i,
 			if (IS_ERR(item))
 				goto stop;
 			if (item &&
-			    ksm_still_merged(item, b->node[i], step->domain)) {
+			    ksm_still_merged(item, b->node[i], b->vma,
+					     step->domain)) {
 				ksm_cursor_pass(item);
 				ksm_pages_scanned++;
 				goto next;
