@@ -415,11 +415,11 @@ void ksm_stable_exit(void);
 /* unstable.c: the unstable table. */
 struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 						 struct page *page, u64 domain,
-						 struct page **tree_pagep);
+						 u32 dtag, struct page **tree_pagep);
 void ksm_unstable_remove(struct ksm_rmap_item *item);
 void ksm_unstable_keep(struct ksm_rmap_item *item);
 void ksm_unstable_leave(struct ksm_rmap_item *item);
-bool ksm_unstable_revisit(struct ksm_rmap_item *item, u64 domain);
+bool ksm_unstable_revisit(struct ksm_rmap_item *item, u32 dtag);
 void ksm_unstable_new_pass(void);
 /* A table made or emptied by a step: allocated and freed without ksm_mutex. */
 struct ksm_table_swap {

@@ -298,6 +298,7 @@ struct ksm_step {
 	unsigned int pages;	/* pages looked at */
 	unsigned int quota;	/* work left, see KSM_STEP_WORK */
 	u64 domain;		/* merge domain of the mm (domain.c) */
+	u32 dtag;		/* its tag in the unstable table */
 	bool zero_ok;		/* its pages of zeroes may map the zero page */
 	u64 hold_until;		/* ns: a writer ends it only from then on */
 };
@@ -365,15 +366,17 @@ static void ksm_batch_let_go(struct ksm_batch *b, struct page *page)
  * @fresh: the item was fresh at the visit.
  */
 static void ksm_cmp_unstable(struct ksm_batch *b, struct page *page,
-			     struct ksm_rmap_item *item, u64 domain, bool fresh)
+			     struct ksm_rmap_item *item,
+			     const struct ksm_step *step, bool fresh)
 {
 	struct ksm_rmap_item *titem;
 	struct page *tpage;
 
-	if (ksm_unstable_revisit(item, domain))
+	if (ksm_unstable_revisit(item, step->dtag))
 		titem = NULL;
 	else
-		titem = ksm_unstable_search_insert(item, page, domain, &tpage);
+		titem = ksm_unstable_search_insert(item, page, step->domain,
+						   step->dtag, &tpage);
 	if (!titem) {
 		/* Unique again: one look older. */
 		if (fresh)
@@ -397,7 +400,7 @@ static void ksm_cmp_unstable(struct ksm_batch *b, struct page *page,
 		return;
 	}
 	ksm_batch_let_go(b, tpage);
-	ksm_merge_pair(item, b->vma, page, domain, titem, tpage);
+	ksm_merge_pair(item, b->vma, page, step->domain, titem, tpage);
 	put_page(tpage);
 }
 
@@ -491,8 +494,8 @@ static void ksm_merge_pending(struct ksm_batch *b, const struct ksm_step *step)
 		put_page(req->kpage);
 		/* Tried and failed: on to the unstable table. */
 		if (p->tried && req->err)
-			ksm_cmp_unstable(b, req->page, p->item,
-					 step->domain, p->fresh);
+			ksm_cmp_unstable(b, req->page, p->item, step,
+					 p->fresh);
 		put_page(req->page);
 	}
 }
@@ -692,7 +695,7 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 	/* None, or every KSM page of the content full: a twin may pair. */
 	if (kpage)
 		put_page(kpage);
-	ksm_cmp_unstable(b, page, item, domain, fresh);
+	ksm_cmp_unstable(b, page, item, step, fresh);
 }
 
 /*
@@ -1096,6 +1099,7 @@ static int ksm_scan_step(unsigned int budget)
 	} else {
 		/* Once a step: they walk up the mm's cgroups. */
 		step.domain = ksm_mm_domain(mm);
+		step.dtag = ksm_domain_tag(step.domain);
 		step.zero_ok = ksm_mm_zero_ok(mm);
 		now = ktime_get_ns();
 		step.hold_until = now + (now - start) / KSM_HOLD_SHARE;

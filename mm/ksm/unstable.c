@@ -155,22 +155,22 @@ void ksm_unstable_leave(struct ksm_rmap_item *item)
 /**
  * ksm_unstable_revisit() - keep the entry of a page found unchanged
  * @item: the rmap item, whose checksum was found unchanged at this visit
- * @domain: the merge domain of @item's mm (domain.c)
+ * @dtag: the tag of the merge domain of @item's mm, ksm_domain_tag()
  *
- * An entry in the table, of @domain, whose last search was not told to
+ * An entry in the table, of that tag, whose last search was not told to
  * look again, stays as it is without a search (see the top of this
  * file).  Any other entry is taken out, for a new search.
  *
  * Context: ksm_mutex held.
  * Return: true if the entry stays.
  */
-bool ksm_unstable_revisit(struct ksm_rmap_item *item, u64 domain)
+bool ksm_unstable_revisit(struct ksm_rmap_item *item, u32 dtag)
 {
 	lockdep_assert_held(&ksm_mutex);
 	if (!(item->address & KSM_ITEM_UNSTABLE))
 		return false;
 	if ((item->address & KSM_ITEM_RECHECK) ||
-	    item->dtag != ksm_domain_tag(domain)) {
+	    item->dtag != dtag) {
 		ksm_unstable_remove(item);
 		return false;
 	}
@@ -431,6 +431,7 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
  * @item: the rmap item of @page
  * @page: the page
  * @domain: the merge domain of @item's mm (domain.c)
+ * @dtag: its tag, ksm_domain_tag(@domain)
  * @tree_pagep: set to the page of the match, referenced
  *
  * Look for a page of @domain with the content of @page (mapped by @item,
@@ -446,7 +447,7 @@ static struct ksm_rmap_item *ksm_bucket_search(struct hlist_head *bucket,
  */
 struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 						 struct page *page, u64 domain,
-						 struct page **tree_pagep)
+						 u32 dtag, struct page **tree_pagep)
 {
 	struct ksm_search s = {
 		.walk = KSM_BUCKET_WALK,
@@ -458,7 +459,7 @@ struct ksm_rmap_item *ksm_unstable_search_insert(struct ksm_rmap_item *item,
 
 	lockdep_assert_held(&ksm_mutex);
 	VM_WARN_ON_ONCE(item->address & KSM_ITEM_UNSTABLE);
-	item->dtag = ksm_domain_tag(domain);
+	item->dtag = dtag;
 	titem = ksm_bucket_search(ksm_bucket(&ksm_table, item), item, page,
 				  domain, tree_pagep, &s);
 	if (!titem && ksm_old_table.buckets) {
