@@ -551,21 +551,20 @@ void ksm_break_one(struct vm_area_struct *vma, unsigned long addr)
 }
 
 /*
- * With merge domains, may @page (locked, mapped in an mm whose mmap_lock is
- * held) become a KSM page?  Not if another mm maps it too (shared since a
- * fork), or holds a swap entry of it while it is in the swap cache (a
- * fork's page swapped out, then in by this mm only): that mm may be of
- * another domain, and ksmd never looks at it if it is not registered, so
- * it would keep, or get, a mapping of this domain's KSM page.  The page
- * can still merge into a KSM page, or be the other page of a pair: only
- * this mapping moves then.  Neither can change meanwhile: a new mapping
- * takes a fork of this mm, whose mmap_lock is held, and a new swap entry
- * the page lock.
+ * Is @page (locked, mapped in an mm whose mmap_lock is held) this
+ * mapping's alone?  Not if another mm maps it too (shared since a fork),
+ * or holds a swap entry of it while it is in the swap cache (a fork's page
+ * swapped out, then in by this mm only).  Neither can change meanwhile: a
+ * new mapping takes a fork of this mm, whose mmap_lock is held, and a new
+ * swap entry the page lock.
+ *
+ * A page that is not may still become a KSM page, under "global" only
+ * (ksm_merge_pair()): the other mms may be of another merge domain, and
+ * ksmd never looks at them if they are not registered, so they would keep,
+ * or get, a mapping of this domain's KSM page.
  */
-static bool ksm_domain_exclusive(struct page *page)
+static bool ksm_page_exclusive(struct page *page)
 {
-	if (READ_ONCE(ksm_merge_domain) == KSM_DOMAIN_GLOBAL)
-		return true;
 	if (page_mapcount(page) > 1)
 		return false;
 	/* Its swap slot goes, unless a swap entry elsewhere refers to it. */
@@ -593,9 +592,14 @@ struct ksm_pair_half {
  * @tree_page (mapped by @tree_item) look identical: make one of them a KSM
  * page mapped in both places, with a new stable node.  Both pages are
  * referenced by the caller.  The one to become the KSM page is @page,
- * unless, with merge domains, another mm may map it
- * (ksm_domain_exclusive()): then it is @tree_page, if no other mm may map
- * that one, and else the pair is refused (-EAGAIN).  Both are
+ * unless another mm may map it (ksm_page_exclusive()): then it is
+ * @tree_page, if no other mm may map that one.  If both are shared, with
+ * merge domains the pair is refused (-EAGAIN); under "global" the second
+ * becomes the KSM page all the same, as its other mms may be registered
+ * too, and its item names the root of its anon_vma tree, so that rmap
+ * walks of the KSM page reach every mm the page was shared with, not only
+ * forks of the item's own (which may never write their copy: migration
+ * and reclaim of the page would fail until they did).  Both are
  * write-protected and compared before the first becomes a KSM page: if
  * the other cannot follow, nothing was merged and the first stays an
  * ordinary page.  Once merged, @tree_item has left the unstable table,
@@ -621,11 +625,12 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	struct mm_struct *tmm = tree_item->mm;
 	struct ksm_stable_node *node;
 	bool tlocked = false, lone = false, tried, wrprotected = false;
+	struct anon_vma *kav;
 	int err = -EAGAIN;
 	pte_t orig, forig;
 
 	mmap_assert_locked(vma->vm_mm);
-	/* A first look, unlocked, before any work: see ksm_domain_exclusive(). */
+	/* A first look, unlocked, before any work: see ksm_page_exclusive(). */
 	if (READ_ONCE(ksm_merge_domain) != KSM_DOMAIN_GLOBAL &&
 	    page_mapcount(page) > 1 && page_mapcount(tree_page) > 1)
 		return -EAGAIN;
@@ -644,13 +649,18 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	if (!f.vma)
 		goto out;
 
-	/* @page to be the KSM page, or else @tree_page. */
+	/* @page to be the KSM page, or else @tree_page: see above. */
 	for (tried = false;; tried = true) {
 		if (!PageAnon(k.page) || PageKsm(k.page) ||
 		    !ksm_lock_small(k.page))
 			goto out;
-		if (ksm_domain_exclusive(k.page))
+		kav = k.vma->anon_vma;
+		if (ksm_page_exclusive(k.page))
 			break;
+		if (tried && READ_ONCE(ksm_merge_domain) == KSM_DOMAIN_GLOBAL) {
+			kav = kav->root;
+			break;
+		}
 		unlock_page(k.page);
 		if (tried)
 			goto out;
@@ -682,7 +692,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	node->checksum = ksm_calc_checksum(k.page);
 	if (k.item == tree_item)
 		ksm_unstable_remove(tree_item);
-	ksm_stable_link(k.item, node, k.vma->anon_vma);
+	ksm_stable_link(k.item, node, kav);
 	/* Pairs with the lockless reads of page->mapping by rmap walkers. */
 	smp_wmb();
 	ksm_folio_set_node(page_folio(k.page), node);
