@@ -240,6 +240,12 @@ struct ksm_stable_node {
 	short nid;				/* its tree, or the chain's */
 	u64 domain;				/* merge domain, see domain.c */
 	u32 checksum;				/* ksm_calc_checksum() of it */
+	/*
+	 * PLAIN, DUP, DEAD: if the KSM page was shared by a fork when it was
+	 * made one, the root of its anon_vma tree (a reference held), where
+	 * the mms that shared it map it still, at its index.
+	 */
+	struct anon_vma *origin;
 };
 
 struct ksm_mm_slot {

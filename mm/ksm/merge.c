@@ -596,10 +596,12 @@ struct ksm_pair_half {
  * @tree_page, if no other mm may map that one.  If both are shared, with
  * merge domains the pair is refused (-EAGAIN); under "global" the second
  * becomes the KSM page all the same, as its other mms may be registered
- * too, and its item names the root of its anon_vma tree, so that rmap
- * walks of the KSM page reach every mm the page was shared with, not only
- * forks of the item's own (which may never write their copy: migration
- * and reclaim of the page would fail until they did).  Both are
+ * too, and the node keeps the root of the page's anon_vma tree as its
+ * origin: the other mms map the page through none of the items' anon_vmas
+ * (a parent's area is in no tree of its child's), and they may never be
+ * scanned, nor write their copy, so rmap walks of the KSM page must find
+ * them there (rmap_walk_ksm()), or its migration and reclaim would fail
+ * for as long as they map it.  Both are
  * write-protected and compared before the first becomes a KSM page: if
  * the other cannot follow, nothing was merged and the first stays an
  * ordinary page.  Once merged, @tree_item has left the unstable table,
@@ -625,7 +627,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	struct mm_struct *tmm = tree_item->mm;
 	struct ksm_stable_node *node;
 	bool tlocked = false, lone = false, tried, wrprotected = false;
-	struct anon_vma *kav;
+	bool shared = false;
 	int err = -EAGAIN;
 	pte_t orig, forig;
 
@@ -654,11 +656,10 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		if (!PageAnon(k.page) || PageKsm(k.page) ||
 		    !ksm_lock_small(k.page))
 			goto out;
-		kav = k.vma->anon_vma;
 		if (ksm_page_exclusive(k.page))
 			break;
 		if (tried && READ_ONCE(ksm_merge_domain) == KSM_DOMAIN_GLOBAL) {
-			kav = kav->root;
+			shared = true;
 			break;
 		}
 		unlock_page(k.page);
@@ -690,9 +691,16 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	node->domain = domain;
 	/* Of the content as it now stays: it may differ from the item's. */
 	node->checksum = ksm_calc_checksum(k.page);
+	if (shared) {
+		/* Its index stays, as rmap_walk_ksm() finds them by it. */
+		VM_WARN_ON_ONCE_PAGE(page_to_pgoff(k.page) !=
+				     linear_page_index(k.vma, k.addr), k.page);
+		node->origin = k.vma->anon_vma->root;
+		get_anon_vma(node->origin);
+	}
 	if (k.item == tree_item)
 		ksm_unstable_remove(tree_item);
-	ksm_stable_link(k.item, node, kav);
+	ksm_stable_link(k.item, node, k.vma->anon_vma);
 	/* Pairs with the lockless reads of page->mapping by rmap walkers. */
 	smp_wmb();
 	ksm_folio_set_node(page_folio(k.page), node);

@@ -13,6 +13,46 @@
 #include "../internal.h"
 #include "ksm.h"
 
+/*
+ * Visit the mappings of KSM folio @folio through @origin, the root of the
+ * anon_vma tree of the page it was when shared by a fork: each area of the
+ * tree that covers the page's index, where it is mapped still by the mms
+ * of that fork, whether ksmd ever scans them or not.  Mergeable areas are
+ * left to the items' rounds: ksmd links an item for each mapping there,
+ * and the rounds visit those mappings already.
+ */
+static void ksm_walk_origin(struct folio *folio, struct anon_vma *origin,
+			    struct rmap_walk_control *rwc)
+{
+	pgoff_t pgoff = folio_pgoff(folio);
+	struct anon_vma_chain *avc;
+	struct vm_area_struct *vma;
+	unsigned long addr;
+
+	if (!anon_vma_trylock_read(origin)) {
+		if (rwc->try_lock) {
+			rwc->contended = true;
+			return;
+		}
+		anon_vma_lock_read(origin);
+	}
+	anon_vma_interval_tree_foreach(avc, &origin->rb_root, pgoff, pgoff) {
+		vma = avc->vma;
+		cond_resched();
+		if (vma->vm_flags & VM_MERGEABLE)
+			continue;
+		addr = vma_pgoff_address(pgoff, 1, vma);
+		if (addr == -EFAULT)
+			continue;
+		if (rwc->invalid_vma && rwc->invalid_vma(vma, rwc->arg))
+			continue;
+		if (!rwc->rmap_one(folio, vma, addr, rwc->arg) ||
+		    (rwc->done && rwc->done(folio)))
+			break;
+	}
+	anon_vma_unlock_read(origin);
+}
+
 /**
  * rmap_walk_ksm() - visit every mapping of a KSM folio
  * @folio: the KSM folio
@@ -21,9 +61,12 @@
  * Visit every mapping of KSM folio @folio.  Each rmap item names the
  * anon_vma and address of one mapping; mms forked from its mm may map the
  * page at the same address through that anon_vma without an item of their
- * own, so a second round visits those.  The walk stops once rmap_one
- * returns false or done returns true; with try_lock set, it stops at the
- * first anon_vma it cannot lock at once, setting contended.
+ * own, so a second round visits those.  A KSM page made of a page that a
+ * fork had left shared has an origin too (ksm_merge_pair()): the areas of
+ * that family that map the page where it was, at its index, and that KSM
+ * does not scan are visited last.  The walk stops once rmap_one returns
+ * false or done returns true; with try_lock set, it stops at the first
+ * anon_vma it cannot lock at once, setting contended.
  *
  * Context: @folio locked; no KSM lock is taken (see ksm.h).  Each anon_vma
  * lock is taken for read in turn.  May sleep.
@@ -85,6 +128,8 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 			anon_vma_unlock_read(anon_vma);
 		}
 	}
+	if (node->origin)
+		ksm_walk_origin(folio, node->origin, rwc);
 }
 
 /**

@@ -549,21 +549,17 @@ static bool ksm_merge_later(struct ksm_batch *b, unsigned int i,
 
 /*
  * Does stable @item, whose address maps the KSM page of its node, still
- * fit the mapping: through the anon_vma of @vma, or the root of its tree
- * (an item that made a page shared since a fork a KSM page, under
- * "global": see ksm_merge_pair())?  Either covers @vma.  A KSM page
- * swapped out at the address of an area since unmapped can come back
- * there, from the swap cache, through another area moved onto it
- * (mremap): the item would then name an anon_vma that covers nothing, and
- * an rmap walk of the page would miss the pte, which no migration or
- * reclaim could then take away.  The item is linked again, through the
- * area's anon_vma.
+ * fit the mapping: through the anon_vma of @vma?  A KSM page swapped out
+ * at the address of an area since unmapped can come back there, from the
+ * swap cache, through another area moved onto it (mremap): the item would
+ * then name an anon_vma that covers nothing, and an rmap walk of the page
+ * would miss the pte, which no migration or reclaim could then take away.
+ * The item is linked again, through the area's anon_vma.
  */
 static bool ksm_item_fits(const struct ksm_rmap_item *item,
 			  const struct vm_area_struct *vma)
 {
-	return item->anon_vma == vma->anon_vma ||
-	       item->anon_vma == vma->anon_vma->root;
+	return item->anon_vma == vma->anon_vma;
 }
 
 /*

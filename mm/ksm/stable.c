@@ -49,6 +49,8 @@ struct ksm_stable_node *ksm_alloc_node(void)
  */
 void ksm_free_node(struct ksm_stable_node *node)
 {
+	if (node->origin)
+		put_anon_vma(node->origin);
 	kmem_cache_free(ksm_node_cache, node);
 }
 

@@ -11,9 +11,12 @@
  * walk of that KSM page must still find P's pte, which no rmap item of
  * C's names: else migration (and reclaim) of the page fails for as long
  * as P does not write it.  move_pages() of P's two pages to the other
- * node must succeed, and both processes keep their contents.
+ * node must succeed, and both processes keep their contents.  Then C
+ * unmerges its area (case 4): C's rmap items go, and with them every item
+ * of the KSM page, which P still maps; migration of P's pages must still
+ * find P's mapping (case 5).
  *
- * Scenario 2 (cases 4-5): C's page of A (still P's too) has a twin in an
+ * Scenario 2 (cases 6-7): C's page of A (still P's too) has a twin in an
  * area of C's own, B, below A, so that ksmd meets B's page first.  The
  * page to become the KSM page is B's, the one only C maps: P's page stays
  * an ordinary page of P's, and C maps one KSM page at both addresses.
@@ -39,7 +42,8 @@ struct kid {
  * The child: register @npages at @base (filling those of @fill first, if
  * any, its own area), then answer each command byte: 'c' - how many of
  * its @npages pages map a KSM page and hold @key (one byte: that count,
- * or 0xff if a content is wrong); 'q' - exit.
+ * or 0xff if a content is wrong); 'u' - unmerge them (MADV_UNMERGEABLE),
+ * then answer as to 'c'; 'q' - exit.
  */
 static void kid_main(char *base, size_t npages, char *fill, size_t nfill,
 		     unsigned long long key, int cmd, int res)
@@ -54,7 +58,9 @@ static void kid_main(char *base, size_t npages, char *fill, size_t nfill,
 	c = 'r';
 	if (write(res, &c, 1) != 1)
 		_exit(1);
-	while (read(cmd, &c, 1) == 1 && c == 'c') {
+	while (read(cmd, &c, 1) == 1 && (c == 'c' || c == 'u')) {
+		if (c == 'u')
+			ksm_madvise(base, npages, MADV_UNMERGEABLE);
 		n = ksm_count_ksm_pages(base, npages);
 		for (i = 0; i < npages; i++)
 			if (ksm_check_page(ksm_page_addr(base, i), key) >= 0)
@@ -87,14 +93,20 @@ static void kid_start(struct kid *k, char *base, size_t npages, char *fill,
 		ksft_exit_fail_msg("child did not start\n");
 }
 
-/* The child's answer to 'c', or -1. */
-static int kid_ksm_pages(struct kid *k)
+/* The child's answer to command @c, or -1. */
+static int kid_ask(struct kid *k, const char *c)
 {
 	unsigned char n;
 
-	if (write(k->cmd, "c", 1) != 1 || read(k->res, &n, 1) != 1)
+	if (write(k->cmd, c, 1) != 1 || read(k->res, &n, 1) != 1)
 		return -1;
 	return n;
+}
+
+/* How many of its pages map a KSM page, see kid_main(). */
+static int kid_ksm_pages(struct kid *k)
+{
+	return kid_ask(k, "c");
 }
 
 static void kid_stop(struct kid *k)
@@ -143,7 +155,7 @@ int main(void)
 	bool ok;
 
 	ksft_print_header();
-	ksft_set_plan(5);
+	ksft_set_plan(7);
 	if (!ksm_two_nodes())
 		ksft_exit_skip("fewer than two NUMA nodes\n");
 	ksm_selftest_init(16, 10, 0);
@@ -169,6 +181,13 @@ int main(void)
 			 ksm_check_page(ksm_page_addr(a, 1), KEY) < 0 &&
 			 kid_ksm_pages(&k) == 2 && ksm_counters_now(&merged),
 			 "both keep their contents; C still maps one KSM page twice\n");
+	ksft_test_result(kid_ask(&k, "u") == 0,
+			 "C unmerges: it maps no KSM page, contents kept\n");
+	ok = move_all(a, 2, node);
+	ksft_test_result(ok && ksm_node_of(ksm_page_addr(a, 1)) == node &&
+			 ksm_check_page(ksm_page_addr(a, 0), KEY) < 0 &&
+			 ksm_check_page(ksm_page_addr(a, 1), KEY) < 0,
+			 "P's pages move back, the KSM page among them, contents kept\n");
 	kid_stop(&k);
 	munmap(a, 2 * ksm_page_size);
 	ksm_must_unmerge_all();
