@@ -22,14 +22,17 @@
  *    such lock: each mm's switch is made, and the setting read, under its
  *    mmap_lock (memcg.c).
  *
- * 2. ``ksm_pass_mutex`` is held by ksmd over the end of a pass: the sweep
- *    of the stable nodes, taken in steps of ``ksm_mutex``, and the move of
- *    full_scans (or its reset, run = 2).  run = 2 and the writers of the
- *    settings that need no KSM pages hold it over their own sweep, also
- *    taken in steps (ksm_release_unmapped()), which keeps the two sweeps
- *    apart.  A reader of full_scans takes it alone: the sweep that comes
- *    with the next move of full_scans then starts after the read, and
- *    readers only ever wait for a sweep, never for ksmd's scan.
+ * 2. ``ksm_pass_mutex`` is held by ksmd over the end of a pass: the
+ *    sweep of the stable nodes, taken in steps of ``ksm_mutex``, and the
+ *    move of full_scans (or its reset, run = 2).  run = 2 and the writers
+ *    of the settings that need no KSM pages hold it over their own
+ *    sweep, also taken in steps (ksm_release_unmapped()), which keeps
+ *    the two sweeps apart; run = 2 also over the unsharing of the
+ *    mappings a KSM page has through its origin only, which takes each
+ *    mm's mmap_lock without ksm_mutex (ksm_unshare_origins() in
+ *    scan.c).  A reader of full_scans takes it alone: the sweep that
+ *    comes with the next move of full_scans then starts after the read,
+ *    and readers only ever wait for a sweep, never for ksmd's scan.
  *
  * 3. ``mm->mmap_lock`` of the mm being scanned, or being unmerged by
  *    madvise, mremap, PR_SET_MEMORY_MERGE, memory.ksm or run = 2 (read or
@@ -397,6 +400,21 @@ static inline u32 ksm_domain_tag(u64 domain)
 	return domain ? (u32)siphash_1u64(domain, &ksm_domain_secret) : 0;
 }
 
+/* rmap.c: reverse mapping. */
+#define KSM_ORIGIN_BATCH	16
+/* Mappings of a KSM page through its origin, for run = 2 to unshare. */
+struct ksm_origin_maps {
+	struct mm_struct *mm[KSM_ORIGIN_BATCH];	/* each with mmget() */
+	unsigned long addr[KSM_ORIGIN_BATCH];
+	unsigned int nr;
+	/* The node of the last batch and its page's mapcount then. */
+	struct ksm_stable_node *last;
+	unsigned int mapcount;
+};
+
+void ksm_origin_mappings(struct folio *folio, struct anon_vma *origin,
+			 struct ksm_origin_maps *maps);
+
 /* stable.c: the stable trees. */
 struct page *ksm_stable_search(struct page *page, u32 checksum, u64 domain,
 			       struct ksm_stable_node **nodep);
@@ -414,6 +432,7 @@ bool ksm_drain_dead(unsigned int max);
 void ksm_sweep_start(void);
 bool ksm_sweep_some(unsigned int max);
 void ksm_release_unmapped(void);
+bool ksm_origin_next(struct ksm_origin_maps *maps);
 bool ksm_stable_empty(void);
 int ksm_stable_init(void);
 void ksm_stable_exit(void);
@@ -497,6 +516,7 @@ void ksm_break_one(struct vm_area_struct *vma, unsigned long addr);
 /* unmerge.c: unmerging pages. */
 int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 		    unsigned long end);
+int ksm_unshare_at(struct mm_struct *mm, unsigned long addr);
 
 /* cursor.c: the scanner's cursor and the walks of the item lists. */
 extern struct ksm_scan ksm_scan;

@@ -53,6 +53,47 @@ static void ksm_walk_origin(struct folio *folio, struct anon_vma *origin,
 	anon_vma_unlock_read(origin);
 }
 
+/* rmap_one of ksm_origin_mappings(): note where @vma maps @folio, if it does. */
+static bool ksm_note_origin_map(struct folio *folio, struct vm_area_struct *vma,
+				unsigned long addr, void *arg)
+{
+	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, addr, 0);
+	struct ksm_origin_maps *maps = arg;
+
+	if (!page_vma_mapped_walk(&pvmw))
+		return true;
+	page_vma_mapped_walk_done(&pvmw);
+	if (!mmget_not_zero(vma->vm_mm))
+		return true;
+	maps->mm[maps->nr] = vma->vm_mm;
+	maps->addr[maps->nr] = addr;
+	return ++maps->nr < KSM_ORIGIN_BATCH;
+}
+
+/**
+ * ksm_origin_mappings() - where the mms of a KSM page's origin map it
+ * @folio: the KSM folio
+ * @origin: the origin of its node (ksm_merge_pair())
+ * @maps: filled with up to KSM_ORIGIN_BATCH mappings, each mm referenced
+ *
+ * Note the mappings of @folio that rmap_walk_ksm()'s origin round finds,
+ * those of areas that KSM does not scan, for run = 2 to unshare them.
+ *
+ * Context: @folio locked; may sleep.
+ */
+void ksm_origin_mappings(struct folio *folio, struct anon_vma *origin,
+			 struct ksm_origin_maps *maps)
+{
+	struct rmap_walk_control rwc = {
+		.rmap_one = ksm_note_origin_map,
+		.arg = maps,
+	};
+
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
+	maps->nr = 0;
+	ksm_walk_origin(folio, origin, &rwc);
+}
+
 /**
  * rmap_walk_ksm() - visit every mapping of a KSM folio
  * @folio: the KSM folio

@@ -1247,6 +1247,37 @@ static int ksm_unmerge_batch(unsigned long epoch, struct mm_struct ***mmsp,
 }
 
 /*
+ * run = 2, once every registered mm is unmerged: a KSM page made of a page
+ * that a fork had left shared may still be mapped by mms of that fork in
+ * areas that ksmd never scanned (ksm_merge_pair()), with no rmap item left.
+ * Unshare those mappings too, a batch at a time, without ksm_mutex, so that
+ * no KSM page outlives run = 2.
+ */
+static int ksm_unshare_origins(void)
+{
+	struct ksm_origin_maps maps = { .last = NULL };
+	unsigned int i;
+	int err = 0;
+
+	lockdep_assert_held(&ksm_pass_mutex);
+	ksm_sweep_start();
+	while (!err && ksm_origin_next(&maps)) {
+		if (!maps.nr) {
+			ksm_lock_break();
+			continue;
+		}
+		mutex_unlock(&ksm_mutex);
+		for (i = 0; i < maps.nr; i++) {
+			if (!err)
+				err = ksm_unshare_at(maps.mm[i], maps.addr[i]);
+			mmput(maps.mm[i]);
+		}
+		ksm_lock();
+	}
+	return err;
+}
+
+/*
  * run = 2: unmerge every registered mm.  An mm whose process is exiting
  * is skipped: its pages go with it, not copied first.  Children forked
  * meanwhile are registered after the mms taken so far, so batches are
@@ -1292,6 +1323,8 @@ static int ksm_unmerge_all(void)
 	/* Once all is unmerged, scanning starts over: full_scans too. */
 	ksm_cursor_reset(!err);
 	ksm_reap_orphans();
+	if (!err)
+		err = ksm_unshare_origins();
 	ksm_release_unmapped();
 	if (!err)
 		WRITE_ONCE(ksm_full_scans, 0);

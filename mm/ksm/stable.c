@@ -892,6 +892,64 @@ void ksm_release_unmapped(void)
 		ksm_lock_break();
 }
 
+/* Nodes ksm_origin_next() looks at before it lets the caller break. */
+#define KSM_ORIGIN_LOOK	64
+
+/**
+ * ksm_origin_next() - the mappings of the next KSM page left to its origin
+ * @maps: filled with mappings of the page (ksm_origin_mappings()); its
+ *	last must be NULL at the start of the sweep
+ *
+ * Go on with the sweep (ksm_sweep_start()) to the next KSM page that no
+ * rmap item names but that is still mapped through its origin: by mms of
+ * the fork that shared the page before it became a KSM page, in areas
+ * ksmd does not scan (ksm_merge_pair()).  Fill @maps with up to
+ * KSM_ORIGIN_BATCH of those mappings.  The sweep stays at the page while
+ * @maps comes back full and the page has fewer mappings than at its last
+ * batch: there may be more, and the last batch was unshared.
+ *
+ * Context: ksm_pass_mutex and ksm_mutex held; may sleep, waiting for a
+ * page lock.
+ * Return: false once the sweep has been through every node; else true,
+ * with @maps empty if there was nothing to do in the nodes looked at.
+ */
+bool ksm_origin_next(struct ksm_origin_maps *maps)
+{
+	struct ksm_stable_node *node;
+	unsigned int mapcount, n = 0;
+	struct page *page;
+	bool stale;
+
+	lockdep_assert_held(&ksm_pass_mutex);
+	lockdep_assert_held(&ksm_mutex);
+	maps->nr = 0;
+	while (ksm_sweep_pos != &ksm_nodes) {
+		if (n++ == KSM_ORIGIN_LOOK)
+			return true;
+		node = list_entry(ksm_sweep_pos, struct ksm_stable_node, link);
+		if (!node->origin || node->nr_items) {
+			ksm_sweep_pos = node->link.next;
+			continue;
+		}
+		/* A page that went takes its node, and the sweep, past it. */
+		page = ksm_lock_page_of(node, &stale);
+		if (!page)
+			continue;
+		mapcount = page_mapcount(page);
+		if (mapcount && (maps->last != node || mapcount < maps->mapcount)) {
+			ksm_origin_mappings(page_folio(page), node->origin, maps);
+			maps->last = node;
+			maps->mapcount = mapcount;
+		}
+		unlock_page(page);
+		put_page(page);
+		if (maps->nr < KSM_ORIGIN_BATCH)
+			ksm_sweep_pos = node->link.next;
+		return true;
+	}
+	return false;
+}
+
 /**
  * ksm_stable_empty() - are the stable trees empty?
  *

@@ -331,3 +331,27 @@ int ksm_break_range(struct vm_area_struct *vma, unsigned long start,
 	}
 	return 0;
 }
+
+/**
+ * ksm_unshare_at() - unshare the KSM page an mm maps at an address
+ * @mm: the mm, with a reference (mmget())
+ * @addr: the address
+ *
+ * As ksm_break_range() for the page at @addr, whatever area of @mm it
+ * is in (mergeable or not): for run = 2, which leaves no KSM page behind.
+ *
+ * Context: no KSM lock held; takes @mm's mmap_lock for read.  May sleep.
+ * Return: 0, -ENOMEM, or -ERESTARTSYS if a signal is pending.
+ */
+int ksm_unshare_at(struct mm_struct *mm, unsigned long addr)
+{
+	struct vm_area_struct *vma;
+	int err = 0;
+
+	mmap_read_lock(mm);
+	vma = vma_lookup(mm, addr);
+	if (vma)
+		err = ksm_break_range(vma, addr, addr + PAGE_SIZE);
+	mmap_read_unlock(mm);
+	return err;
+}

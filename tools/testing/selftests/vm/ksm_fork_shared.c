@@ -5,8 +5,9 @@
  * Parent P fills pages and forks child C; only C registers them
  * (MADV_MERGEABLE), so P's mappings are of an area ksmd never scans.
  *
- * Scenario 1 (cases 1-3): P's area A holds two pages of one content, so
- * both of C's pages are still P's too.  ksmd merges C's two mappings: one
+ * Scenario 1 (cases 1-6): P's area A holds two pages of one content, so
+ * both of C's pages are still P's too, and SIBS other children of P's,
+ * which only wait, map them too.  ksmd merges C's two mappings: one
  * of the pages becomes the KSM page, and P keeps mapping it.  Every rmap
  * walk of that KSM page must still find P's pte, which no rmap item of
  * C's names: else migration (and reclaim) of the page fails for as long
@@ -14,9 +15,10 @@
  * node must succeed, and both processes keep their contents.  Then C
  * unmerges its area (case 4): C's rmap items go, and with them every item
  * of the KSM page, which P still maps; migration of P's pages must still
- * find P's mapping (case 5).
+ * find P's mapping (case 5).  Then run = 2 (case 6): it must unshare P's
+ * mapping too, leaving no KSM page, so that merge_across_nodes can change.
  *
- * Scenario 2 (cases 6-7): C's page of A (still P's too) has a twin in an
+ * Scenario 2 (cases 7-8): C's page of A (still P's too) has a twin in an
  * area of C's own, B, below A, so that ksmd meets B's page first.  The
  * page to become the KSM page is B's, the one only C maps: P's page stays
  * an ordinary page of P's, and C maps one KSM page at both addresses.
@@ -32,6 +34,7 @@
 #define KEY	0x5f0dULL
 #define KEY2	0x5f0eULL
 #define TRIES	50
+#define SIBS	20	/* more than a batch of run = 2's (16) */
 
 struct kid {
 	pid_t pid;
@@ -150,12 +153,14 @@ int main(void)
 {
 	struct ksm_counters merged = { 1, 1, 0, 0, 0, 0 };
 	char *a, *r;
+	int node, err, hold[2], i;
+	pid_t sib[SIBS];
 	struct kid k;
-	int node;
 	bool ok;
+	char c;
 
 	ksft_print_header();
-	ksft_set_plan(7);
+	ksft_set_plan(8);
 	if (!ksm_two_nodes())
 		ksft_exit_skip("fewer than two NUMA nodes\n");
 	ksm_selftest_init(16, 10, 0);
@@ -164,6 +169,16 @@ int main(void)
 	a = ksm_mmap(2);
 	ksm_fill_page(ksm_page_addr(a, 0), KEY);
 	ksm_fill_page(ksm_page_addr(a, 1), KEY);
+	if (pipe(hold))
+		ksft_exit_fail_msg("pipe: %s\n", strerror(errno));
+	for (i = 0; i < SIBS; i++) {
+		sib[i] = ksm_fork();
+		if (!sib[i]) {
+			close(hold[1]);
+			_exit(read(hold[0], &c, 1) < 0);
+		}
+	}
+	close(hold[0]);
 	kid_start(&k, a, 2, NULL, 0, KEY);
 	ksm_set("run", 1);
 	ok = ksm_wait_counters(&merged);
@@ -188,7 +203,23 @@ int main(void)
 			 ksm_check_page(ksm_page_addr(a, 0), KEY) < 0 &&
 			 ksm_check_page(ksm_page_addr(a, 1), KEY) < 0,
 			 "P's pages move back, the KSM page among them, contents kept\n");
+	ksm_set("run", 2);
+	err = ksm_file_exists("merge_across_nodes") ?
+	      ksm_write_ulong("merge_across_nodes", 0) : 0;
+	ksft_print_msg("after run = 2: P maps %ld KSM pages; merge_across_nodes 0: %s\n",
+		       ksm_count_ksm_pages(a, 2), err ? strerror(-err) : "ok");
+	ksft_test_result(!err && ksm_count_ksm_pages(a, 2) == 0 &&
+			 ksm_all_counters_zero() &&
+			 ksm_check_page(ksm_page_addr(a, 0), KEY) < 0 &&
+			 ksm_check_page(ksm_page_addr(a, 1), KEY) < 0,
+			 "run = 2 unshares P's KSM page too: merge_across_nodes can change\n");
+	if (!err && ksm_file_exists("merge_across_nodes"))
+		ksm_set("merge_across_nodes", 1);
 	kid_stop(&k);
+	/* C had the write end too: only now do the siblings see EOF. */
+	close(hold[1]);
+	for (i = 0; i < SIBS; i++)
+		ksm_wait_child(sib[i], "sibling");
 	munmap(a, 2 * ksm_page_size);
 	ksm_must_unmerge_all();
 
