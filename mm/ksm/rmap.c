@@ -53,17 +53,38 @@ static void ksm_walk_origin(struct folio *folio, struct anon_vma *origin,
 	anon_vma_unlock_read(origin);
 }
 
+/*
+ * Does the pte at @addr of @vma map @folio?  A look without the page table
+ * lock: the table stays (its area is in the anon_vma tree whose lock the
+ * caller holds, which munmap and a THP collapse take first), and a pte that
+ * changes meanwhile is for the unsharing to find as it is then.
+ */
+static bool ksm_pte_maps(struct vm_area_struct *vma, unsigned long addr,
+			 struct folio *folio)
+{
+	pmd_t *pmd = mm_find_pmd(vma->vm_mm, addr);
+	pmd_t pmdv;
+	pte_t *ptep, pte;
+
+	if (!pmd)
+		return false;
+	pmdv = pmd_read_atomic(pmd);
+	barrier();
+	if (!pmd_present(pmdv) || pmd_trans_huge(pmdv))
+		return false;
+	ptep = pte_offset_map(pmd, addr);
+	pte = ptep_get(ptep);
+	pte_unmap(ptep);
+	return pte_present(pte) && pte_pfn(pte) == folio_pfn(folio);
+}
+
 /* rmap_one of ksm_origin_mappings(): note where @vma maps @folio, if it does. */
 static bool ksm_note_origin_map(struct folio *folio, struct vm_area_struct *vma,
 				unsigned long addr, void *arg)
 {
-	DEFINE_FOLIO_VMA_WALK(pvmw, folio, vma, addr, 0);
 	struct ksm_origin_maps *maps = arg;
 
-	if (!page_vma_mapped_walk(&pvmw))
-		return true;
-	page_vma_mapped_walk_done(&pvmw);
-	if (!mmget_not_zero(vma->vm_mm))
+	if (!ksm_pte_maps(vma, addr, folio) || !mmget_not_zero(vma->vm_mm))
 		return true;
 	maps->mm[maps->nr] = vma->vm_mm;
 	maps->addr[maps->nr] = addr;
