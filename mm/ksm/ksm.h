@@ -407,9 +407,6 @@ struct ksm_origin_maps {
 	struct mm_struct *mm[KSM_ORIGIN_BATCH];	/* each with mmget() */
 	unsigned long addr[KSM_ORIGIN_BATCH];
 	unsigned int nr;
-	/* The node of the last batch and its page's mapcount then. */
-	struct ksm_stable_node *last;
-	unsigned int mapcount;
 };
 
 void ksm_origin_mappings(struct folio *folio, struct anon_vma *origin,
@@ -432,7 +429,7 @@ bool ksm_drain_dead(unsigned int max);
 void ksm_sweep_start(void);
 bool ksm_sweep_some(unsigned int max);
 void ksm_release_unmapped(void);
-bool ksm_origin_next(struct ksm_origin_maps *maps);
+bool ksm_origin_next(struct page **pagep, struct anon_vma **originp);
 bool ksm_stable_empty(void);
 int ksm_stable_init(void);
 void ksm_stable_exit(void);

@@ -727,8 +727,10 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 unlock:
 	unlock_page(k.page);
 	/*
-	 * A KSM page mapped once is no merge: back to an ordinary page,
-	 * unless its mm (the tree page's) has begun to exit, freeing it.
+	 * A KSM page mapped once is no merge: its mapping gets a private
+	 * copy, unless its mm (the tree page's) has begun to exit, freeing
+	 * it.  The KSM page then goes, or, if a fork shares it (its node has
+	 * an origin), stays with those mms until they write it or run = 2.
 	 */
 	if (lone && !ksm_test_exit(k.vma->vm_mm))
 		ksm_break_one(k.vma, k.addr);

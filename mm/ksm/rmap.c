@@ -17,9 +17,13 @@
  * Visit the mappings of KSM folio @folio through @origin, the root of the
  * anon_vma tree of the page it was when shared by a fork: each area of the
  * tree that covers the page's index, where it is mapped still by the mms
- * of that fork, whether ksmd ever scans them or not.  Mergeable areas are
- * left to the items' rounds: ksmd links an item for each mapping there,
- * and the rounds visit those mappings already.
+ * of that fork, whether ksmd ever scans them or not.  Some of those
+ * mappings have items of their own, or are forks of an item's mm, and the
+ * items' rounds visited them already: a second visit is harmless to every
+ * rmap_one (6.1's round of forks makes such visits too), where leaving an
+ * area out by a flag that changes under the mmap_lock alone, as
+ * VM_MERGEABLE does, would let try_to_migrate() and remove_migration_ptes()
+ * visit different areas, and a migration entry stay.
  */
 static void ksm_walk_origin(struct folio *folio, struct anon_vma *origin,
 			    struct rmap_walk_control *rwc)
@@ -39,8 +43,6 @@ static void ksm_walk_origin(struct folio *folio, struct anon_vma *origin,
 	anon_vma_interval_tree_foreach(avc, &origin->rb_root, pgoff, pgoff) {
 		vma = avc->vma;
 		cond_resched();
-		if (vma->vm_flags & VM_MERGEABLE)
-			continue;
 		addr = vma_pgoff_address(pgoff, 1, vma);
 		if (addr == -EFAULT)
 			continue;
@@ -72,7 +74,8 @@ static bool ksm_pte_maps(struct vm_area_struct *vma, unsigned long addr,
 	barrier();
 	if (!pmd_present(pmdv) || pmd_trans_huge(pmdv))
 		return false;
-	ptep = pte_offset_map(pmd, addr);
+	/* From the value checked: mremap may move the table meanwhile. */
+	ptep = pte_offset_map(&pmdv, addr);
 	pte = ptep_get(ptep);
 	pte_unmap(ptep);
 	return pte_present(pte) && pte_pfn(pte) == folio_pfn(folio);
@@ -98,9 +101,10 @@ static bool ksm_note_origin_map(struct folio *folio, struct vm_area_struct *vma,
  * @maps: filled with up to KSM_ORIGIN_BATCH mappings, each mm referenced
  *
  * Note the mappings of @folio that rmap_walk_ksm()'s origin round finds,
- * those of areas that KSM does not scan, for run = 2 to unshare them.
+ * for run = 2 to unshare them.  Each call walks the tree from its start:
+ * the caller unshares a batch before it asks for the next.
  *
- * Context: @folio locked; may sleep.
+ * Context: @folio locked, no KSM lock held; may sleep.
  */
 void ksm_origin_mappings(struct folio *folio, struct anon_vma *origin,
 			 struct ksm_origin_maps *maps)

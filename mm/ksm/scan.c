@@ -1247,31 +1247,57 @@ static int ksm_unmerge_batch(unsigned long epoch, struct mm_struct ***mmsp,
 }
 
 /*
- * run = 2, once every registered mm is unmerged: a KSM page made of a page
- * that a fork had left shared may still be mapped by mms of that fork in
- * areas that ksmd never scanned (ksm_merge_pair()), with no rmap item left.
- * Unshare those mappings too, a batch at a time, without ksm_mutex, so that
- * no KSM page outlives run = 2.
+ * Unshare the mappings KSM page @page (locked and referenced) has through
+ * @origin (referenced), a batch at a time, as long as batches come back
+ * full and the page's mappings go down; let go of both.
  */
-static int ksm_unshare_origins(void)
+static int ksm_unshare_origin(struct page *page, struct anon_vma *origin)
 {
-	struct ksm_origin_maps maps = { .last = NULL };
-	unsigned int i;
+	unsigned int i, mapcount = UINT_MAX;
+	struct ksm_origin_maps maps;
 	int err = 0;
 
-	lockdep_assert_held(&ksm_pass_mutex);
-	ksm_sweep_start();
-	while (!err && ksm_origin_next(&maps)) {
-		if (!maps.nr) {
-			ksm_lock_break();
-			continue;
-		}
-		mutex_unlock(&ksm_mutex);
+	while (PageKsm(page) && page_mapcount(page) < mapcount) {
+		mapcount = page_mapcount(page);
+		ksm_origin_mappings(page_folio(page), origin, &maps);
+		unlock_page(page);
 		for (i = 0; i < maps.nr; i++) {
 			if (!err)
 				err = ksm_unshare_at(maps.mm[i], maps.addr[i]);
 			mmput(maps.mm[i]);
 		}
+		if (err || maps.nr < KSM_ORIGIN_BATCH)
+			goto out;
+		lock_page(page);
+	}
+	unlock_page(page);
+out:
+	put_page(page);
+	put_anon_vma(origin);
+	return err;
+}
+
+/*
+ * run = 2, once every registered mm is unmerged: a KSM page made of a page
+ * that a fork had left shared may still be mapped by mms of that fork in
+ * areas that ksmd never scanned (ksm_merge_pair()), with no rmap item left.
+ * Unshare those mappings too, without ksm_mutex, so that the KSM page goes.
+ */
+static int ksm_unshare_origins(void)
+{
+	struct anon_vma *origin;
+	struct page *page;
+	int err = 0;
+
+	lockdep_assert_held(&ksm_pass_mutex);
+	ksm_sweep_start();
+	while (!err && ksm_origin_next(&page, &origin)) {
+		if (!page) {
+			ksm_lock_break();
+			continue;
+		}
+		mutex_unlock(&ksm_mutex);
+		err = ksm_unshare_origin(page, origin);
 		ksm_lock();
 	}
 	return err;

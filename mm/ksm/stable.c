@@ -896,58 +896,59 @@ void ksm_release_unmapped(void)
 #define KSM_ORIGIN_LOOK	64
 
 /**
- * ksm_origin_next() - the mappings of the next KSM page left to its origin
- * @maps: filled with mappings of the page (ksm_origin_mappings()); its
- *	last must be NULL at the start of the sweep
+ * ksm_origin_next() - the next KSM page left to its origin
+ * @pagep: set to the page, locked and referenced, or NULL
+ * @originp: set to its node's origin, referenced (get_anon_vma()), or NULL
  *
- * Go on with the sweep (ksm_sweep_start()) to the next KSM page that no
- * rmap item names but that is still mapped through its origin: by mms of
- * the fork that shared the page before it became a KSM page, in areas
- * ksmd does not scan (ksm_merge_pair()).  Fill @maps with up to
- * KSM_ORIGIN_BATCH of those mappings.  The sweep stays at the page while
- * @maps comes back full and the page has fewer mappings than at its last
- * batch: there may be more, and the last batch was unshared.
+ * Go on with the sweep (ksm_sweep_start()) through at most
+ * KSM_ORIGIN_LOOK nodes, to the next KSM page that no rmap item names but
+ * that is still mapped, through its origin: by mms of the fork that shared
+ * the page before it became a KSM page, in areas ksmd may never scan
+ * (ksm_merge_pair()).  The caller unshares those mappings without
+ * ksm_mutex, then lets go of the page and the origin.
  *
  * Context: ksm_pass_mutex and ksm_mutex held; may sleep, waiting for a
  * page lock.
  * Return: false once the sweep has been through every node; else true,
- * with @maps empty if there was nothing to do in the nodes looked at.
+ * with *@pagep NULL if there was no such page in the nodes looked at.
  */
-bool ksm_origin_next(struct ksm_origin_maps *maps)
+bool ksm_origin_next(struct page **pagep, struct anon_vma **originp)
 {
-	struct ksm_stable_node *node;
-	unsigned int mapcount, n = 0;
+	struct ksm_stable_node *node, *chain;
 	struct page *page;
+	unsigned int n;
 	bool stale;
 
 	lockdep_assert_held(&ksm_pass_mutex);
 	lockdep_assert_held(&ksm_mutex);
-	maps->nr = 0;
-	while (ksm_sweep_pos != &ksm_nodes) {
-		if (n++ == KSM_ORIGIN_LOOK)
-			return true;
+	*pagep = NULL;
+	*originp = NULL;
+	for (n = 0; n < KSM_ORIGIN_LOOK; n++) {
+		if (ksm_sweep_pos == &ksm_nodes)
+			return false;
 		node = list_entry(ksm_sweep_pos, struct ksm_stable_node, link);
-		if (!node->origin || node->nr_items) {
-			ksm_sweep_pos = node->link.next;
+		ksm_sweep_pos = node->link.next;
+		if (!node->origin || node->nr_items)
 			continue;
-		}
-		/* A page that went takes its node, and the sweep, past it. */
+		chain = node->kind == KSM_NODE_DUP ? node->chain : NULL;
 		page = ksm_lock_page_of(node, &stale);
-		if (!page)
+		if (!page) {
+			/* Gone, and its node with it: an empty chain goes too. */
+			if (chain)
+				ksm_chain_tidy(chain, false);
 			continue;
-		mapcount = page_mapcount(page);
-		if (mapcount && (maps->last != node || mapcount < maps->mapcount)) {
-			ksm_origin_mappings(page_folio(page), node->origin, maps);
-			maps->last = node;
-			maps->mapcount = mapcount;
 		}
-		unlock_page(page);
-		put_page(page);
-		if (maps->nr < KSM_ORIGIN_BATCH)
-			ksm_sweep_pos = node->link.next;
+		if (!page_mapped(page)) {
+			unlock_page(page);
+			put_page(page);
+			continue;
+		}
+		get_anon_vma(node->origin);
+		*originp = node->origin;
+		*pagep = page;
 		return true;
 	}
-	return false;
+	return true;
 }
 
 /**

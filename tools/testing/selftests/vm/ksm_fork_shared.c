@@ -5,7 +5,7 @@
  * Parent P fills pages and forks child C; only C registers them
  * (MADV_MERGEABLE), so P's mappings are of an area ksmd never scans.
  *
- * Scenario 1 (cases 1-6): P's area A holds two pages of one content, so
+ * Scenario 1 (cases 1-7): P's area A holds two pages of one content, so
  * both of C's pages are still P's too, and SIBS other children of P's,
  * which only wait, map them too.  ksmd merges C's two mappings: one
  * of the pages becomes the KSM page, and P keeps mapping it.  Every rmap
@@ -14,11 +14,14 @@
  * as P does not write it.  move_pages() of P's two pages to the other
  * node must succeed, and both processes keep their contents.  Then C
  * unmerges its area (case 4): C's rmap items go, and with them every item
- * of the KSM page, which P still maps; migration of P's pages must still
- * find P's mapping (case 5).  Then run = 2 (case 6): it must unshare P's
- * mapping too, leaving no KSM page, so that merge_across_nodes can change.
+ * of the KSM page, which P still maps; and P registers its area, which
+ * ksmd (stopped) has not scanned: migration of P's pages must still find
+ * P's mapping (case 5).  Then run = 2 (case 6): it must unshare P's
+ * mapping too, leaving no KSM page, so that merge_across_nodes can change;
+ * each sibling then finds its two pages ordinary ones, contents kept (case
+ * 7).
  *
- * Scenario 2 (cases 7-8): C's page of A (still P's too) has a twin in an
+ * Scenario 2 (cases 8-9): C's page of A (still P's too) has a twin in an
  * area of C's own, B, below A, so that ksmd meets B's page first.  The
  * page to become the KSM page is B's, the one only C maps: P's page stays
  * an ordinary page of P's, and C maps one KSM page at both addresses.
@@ -160,10 +163,13 @@ int main(void)
 	char c;
 
 	ksft_print_header();
-	ksft_set_plan(8);
+	ksft_set_plan(9);
 	if (!ksm_two_nodes())
 		ksft_exit_skip("fewer than two NUMA nodes\n");
 	ksm_selftest_init(16, 10, 0);
+	/* A page shared by fork becomes a KSM page under "global" only. */
+	if (ksm_file_exists("merge_domain"))
+		ksm_write_str("merge_domain", "global");
 
 	/* Scenario 1: P's two pages of KEY, C's to merge. */
 	a = ksm_mmap(2);
@@ -175,7 +181,11 @@ int main(void)
 		sib[i] = ksm_fork();
 		if (!sib[i]) {
 			close(hold[1]);
-			_exit(read(hold[0], &c, 1) < 0);
+			ok = read(hold[0], &c, 1) == 0 &&
+			     !ksm_count_ksm_pages(a, 2) &&
+			     ksm_check_page(ksm_page_addr(a, 0), KEY) < 0 &&
+			     ksm_check_page(ksm_page_addr(a, 1), KEY) < 0;
+			_exit(!ok);
 		}
 	}
 	close(hold[0]);
@@ -198,11 +208,12 @@ int main(void)
 			 "both keep their contents; C still maps one KSM page twice\n");
 	ksft_test_result(kid_ask(&k, "u") == 0,
 			 "C unmerges: it maps no KSM page, contents kept\n");
+	ksm_madvise(a, 2, MADV_MERGEABLE);
 	ok = move_all(a, 2, node);
 	ksft_test_result(ok && ksm_node_of(ksm_page_addr(a, 1)) == node &&
 			 ksm_check_page(ksm_page_addr(a, 0), KEY) < 0 &&
 			 ksm_check_page(ksm_page_addr(a, 1), KEY) < 0,
-			 "P's pages move back, the KSM page among them, contents kept\n");
+			 "P's pages, now registered, move back, the KSM page among them, contents kept\n");
 	ksm_set("run", 2);
 	err = ksm_file_exists("merge_across_nodes") ?
 	      ksm_write_ulong("merge_across_nodes", 0) : 0;
@@ -218,8 +229,10 @@ int main(void)
 	kid_stop(&k);
 	/* C had the write end too: only now do the siblings see EOF. */
 	close(hold[1]);
+	ok = true;
 	for (i = 0; i < SIBS; i++)
-		ksm_wait_child(sib[i], "sibling");
+		ok &= ksm_wait_child(sib[i], "sibling");
+	ksft_test_result(ok, "each sibling maps ordinary pages, contents kept\n");
 	munmap(a, 2 * ksm_page_size);
 	ksm_must_unmerge_all();
 
