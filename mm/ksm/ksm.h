@@ -72,7 +72,11 @@
  *    with its reference dropped (ksm_lock_page_of()), and with no merge
  *    of its batch waiting on a reference to that page (scan.c makes them
  *    first); and it leaves alone the rmap items of ptes that are
- *    migration entries.
+ *    migration entries.  One exception: run = 2 holds a reference to a
+ *    KSM page left to its origin's mms while it unshares them, batch
+ *    after batch, waiting for its lock in between (ksm_unshare_origin()
+ *    in scan.c): the page is on its way out, and the reference keeps it
+ *    the node's page meanwhile (no migration succeeds).
  *
  * 6. The anon_vma lock and the page table lock (spinlocks), taken by the
  *    rmap and page table helpers as usual.

@@ -129,8 +129,8 @@ void ksm_origin_mappings(struct folio *folio, struct anon_vma *origin,
  * page at the same address through that anon_vma without an item of their
  * own, so a second round visits those.  A KSM page made of a page that a
  * fork had left shared has an origin too (ksm_merge_pair()): the areas of
- * that family that map the page where it was, at its index, and that KSM
- * does not scan are visited last.  The walk stops once rmap_one returns
+ * that family that cover the page's index are visited last, where the mms
+ * of that fork map it still, whether KSM scans them or not.  The walk stops once rmap_one returns
  * false or done returns true; with try_lock set, it stops at the first
  * anon_vma it cannot lock at once, setting contended.
  *

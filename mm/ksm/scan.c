@@ -1249,7 +1249,11 @@ static int ksm_unmerge_batch(unsigned long epoch, struct mm_struct ***mmsp,
 /*
  * Unshare the mappings KSM page @page (locked and referenced) has through
  * @origin (referenced), a batch at a time, as long as batches come back
- * full and the page's mappings go down; let go of both.
+ * full and the page's mappings go down; let go of both.  The reference is
+ * held throughout, the exception to the locking rules' rule 5: it keeps
+ * @page the node's page.  A fork of those mms meanwhile can add mappings
+ * faster than they go: the page then stays, as with a fork during the
+ * unmerge of a registered mm.
  */
 static int ksm_unshare_origin(struct page *page, struct anon_vma *origin)
 {
