@@ -14,6 +14,23 @@
 #include "ksm.h"
 
 /*
+ * Take @anon_vma's lock for read for @rwc's walk: false, with contended
+ * set, if it is busy and the walk only tries.
+ */
+static bool ksm_walk_lock(struct anon_vma *anon_vma,
+			  struct rmap_walk_control *rwc)
+{
+	if (anon_vma_trylock_read(anon_vma))
+		return true;
+	if (rwc->try_lock) {
+		rwc->contended = true;
+		return false;
+	}
+	anon_vma_lock_read(anon_vma);
+	return true;
+}
+
+/*
  * Visit the mappings of KSM folio @folio through @origin, the root of the
  * anon_vma tree of the page it was when shared by a fork: each area of the
  * tree that covers the page's index, where it is mapped still by the mms
@@ -33,13 +50,8 @@ static void ksm_walk_origin(struct folio *folio, struct anon_vma *origin,
 	struct vm_area_struct *vma;
 	unsigned long addr;
 
-	if (!anon_vma_trylock_read(origin)) {
-		if (rwc->try_lock) {
-			rwc->contended = true;
-			return;
-		}
-		anon_vma_lock_read(origin);
-	}
+	if (!ksm_walk_lock(origin, rwc))
+		return;
 	anon_vma_interval_tree_foreach(avc, &origin->rb_root, pgoff, pgoff) {
 		vma = avc->vma;
 		cond_resched();
@@ -130,9 +142,10 @@ void ksm_origin_mappings(struct folio *folio, struct anon_vma *origin,
  * own, so a second round visits those.  A KSM page made of a page that a
  * fork had left shared has an origin too (ksm_merge_pair()): the areas of
  * that family that cover the page's index are visited last, where the mms
- * of that fork map it still, whether KSM scans them or not.  The walk stops once rmap_one returns
- * false or done returns true; with try_lock set, it stops at the first
- * anon_vma it cannot lock at once, setting contended.
+ * of that fork map it still, whether KSM scans them or not.  The walk
+ * stops once rmap_one returns false or done returns true; with try_lock
+ * set, it stops at the first anon_vma it cannot lock at once, setting
+ * contended.
  *
  * Context: @folio locked; no KSM lock is taken (see ksm.h).  Each anon_vma
  * lock is taken for read in turn.  May sleep.
@@ -165,13 +178,8 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 			addr = ksm_item_addr(item);
 
 			cond_resched();
-			if (!anon_vma_trylock_read(anon_vma)) {
-				if (rwc->try_lock) {
-					rwc->contended = true;
-					return;
-				}
-				anon_vma_lock_read(anon_vma);
-			}
+			if (!ksm_walk_lock(anon_vma, rwc))
+				return;
 			anon_vma_interval_tree_foreach(avc, &anon_vma->rb_root,
 						       0, ULONG_MAX) {
 				vma = avc->vma;
