@@ -95,11 +95,12 @@
  * The rmap items linked on a stable node (its "rmap list") are changed
  * only with ``ksm_mutex`` held *and* the KSM page locked; rmap_walk_ksm()
  * readers hold only the page lock (rmap_walk() callers lock folios they
- * saw KSM).  One reader holds nothing: a walker that found a page anon
- * just before ksmd made it a KSM page.  So items are only ever added to a
- * list (published with release semantics) while its page lives, and a
- * node once published in page->mapping is never freed before its page.
- * When the KSM page is gone (node stale) there are no readers left and
+ * saw KSM).  A walker that saw a page anon, and does not lock anon pages,
+ * holds a reference to it: ksmd makes a page KSM only after it counted
+ * the page's references with the page already marked KSM, so such a
+ * walker never finds a node (ksm_claim_page() in merge.c).  A node once
+ * published in page->mapping is never freed before its page.  When the
+ * KSM page is gone (node stale) there are no readers left and
  * ``ksm_mutex`` is enough.  The node's kpfn is written with the old and
  * new pages locked (migration) and read locklessly, see ksm_get_page().
  *

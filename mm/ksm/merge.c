@@ -571,6 +571,49 @@ static bool ksm_page_exclusive(struct page *page)
 	return !PageSwapCache(page) || folio_free_swap(page_folio(page));
 }
 
+/*
+ * Make @page, locked, its pte just write-protected, a KSM page with no
+ * node yet, if nothing but its mappings and ksmd holds a reference to it.
+ *
+ * Some rmap walkers do not lock an anonymous page: folio_referenced(), idle
+ * page tracking and DAMON take a reference to the page (or isolate it from
+ * its LRU), look whether it is a KSM page, lock it only if it is, then walk
+ * it by what it is when the walk starts.  One that saw the page anonymous,
+ * then walked it as a KSM page, would read a node's rmap items without the
+ * page lock, while an exit frees them.  So the page is a KSM page before
+ * its references are counted, with a full barrier between, as between a
+ * walker's reference (a fully ordered atomic: folio_try_get(), or the
+ * clearing of PageLRU before an isolation's) and its look.  A walker that
+ * looked before is counted here, and the page is given back to its
+ * anon_vma: it finds no node to walk if it sees the page a KSM page
+ * meanwhile (rmap_walk_ksm()).  One that looks after sees a KSM page, and
+ * waits for its lock or leaves it.  So a node is only ever read under its
+ * page's lock.  The page's mapping before is returned, for
+ * ksm_unclaim_page() if the merge goes no further; NULL if the page has
+ * another reference (the walker's, a pipe's, a per-CPU LRU batch's, ...).
+ */
+static struct address_space *ksm_claim_page(struct page *page)
+{
+	struct folio *folio = page_folio(page);
+	struct address_space *anon = READ_ONCE(folio->mapping);
+
+	VM_WARN_ON_ONCE_PAGE(!PageLocked(page) || PageKsm(page), page);
+	ksm_folio_set_node(folio, NULL);
+	/* Marked, then counted; a walker references, then looks. */
+	smp_mb();
+	if (PageLRU(page) && !ksm_maybe_pinned(page))
+		return anon;
+	WRITE_ONCE(folio->mapping, anon);
+	return NULL;
+}
+
+/* Give a page claimed by ksm_claim_page() back to its anon_vma, @anon. */
+static void ksm_unclaim_page(struct page *page, struct address_space *anon)
+{
+	VM_WARN_ON_ONCE_PAGE(ksm_folio_node(page_folio(page)), page);
+	WRITE_ONCE(page_folio(page)->mapping, anon);
+}
+
 /* One page of a pair: the item that maps it, where, and the page. */
 struct ksm_pair_half {
 	struct ksm_rmap_item *item;
@@ -602,8 +645,9 @@ struct ksm_pair_half {
  * scanned, nor write their copy, so rmap walks of the KSM page must find
  * them there (rmap_walk_ksm()), or its migration and reclaim would fail
  * for as long as they map it.  Both are
- * write-protected and compared before the first becomes a KSM page: if
- * the other cannot follow, nothing was merged and the first stays an
+ * write-protected and compared before the first becomes a KSM page, which
+ * it only does if no one else holds a reference to it (ksm_claim_page()):
+ * if the other cannot follow, nothing was merged and the first stays an
  * ordinary page.  Once merged, @tree_item has left the unstable table,
  * and both items are on the new node.
  *
@@ -625,6 +669,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 		.page = tree_page,
 	};
 	struct mm_struct *tmm = tree_item->mm;
+	struct address_space *anon;
 	struct ksm_stable_node *node;
 	bool tlocked = false, lone = false, tried, wrprotected = false;
 	bool shared = false;
@@ -670,9 +715,14 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	if (ksm_wrprotect(k.vma, k.addr, k.page, &orig))
 		goto unlock;
 	wrprotected = true;
-	err = ksm_merge_begin(f.vma, f.addr, f.page, k.page, &forig);
-	if (err)
+	anon = ksm_claim_page(k.page);
+	if (!anon)
 		goto unlock;
+	err = ksm_merge_begin(f.vma, f.addr, f.page, k.page, &forig);
+	if (err) {
+		ksm_unclaim_page(k.page, anon);
+		goto unlock;
+	}
 
 	/*
 	 * Both pages are read-only where they are mapped, and equal: make
@@ -701,7 +751,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	if (k.item == tree_item)
 		ksm_unstable_remove(tree_item);
 	ksm_stable_link(k.item, node, k.vma->anon_vma);
-	/* Pairs with the lockless reads of page->mapping by rmap walkers. */
+	/* The node whole before its address in page->mapping. */
 	smp_wmb();
 	ksm_folio_set_node(page_folio(k.page), node);
 
@@ -713,15 +763,12 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	} else {
 		/*
 		 * The other pte changed at the last moment: undo, below.  The
-		 * item stays on the node until ksmd's next visit (an rmap
-		 * walker that found the page anon may be reading it unlocked).
+		 * item stays on the node until ksmd's next visit finds its pte
+		 * no longer maps the page, as after any write.
 		 */
 		lone = true;
 	}
-	/*
-	 * Once published, the node lives as long as the page: an rmap walk
-	 * that found the page anon, unlocked, may be reading it.
-	 */
+	/* Once published, the node lives as long as the page (ksm.h). */
 	ksm_stable_add(node, k.page);
 	node = NULL;
 unlock:

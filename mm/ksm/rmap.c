@@ -147,8 +147,8 @@ void ksm_origin_mappings(struct folio *folio, struct anon_vma *origin,
  * set, it stops at the first anon_vma it cannot lock at once, setting
  * contended.
  *
- * Context: @folio locked; no KSM lock is taken (see ksm.h).  Each anon_vma
- * lock is taken for read in turn.  May sleep.
+ * Context: @folio locked, if it has a node; no KSM lock is taken (see
+ * ksm.h).  Each anon_vma lock is taken for read in turn.  May sleep.
  */
 void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 {
@@ -162,12 +162,15 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 	int round;
 	bool own;
 
-	VM_WARN_ON_ONCE_FOLIO(!folio_test_ksm(folio), folio);
-	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
-
+	/*
+	 * A walker that saw the page anon, unlocked, may find it a KSM page
+	 * with no node yet, or anon again: ksmd's merge counts its reference
+	 * and gives up (ksm_claim_page()).  A node is only seen locked.
+	 */
 	node = ksm_folio_node(folio);
 	if (!node)
 		return;
+	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
 
 	for (round = 0; round < 2; round++) {
 		/* Pairs with hlist_add_head_rcu() in ksm_stable_link(). */
