@@ -19,6 +19,16 @@
  *    not merge it, since the pipe would go on reading the old page, while
  *    a write through the mapping lands in the merged one.  Once the pipe is
  *    read, the pair merges.
+ *  - a held page that need not be write-protected: the same, with the
+ *    held page read-only, clean and not exclusive (a fork shared it, the
+ *    child exited, MADV_FREE cleaned it), so that ksmd has no pte to make
+ *    read-only and no write to fear, and at the higher address, so that
+ *    it is the page of the pair to become the KSM page (the one only this
+ *    process maps, met second).  It must not become one while referenced:
+ *    an rmap walker that does not lock anon pages (folio_referenced(),
+ *    idle page tracking) holds such a reference, and a page made KSM under
+ *    it would be walked as one, unlocked.  No KSM page in 3 full scans;
+ *    once the pipe is read, the pair merges.
  *
  * The lab's time limit for this program - limit: 240s
  */
@@ -209,13 +219,62 @@ static void test_pinned(void)
 	ksm_must_unmerge_all();
 }
 
+static void test_held_clean(void)
+{
+	unsigned long long keys[2] = { KEY, KEY };
+	unsigned long scans0;
+	int fds[2], status;
+	char *area, *buf;
+	pid_t pid;
+	bool ok;
+
+	area = ksm_mmap(2);
+	ksm_fill_pages(area, keys, 2);
+	/* The fork takes exclusivity from both pages; the child goes. */
+	pid = ksm_fork();
+	if (!pid)
+		_exit(0);
+	if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+		ksft_exit_fail_msg("the child did not exit\n");
+	/* The second page's pte was write-protected by the fork: now clean. */
+	if (madvise(area + ksm_page_size, ksm_page_size, MADV_FREE))
+		ksft_exit_fail_msg("MADV_FREE: %s\n", strerror(errno));
+	if (!ksm_pipe_hold(fds, area + ksm_page_size, 1))
+		ksft_exit_fail_msg("vmsplice: %s\n", strerror(errno));
+	ksm_madvise(area, 2, MADV_MERGEABLE);
+	ksm_set("run", 1);
+	scans0 = ksm_full_scans();
+	if (!ksm_wait_full_scans(3, KSM_TIMEOUT_MS))
+		ksft_exit_fail_msg("ksmd made no three full scans\n");
+	ok = !ksm_read("pages_shared") && !ksm_read("pages_sharing") &&
+	     !ksm_count_ksm_pages(area, 2);
+	ksft_test_result(ok, "a held page, read-only and clean, is not made a KSM page in %lu full scans: pages_shared %lu, KSM pages mapped %ld\n",
+			 ksm_full_scans() - scans0, ksm_read("pages_shared"),
+			 ksm_count_ksm_pages(area, 2));
+
+	buf = malloc(ksm_page_size);
+	if (!buf || read(fds[0], buf, ksm_page_size) != (ssize_t)ksm_page_size)
+		ksft_exit_fail_msg("reading the pipe: %s\n", strerror(errno));
+	ok = ksm_check_page(buf, KEY) < 0;
+	ok = ksm_wait_merged(1, 1) && ok;
+	ok = ksm_count_ksm_pages(area, 2) == 2 && ok;
+	ok = !ksm_check_pages(area, keys, 2, "after the pipe let go") && ok;
+	ksft_test_result(ok, "once the pipe has been read, it merges: both pages map the KSM page\n");
+	free(buf);
+	close(fds[0]);
+	close(fds[1]);
+	munmap(area, 2 * ksm_page_size);
+	ksm_must_unmerge_all();
+}
+
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(8);
+	ksft_set_plan(10);
 	ksm_selftest_init(1000, SLEEP_MS, 220);
 	test_fork();
 	test_volatile();
 	test_pinned();
+	test_held_clean();
 	ksft_finished();
 }
