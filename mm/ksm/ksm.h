@@ -98,8 +98,10 @@
  * saw KSM).  A walker that saw a page anon, and does not lock anon pages,
  * holds a reference to it: ksmd makes a page KSM only after it counted
  * the page's references with the page already marked KSM, so such a
- * walker never finds a node (ksm_claim_page() in merge.c).  A node once
- * published in page->mapping is never freed before its page.  When the
+ * walker finds no node (ksm_claim_page() in merge.c, which says where the
+ * count could be fooled).  ksmd itself reads nodes from page->mapping
+ * under ``ksm_mutex``.  A node once published in page->mapping is never
+ * freed before its page.  When the
  * KSM page is gone (node stale) there are no readers left and
  * ``ksm_mutex`` is enough.  The node's kpfn is written with the old and
  * new pages locked (migration) and read locklessly, see ksm_get_page().
@@ -343,11 +345,14 @@ static inline unsigned long ksm_item_addr(const struct ksm_rmap_item *item)
 	return item->address & PAGE_MASK;
 }
 
+/* One read of the mapping: a page ksmd gave up on is anon again. */
 static inline struct ksm_stable_node *ksm_folio_node(struct folio *folio)
 {
-	return folio_test_ksm(folio) ?
-		(void *)((unsigned long)folio->mapping & ~PAGE_MAPPING_FLAGS) :
-		NULL;
+	unsigned long mapping = (unsigned long)READ_ONCE(folio->mapping);
+
+	if ((mapping & PAGE_MAPPING_FLAGS) != PAGE_MAPPING_KSM)
+		return NULL;
+	return (void *)(mapping & ~PAGE_MAPPING_FLAGS);
 }
 
 static inline void ksm_folio_set_node(struct folio *folio,

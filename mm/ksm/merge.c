@@ -572,25 +572,52 @@ static bool ksm_page_exclusive(struct page *page)
 }
 
 /*
+ * Whether @page, locked and mapped, has no reference but those of its
+ * mappings, its swap cache and the caller.  The two counts cannot be read
+ * at once: the mappings are read on both sides of the references, and
+ * must agree.  A mapping goes before its reference (page_remove_rmap(),
+ * then the put), and one is added after its reference (a fork's
+ * copy_present_pte()): a change between the reads either shows in the
+ * mappings or makes the page look held.  Only two changes at once, in two
+ * other mms that map the page, could cancel out; an mm of its own that
+ * ksmd scans neither forks nor adds a mapping under its mmap_lock.
+ */
+static bool ksm_page_unheld(struct page *page)
+{
+	int maps = page_mapcount(page), refs;
+
+	/* The mappings, then the references... */
+	smp_rmb();
+	refs = page_ref_count(page);
+	/* ... then the mappings again. */
+	smp_rmb();
+	return page_mapcount(page) == maps &&
+	       refs == maps + 1 + !!PageSwapCache(page);
+}
+
+/*
  * Make @page, locked, its pte just write-protected, a KSM page with no
  * node yet, if nothing but its mappings and ksmd holds a reference to it.
  *
  * Some rmap walkers do not lock an anonymous page: folio_referenced(), idle
  * page tracking and DAMON take a reference to the page (or isolate it from
- * its LRU), look whether it is a KSM page, lock it only if it is, then walk
- * it by what it is when the walk starts.  One that saw the page anonymous,
- * then walked it as a KSM page, would read a node's rmap items without the
- * page lock, while an exit frees them.  So the page is a KSM page before
- * its references are counted, with a full barrier between, as between a
- * walker's reference (a fully ordered atomic: folio_try_get(), or the
- * clearing of PageLRU before an isolation's) and its look.  A walker that
- * looked before is counted here, and the page is given back to its
- * anon_vma: it finds no node to walk if it sees the page a KSM page
- * meanwhile (rmap_walk_ksm()).  One that looks after sees a KSM page, and
- * waits for its lock or leaves it.  So a node is only ever read under its
- * page's lock.  The page's mapping before is returned, for
+ * its LRU), look whether it is a KSM page, try its lock only if it is,
+ * then walk it by what it is when the walk starts.  One that saw the page
+ * anonymous, then walked it as a KSM page, would read a node's rmap items
+ * without the page lock, while an exit frees them.  So the page is a KSM
+ * page before its references are counted, with a full barrier between,
+ * as between a walker's reference (a fully ordered atomic:
+ * folio_try_get(), or the clearing of PageLRU before an isolation's) and
+ * its look.  A walker that looked before is counted here, and the page is
+ * given back to its anon_vma: it finds no node to walk if it sees the
+ * page a KSM page meanwhile (rmap_walk_ksm()).  One that looks after sees
+ * a KSM page, and tries its lock.  So no one but ksmd, under ksm_mutex,
+ * reads a node without its page's lock.  An MMU notifier may have marked
+ * the page accessed, which leaves it in ksmd's own per-CPU LRU batch,
+ * referenced and off its LRU: that batch is drained, and the count taken
+ * again, once.  The page's mapping before is returned, for
  * ksm_unclaim_page() if the merge goes no further; NULL if the page has
- * another reference (the walker's, a pipe's, a per-CPU LRU batch's, ...).
+ * another reference (a walker's, a pipe's, another CPU's LRU batch's...).
  */
 static struct address_space *ksm_claim_page(struct page *page)
 {
@@ -601,7 +628,10 @@ static struct address_space *ksm_claim_page(struct page *page)
 	ksm_folio_set_node(folio, NULL);
 	/* Marked, then counted; a walker references, then looks. */
 	smp_mb();
-	if (PageLRU(page) && !ksm_maybe_pinned(page))
+	if (PageLRU(page) && ksm_page_unheld(page))
+		return anon;
+	lru_add_drain();
+	if (PageLRU(page) && ksm_page_unheld(page))
 		return anon;
 	WRITE_ONCE(folio->mapping, anon);
 	return NULL;
@@ -751,8 +781,6 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	if (k.item == tree_item)
 		ksm_unstable_remove(tree_item);
 	ksm_stable_link(k.item, node, k.vma->anon_vma);
-	/* The node whole before its address in page->mapping. */
-	smp_wmb();
 	ksm_folio_set_node(page_folio(k.page), node);
 
 	err = ksm_merge_end(f.vma, f.addr, f.page, k.page, forig);

@@ -173,9 +173,8 @@ void rmap_walk_ksm(struct folio *folio, struct rmap_walk_control *rwc)
 	VM_WARN_ON_ONCE_FOLIO(!folio_test_locked(folio), folio);
 
 	for (round = 0; round < 2; round++) {
-		/* Pairs with hlist_add_head_rcu() in ksm_stable_link(). */
-		for (pos = smp_load_acquire(&node->rmap_list.first); pos;
-		     pos = READ_ONCE(pos->next)) {
+		/* Changed only under the page lock too (ksm.h). */
+		for (pos = node->rmap_list.first; pos; pos = pos->next) {
 			item = hlist_entry(pos, struct ksm_rmap_item, snode);
 			anon_vma = item->anon_vma;
 			addr = ksm_item_addr(item);

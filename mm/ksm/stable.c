@@ -99,8 +99,7 @@ void ksm_stable_link(struct ksm_rmap_item *item, struct ksm_stable_node *node,
 	item->anon_vma = anon_vma;
 	item->head = node;
 	item->address = ksm_item_addr(item) | KSM_ITEM_STABLE;
-	/* An rmap walker may be reading the list: publish the item whole. */
-	hlist_add_head_rcu(&item->snode, &node->rmap_list);
+	hlist_add_head(&item->snode, &node->rmap_list);
 	if (node->nr_items++)
 		ksm_pages_sharing++;
 	else
