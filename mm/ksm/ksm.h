@@ -98,11 +98,11 @@
  * saw KSM).  A walker that saw a page anon, and does not lock anon pages,
  * holds a reference to it: ksmd makes a page KSM only after it counted
  * the page's references with the page already marked KSM, so such a
- * walker finds no node (ksm_claim_page() in merge.c, which says where the
- * count could be fooled).  ksmd itself reads nodes from page->mapping
- * under ``ksm_mutex``.  A node once published in page->mapping is never
- * freed before its page.  When the
- * KSM page is gone (node stale) there are no readers left and
+ * walker finds no node (ksm_claim_page() in merge.c: where another mm
+ * maps the page too, a fork racing the count could still fool it).
+ * ksmd itself reads nodes from page->mapping under ``ksm_mutex``.  A node
+ * once published in page->mapping is never freed before its page.  When
+ * the KSM page is gone (node stale) there are no readers left and
  * ``ksm_mutex`` is enough.  The node's kpfn is written with the old and
  * new pages locked (migration) and read locklessly, see ksm_get_page().
  *

@@ -576,11 +576,15 @@ static bool ksm_page_exclusive(struct page *page)
  * mappings, its swap cache and the caller.  The two counts cannot be read
  * at once: the mappings are read on both sides of the references, and
  * must agree.  A mapping goes before its reference (page_remove_rmap(),
- * then the put), and one is added after its reference (a fork's
- * copy_present_pte()): a change between the reads either shows in the
- * mappings or makes the page look held.  Only two changes at once, in two
- * other mms that map the page, could cancel out; an mm of its own that
- * ksmd scans neither forks nor adds a mapping under its mmap_lock.
+ * then the put, each a fully ordered atomic): a mapping taken away
+ * between the reads either shows in them or makes the page look held.
+ * A page that only the scanned mm maps gets no new mapping under its
+ * mmap_lock and the page lock, so for such a page the count is exact.
+ * One that other mms map too (ksm_merge_pair()'s "shared" case) may get
+ * one meanwhile, by a fork (copy_present_pte(): the reference, then the
+ * mapping, in atomics ordered only by a page table lock ksmd does not
+ * hold): with a removal at the same time, or alone where atomics are not
+ * ordered (arm64, powerpc, riscv), that can hide one reference.
  */
 static bool ksm_page_unheld(struct page *page)
 {
@@ -612,12 +616,12 @@ static bool ksm_page_unheld(struct page *page)
  * given back to its anon_vma: it finds no node to walk if it sees the
  * page a KSM page meanwhile (rmap_walk_ksm()).  One that looks after sees
  * a KSM page, and tries its lock.  So no one but ksmd, under ksm_mutex,
- * reads a node without its page's lock.  An MMU notifier may have marked
- * the page accessed, which leaves it in ksmd's own per-CPU LRU batch,
- * referenced and off its LRU: that batch is drained, and the count taken
- * again, once.  The page's mapping before is returned, for
- * ksm_unclaim_page() if the merge goes no further; NULL if the page has
- * another reference (a walker's, a pipe's, another CPU's LRU batch's...).
+ * reads a node without its page's lock (ksm_page_unheld() says where the
+ * count could still be fooled: only for a page other mms map too, and only
+ * to the walkers that do not isolate the page, which look at PageLRU).
+ * The page's mapping before is returned, for ksm_unclaim_page() if the
+ * merge goes no further; NULL if the page has another reference (a
+ * walker's, a pipe's, a per-CPU LRU batch's...).
  */
 static struct address_space *ksm_claim_page(struct page *page)
 {
@@ -628,9 +632,6 @@ static struct address_space *ksm_claim_page(struct page *page)
 	ksm_folio_set_node(folio, NULL);
 	/* Marked, then counted; a walker references, then looks. */
 	smp_mb();
-	if (PageLRU(page) && ksm_page_unheld(page))
-		return anon;
-	lru_add_drain();
 	if (PageLRU(page) && ksm_page_unheld(page))
 		return anon;
 	WRITE_ONCE(folio->mapping, anon);
@@ -701,7 +702,7 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	struct mm_struct *tmm = tree_item->mm;
 	struct address_space *anon;
 	struct ksm_stable_node *node;
-	bool tlocked = false, lone = false, tried, wrprotected = false;
+	bool tlocked = false, lone = false, tried, ready = false;
 	bool shared = false;
 	int err = -EAGAIN;
 	pte_t orig, forig;
@@ -744,10 +745,10 @@ int ksm_merge_pair(struct ksm_rmap_item *item, struct vm_area_struct *vma,
 	}
 	if (ksm_wrprotect(k.vma, k.addr, k.page, &orig))
 		goto unlock;
-	wrprotected = true;
 	anon = ksm_claim_page(k.page);
 	if (!anon)
 		goto unlock;
+	ready = true;
 	err = ksm_merge_begin(f.vma, f.addr, f.page, k.page, &forig);
 	if (err) {
 		ksm_unclaim_page(k.page, anon);
@@ -821,8 +822,8 @@ free:
 	 * into it.
 	 */
 	trace_ksm_merge_with_ksm_page(NULL, page_to_pfn(k.page), k.item,
-				      k.item->mm, wrprotected ? 0 : err);
-	if (wrprotected)
+				      k.item->mm, ready ? 0 : err);
+	if (ready)
 		trace_ksm_merge_with_ksm_page(k.page, page_to_pfn(k.page),
 					      f.item, f.item->mm, err);
 	return err;
