@@ -120,7 +120,9 @@ static void ksm_test_userns_domain(struct kunit *test)
 	KUNIT_ASSERT_NOT_NULL(test, cred);
 	own = cred->user_ns;
 	ns[0].ns.inum = 0xf0000001;
-	ns[1].ns.inum = 0xf0000001;	/* the same number, another namespace */
+	ns[0].serial = 1;
+	ns[1].ns.inum = 0xf0000002;
+	ns[1].serial = 2;
 	cred->user_ns = &ns[0];
 	ksm_test_set_ids(cred, 100000, 100000);
 	cred->cap_permitted = CAP_FULL_SET;
@@ -132,10 +134,20 @@ static void ksm_test_userns_domain(struct kunit *test)
 	/* A sibling namespace, its ids mapped to the same ones. */
 	cred->user_ns = &ns[1];
 	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred), key);
-	ns[1].ns.inum = 0xf0000002;
-	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred), key);
+	/* Its serial alone tells a namespace, not its address or number. */
+	ns[1].serial = ns[0].serial;
+	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), key);
+	ns[1].serial = 2;
 	cred->user_ns = &ns[0];
 	KUNIT_EXPECT_EQ(test, ksm_cred_domain(cred), key);
+	/*
+	 * The first freed, and another made at its address with its inode
+	 * number, as the slab and the inode numbers give them out again:
+	 * another serial number, another domain.
+	 */
+	ns[0].serial = 3;
+	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred), key);
+	ns[0].serial = 1;
 	/* Fewer capabilities: it may not read the first. */
 	cap_lower(cred->cap_permitted, CAP_SYS_PTRACE);
 	KUNIT_EXPECT_NE(test, ksm_cred_domain(cred), key);

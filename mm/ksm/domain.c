@@ -179,14 +179,11 @@ static u64 ksm_memcg_domain(struct mem_cgroup *memcg)
  * domain.  Those do not fit in a 64-bit key; it is a hash of them, keyed
  * with a secret of this boot.  Two of these domains, or one of them and a
  * domain of the initial namespace, share a key with odds of 2^-64 a pair,
- * which no one can better without the secret.  A namespace made after
- * another was freed often takes its address and its inode number (the
- * slab and the inode numbers give the last freed back first), and with
- * them its keys: by then no process is left in the old one, but memory of
- * its processes that another task still holds (KSM_DOMAIN_UNKNOWN) may
- * still map KSM pages of those keys, which the new namespace's processes
- * can merge with.  A key that outlives its namespace would need a serial
- * number in struct user_namespace, which 6.1 does not have.
+ * which no one can better without the secret.  The namespace is told by
+ * its serial number, not by its address or inode number: a namespace made
+ * after another was freed often takes both, while memory of the old one's
+ * processes that another task still holds (KSM_DOMAIN_UNKNOWN) may still
+ * map KSM pages of its keys.
  */
 static u64 ksm_userns_domain(const struct cred *cred)
 {
@@ -196,7 +193,7 @@ static u64 ksm_userns_domain(const struct cred *cred)
 	BUILD_BUG_ON(_KERNEL_CAPABILITY_U32S > 2);
 	CAP_FOR_EACH_U32(i)
 		caps |= (u64)cred->cap_permitted.cap[i] << (32 * i);
-	key = siphash_4u64((unsigned long)cred->user_ns, cred->user_ns->ns.inum,
+	key = siphash_3u64(cred->user_ns->serial,
 			   (u64)__kgid_val(cred->gid) << 32 |
 			   __kuid_val(cred->uid), caps, &ksm_domain_secret);
 	/* Not one of the two keys that are no domain. */
