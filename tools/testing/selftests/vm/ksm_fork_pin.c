@@ -183,12 +183,31 @@ static void test_volatile(void)
 	ksm_must_unmerge_all();
 }
 
+/*
+ * The pipe holding one page of the pair at @area still reads what that page
+ * held; once it is read and closed, the pair merges, contents intact.
+ */
+static bool pipe_let_go(int fds[2], char *area, unsigned long long *keys)
+{
+	char *buf = malloc(ksm_page_size);
+	bool ok;
+
+	if (!buf || read(fds[0], buf, ksm_page_size) != (ssize_t)ksm_page_size)
+		ksft_exit_fail_msg("reading the pipe: %s\n", strerror(errno));
+	ok = ksm_check_page(buf, KEY) < 0;
+	free(buf);
+	close(fds[0]);
+	close(fds[1]);
+	ok = ksm_wait_merged(1, 1) && ok;
+	return !ksm_check_pages(area, keys, 2, "after the pipe let go") && ok;
+}
+
 static void test_pinned(void)
 {
 	unsigned long long keys[2] = { KEY, KEY };
 	unsigned long scans0;
 	int fds[2];
-	char *area, *buf;
+	char *area;
 	bool ok;
 
 	area = ksm_mmap(2);
@@ -204,17 +223,8 @@ static void test_pinned(void)
 	ksft_test_result(ok, "a page held by a pipe (vmsplice) is not merged in %lu full scans: pages_shared %lu\n",
 			 ksm_full_scans() - scans0, ksm_read("pages_shared"));
 
-	/* The pipe still reads what the page held; then it lets go. */
-	buf = malloc(ksm_page_size);
-	if (!buf || read(fds[0], buf, ksm_page_size) != (ssize_t)ksm_page_size)
-		ksft_exit_fail_msg("reading the pipe: %s\n", strerror(errno));
-	ok = ksm_check_page(buf, KEY) < 0;
-	ok = ksm_wait_merged(1, 1) && ok;
-	ok = !ksm_check_pages(area, keys, 2, "after the pipe let go") && ok;
+	ok = pipe_let_go(fds, area, keys);
 	ksft_test_result(ok, "once the pipe has been read, the pair merges\n");
-	free(buf);
-	close(fds[0]);
-	close(fds[1]);
 	munmap(area, 2 * ksm_page_size);
 	ksm_must_unmerge_all();
 }
@@ -224,7 +234,7 @@ static void test_held_clean(void)
 	unsigned long long keys[2] = { KEY, KEY };
 	unsigned long scans0;
 	int fds[2], status;
-	char *area, *buf;
+	char *area;
 	pid_t pid;
 	bool ok;
 
@@ -252,17 +262,9 @@ static void test_held_clean(void)
 			 ksm_full_scans() - scans0, ksm_read("pages_shared"),
 			 ksm_count_ksm_pages(area, 2));
 
-	buf = malloc(ksm_page_size);
-	if (!buf || read(fds[0], buf, ksm_page_size) != (ssize_t)ksm_page_size)
-		ksft_exit_fail_msg("reading the pipe: %s\n", strerror(errno));
-	ok = ksm_check_page(buf, KEY) < 0;
-	ok = ksm_wait_merged(1, 1) && ok;
+	ok = pipe_let_go(fds, area, keys);
 	ok = ksm_count_ksm_pages(area, 2) == 2 && ok;
-	ok = !ksm_check_pages(area, keys, 2, "after the pipe let go") && ok;
 	ksft_test_result(ok, "once the pipe has been read, it merges: both pages map the KSM page\n");
-	free(buf);
-	close(fds[0]);
-	close(fds[1]);
 	munmap(area, 2 * ksm_page_size);
 	ksm_must_unmerge_all();
 }
