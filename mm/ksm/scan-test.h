@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * KUnit tests of scan.c: smart scan's schedule of skips, when a visit
- * passes a page over, how ksmd waits for a busy mm's mmap_lock, and when
- * a waiter ends its step.
+ * passes a page over, when it finds a page changed, how ksmd waits for a
+ * busy mm's mmap_lock, and when a waiter ends its step.
  */
 #ifdef CONFIG_KSM_KUNIT_TEST
 
@@ -61,6 +61,63 @@ static void ksm_test_pass_over(struct kunit *test)
 
 	mutex_unlock(&ksm_mutex);
 	ksm_smart_scan = smart;
+	__free_page(page);
+}
+
+/*
+ * The change test of a visit (ksm_page_changed()): a change anywhere in
+ * the page is a change, the sample's bytes or not; after a change the
+ * sample alone found, an unchanged sample is enough.
+ */
+static void ksm_test_change_test(struct kunit *test)
+{
+	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
+	struct ksm_rmap_item item = { .address = KSM_ITEM_FRESH };
+	u8 *p, *unsampled;
+	u32 sum, sample;
+
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	p = page_address(page);
+	/* The last byte: the sample leaves it out (core-test.h). */
+	unsampled = p + PAGE_SIZE - 1;
+	sample = ksm_calc_sample(page);
+	*unsampled = 1;
+	KUNIT_ASSERT_EQ(test, ksm_calc_sample(page), sample);
+	mutex_lock(&ksm_mutex);
+
+	/* Fresh: no history, not changed. */
+	KUNIT_EXPECT_FALSE(test, ksm_page_changed(&item, page, &sum));
+	KUNIT_EXPECT_EQ(test, sum, ksm_calc_checksum(page));
+	item.address = 0;
+	item.sample = ksm_calc_sample(page);
+	item.age = 1;
+
+	/* With an age: the checksum tells, and the sample is taken. */
+	KUNIT_EXPECT_FALSE(test, ksm_page_changed(&item, page, &sum));
+	*unsampled = 2;
+	KUNIT_EXPECT_TRUE(test, ksm_page_changed(&item, page, &sum));
+	KUNIT_EXPECT_EQ(test, item.age, 0);
+	KUNIT_EXPECT_EQ(test, item.sample, ksm_calc_sample(page));
+
+	/* No age: a change the sample misses is still a change... */
+	*unsampled = 3;
+	KUNIT_EXPECT_TRUE(test, ksm_page_changed(&item, page, &sum));
+	/* ...and once the page stays as it is, it is not. */
+	KUNIT_EXPECT_FALSE(test, ksm_page_changed(&item, page, &sum));
+	KUNIT_EXPECT_EQ(test, sum, ksm_calc_checksum(page));
+
+	/* A change the sample sees: no checksum taken, stale... */
+	item.age = 0;
+	p[0] = 1;
+	KUNIT_EXPECT_TRUE(test, ksm_page_changed(&item, page, &sum));
+	KUNIT_EXPECT_EQ(test, item.stale, 1);
+	/* ...so at the next visit an unchanged sample is enough. */
+	*unsampled = 4;
+	KUNIT_EXPECT_FALSE(test, ksm_page_changed(&item, page, &sum));
+	KUNIT_EXPECT_EQ(test, item.stale, 0);
+	KUNIT_EXPECT_EQ(test, item.checksum, ksm_calc_checksum(page));
+
+	mutex_unlock(&ksm_mutex);
 	__free_page(page);
 }
 
@@ -179,6 +236,7 @@ static void ksm_test_step_share(struct kunit *test)
 static struct kunit_case ksm_scan_test_cases[] = {
 	KUNIT_CASE(ksm_test_skip_schedule),
 	KUNIT_CASE(ksm_test_pass_over),
+	KUNIT_CASE(ksm_test_change_test),
 	KUNIT_CASE(ksm_test_lock_after_writer),
 	KUNIT_CASE(ksm_test_step_share),
 	{},

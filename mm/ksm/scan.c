@@ -563,6 +563,68 @@ static bool ksm_item_fits(const struct ksm_rmap_item *item,
 }
 
 /*
+ * A page whose content changed since the last visit is volatile: it is left
+ * alone until a visit finds it unchanged, without searching either tree.  A
+ * fresh item (new, or just off a stable node) has no history to judge by:
+ * its page is searched for at once, so memory registered with its data in
+ * place merges in one pass; it stays fresh until the page merges or is
+ * found unique.  Merging compares the write-protected contents, whatever
+ * the hashes said.
+ *
+ * The change test is the whole checksum, which the search needs anyway;
+ * after a visit that found a change, the sample first (a page that changes
+ * all over costs the hash of an eighth of its bytes), then the checksum: a
+ * change the sample misses is a change all the same.  The checksum is of
+ * the content the sample was taken of, unless the item is stale (the sample
+ * found the change, and the checksum was not taken): then an unchanged
+ * sample is enough.  The sample stays right for ksm_pass_over() while the
+ * checksum does not change.  A fresh item takes its sample when it gets its
+ * age: a page that merges at once never needs one.
+ *
+ * Has @page, mapped by the unstable @item, changed since the last visit?
+ * If not, *@checksum is its checksum.  ksm_mutex held.
+ */
+static bool ksm_page_changed(struct ksm_rmap_item *item, struct page *page,
+			     u32 *checksum)
+{
+	bool changed = false;
+	u32 sum, sample;
+
+	if (item->address & KSM_ITEM_FRESH) {
+		item->age = 0;
+		item->skips = 0;
+		sum = ksm_calc_checksum(page);
+	} else if (item->age) {
+		sum = ksm_calc_checksum(page);
+		changed = sum != item->checksum;
+		if (changed) {
+			ksm_unstable_leave(item);
+			item->sample = ksm_calc_sample(page);
+			item->age = 0;
+			item->skips = 0;
+		}
+	} else {
+		/*
+		 * No age: changed at the last look (or in ksm_pass_over()),
+		 * or a match that did not merge.  Out of the table, if in.
+		 */
+		ksm_unstable_leave(item);
+		sample = ksm_calc_sample(page);
+		if (item->sample != sample) {
+			item->sample = sample;
+			item->stale = 1;
+			return true;
+		}
+		sum = ksm_calc_checksum(page);
+		changed = !item->stale && sum != item->checksum;
+	}
+	item->checksum = sum;
+	item->stale = 0;
+	*checksum = sum;
+	return changed;
+}
+
+/*
  * Offer page @i of @b, mapped by @item, for merging with pages of the
  * merge domain of @step's mm.  A merge into a KSM page is made with the
  * others of the batch, by ksm_merge_pending().
@@ -577,7 +639,7 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 	u64 domain = step->domain;
 	struct ksm_stable_node *node;
 	struct page *kpage;
-	u32 checksum, sample;
+	u32 checksum;
 	bool fresh;
 
 	/*
@@ -632,53 +694,9 @@ static void ksm_cmp_and_merge(struct ksm_batch *b, unsigned int i,
 		return;
 	}
 
-	/*
-	 * A page whose content changed since the last visit is volatile: it
-	 * is left alone until a visit finds it unchanged, without searching
-	 * either tree.  A fresh item (new, or just off a stable node) has no
-	 * history to judge by: its page is searched for at once, so memory
-	 * registered with its data in place merges in one pass; it stays
-	 * fresh until the page merges or is found unique.  Merging compares
-	 * the write-protected contents, whatever the hashes said.
-	 *
-	 * The change test is the sample when the last visit found a change (a
-	 * volatile page costs the hash of an eighth of its bytes),
-	 * and the whole checksum,
-	 * which the search needs anyway, when it did not.  An item with an age
-	 * holds the sample and the checksum of one content: the sample stays
-	 * right for ksm_pass_over() while the checksum does not change.  A
-	 * fresh item takes its sample when it gets its age: a page that
-	 * merges at once never needs one.
-	 */
 	fresh = item->address & KSM_ITEM_FRESH;
-	if (fresh) {
-		item->age = 0;
-		item->skips = 0;
-		checksum = ksm_calc_checksum(page);
-	} else if (item->age) {
-		checksum = ksm_calc_checksum(page);
-		if (checksum != item->checksum) {
-			ksm_unstable_leave(item);
-			item->checksum = checksum;
-			item->sample = ksm_calc_sample(page);
-			item->age = 0;
-			item->skips = 0;
-			return;
-		}
-	} else {
-		/*
-		 * No age: changed at the last look (or in ksm_pass_over()),
-		 * or a match that did not merge.  Out of the table, if in.
-		 */
-		ksm_unstable_leave(item);
-		sample = ksm_calc_sample(page);
-		if (item->sample != sample) {
-			item->sample = sample;
-			return;
-		}
-		checksum = ksm_calc_checksum(page);
-	}
-	item->checksum = checksum;
+	if (ksm_page_changed(item, page, &checksum))
+		return;
 	if (ksm_try_zero(vma, addr, page, item, checksum, step))
 		return;
 
