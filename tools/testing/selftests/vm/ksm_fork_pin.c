@@ -14,6 +14,10 @@
  *    SLEEP_MS between passes) are never merged, and count in
  *    pages_volatile, while a quiet pair beside them merges; once quiet,
  *    they merge too.
+ *  - pages changed by a word at a time: unique pages, each with one word
+ *    bumped without a pause, at an offset of its own, stay volatile (none
+ *    in the unstable table) full scan after full scan; once quiet, they
+ *    are unshared.
  *  - pinned pages: of two identical pages, one is held by a pipe
  *    (vmsplice() without SPLICE_F_GIFT takes a reference to it): KSM must
  *    not merge it, since the pipe would go on reading the old page, while
@@ -202,6 +206,94 @@ static bool pipe_let_go(int fds[2], char *area, unsigned long long *keys)
 	return !ksm_check_pages(area, keys, 2, "after the pipe let go") && ok;
 }
 
+#define NWORD		64
+
+struct word_churner {
+	char *pages;
+	int stop;
+};
+
+/*
+ * Bump one 64-bit word of each page, without a pause: page i's word at
+ * the i-th of NWORD offsets spread over the page, so that most pages
+ * change only where a look at part of the page would not see it.
+ */
+static size_t word_offset(int i)
+{
+	return (size_t)(i * 67 % (ksm_page_size / 8)) * 8;
+}
+
+static void *churn_words(void *arg)
+{
+	struct word_churner *c = arg;
+	int i;
+
+	while (!__atomic_load_n(&c->stop, __ATOMIC_RELAXED))
+		for (i = 0; i < NWORD; i++)
+			__atomic_fetch_add((unsigned long long *)
+					   (ksm_page_addr(c->pages, i) +
+					    word_offset(i)), 1,
+					   __ATOMIC_RELAXED);
+	return NULL;
+}
+
+/*
+ * Unique pages, each changed between every two looks of ksmd, if only by
+ * one word: volatile, every one, in every full scan once the first look
+ * has been taken (a fresh page goes to the unstable table at once).
+ * None is ever in the unstable table again: pages_unshared 0,
+ * pages_volatile NWORD.  Once quiet, each is unshared.
+ */
+static void test_volatile_word(void)
+{
+	unsigned long long keys[NWORD];
+	struct word_churner c = { 0 };
+	long unshared, max_unshared = 0;
+	unsigned long scans0;
+	pthread_t thread;
+	bool ok;
+	int i;
+
+	for (i = 0; i < NWORD; i++)
+		keys[i] = QUIET_KEY + 1 + i;
+	c.pages = ksm_mmap(NWORD);
+	ksm_fill_pages(c.pages, keys, NWORD);
+	if (pthread_create(&thread, NULL, churn_words, &c))
+		ksft_exit_fail_msg("pthread_create: %s\n", strerror(errno));
+	ksm_madvise(c.pages, NWORD, MADV_MERGEABLE);
+	/* Looks far apart: the writer never fails to come between two. */
+	ksm_set("sleep_millisecs", 4 * SLEEP_MS);
+	ksm_set("run", 1);
+	/*
+	 * Two looks at least, the first and the first to find a change:
+	 * the pass under way may not have reached the pages.
+	 */
+	if (!ksm_wait_full_scans(3, KSM_TIMEOUT_MS))
+		ksft_exit_fail_msg("ksmd made no three full scans\n");
+	scans0 = ksm_full_scans();
+	while (ksm_full_scans() < scans0 + 3) {
+		unshared = ksm_read("pages_unshared");
+		if (unshared > max_unshared)
+			max_unshared = unshared;
+		usleep(KSM_POLL_US);
+	}
+	ok = !max_unshared && ksm_read("pages_volatile") == NWORD &&
+	     !ksm_read("pages_shared") && !ksm_read("pages_sharing");
+	ksft_test_result(ok, "%d pages rewritten a word at a time stay volatile over 3 full scans: pages_unshared up to %ld, pages_volatile %lu\n",
+			 NWORD, max_unshared, ksm_read("pages_volatile"));
+	__atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(thread, NULL);
+	ok = ksm_wait_full_scans(3, KSM_TIMEOUT_MS) &&
+	     ksm_read("pages_unshared") == NWORD &&
+	     !ksm_read("pages_volatile");
+	ksft_test_result(ok, "once quiet, all %d are unshared: pages_unshared %lu, pages_volatile %lu\n",
+			 NWORD, ksm_read("pages_unshared"),
+			 ksm_read("pages_volatile"));
+	ksm_set("sleep_millisecs", SLEEP_MS);
+	munmap(c.pages, NWORD * ksm_page_size);
+	ksm_must_unmerge_all();
+}
+
 static void test_pinned(void)
 {
 	unsigned long long keys[2] = { KEY, KEY };
@@ -272,10 +364,11 @@ static void test_held_clean(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(10);
+	ksft_set_plan(12);
 	ksm_selftest_init(1000, SLEEP_MS, 220);
 	test_fork();
 	test_volatile();
+	test_volatile_word();
 	test_pinned();
 	test_held_clean();
 	ksft_finished();
