@@ -212,11 +212,11 @@ u32 ksm_calc_checksum(struct page *page)
 }
 
 /*
- * The change test of a visit: a hash of KSM_SAMPLE_CHUNKS pieces of the
- * page spread over it, an eighth of its bytes.  A page rewritten since the
- * last visit is found volatile at that cost instead of a whole-page hash;
- * one changed only outside the sample goes on to the tables, where the
- * merge's own compare of the contents still tells it apart.
+ * The first change test of a visit after one that found a change: a hash
+ * of KSM_SAMPLE_CHUNKS pieces of the page spread over it, an eighth of its
+ * bytes.  A page that keeps changing all over is found volatile at that
+ * cost instead of a whole-page hash; an unchanged sample is followed by
+ * the checksum (ksm_page_changed() in scan.c).
  *
  * The pieces are hashed as one stream: the value is xxh64() of the pieces
  * put end to end, with one set-up and one final mix.  A call of xxh64()

@@ -201,7 +201,7 @@ struct ksm_rmap_item {
 			u32 sample;		/* sampled content at last visit */
 			u8 age;			/* looks in a row: unique */
 			u8 skips;		/* visits still to pass over */
-			u8 stale;		/* checksum older than sample */
+			u8 old_sum;		/* checksum older than sample */
 			u32 dtag;		/* its domain, in the bucket */
 		};
 		struct {			/* KSM_ITEM_STABLE */

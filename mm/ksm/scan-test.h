@@ -72,7 +72,10 @@ static void ksm_test_pass_over(struct kunit *test)
 static void ksm_test_change_test(struct kunit *test)
 {
 	struct page *page = alloc_page(GFP_KERNEL | __GFP_ZERO);
-	struct ksm_rmap_item item = { .address = KSM_ITEM_FRESH };
+	/* Fresh, off a stable node: the union's bytes are the node's. */
+	struct ksm_rmap_item item = { .address = KSM_ITEM_FRESH,
+				      .old_sum = 0xff };
+	bool smart = ksm_smart_scan;
 	u8 *p, *unsampled;
 	u32 sum, sample;
 
@@ -88,6 +91,7 @@ static void ksm_test_change_test(struct kunit *test)
 	/* Fresh: no history, not changed. */
 	KUNIT_EXPECT_FALSE(test, ksm_page_changed(&item, page, &sum));
 	KUNIT_EXPECT_EQ(test, sum, ksm_calc_checksum(page));
+	KUNIT_EXPECT_EQ(test, item.old_sum, 0);
 	item.address = 0;
 	item.sample = ksm_calc_sample(page);
 	item.age = 1;
@@ -106,16 +110,26 @@ static void ksm_test_change_test(struct kunit *test)
 	KUNIT_EXPECT_FALSE(test, ksm_page_changed(&item, page, &sum));
 	KUNIT_EXPECT_EQ(test, sum, ksm_calc_checksum(page));
 
-	/* A change the sample sees: no checksum taken, stale... */
-	item.age = 0;
+	/* A change the sample sees: no checksum taken, old_sum... */
 	p[0] = 1;
 	KUNIT_EXPECT_TRUE(test, ksm_page_changed(&item, page, &sum));
-	KUNIT_EXPECT_EQ(test, item.stale, 1);
+	KUNIT_EXPECT_EQ(test, item.old_sum, 1);
 	/* ...so at the next visit an unchanged sample is enough. */
 	*unsampled = 4;
 	KUNIT_EXPECT_FALSE(test, ksm_page_changed(&item, page, &sum));
-	KUNIT_EXPECT_EQ(test, item.stale, 0);
+	KUNIT_EXPECT_EQ(test, item.old_sum, 0);
 	KUNIT_EXPECT_EQ(test, item.checksum, ksm_calc_checksum(page));
+
+	/* Smart scan's pass over sees a change: the visit finds it too. */
+	ksm_smart_scan = true;
+	item.age = 4;
+	item.skips = 2;
+	item.sample = ksm_calc_sample(page);
+	p[0] = 2;
+	KUNIT_EXPECT_FALSE(test, ksm_pass_over(&item, page));
+	KUNIT_EXPECT_TRUE(test, ksm_page_changed(&item, page, &sum));
+	KUNIT_EXPECT_EQ(test, item.old_sum, 1);
+	ksm_smart_scan = smart;
 
 	mutex_unlock(&ksm_mutex);
 	__free_page(page);

@@ -575,11 +575,14 @@ static bool ksm_item_fits(const struct ksm_rmap_item *item,
  * after a visit that found a change, the sample first (a page that changes
  * all over costs the hash of an eighth of its bytes), then the checksum: a
  * change the sample misses is a change all the same.  The checksum is of
- * the content the sample was taken of, unless the item is stale (the sample
- * found the change, and the checksum was not taken): then an unchanged
- * sample is enough.  The sample stays right for ksm_pass_over() while the
- * checksum does not change.  A fresh item takes its sample when it gets its
- * age: a page that merges at once never needs one.
+ * the content the sample was taken of, unless old_sum says it is older
+ * (the sample found the change, and no checksum was taken): then an
+ * unchanged sample is enough.  So a page that changes now inside the
+ * sample, now outside, may reach the unstable table a visit in three or
+ * so, where the merge's compare of the contents tells it apart.  The
+ * sample stays right for ksm_pass_over() while the checksum does not
+ * change.  A fresh item takes its sample when it gets its age: a page that
+ * merges at once never needs one.
  *
  * Has @page, mapped by the unstable @item, changed since the last visit?
  * If not, *@checksum is its checksum.  ksm_mutex held.
@@ -612,14 +615,14 @@ static bool ksm_page_changed(struct ksm_rmap_item *item, struct page *page,
 		sample = ksm_calc_sample(page);
 		if (item->sample != sample) {
 			item->sample = sample;
-			item->stale = 1;
+			item->old_sum = 1;
 			return true;
 		}
 		sum = ksm_calc_checksum(page);
-		changed = !item->stale && sum != item->checksum;
+		changed = !item->old_sum && sum != item->checksum;
 	}
 	item->checksum = sum;
-	item->stale = 0;
+	item->old_sum = 0;
 	*checksum = sum;
 	return changed;
 }
