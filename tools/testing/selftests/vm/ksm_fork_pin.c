@@ -250,6 +250,7 @@ static void test_volatile_word(void)
 	struct word_churner c = { 0 };
 	long unshared, max_unshared = 0;
 	unsigned long scans0;
+	long long deadline;
 	pthread_t thread;
 	bool ok;
 	int i;
@@ -262,7 +263,7 @@ static void test_volatile_word(void)
 		ksft_exit_fail_msg("pthread_create: %s\n", strerror(errno));
 	ksm_madvise(c.pages, NWORD, MADV_MERGEABLE);
 	/* Looks far apart: the writer never fails to come between two. */
-	ksm_set("sleep_millisecs", 4 * SLEEP_MS);
+	ksm_set("sleep_millisecs", 10 * SLEEP_MS);
 	ksm_set("run", 1);
 	/*
 	 * Two looks at least, the first and the first to find a change:
@@ -271,7 +272,10 @@ static void test_volatile_word(void)
 	if (!ksm_wait_full_scans(3, KSM_TIMEOUT_MS))
 		ksft_exit_fail_msg("ksmd made no three full scans\n");
 	scans0 = ksm_full_scans();
+	deadline = ksm_now_ms() + KSM_TIMEOUT_MS;
 	while (ksm_full_scans() < scans0 + 3) {
+		if (ksm_now_ms() > deadline)
+			ksft_exit_fail_msg("ksmd made no three full scans\n");
 		unshared = ksm_read("pages_unshared");
 		if (unshared > max_unshared)
 			max_unshared = unshared;
@@ -283,10 +287,11 @@ static void test_volatile_word(void)
 			 NWORD, max_unshared, ksm_read("pages_volatile"));
 	__atomic_store_n(&c.stop, 1, __ATOMIC_RELAXED);
 	pthread_join(thread, NULL);
-	ok = ksm_wait_full_scans(3, KSM_TIMEOUT_MS) &&
+	/* A look that came before the last write, one to find it, one more. */
+	ok = ksm_wait_full_scans(4, KSM_TIMEOUT_MS) &&
 	     ksm_read("pages_unshared") == NWORD &&
 	     !ksm_read("pages_volatile");
-	ksft_test_result(ok, "once quiet, all %d are unshared: pages_unshared %lu, pages_volatile %lu\n",
+	ksft_test_result(ok, "once quiet, all %d are unshared in 4 full scans: pages_unshared %lu, pages_volatile %lu\n",
 			 NWORD, ksm_read("pages_unshared"),
 			 ksm_read("pages_volatile"));
 	ksm_set("sleep_millisecs", SLEEP_MS);
