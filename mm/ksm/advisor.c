@@ -5,7 +5,8 @@
  * of each full scan it sets the rate that makes a full scan take
  * advisor_target_scan_time seconds, within ksmd's CPU share
  * advisor_max_cpu, and between advisor_min_pages_to_scan and
- * advisor_max_pages_to_scan.
+ * advisor_max_pages_to_scan (at the maximum, while the two cross: it is
+ * the administrator's bound on ksmd's work).
  *
  * The time a pass takes goes as the inverse of the rate, and ksmd's CPU
  * share as the rate: from the last pass's wall time and ksmd's CPU time,
@@ -64,7 +65,7 @@ unsigned long ksm_advisor_rate(unsigned long rate, u64 wall_ns, u64 cpu_ns,
 					  cpu_ns * 100);
 		want = min(want, cap);
 	}
-	return clamp_t(u64, want, lo, max(lo, hi));
+	return clamp_t(u64, want, min(lo, hi), hi);
 }
 
 /**
@@ -122,8 +123,9 @@ void ksm_advisor_end_pass(void)
  * ksm_advisor_set_mode() - switch the advisor on or off
  * @mode: KSM_ADVISOR_NONE or KSM_ADVISOR_SCAN_TIME
  *
- * Switching it on starts from advisor_min_pages_to_scan, at the next full
- * scan; switching it off gives pages_to_scan its default back.
+ * Switching it on starts from advisor_min_pages_to_scan (or the maximum,
+ * if below), at the next full scan; switching it off gives pages_to_scan
+ * its default back.
  *
  * Context: ksm_ctl_mutex held.
  */
@@ -134,7 +136,9 @@ void ksm_advisor_set_mode(unsigned int mode)
 		return;
 	WRITE_ONCE(ksm_advisor_mode, mode);
 	WRITE_ONCE(ksm_pages_to_scan, mode == KSM_ADVISOR_SCAN_TIME ?
-		   READ_ONCE(ksm_advisor_min_pages) : KSM_PAGES_TO_SCAN_DEFAULT);
+		   min(READ_ONCE(ksm_advisor_min_pages),
+		       READ_ONCE(ksm_advisor_max_pages)) :
+		   KSM_PAGES_TO_SCAN_DEFAULT);
 }
 
 #include "advisor-test.h"
