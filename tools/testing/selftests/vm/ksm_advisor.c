@@ -12,7 +12,8 @@
  *    minimum, are taken and read back.
  *  - "scan-time" reads back in brackets, starts pages_to_scan at the
  *    minimum, and makes writes to pages_to_scan EINVAL; "none" gives
- *    pages_to_scan its default, 100, and writable again.
+ *    pages_to_scan its default, 100, and writable again.  With the
+ *    maximum below the minimum, it starts at the maximum.
  *  - Convergence: with a target of 2 s, a full scan of 32 MiB takes
  *    between 1 and 4 s after a few passes; with 4 times the memory, the
  *    advisor raises the rate and a full scan again takes 1 to 4 s.
@@ -132,6 +133,15 @@ static void test_mode(void)
 	     ksm_read("pages_to_scan") == 100 &&
 	     !ksm_write_str("pages_to_scan", "777");
 	ksft_test_result(ok, "none: pages_to_scan back to 100, writable\n");
+
+	ok = !ksm_write_str("advisor_max_pages_to_scan", "499") &&
+	     !ksm_write_str("advisor_mode", "scan-time") &&
+	     ksm_read("pages_to_scan") == 499;
+	ksft_test_result(ok, "scan-time with the maximum below the minimum: pages_to_scan starts at the maximum (%lu)\n",
+			 ksm_read("pages_to_scan"));
+	if (ksm_write_str("advisor_mode", "none") ||
+	    ksm_write_str("advisor_max_pages_to_scan", "30000"))
+		ksft_exit_fail_msg("could not switch the advisor back off\n");
 }
 
 /* The time the next full scan takes, in ms; -1 on timeout. */
@@ -256,7 +266,7 @@ static void test_cap(void)
 int main(void)
 {
 	ksft_print_header();
-	ksft_set_plan(8);
+	ksft_set_plan(9);
 	ksm_selftest_init(100, 20, 0);
 	if (!ksm_file_exists("advisor_mode"))
 		ksft_exit_fail_msg("no %sadvisor_mode: a KSM older than 6.8\n",
